@@ -1,0 +1,73 @@
+"""Fixtures every test folder shares: real PostgreSQL databases and real RabbitMQ
+vhosts, named uniquely per test run so concurrent runs cannot collide.
+
+eventlet is monkey-patched by the ``pytest-eventlet`` plugin before this file is
+imported (nameko 2.14's own plugin no longer does it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engage_common.db import drop_database
+from engage_common.migrate import migrate
+
+ROOT = Path(__file__).parent
+RUN_ID = secrets.token_hex(3)
+PG_BASE = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_BASE = os.environ.get("TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672")
+
+MIGRATIONS = {
+    "surveys": ROOT / "services/surveys/surveys/migrations",
+    "feedback": ROOT / "services/feedback/feedback/migrations",
+    "events": ROOT / "services/events/events/migrations",
+    "gateway": ROOT / "gateway/gateway/migrations",
+}
+
+
+def database_url(name: str) -> str:
+    return PG_BASE.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def make_database() -> Iterator[Callable[[str], str]]:
+    """``make_database("surveys")`` -> URL of a new, migrated database for that owner."""
+    made: list[str] = []
+
+    def make(owner: str) -> str:
+        url = database_url(f"engage_t{RUN_ID}_{owner}_{len(made)}")
+        migrate(url, MIGRATIONS[owner])
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        drop_database(url)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def make_vhost() -> Iterator[Callable[[], str]]:
+    """``make_vhost()`` -> AMQP URI of a fresh, empty RabbitMQ vhost."""
+    made: list[str] = []
+
+    def make() -> str:
+        vhost = f"engage-t{RUN_ID}-{len(made)}"
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        made.append(vhost)
+        return f"{AMQP_BASE}/{vhost}"
+
+    yield make
+    for vhost in made:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True,
+                       timeout=60)

@@ -1,0 +1,1 @@
+"""The Engage gateway: public and staff HTTP API, resident web pages, reports."""

@@ -1,0 +1,24 @@
+"""What a request needs from the outside world, built once per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from engage_common.db import Pool
+from engage_common.messaging import DurablePublisher
+from gateway.config import Settings
+from gateway.rpc import Services
+
+
+@dataclass
+class Engage:
+    settings: Settings
+    services: Services
+    publisher: DurablePublisher
+    db: Pool
+
+
+def engage() -> Engage:
+    return current_app.extensions["engage"]

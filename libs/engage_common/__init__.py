@@ -1,0 +1,1 @@
+"""Code the Engage services genuinely share: connections, the outbox, errors, reference data."""

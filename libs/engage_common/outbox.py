@@ -1,0 +1,123 @@
+"""Transactional outbox and its relay.
+
+``record_event`` is called inside the transaction that changes the data, so the
+event exists exactly when the change does. ``OutboxRelay`` is a nameko
+dependency that runs a greenthread publishing pending rows, with publisher
+confirms, to the nameko events exchange ``<source>.events`` (so ordinary
+``@event_handler`` entrypoints receive them), then marks them published. A crash
+between publish and mark means the event is published again: consumers are
+idempotent on ``event_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import eventlet
+from nameko.amqp.publish import Publisher
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import get_event_exchange
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from engage_common.db import Pool
+
+log = logging.getLogger(__name__)
+
+
+def record_event(conn: Connection, source: str, event_type: str, payload: dict[str, Any]) -> str:
+    event_id = str(uuid.uuid4())
+    body = {
+        **payload,
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    conn.execute(
+        "INSERT INTO outbox (event_id, source, event_type, payload) VALUES (%s, %s, %s, %s)",
+        (event_id, source, event_type, Jsonb(body)),
+    )
+    conn.execute("NOTIFY outbox")
+    return event_id
+
+
+def relay_batch(pool: Pool, publisher: Publisher, config: dict[str, Any], limit: int = 200) -> int:
+    """Publish up to ``limit`` pending events; returns how many were published."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT id, source, event_type, payload FROM outbox WHERE published_at IS NULL"
+            " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (limit,),
+        ).fetchall()
+        for row in rows:
+            publisher.publish(
+                row["payload"],
+                exchange=get_event_exchange(row["source"], config),
+                routing_key=row["event_type"],
+                message_id=str(row["payload"]["event_id"]),
+            )
+        if rows:
+            conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
+                ([r["id"] for r in rows],),
+            )
+    return len(rows)
+
+
+def pending_count(pool: Pool) -> int:
+    with pool.connection() as conn:
+        row = conn.execute("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").fetchone()
+    return int(row["n"])
+
+
+class OutboxRelay(DependencyProvider):
+    """Runs the relay loop for the life of the service container."""
+
+    def __init__(self, database_attr: str = "db", interval: float = 0.1) -> None:
+        self.database_attr = database_attr
+        self.interval = interval
+        self._gt: eventlet.greenthread.GreenThread | None = None
+        self._running = False
+
+    def start(self) -> None:
+        config = self.container.config
+        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, serializer="json")
+        self._running = True
+        self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
+
+    def _pool(self) -> Pool:
+        provider = next(
+            d for d in self.container.dependencies if d.attr_name == self.database_attr
+        )
+        return provider.pool
+
+    def _run(self) -> None:
+        pool = self._pool()
+        while self._running:
+            try:
+                published = relay_batch(pool, self.publisher, self.container.config)
+            except Exception:  # the broker or database is away: try again shortly
+                log.exception("outbox relay failed; retrying")
+                published = 0
+            if not published:
+                eventlet.sleep(self.interval)
+
+    def stop(self) -> None:
+        """Publish what is already committed before the container goes away."""
+        self._running = False
+        if self._gt is not None:
+            self._gt.wait()
+        try:
+            while relay_batch(self._pool(), self.publisher, self.container.config):
+                pass
+        except Exception:
+            log.exception("outbox not drained at shutdown; it will be published on restart")
+
+    def kill(self) -> None:
+        self._running = False
+
+    def get_dependency(self, worker_ctx: Any) -> OutboxRelay:
+        return self
