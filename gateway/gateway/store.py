@@ -1,0 +1,117 @@
+"""SQL over the gateway's own database: staff users, API tokens, audit log.
+
+Every function takes an open connection (from ``Pool.connection()``), so the
+caller decides the transaction. Rows are dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+
+Row = dict[str, Any]
+
+_TOKEN_COLUMNS = (
+    "t.id, t.prefix, t.label, t.staff_user_id, t.created_at, t.revoked_at, t.last_used_at,"
+    " u.email, u.name, u.role"
+)
+
+
+def create_staff(conn: Connection, email: str, name: str, role: str) -> Row:
+    return conn.execute(
+        "INSERT INTO staff_users (email, name, role) VALUES (%s, %s, %s)"
+        " RETURNING id, email, name, role, created_at",
+        (email.strip().lower(), name.strip(), role),
+    ).fetchone()
+
+
+def staff_by_email(conn: Connection, email: str) -> Row | None:
+    return conn.execute(
+        "SELECT id, email, name, role, created_at FROM staff_users"
+        " WHERE lower(email) = lower(%s)",
+        (email.strip(),),
+    ).fetchone()
+
+
+def staff_by_id(conn: Connection, staff_user_id: int) -> Row | None:
+    return conn.execute(
+        "SELECT id, email, name, role, created_at FROM staff_users WHERE id = %s",
+        (staff_user_id,),
+    ).fetchone()
+
+
+def list_staff(conn: Connection) -> list[Row]:
+    return conn.execute(
+        "SELECT id, email, name, role, created_at FROM staff_users ORDER BY id"
+    ).fetchall()
+
+
+def insert_token(conn: Connection, staff_user_id: int, token_hash: str, prefix: str,
+                 label: str) -> Row:
+    row = conn.execute(
+        "INSERT INTO api_tokens (token_hash, prefix, label, staff_user_id)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        (token_hash, prefix, label, staff_user_id),
+    ).fetchone()
+    return token_by_id(conn, row["id"])  # type: ignore[return-value]
+
+
+def token_by_id(conn: Connection, token_id: int) -> Row | None:
+    return conn.execute(
+        f"SELECT {_TOKEN_COLUMNS} FROM api_tokens t JOIN staff_users u ON u.id = t.staff_user_id"
+        " WHERE t.id = %s",
+        (token_id,),
+    ).fetchone()
+
+
+def active_token(conn: Connection, token_hash: str) -> Row | None:
+    """The unrevoked token with this hash, with its owner's email, name and role."""
+    return conn.execute(
+        f"SELECT {_TOKEN_COLUMNS} FROM api_tokens t JOIN staff_users u ON u.id = t.staff_user_id"
+        " WHERE t.token_hash = %s AND t.revoked_at IS NULL",
+        (token_hash,),
+    ).fetchone()
+
+
+def touch_token(conn: Connection, token_id: int) -> None:
+    """Record use, at most once a minute per token (no write on every request)."""
+    conn.execute(
+        "UPDATE api_tokens SET last_used_at = now() WHERE id = %s"
+        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        (token_id,),
+    )
+
+
+def list_tokens(conn: Connection, include_revoked: bool = True) -> list[Row]:
+    where = "" if include_revoked else " WHERE t.revoked_at IS NULL"
+    return conn.execute(
+        f"SELECT {_TOKEN_COLUMNS} FROM api_tokens t JOIN staff_users u ON u.id = t.staff_user_id"
+        f"{where} ORDER BY t.id"
+    ).fetchall()
+
+
+def revoke_token(conn: Connection, prefix: str) -> Row | None:
+    """Revoke by prefix; returns the token (already-revoked ones keep their first time),
+    or None when no token has that prefix."""
+    row = conn.execute(
+        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = %s"
+        " RETURNING id",
+        (prefix,),
+    ).fetchone()
+    return token_by_id(conn, row["id"]) if row else None
+
+
+def audit(conn: Connection, staff_user_id: int | None, action: str, target: str = "") -> None:
+    conn.execute(
+        "INSERT INTO audit_log (staff_user_id, action, target) VALUES (%s, %s, %s)",
+        (staff_user_id, action, target),
+    )
+
+
+def audit_entries(conn: Connection, limit: int = 100) -> list[Row]:
+    return conn.execute(
+        "SELECT a.id, a.staff_user_id, u.email, a.action, a.target, a.at FROM audit_log a"
+        " LEFT JOIN staff_users u ON u.id = a.staff_user_id ORDER BY a.id DESC LIMIT %s",
+        (limit,),
+    ).fetchall()

@@ -1,0 +1,364 @@
+"""Questionnaire <-> HTML form, with no I/O.
+
+``build_fields`` turns a consultation's questions (and the equality-monitoring
+questions) into view models the templates render without any logic of their own;
+``parse_form`` turns the posted form back into the submission of the contract
+(``answers``, ``equality``, ``consent``). Validation stays with the surveys
+service: parsing only reports what the form itself can express but the contract
+cannot (two options given the same rank), and otherwise passes odd values
+through unchanged so the service's reasons reach the resident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engage_common.reference import EQUALITY_QUESTIONS
+
+LIKERT: list[tuple[str, str]] = [
+    ("strongly-agree", "Strongly agree"),
+    ("agree", "Agree"),
+    ("neither", "Neither agree nor disagree"),
+    ("disagree", "Disagree"),
+    ("strongly-disagree", "Strongly disagree"),
+]
+RATING_MIN, RATING_MAX = 0, 10
+DEFAULT_MAX_LENGTH = 2000
+
+CONSENT_WORDING = (
+    "I agree that my answers can be stored and used, without my name or anything that "
+    "identifies me, to report what people told the NHS in this consultation."
+)
+
+# Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
+# safe inside names and ids as they are.
+HONEYPOT_FIELD = "website"
+IDEMPOTENCY_FIELD = "idempotency_key"
+CSRF_FIELD = "csrf_token"
+CONSENT_FIELD = "consent"
+
+
+def answer_name(qid: str) -> str:
+    return f"answers-{qid}"
+
+
+def rank_name(qid: str, index: int) -> str:
+    return f"answers-{qid}-rank-{index}"
+
+
+def equality_name(qid: str) -> str:
+    return f"equality-{qid}"
+
+
+class FormData:
+    """What the templates and parser need from a request form (werkzeug MultiDict or dict)."""
+
+    def __init__(self, form: Any | None = None) -> None:
+        self._form = form
+
+    def get(self, name: str) -> str:
+        if self._form is None:
+            return ""
+        value = self._form.get(name, "")
+        return value if isinstance(value, str) else ""
+
+    def getlist(self, name: str) -> list[str]:
+        if self._form is None:
+            return []
+        if hasattr(self._form, "getlist"):
+            return [v for v in self._form.getlist(name) if isinstance(v, str)]
+        value = self._form.get(name)
+        if value is None:
+            return []
+        return list(value) if isinstance(value, list | tuple) else [value]
+
+
+@dataclass
+class Choice:
+    id: str
+    value: str
+    label: str
+    checked: bool = False
+
+
+@dataclass
+class ChoiceGroup:
+    """Options shown under a sub-heading (ethnicity's groups)."""
+
+    label: str
+    choices: list[Choice]
+
+
+@dataclass
+class RankRow:
+    """One option of a ranking question and its rank ``<select>``."""
+
+    id: str
+    name: str
+    label: str
+    selected: str  # the rank chosen, "" for none
+
+
+@dataclass
+class Field:
+    """Everything a template needs to render one question."""
+
+    id: str  # the id of the first input: error summary links point here
+    name: str
+    kind: str  # radios | checkboxes | rating | textarea | ranking | text
+    number: int | None
+    text: str
+    required: bool = False
+    hints: list[str] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)
+    groups: list[ChoiceGroup] = field(default_factory=list)
+    ranks: list[RankRow] = field(default_factory=list)
+    rank_numbers: list[int] = field(default_factory=list)
+    value: str = ""
+    max_length: int | None = None
+    error: str | None = None
+    autocomplete: str | None = None
+
+    @property
+    def hint_id(self) -> str:
+        return f"{self.id}-hint"
+
+    @property
+    def error_id(self) -> str:
+        return f"{self.id}-error"
+
+    @property
+    def described_by(self) -> str:
+        ids = ([self.hint_id] if self.hints else []) + ([self.error_id] if self.error else [])
+        return " ".join(ids)
+
+    @property
+    def is_group(self) -> bool:
+        """Several inputs, so a ``<fieldset>``/``<legend>``; otherwise a ``<label>``."""
+        return self.kind not in ("textarea", "text")
+
+
+def field_id(qid: str) -> str:
+    return f"q-{qid}"
+
+
+def equality_field_id(qid: str) -> str:
+    return f"equality-{qid}"
+
+
+def _choices(base: str, options: Iterable[tuple[str, str]], checked: set[str]) -> list[Choice]:
+    """The first choice's id is the field id, so a link to the field lands on an input."""
+    return [Choice(id=base if i == 0 else f"{base}-{i}", value=v, label=label,
+                   checked=v in checked)
+            for i, (v, label) in enumerate(options)]
+
+
+def _option_pairs(question: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(str(o["value"]), str(o["label"])) for o in question.get("options") or []]
+
+
+def _condition_hint(question: Mapping[str, Any], by_id: Mapping[str, tuple[int, Mapping]]) -> str:
+    condition = question["show_if"]
+    number, source = by_id.get(condition.get("question"), (None, {}))
+    labels = dict(_option_pairs(source))
+    if source.get("type") == "likert":
+        labels = dict(LIKERT)
+    wanted = [labels.get(str(v), str(v)) for v in condition.get("equals") or []]
+    said = " or ".join(f"'{w}'" for w in wanted) or "a particular answer"
+    where = f"question {number}" if number else "an earlier question"
+    return f"Answer this only if you answered {said} to {where}."
+
+
+def build_fields(questions: list[Mapping[str, Any]], form: Any | None = None,
+                 errors: Mapping[str, str] | None = None) -> list[Field]:
+    """View models for a questionnaire; ``form`` keeps a resident's answers on re-render."""
+    data = FormData(form)
+    errors = errors or {}
+    by_id = {q["id"]: (n, q) for n, q in enumerate(questions, start=1)}
+    fields: list[Field] = []
+    for number, question in enumerate(questions, start=1):
+        qid = question["id"]
+        kind_of = question["type"]
+        fid, name = field_id(qid), answer_name(qid)
+        hints: list[str] = []
+        if question.get("show_if"):
+            hints.append(_condition_hint(question, by_id))
+        if question.get("hint"):
+            hints.append(str(question["hint"]))
+        f = Field(id=fid, name=name, kind="radios", number=number, text=question["text"],
+                  required=bool(question.get("required")), hints=hints, error=errors.get(fid))
+        if kind_of == "single_choice":
+            f.choices = _choices(fid, _option_pairs(question), {data.get(name)})
+        elif kind_of == "likert":
+            f.choices = _choices(fid, LIKERT, {data.get(name)})
+        elif kind_of == "multiple_choice":
+            f.kind = "checkboxes"
+            if question.get("max_choices"):
+                f.hints.append(f"Choose up to {question['max_choices']}.")
+            else:
+                f.hints.append("Choose all that apply.")
+            f.choices = _choices(fid, _option_pairs(question), set(data.getlist(name)))
+        elif kind_of == "rating":
+            f.kind = "rating"
+            f.hints.append(f"Choose a number from {RATING_MIN} (lowest) to {RATING_MAX} "
+                           "(highest).")
+            pairs = [(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
+            f.choices = _choices(fid, pairs, {data.get(name)})
+        elif kind_of == "free_text":
+            f.kind = "textarea"
+            f.max_length = int(question.get("max_length") or DEFAULT_MAX_LENGTH)
+            f.hints.append(f"You can enter up to {f.max_length:,} characters.")
+            f.value = data.get(name)
+        elif kind_of == "ranking":
+            f.kind = "ranking"
+            options = _option_pairs(question)
+            f.hints.append(f"Give each option a different number from 1 to {len(options)}. "
+                           "1 is the one that matters most to you.")
+            f.rank_numbers = list(range(1, len(options) + 1))
+            f.ranks = [RankRow(id=fid if i == 0 else f"{fid}-rank-{i}",
+                               name=rank_name(qid, i), label=label,
+                               selected=data.get(rank_name(qid, i)))
+                       for i, (_, label) in enumerate(options)]
+        else:  # an unknown type from a newer service: still let people see it
+            f.kind = "textarea"
+            f.max_length = DEFAULT_MAX_LENGTH
+            f.value = data.get(name)
+        fields.append(f)
+    return fields
+
+
+def build_equality_fields(form: Any | None = None,
+                          errors: Mapping[str, str] | None = None) -> list[Field]:
+    """The optional 'About you' section, the same for every consultation."""
+    data = FormData(form)
+    errors = errors or {}
+    fields: list[Field] = []
+    for question in EQUALITY_QUESTIONS:
+        qid = question["id"]
+        fid, name = equality_field_id(qid), equality_name(qid)
+        f = Field(id=fid, name=name, kind="radios", number=None, text=question["text"],
+                  hints=[question["hint"]] if question.get("hint") else [],
+                  error=errors.get(fid))
+        chosen = {data.get(name)}
+        if question.get("free_text"):
+            f.kind = "text"
+            f.value = data.get(name)
+            f.hints.append("Or leave this blank if you prefer not to say.")
+            f.autocomplete = "off"
+        elif question.get("groups"):
+            groups: list[ChoiceGroup] = []
+            index = 0
+            for group in question["groups"]:
+                choices = []
+                for option in group["options"]:
+                    cid = fid if index == 0 else f"{fid}-{index}"
+                    choices.append(Choice(id=cid, value=option["value"], label=option["label"],
+                                          checked=option["value"] in chosen))
+                    index += 1
+                groups.append(ChoiceGroup(label=group["label"], choices=choices))
+            grouped = {c.value for g in groups for c in g.choices}
+            rest = [(v, label) for v, label in _option_pairs(question) if v not in grouped]
+            f.groups = groups
+            f.choices = [Choice(id=f"{fid}-{index + i}", value=v, label=label,
+                                checked=v in chosen) for i, (v, label) in enumerate(rest)]
+        else:
+            f.choices = _choices(fid, _option_pairs(question), chosen)
+        fields.append(f)
+    return fields
+
+
+@dataclass
+class Parsed:
+    """A posted form as a submission, plus problems only the form can have."""
+
+    answers: dict[str, Any]
+    equality: dict[str, str]
+    consent: dict[str, Any]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def submission(self) -> dict[str, Any]:
+        return {"answers": self.answers, "equality": self.equality or None,
+                "consent": self.consent}
+
+
+def _parse_ranking(question: Mapping[str, Any], data: FormData) -> tuple[Any, list[str]]:
+    """Options ordered by the rank typed for each; (None, []) when nothing was ranked."""
+    qid = question["id"]
+    options = _option_pairs(question)
+    ranked: list[tuple[int, int, str]] = []
+    unranked = 0
+    raw_seen = False
+    for index, (value, _) in enumerate(options):
+        raw = data.get(rank_name(qid, index)).strip()
+        if not raw:
+            unranked += 1
+            continue
+        raw_seen = True
+        try:
+            rank = int(raw)
+        except ValueError:
+            return None, [f"'{raw}' is not a number"]
+        ranked.append((rank, index, value))
+    if not raw_seen:
+        return None, []
+    ranks = [r for r, _, _ in ranked]
+    if unranked:
+        return None, ["give every option a number"]
+    if len(set(ranks)) != len(ranks):
+        return None, ["give each option a different number"]
+    if any(r < 1 or r > len(options) for r in ranks):
+        return None, [f"use the numbers 1 to {len(options)}"]
+    return [value for _, _, value in sorted(ranked)], []
+
+
+def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
+    """The contract's answers from a posted form; unanswered questions are left out."""
+    data = FormData(form)
+    answers: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for question in questions:
+        qid, kind = question["id"], question["type"]
+        name = answer_name(qid)
+        if kind == "multiple_choice":
+            values = [v for v in data.getlist(name) if v]
+            if values:
+                answers[qid] = values
+        elif kind == "ranking":
+            ranking, problems = _parse_ranking(question, data)
+            if problems:
+                errors[f"answers.{qid}"] = problems
+            elif ranking is not None:
+                answers[qid] = ranking
+        elif kind == "rating":
+            raw = data.get(name).strip()
+            if raw:
+                try:
+                    answers[qid] = int(raw)
+                except ValueError:
+                    answers[qid] = raw  # validation says why
+        elif kind == "free_text":
+            text = data.get(name).replace("\r\n", "\n").strip()
+            if text:
+                answers[qid] = text
+        else:
+            value = data.get(name)
+            if value:
+                answers[qid] = value
+    equality = {}
+    for question in EQUALITY_QUESTIONS:
+        value = data.get(equality_name(question["id"])).strip()
+        if value:
+            equality[question["id"]] = value
+    consent = {"given": data.get(CONSENT_FIELD) == "yes", "wording": CONSENT_WORDING}
+    return Parsed(answers=answers, equality=equality, consent=consent, errors=errors)
+
+
+def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
+    """Error path (``answers.q3``, ``equality.age_band``, ``consent``) -> input id."""
+    targets = {f"answers.{q['id']}": field_id(q["id"]) for q in questions}
+    targets.update({f"equality.{q['id']}": equality_field_id(q["id"])
+                    for q in EQUALITY_QUESTIONS})
+    targets["consent"] = "consent"
+    return targets

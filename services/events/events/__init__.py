@@ -1,0 +1,1 @@
+"""The events service: engagement events residents can come to, and their registrations."""

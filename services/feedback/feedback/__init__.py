@@ -1,0 +1,1 @@
+"""The feedback service: residents' unprompted feedback, themed and reported by place."""
