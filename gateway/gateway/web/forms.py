@@ -362,3 +362,59 @@ def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
                     for q in EQUALITY_QUESTIONS})
     targets["consent"] = "consent"
     return targets
+
+
+_REQUIRED_WORDS = ("required", "missing", "must be answered")
+
+
+def _friendly(reason: str, what: str, kind: str | None) -> str:
+    """A reason from validation as a sentence that says what to do."""
+    reason = str(reason).strip().rstrip(".")
+    if any(word in reason.lower() for word in _REQUIRED_WORDS):
+        verb = {"free_text": "Enter an answer to", "ranking": "Number every option in",
+                "multiple_choice": "Choose at least one answer to"}.get(kind or "",
+                                                                      "Choose an answer to")
+        return f"{verb} {what}"
+    return f"{what[:1].upper()}{what[1:]}: {reason}"
+
+
+def error_messages(questions: list[Mapping[str, Any]], errors: Mapping[str, Any]
+                   ) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
+    """(summary entries ``(message, input id or None)``, inline message by input id)."""
+    targets = error_targets(questions)
+    numbers = {q["id"]: (n, q["type"]) for n, q in enumerate(questions, start=1)}
+    equality_text = {q["id"]: q["text"] for q in EQUALITY_QUESTIONS}
+    summary: list[tuple[str, str | None]] = []
+    inline: dict[str, str] = {}
+    order = {path: i for i, path in enumerate(targets)}
+
+    def key(path: str) -> tuple[int, str]:
+        return order.get(".".join(path.split(".")[:2]), len(order)), path
+
+    for path in sorted(errors, key=key):
+        reasons = errors[path]
+        reasons = reasons if isinstance(reasons, list | tuple) else [reasons]
+        if not reasons:
+            continue
+        parts = path.split(".")
+        base = ".".join(parts[:2])
+        target = targets.get(base)
+        if parts[0] == "answers" and len(parts) > 1 and parts[1] in numbers:
+            number, kind = numbers[parts[1]]
+            message = _friendly(str(reasons[0]), f"question {number}", kind)
+        elif parts[0] == "equality" and len(parts) > 1 and parts[1] == "postcode_district":
+            message = ("Enter the first half of a UK postcode, like LS6 or BD23, "
+                       "or leave it blank")
+        elif parts[0] == "equality" and len(parts) > 1 and parts[1] in equality_text:
+            message = _friendly(str(reasons[0]), f"'{equality_text[parts[1]]}'", None)
+        elif parts[0] == "consent":
+            message = "Tick the box to agree to how we use your answers"
+        else:
+            target = None
+            message = _friendly(str(reasons[0]), "your response", None)
+        if target and target in inline:
+            continue
+        summary.append((message, target))
+        if target:
+            inline[target] = message
+    return summary, inline

@@ -1,0 +1,101 @@
+"""The whole suite as real processes: ``nameko run`` for each service and gunicorn for
+the gateway, on a fresh RabbitMQ vhost and fresh databases for this test run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("surveys", "feedback", "events")
+PYTHONPATH = os.pathsep.join(
+    str(ROOT / p) for p in
+    ("libs", "services/surveys", "services/feedback", "services/events", "gateway")
+)
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Suite:
+    amqp_uri: str
+    databases: dict[str, str]
+    base_url: str
+    secret_key: str = "e2e-secret"
+    logs: Path = ROOT / "var" / "test-logs"
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def env(self, owner: str) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": PYTHONPATH, "AMQP_URI": self.amqp_uri,
+                "DATABASE_URL": self.databases[owner], "SECRET_KEY": self.secret_key,
+                "RPC_TIMEOUT": "3", "PSYCOPG_IMPL": "python"}
+
+    def start(self, name: str) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process
+        if name == "gateway":
+            port = self.base_url.rsplit(":", 1)[1]
+            cmd = [str(BIN / "gunicorn"), "-k", "gthread", "--threads", "8", "-b",
+                   f"127.0.0.1:{port}", "--graceful-timeout", "10", "gateway.app:create_app()"]
+        else:
+            cmd = [str(BIN / "nameko"), "run", "--config",
+                   str(ROOT / "services" / name / "config.yaml"), f"{name}.service"]
+        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(name), stdout=log,
+                                            stderr=subprocess.STDOUT)
+
+    def stop(self, name: str, sig: str = "TERM") -> None:
+        proc = self.procs.pop(name)
+        if sig == "KILL":
+            proc.kill()
+        else:
+            proc.terminate()
+        proc.wait(timeout=30)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs}")
+            try:
+                last = requests.get(f"{self.base_url}/readyz", timeout=5)
+                if last.status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"suite not ready: {last.text if last is not None else 'no answer'}")
+
+
+@pytest.fixture(scope="session")
+def suite(make_vhost, make_database) -> Iterator[Suite]:
+    from engage_common.migrate import migrate
+
+    databases = {name: make_database(name) for name in (*SERVICES, "gateway")}
+    for name in SERVICES:
+        migrate(databases[name], ROOT / "services" / name / name / "migrations")
+    s = Suite(amqp_uri=make_vhost(), databases=databases,
+              base_url=f"http://127.0.0.1:{free_port()}")
+    for name in (*SERVICES, "gateway"):
+        s.start(name)
+    try:
+        s.wait_ready()
+        yield s
+    finally:
+        for name in list(s.procs):
+            s.stop(name)
