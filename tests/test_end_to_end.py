@@ -1,0 +1,169 @@
+"""The whole suite as a user meets it: real nameko processes, a real gunicorn gateway,
+real RabbitMQ and PostgreSQL. An engagement officer builds and opens a consultation
+through the API; residents answer through the API and the web form; the officer reads
+results and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, Suite
+
+QUESTIONNAIRE = {"questions": [
+    {"id": "use", "type": "single_choice", "required": True,
+     "text": "Which service did you use?",
+     "options": [{"value": "gp", "label": "GP"}, {"value": "pharmacy", "label": "Pharmacy"}]},
+    {"id": "better", "type": "multiple_choice", "max_choices": 2,
+     "text": "What would make it better?",
+     "options": [{"value": "evening", "label": "Evening appointments"},
+                 {"value": "phone", "label": "Phone appointments"},
+                 {"value": "parking", "label": "Parking"}]},
+    {"id": "listened", "type": "likert", "required": True, "text": "They listened to me."},
+    {"id": "score", "type": "rating", "text": "Rate it from 0 to 10."},
+    {"id": "why", "type": "free_text", "max_length": 200, "text": "Why?",
+     "show_if": {"question": "use", "equals": ["gp"]}},
+]}
+
+
+@pytest.fixture(scope="module")
+def staff_token(suite: Suite) -> str:
+    env = suite.env("gateway")
+    run = [sys.executable, "-m", "gateway.manage"]
+    subprocess.run([*run, "create-staff", "--email", "officer@e2e.example", "--name",
+                    "Officer", "--role", "engagement-officer"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    out = subprocess.run([*run, "issue-token", "--email", "officer@e2e.example"], env=env,
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return re.findall(r"\S{30,}", out)[-1]
+
+
+def api(suite: Suite, method: str, path: str, token: str | None = None,
+        **kwargs: Any) -> requests.Response:
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(method, f"{suite.base_url}/api/v1{path}", headers=headers,
+                            timeout=15, **kwargs)
+
+
+def wait_for_count(suite: Suite, token: str, cid: str, expected: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while True:
+        results = api(suite, "GET", f"/staff/consultations/{cid}/results", token).json()
+        if results["total_responses"] >= expected or time.monotonic() > deadline:
+            return results
+        time.sleep(0.2)
+
+
+def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
+    now = datetime.now(UTC)
+    draft = {"title": "Evening GP appointments in Wakefield",
+             "summary": "Should practices open later?", "description": "Tell us.",
+             "places": ["wakefield"], "priorities": ["living-well"],
+             "opens_at": (now - timedelta(minutes=1)).isoformat(),
+             "closes_at": (now + timedelta(days=7)).isoformat(),
+             "questionnaire": QUESTIONNAIRE}
+    r = api(suite, "POST", "/staff/consultations", staff_token, json=draft)
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    assert r.json()["status"] == "draft"
+
+    r = api(suite, "PATCH", f"/staff/consultations/{cid}", staff_token,
+            json={"title": "Evening and weekend GP appointments in Wakefield"})
+    assert r.status_code == 200, r.text
+    assert r.json()["title"].startswith("Evening and weekend")
+
+    # Residents cannot see a draft.
+    assert api(suite, "GET", f"/consultations/{cid}").status_code == 404
+    r = api(suite, "POST", f"/staff/consultations/{cid}/open", staff_token)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "open"
+    listed = api(suite, "GET", "/consultations", params={"place": "wakefield"}).json()
+    assert cid in [c["id"] for c in (listed["items"] if "items" in listed else listed)]
+
+    # A resident answers through the API; a double click stores one response.
+    answer = {"answers": {"use": "gp", "better": ["evening", "phone"], "listened": "agree",
+                          "score": 7, "why": "Work 9 to 5 ✊🏽 — مرحبا"},
+              "equality": {"age_band": "35-44", "postcode_district": "WF1"}}
+    key = str(uuid.uuid4())
+    first = api(suite, "POST", f"/consultations/{cid}/responses", json=answer,
+                headers={"Idempotency-Key": key})
+    again = api(suite, "POST", f"/consultations/{cid}/responses", json=answer,
+                headers={"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    assert first.json()["receipt_code"] == again.json()["receipt_code"]
+
+    # Bad answers are refused, naming the question, and nothing is stored.
+    bad = api(suite, "POST", f"/consultations/{cid}/responses",
+              json={"answers": {"use": "hospital", "better": ["evening", "phone", "parking"]}})
+    assert bad.status_code == 422
+    fields = bad.json()["error"]["fields"]
+    assert {"answers.use", "answers.better", "answers.listened"} <= set(fields)
+
+    # A resident answers through the web form, with no JavaScript.
+    session = requests.Session()
+    page = session.get(f"{suite.base_url}/consultations/{cid}", timeout=15)
+    assert page.status_code == 200
+    form = dict(re.findall(r'name="(csrf_token|idempotency_key)"\s+value="([^"]+)"', page.text))
+    if len(form) < 2:
+        form = {k: v for v, k in re.findall(
+            r'value="([^"]+)"\s+name="(csrf_token|idempotency_key)"', page.text)} | form
+    posted = session.post(f"{suite.base_url}/consultations/{cid}", timeout=15,
+                          allow_redirects=False, data={
+                              **form, "use": "pharmacy", "listened": "strongly-disagree",
+                              "score": "3", "equality-age_band": "65-74"})
+    assert posted.status_code == 303, posted.text[:2000]
+    receipt_page = session.get(suite.base_url + posted.headers["Location"], timeout=15)
+    assert receipt_page.status_code == 200
+
+    results = wait_for_count(suite, staff_token, cid, 2)
+    assert results["total_responses"] == 2
+    by_id = {q["id"]: q for q in results["questions"]}
+    use = {o["value"]: o["count"] for o in by_id["use"]["options"]}
+    assert use == {"gp": 1, "pharmacy": 1}
+    assert by_id["listened"]["mean"] == pytest.approx((4 + 1) / 2)
+    assert by_id["score"]["mean"] == pytest.approx(5)
+    assert [t["text"] for t in by_id["why"]["free_text"]] == ["Work 9 to 5 ✊🏽 — مرحبا"]
+
+    filtered = api(suite, "GET", f"/staff/consultations/{cid}/results", staff_token,
+                   params={"age_band": "35-44"}).json()
+    assert filtered["total_responses"] == 1
+
+    export = api(suite, "GET", f"/staff/consultations/{cid}/responses.csv", staff_token,
+                 stream=True)
+    assert export.status_code == 200
+    assert "attachment" in export.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert len(rows) == 3
+    assert any("Work 9 to 5 ✊🏽 — مرحبا" in cell for row in rows for cell in row)
+
+    r = api(suite, "POST", f"/staff/consultations/{cid}/close", staff_token)
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    late = api(suite, "POST", f"/consultations/{cid}/responses", json=answer)
+    assert late.status_code == 409
+    outcome = {"summary": "We will pilot evening appointments.", "decisions": [
+        {"you_said": "Evenings suit working people.", "we_did": "Pilot in two practices.",
+         "status": "planned"}]}
+    r = api(suite, "PUT", f"/staff/consultations/{cid}/outcome", staff_token, json=outcome)
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"]["decisions"][0]["we_did"] == "Pilot in two practices."
+
+
+def test_health_and_openapi(suite: Suite) -> None:
+    assert requests.get(f"{suite.base_url}/healthz", timeout=5).status_code == 200
+    ready = requests.get(f"{suite.base_url}/readyz", timeout=15).json()
+    assert set(ready["checks"]) >= {"database", "broker", "surveys", "feedback", "events"}
+    spec = requests.get(f"{suite.base_url}/openapi.json", timeout=5).json()
+    assert "/api/v1/consultations/{consultation_id}/responses" in spec["paths"] or any(
+        p.endswith("/responses") for p in spec["paths"])
