@@ -53,11 +53,13 @@ def relay_batch(pool: Pool, publisher: Publisher, config: dict[str, Any], limit:
             (limit,),
         ).fetchall()
         for row in rows:
+            exchange = get_event_exchange(row["source"], config)
             publisher.publish(
                 row["payload"],
-                exchange=get_event_exchange(row["source"], config),
+                exchange=exchange,
                 routing_key=row["event_type"],
                 message_id=str(row["payload"]["event_id"]),
+                declare=[exchange],
             )
         if rows:
             conn.execute(

@@ -123,7 +123,9 @@ EQUALITY_QUESTIONS: list[dict[str, Any]] = [
 EQUALITY_FIELDS = [q["id"] for q in EQUALITY_QUESTIONS]
 
 
-def validate_equality(answers: dict[str, Any] | None) -> tuple[dict[str, str], dict[str, list[str]]]:
+def validate_equality(
+    answers: dict[str, Any] | None,
+) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Check an equality-monitoring section; returns (clean answers, errors by field).
 
     Every item is optional and every item accepts ``prefer-not-to-say``.
