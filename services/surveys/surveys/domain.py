@@ -1,0 +1,269 @@
+"""Consultation lifecycle, outcome rules and results shaping, pure (no I/O).
+
+Functions take the consultation as a plain dict (as the store returns it) plus
+``now``, and return the new dict or raise ``Conflict``/``ValidationFailed``;
+the service persists the result. Keeping ``now`` a parameter keeps the rules
+testable without clocks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from engage_common.errors import Conflict, ValidationFailed
+from engage_common.reference import (
+    EQUALITY_FIELDS,
+    OUTSIDE_AREA,
+    PLACES,
+    place_for_postcode_district,
+    validate_equality,
+)
+from surveys import questionnaire as qn
+
+STATUSES = ("draft", "open", "closed")
+DECISION_STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
+EDITABLE_WHEN_OPEN = frozenset({"title", "summary", "description", "closes_at"})
+DRAFT_FIELDS = frozenset({"title", "summary", "description", "places", "priorities",
+                          "opens_at", "closes_at", "questionnaire"})
+# Submissions queued just before the close date still get stored: the automatic
+# close waits this long after ``closes_at`` so the queue can drain.
+CLOSE_GRACE = timedelta(minutes=5)
+
+
+def accepting_responses(consultation: dict[str, Any], now: datetime) -> bool:
+    opens_at, closes_at = consultation.get("opens_at"), consultation.get("closes_at")
+    return (consultation.get("status") == "open" and opens_at is not None
+            and closes_at is not None and opens_at <= now < closes_at)
+
+
+def accepting_submission(consultation: dict[str, Any], submitted_at: datetime) -> bool:
+    """Whether a queued submission may still be stored: the consultation is still open
+    (staff have not closed it meanwhile) and it was submitted within the open window."""
+    return accepting_responses(consultation, submitted_at)
+
+
+def check_schedule(opens_at: datetime | None, closes_at: datetime | None) -> dict[str, list[str]]:
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
+        return {"closes_at": ["must be after the opening date"]}
+    return {}
+
+
+def apply_update(consultation: dict[str, Any], changes: dict[str, Any],
+                 now: datetime) -> dict[str, Any]:
+    """The consultation with ``changes`` applied, if its status allows them."""
+    status = consultation["status"]
+    if status == "closed":
+        raise Conflict("A closed consultation cannot be changed; you can only publish "
+                       "its outcome")
+    if status == "open":
+        locked = sorted(set(changes) - EDITABLE_WHEN_OPEN)
+        if locked:
+            raise Conflict("Once a consultation is open only its title, summary, description "
+                           "and closing date can change, not: " + ", ".join(locked))
+    unknown = sorted(set(changes) - DRAFT_FIELDS)
+    if unknown:
+        raise ValidationFailed({name: ["cannot be changed"] for name in unknown})
+    updated = {**consultation, **changes, "updated_at": now}
+    errors = check_schedule(updated.get("opens_at"), updated.get("closes_at"))
+    if status == "open" and "closes_at" in changes and (
+            changes["closes_at"] is None or changes["closes_at"] <= now):
+        errors.setdefault("closes_at", []).append("must be in the future")
+    if errors:
+        raise ValidationFailed(errors)
+    return updated
+
+
+def open_consultation(consultation: dict[str, Any], now: datetime) -> dict[str, Any]:
+    if consultation["status"] != "draft":
+        raise Conflict(f"Only a draft can be opened; this consultation is "
+                       f"{consultation['status']}")
+    errors: dict[str, list[str]] = {}
+    if not consultation["questionnaire"].get("questions"):
+        errors["questionnaire.questions"] = ["add at least one question before opening"]
+    opens_at = consultation.get("opens_at") or now
+    closes_at = consultation.get("closes_at")
+    if closes_at is None:
+        errors["closes_at"] = ["set a closing date before opening"]
+    elif closes_at <= now:
+        errors["closes_at"] = ["must be in the future"]
+    elif closes_at <= opens_at:
+        errors["closes_at"] = ["must be after the opening date"]
+    if errors:
+        raise Conflict("This consultation cannot be opened yet: " + "; ".join(
+            f"{field} {', '.join(reasons)}" for field, reasons in errors.items()))
+    return {**consultation, "status": "open", "opens_at": opens_at, "opened_at": now,
+            "updated_at": now}
+
+
+def close_consultation(consultation: dict[str, Any], now: datetime) -> dict[str, Any]:
+    if consultation["status"] != "open":
+        raise Conflict(f"Only an open consultation can be closed; this one is "
+                       f"{consultation['status']}")
+    return {**consultation, "status": "closed", "closed_at": now, "updated_at": now}
+
+
+def due_to_close(consultation: dict[str, Any], now: datetime) -> bool:
+    closes_at = consultation.get("closes_at")
+    return (consultation["status"] == "open" and closes_at is not None
+            and closes_at + CLOSE_GRACE <= now)
+
+
+def check_outcome(outcome: dict[str, Any]) -> dict[str, list[str]]:
+    """Rules for "you said, we did" beyond field types."""
+    errors: dict[str, list[str]] = {}
+    decisions = outcome.get("decisions") or []
+    if not decisions:
+        errors["decisions"] = ["add at least one decision"]
+    for i, decision in enumerate(decisions):
+        status = decision.get("status")
+        if status not in DECISION_STATUSES:
+            errors[f"decisions.{i}.status"] = ["must be one of " + ", ".join(DECISION_STATUSES)]
+        reason = decision.get("reason")
+        if status == "not-taken-forward" and not (isinstance(reason, str) and reason.strip()):
+            errors[f"decisions.{i}.reason"] = [
+                "explain why this was not taken forward"]
+    return errors
+
+
+def publish_outcome(consultation: dict[str, Any], outcome: dict[str, Any],
+                    now: datetime) -> dict[str, Any]:
+    if consultation["status"] != "closed":
+        raise Conflict("An outcome can only be published once the consultation is closed")
+    errors = check_outcome(outcome)
+    if errors:
+        raise ValidationFailed({f"outcome.{k}": v for k, v in errors.items()})
+    published = {
+        "summary": outcome["summary"],
+        "decisions": [{k: v for k, v in d.items() if v is not None} for d in outcome["decisions"]],
+        "published_at": now.isoformat(),
+    }
+    return {**consultation, "outcome": published, "updated_at": now}
+
+
+def check_submission(consultation: dict[str, Any], submission: dict[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Clean a resident's response (answers, equality, place) against a consultation.
+
+    Returns ``({"answers", "equality", "place"}, errors)``. When the resident gave no
+    place but gave a postcode district, the place is derived from the district.
+    """
+    answers, errors = qn.validate_answers(consultation["questionnaire"], submission.get("answers"))
+    equality, equality_errors = validate_equality(submission.get("equality"))
+    errors.update(equality_errors)
+    place = submission.get("place")
+    if place is not None and place not in PLACES and place != OUTSIDE_AREA:
+        errors["place"] = ["choose one of the places"]
+        place = None
+    if place is None and equality.get("postcode_district") not in (None, "prefer-not-to-say"):
+        place = place_for_postcode_district(equality["postcode_district"])
+    return {"answers": answers, "equality": equality or None, "place": place}, errors
+
+
+def derived_place(equality: dict[str, Any] | None) -> str | None:
+    district = (equality or {}).get("postcode_district")
+    if not district or district == "prefer-not-to-say":
+        return None
+    return place_for_postcode_district(district)
+
+
+def event_payload(consultation: dict[str, Any]) -> dict[str, Any]:
+    """What the ``consultation_*`` events say (public facts only)."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "consultation_id": str(consultation["id"]),
+        "title": consultation["title"],
+        "places": list(consultation["places"]),
+        "priorities": list(consultation["priorities"]),
+        "status": consultation["status"],
+        "opens_at": iso(consultation.get("opens_at")),
+        "closes_at": iso(consultation.get("closes_at")),
+    }
+
+
+def percent(count: int, total: int) -> float:
+    return round(100.0 * count / total, 1) if total else 0.0
+
+
+def shape_results(consultation: dict[str, Any], total: int, filters: dict[str, Any],
+                  aggregates: dict[str, Any]) -> dict[str, Any]:
+    """Turn the store's raw per-question aggregates into the results contract.
+
+    ``aggregates`` has ``answered`` {qid: n}, ``counts`` {qid: {value: n}},
+    ``means`` {qid: float}, ``ranking`` {qid: {value: (mean_rank, first)}} and
+    ``free_text`` {qid: [{response_id, text}]}.
+    """
+    out = []
+    for question in consultation["questionnaire"]["questions"]:
+        qid, qtype = question["id"], question["type"]
+        answered = int(aggregates["answered"].get(qid, 0))
+        item: dict[str, Any] = {"id": qid, "type": qtype, "text": question["text"],
+                                "answered": answered}
+        counts = aggregates["counts"].get(qid, {})
+        if qtype in ("single_choice", "multiple_choice", "likert"):
+            item["options"] = [
+                {**o, "count": int(counts.get(o["value"], 0)),
+                 "percent": percent(int(counts.get(o["value"], 0)), answered)}
+                for o in qn.option_labels(question)]
+        if qtype in ("likert", "rating"):
+            mean = aggregates["means"].get(qid)
+            item["mean"] = round(float(mean), 2) if mean is not None else None
+        if qtype == "rating":
+            item["distribution"] = [
+                {"value": v, "count": int(counts.get(str(v), 0)),
+                 "percent": percent(int(counts.get(str(v), 0)), answered)}
+                for v in range(qn.RATING_MIN, qn.RATING_MAX + 1)]
+        if qtype == "ranking":
+            ranks = aggregates["ranking"].get(qid, {})
+            rows = []
+            for o in qn.option_labels(question):
+                mean_rank, first = ranks.get(o["value"], (None, 0))
+                rows.append({**o, "mean_rank": round(float(mean_rank), 2)
+                             if mean_rank is not None else None, "first_choice": int(first)})
+            rows.sort(key=lambda r: (r["mean_rank"] is None, r["mean_rank"] or 0))
+            item["ranking"] = rows
+        if qtype == "free_text":
+            item["free_text"] = aggregates["free_text"].get(qid, [])
+        out.append(item)
+    return {"consultation_id": str(consultation["id"]), "total_responses": total,
+            "filters": filters, "questions": out}
+
+
+RESULT_FILTERS = ("place", *EQUALITY_FIELDS)
+FIXED_EXPORT_COLUMNS = ("receipt_code", "submitted_at", "place")
+
+
+def export_columns(consultation: dict[str, Any]) -> list[str]:
+    """receipt_code, submitted_at, place, one column per question id, then equality fields.
+
+    A question id that clashes with a fixed column is prefixed with ``question:``.
+    """
+    fixed = set(FIXED_EXPORT_COLUMNS) | set(EQUALITY_FIELDS)
+    questions = [q["id"] if q["id"] not in fixed else f"question:{q['id']}"
+                 for q in consultation["questionnaire"]["questions"]]
+    return [*FIXED_EXPORT_COLUMNS, *questions, *EQUALITY_FIELDS]
+
+
+def export_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return value
+
+
+def export_table(consultation: dict[str, Any], rows: list[dict[str, Any]],
+                 next_after: int | None) -> dict[str, Any]:
+    """Shape stored rows (``id, receipt_code, submitted_at, place, answers`` and the
+    equality fields) into ``{"columns", "rows", "next_after"}``."""
+    questions = [q["id"] for q in consultation["questionnaire"]["questions"]]
+    table = []
+    for row in rows:
+        answers = row["answers"] or {}
+        table.append([
+            row["receipt_code"], row["submitted_at"].isoformat(), row["place"],
+            *[export_cell(answers.get(qid)) for qid in questions],
+            *[row.get(field) for field in EQUALITY_FIELDS],
+        ])
+    return {"columns": export_columns(consultation), "rows": table, "next_after": next_after}

@@ -1,0 +1,305 @@
+"""nameko entrypoints for surveys: thin wrappers that load input with the
+schemas, apply the pure rules in ``domain``/``questionnaire``, and persist with
+``store`` in one transaction per call, recording events through the outbox in
+that same transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from nameko.rpc import rpc
+from nameko.timer import timer
+from psycopg import Connection
+
+from engage_common.db import Database
+from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_common.messaging import claim_message, consume, submissions_queue
+from engage_common.outbox import OutboxRelay, record_event
+from surveys import domain, schemas, store
+from surveys import questionnaire as qn
+
+log = logging.getLogger(__name__)
+SOURCE = "surveys"
+EXPORT_MAX_LIMIT = 5000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _uuid_or_404(value: Any, what: str = "consultation") -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise NotFound(f"There is no {what} with id {value}") from None
+
+
+def present(c: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A consultation row as the contract shapes it (JSON-safe)."""
+    return {
+        "id": str(c["id"]), "title": c["title"], "summary": c["summary"],
+        "description": c["description"], "places": list(c["places"]),
+        "priorities": list(c["priorities"]), "opens_at": _iso(c.get("opens_at")),
+        "closes_at": _iso(c.get("closes_at")), "status": c["status"],
+        "accepting_responses": domain.accepting_responses(c, now),
+        "questionnaire": c["questionnaire"], "outcome": c.get("outcome"),
+        "response_count": int(c.get("response_count") or 0),
+        "created_at": _iso(c.get("created_at")), "updated_at": _iso(c.get("updated_at")),
+        "opened_at": _iso(c.get("opened_at")), "closed_at": _iso(c.get("closed_at")),
+    }
+
+
+def _reasons(errors: dict[str, list[str]]) -> list[str]:
+    """Flat, readable reasons for a rejected submission (answer errors name their question)."""
+    out = []
+    for path, messages in errors.items():
+        for message in messages:
+            out.append(message if path.startswith("answers.") and message.startswith(
+                "Question ") else f"{path}: {message}")
+    return out
+
+
+class SurveysService:
+    name = "surveys"
+
+    db = Database()
+    outbox = OutboxRelay()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _load(self, conn: Connection, consultation_id: Any,
+              lock: str | None = None) -> dict[str, Any]:
+        cid = _uuid_or_404(consultation_id)
+        consultation = store.get_consultation(conn, cid, lock=lock)
+        if consultation is None:
+            raise NotFound(f"There is no consultation with id {cid}")
+        return consultation
+
+    def _transition(self, consultation_id: Any, change: Any, event: str | None,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        now = _now()
+        with self.db.connection() as conn:
+            current = self._load(conn, consultation_id, lock="update")
+            updated = change(current, now)
+            store.save_consultation(conn, updated)
+            if event:
+                payload = domain.event_payload(updated)
+                if event == "outcome_published":
+                    payload["outcome"] = updated["outcome"]
+                record_event(conn, SOURCE, event, {**payload, **(extra or {})})
+        return present(updated, now)
+
+    # -- RPC ---------------------------------------------------------------------------
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        with self.db.connection() as conn:
+            ok = store.ping(conn)
+        return {"service": "surveys", "database": ok}
+
+    @rpc
+    def create_consultation(self, data: dict[str, Any]) -> dict[str, Any]:
+        clean = schemas.load(schemas.ConsultationCreateSchema(), data)
+        now = _now()
+        consultation = {
+            **clean, "id": str(uuid.uuid4()), "status": "draft",
+            "questionnaire": qn.normalise_questionnaire(clean["questionnaire"]),
+            "outcome": None, "response_count": 0, "created_at": now, "updated_at": now,
+            "opened_at": None, "closed_at": None,
+        }
+        with self.db.connection() as conn:
+            store.insert_consultation(conn, consultation)
+        return present(consultation, now)
+
+    @rpc
+    def update_consultation(self, consultation_id: str,
+                            changes: dict[str, Any]) -> dict[str, Any]:
+        clean = schemas.load(schemas.ConsultationUpdateSchema(), changes)
+        if "questionnaire" in clean:
+            clean["questionnaire"] = qn.normalise_questionnaire(clean["questionnaire"])
+        return self._transition(consultation_id,
+                                lambda c, now: domain.apply_update(c, clean, now),
+                                "consultation_updated")
+
+    @rpc
+    def open_consultation(self, consultation_id: str) -> dict[str, Any]:
+        return self._transition(consultation_id, domain.open_consultation, "consultation_opened")
+
+    @rpc
+    def close_consultation(self, consultation_id: str) -> dict[str, Any]:
+        return self._transition(consultation_id, domain.close_consultation,
+                                "consultation_closed")
+
+    @rpc
+    def publish_outcome(self, consultation_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        clean = schemas.load(schemas.OutcomeSchema(), outcome, prefix="outcome")
+        return self._transition(consultation_id,
+                                lambda c, now: domain.publish_outcome(c, clean, now),
+                                "outcome_published")
+
+    @rpc
+    def get_consultation(self, consultation_id: str) -> dict[str, Any]:
+        with self.db.connection() as conn:
+            consultation = self._load(conn, consultation_id)
+        return present(consultation, _now())
+
+    @rpc
+    def list_consultations(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        clean = schemas.load(schemas.ConsultationFiltersSchema(), filters or {})
+        now = _now()
+        with self.db.connection() as conn:
+            rows = store.list_consultations(conn, now, **clean)
+        return [present(row, now) for row in rows]
+
+    @rpc
+    def validate_submission(self, consultation_id: str,
+                            submission: dict[str, Any]) -> dict[str, Any]:
+        data = schemas.load(schemas.ResponseInputSchema(), submission)
+        with self.db.connection() as conn:
+            consultation = self._load(conn, consultation_id)
+        if not domain.accepting_responses(consultation, _now()):
+            raise Conflict("This consultation is not accepting responses")
+        clean, errors = domain.check_submission(consultation, data)
+        if errors:
+            raise ValidationFailed(errors)
+        return clean
+
+    @rpc
+    def get_submission(self, receipt_code: str) -> dict[str, Any]:
+        code = str(receipt_code).strip().upper()
+        with self.db.connection() as conn:
+            row = store.find_receipt(conn, code)
+        if row is None:
+            raise NotFound("We have not stored a response with that receipt code (yet)")
+        return {"receipt_code": row["receipt_code"], "consultation_id": row["consultation_id"],
+                "status": row["status"], "reasons": list(row["reasons"] or []),
+                "submitted_at": _iso(row["submitted_at"])}
+
+    @rpc
+    def get_results(self, consultation_id: str,
+                    filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        clean = schemas.load(schemas.ResultsFiltersSchema(), filters or {}, prefix="filters")
+        with self.db.connection() as conn:
+            consultation = self._load(conn, consultation_id)
+            total, aggregates = store.aggregate_results(conn, consultation, clean)
+        results = domain.shape_results(consultation, total, clean, aggregates)
+        for item in results["questions"]:
+            if item["type"] == "free_text":
+                item["free_text_truncated"] = (
+                    int(aggregates["answered"].get(item["id"], 0)) > len(item["free_text"]))
+        return results
+
+    @rpc
+    def export_responses(self, consultation_id: str, after: int | None = 0,
+                         limit: int = 1000) -> dict[str, Any]:
+        errors: dict[str, list[str]] = {}
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool)
+                                  or after < 0):
+            errors["after"] = ["must be a whole number of at least 0"]
+        if not isinstance(limit, int) or isinstance(limit, bool) or not (
+                1 <= limit <= EXPORT_MAX_LIMIT):
+            errors["limit"] = [f"must be a whole number from 1 to {EXPORT_MAX_LIMIT}"]
+        if errors:
+            raise ValidationFailed(errors)
+        with self.db.connection() as conn:
+            consultation = self._load(conn, consultation_id)
+            rows = store.export_page(conn, str(consultation["id"]), after or 0, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return domain.export_table(consultation, rows, next_after=rows[-1]["id"] if more else None)
+
+    # -- messages and timers -----------------------------------------------------------
+
+    @consume(submissions_queue("surveys"))
+    def store_submission(self, body: dict[str, Any]) -> str:
+        """Store a queued resident submission exactly once, or record why it was rejected."""
+        try:
+            message = schemas.SubmissionSchema().load(body)
+        except ValidationError as exc:
+            return self._reject_malformed(body, exc)
+        message["submission_id"] = str(message["submission_id"])
+        with self.db.connection() as conn:
+            if not claim_message(conn, message["submission_id"], "surveys.store_submission"):
+                return "duplicate"
+            if store.submission_known(conn, message["submission_id"]):
+                return "duplicate"
+            return self._store(conn, message)
+
+    def _reject_malformed(self, body: Any, exc: ValidationError) -> str:
+        """Record a submission whose shape is wrong, if it can be identified at all.
+
+        Without a valid ``submission_id`` and ``receipt_code`` there is nothing to
+        record it under: raising lets ``consume`` retry it, then dead-letter it.
+        """
+        fields = body if isinstance(body, dict) else {}
+        try:
+            submission_id = str(uuid.UUID(str(fields.get("submission_id"))))
+        except ValueError:
+            raise ValueError(f"unidentifiable submission: {exc.messages}") from None
+        receipt = fields.get("receipt_code")
+        if not isinstance(receipt, str) or not receipt or "receipt_code" in exc.messages:
+            raise ValueError(f"unidentifiable submission: {exc.messages}")
+        try:
+            submitted_at = datetime.fromisoformat(str(fields.get("submitted_at")))
+        except ValueError:
+            submitted_at = None
+        record = {"submission_id": submission_id, "receipt_code": receipt,
+                  "consultation_id": str(fields.get("consultation_id")),
+                  "submitted_at": submitted_at}
+        with self.db.connection() as conn:
+            if claim_message(conn, submission_id, "surveys.store_submission"):
+                store.insert_rejected(conn, record, _reasons(
+                    schemas.flatten_errors(exc.messages)))
+        return "rejected"
+
+    def _store(self, conn: Connection, message: dict[str, Any]) -> str:
+        consultation = None
+        try:
+            cid = str(uuid.UUID(message["consultation_id"]))
+            consultation = store.get_consultation(conn, cid, lock="share")
+        except ValueError:
+            pass
+        if consultation is None:
+            store.insert_rejected(conn, message, ["The consultation does not exist"])
+            return "rejected"
+        message["consultation_id"] = cid
+        if not domain.accepting_submission(consultation, message["submitted_at"]):
+            store.insert_rejected(conn, message, [
+                "The consultation was no longer accepting responses when this was stored"])
+            return "rejected"
+        clean, errors = domain.check_submission(consultation, message)
+        if errors:
+            store.insert_rejected(conn, message, _reasons(errors))
+            return "rejected"
+        response_id = store.insert_response(conn, message, clean["answers"], clean["place"])
+        if response_id is None:
+            return "duplicate"
+        equality = clean["equality"] or {}
+        place_from_district = domain.derived_place(equality)
+        if equality:
+            store.insert_equality(conn, response_id, cid, equality, place_from_district)
+        record_event(conn, SOURCE, "response_submitted", {
+            "consultation_id": cid, "response_id": response_id,
+            "receipt_code": message["receipt_code"], "place": clean["place"],
+            "submitted_at": message["submitted_at"].isoformat()})
+        return "stored"
+
+    @timer(interval=60)
+    def close_expired(self) -> None:
+        """Close open consultations a little after their close date (see ``CLOSE_GRACE``)."""
+        now = _now()
+        with self.db.connection() as conn:
+            for cid in store.open_past_close(conn, now - domain.CLOSE_GRACE):
+                consultation = store.get_consultation(conn, cid)
+                closed = domain.close_consultation(consultation, now)
+                store.save_consultation(conn, closed)
+                record_event(conn, SOURCE, "consultation_closed", domain.event_payload(closed))
+                log.info("closed consultation %s after its close date", cid)

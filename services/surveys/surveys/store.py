@@ -1,0 +1,241 @@
+"""SQL for the surveys database, and nothing else: parameterised psycopg queries.
+
+Every function takes a connection that is already inside the caller's
+transaction. Results are aggregated in SQL over the JSONB answers, so a large
+consultation never has to be loaded into the service to be counted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import Connection, sql
+from psycopg.types.json import Jsonb
+
+from engage_common.reference import EQUALITY_FIELDS
+from surveys import questionnaire as qn
+
+FREE_TEXT_LIMIT = 1000  # per question in get_results; export_responses has them all
+
+_SELECT = """
+SELECT c.*, (SELECT count(*) FROM responses r WHERE r.consultation_id = c.id)
+       AS response_count
+FROM consultations c
+"""
+
+
+def get_consultation(conn: Connection, consultation_id: str,
+                     lock: str | None = None) -> dict[str, Any] | None:
+    """One consultation; ``lock`` is ``"update"`` or ``"share"`` to lock its row."""
+    query = "SELECT * FROM consultations WHERE id = %s"
+    if lock == "update":
+        query += " FOR UPDATE"
+    elif lock == "share":
+        query += " FOR SHARE"
+    row = conn.execute(query, (consultation_id,)).fetchone()
+    if row is None:
+        return None
+    count = conn.execute("SELECT count(*) AS n FROM responses WHERE consultation_id = %s",
+                         (consultation_id,)).fetchone()
+    return {**row, "response_count": count["n"]}
+
+
+def list_consultations(conn: Connection, now: datetime, status: str | None = None,
+                       place: str | None = None, priority: str | None = None,
+                       accepting: bool | None = None) -> list[dict[str, Any]]:
+    clauses, params = [], []
+    if status is not None:
+        clauses.append("c.status = %s")
+        params.append(status)
+    if place is not None:
+        clauses.append("%s = ANY(c.places)")
+        params.append(place)
+    if priority is not None:
+        clauses.append("%s = ANY(c.priorities)")
+        params.append(priority)
+    if accepting is not None:
+        test = "(c.status = 'open' AND c.opens_at <= %s AND %s < c.closes_at)"
+        clauses.append(test if accepting else f"NOT coalesce({test}, false)")
+        params += [now, now]
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    order = " ORDER BY c.closes_at NULLS LAST, c.created_at, c.id"
+    return conn.execute(_SELECT + where + order, params).fetchall()
+
+
+def insert_consultation(conn: Connection, c: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO consultations (id, title, summary, description, places, priorities,"
+        " opens_at, closes_at, status, questionnaire, created_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (c["id"], c["title"], c["summary"], c["description"], c["places"], c["priorities"],
+         c["opens_at"], c["closes_at"], c["status"], Jsonb(c["questionnaire"]),
+         c["created_at"], c["updated_at"]))
+
+
+def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE consultations SET title = %s, summary = %s, description = %s, places = %s,"
+        " priorities = %s, opens_at = %s, closes_at = %s, status = %s, questionnaire = %s,"
+        " outcome = %s, updated_at = %s, opened_at = %s, closed_at = %s WHERE id = %s",
+        (c["title"], c["summary"], c["description"], c["places"], c["priorities"],
+         c["opens_at"], c["closes_at"], c["status"], Jsonb(c["questionnaire"]),
+         Jsonb(c["outcome"]) if c.get("outcome") is not None else None, c["updated_at"],
+         c.get("opened_at"), c.get("closed_at"), c["id"]))
+
+
+def open_past_close(conn: Connection, before: datetime, limit: int = 100) -> list[str]:
+    """Ids of open consultations whose close date is before ``before``, locked."""
+    rows = conn.execute(
+        "SELECT id FROM consultations WHERE status = 'open' AND closes_at <= %s"
+        " ORDER BY closes_at LIMIT %s FOR UPDATE SKIP LOCKED", (before, limit)).fetchall()
+    return [str(r["id"]) for r in rows]
+
+
+def submission_known(conn: Connection, submission_id: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM responses WHERE submission_id = %s"
+        " UNION ALL SELECT 1 FROM rejected_submissions WHERE submission_id = %s",
+        (submission_id, submission_id)).fetchone()
+    return row is not None
+
+
+def insert_response(conn: Connection, submission: dict[str, Any], answers: dict[str, Any],
+                    place: str | None) -> int | None:
+    """Store a response; ``None`` if its ``submission_id`` was already stored."""
+    row = conn.execute(
+        "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers, place,"
+        " consent, submitted_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (submission_id) DO NOTHING RETURNING id",
+        (submission["submission_id"], submission["receipt_code"],
+         submission["consultation_id"], Jsonb(answers), place,
+         Jsonb(submission["consent"]) if submission.get("consent") else None,
+         submission["submitted_at"])).fetchone()
+    return row["id"] if row else None
+
+
+def insert_equality(conn: Connection, response_id: int, consultation_id: str,
+                    equality: dict[str, str], derived_place: str | None) -> None:
+    columns = [sql.Identifier(f) for f in EQUALITY_FIELDS]
+    conn.execute(
+        sql.SQL("INSERT INTO equality_monitoring (response_id, consultation_id, {}, derived_place)"
+                " VALUES (%s, %s, {}, %s)").format(
+            sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
+        [response_id, consultation_id, *[equality.get(f) for f in EQUALITY_FIELDS],
+         derived_place])
+
+
+def insert_rejected(conn: Connection, submission: dict[str, Any], reasons: list[str]) -> None:
+    conn.execute(
+        "INSERT INTO rejected_submissions (submission_id, receipt_code, consultation_id,"
+        " reasons, submitted_at) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (submission["submission_id"], submission["receipt_code"],
+         str(submission["consultation_id"]), Jsonb(reasons), submission.get("submitted_at")))
+
+
+def find_receipt(conn: Connection, receipt_code: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT receipt_code, consultation_id::text AS consultation_id, 'stored' AS status,"
+        " '[]'::jsonb AS reasons, submitted_at FROM responses WHERE receipt_code = %s"
+        " UNION ALL SELECT receipt_code, consultation_id, 'rejected', reasons, submitted_at"
+        " FROM rejected_submissions WHERE receipt_code = %s LIMIT 1",
+        (receipt_code, receipt_code)).fetchone()
+    return row
+
+
+def _filtered(consultation_id: str, filters: dict[str, str]) -> tuple[sql.Composed, list[Any]]:
+    """A ``WITH f AS (...)`` CTE of the consultation's responses that match ``filters``."""
+    clauses = [sql.SQL("r.consultation_id = %s")]
+    params: list[Any] = [consultation_id]
+    for key, value in sorted(filters.items()):
+        if key == "place":
+            clauses.append(sql.SQL("r.place = %s"))
+        elif key in EQUALITY_FIELDS:
+            clauses.append(sql.SQL("e.{} = %s").format(sql.Identifier(key)))
+        else:  # pragma: no cover - filters are validated by ResultsFiltersSchema first
+            raise ValueError(f"unknown filter {key}")
+        params.append(value)
+    cte = sql.SQL(
+        "WITH f AS (SELECT r.id, r.answers FROM responses r"
+        " LEFT JOIN equality_monitoring e ON e.response_id = r.id WHERE {}) "
+    ).format(sql.SQL(" AND ").join(clauses))
+    return cte, params
+
+
+def aggregate_results(conn: Connection, consultation: dict[str, Any],
+                      filters: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """``(total responses, aggregates)`` for ``domain.shape_results``."""
+    questions = consultation["questionnaire"]["questions"]
+    by_type: dict[str, list[str]] = {}
+    for q in questions:
+        by_type.setdefault(q["type"], []).append(q["id"])
+    cte, params = _filtered(str(consultation["id"]), filters)
+
+    def run(query: str, *extra: Any) -> list[dict[str, Any]]:
+        return conn.execute(cte + sql.SQL(query), [*params, *extra]).fetchall()
+
+    total = run("SELECT count(*) AS n FROM f")[0]["n"]
+    answered = {r["question"]: r["n"] for r in run(
+        "SELECT a.key AS question, count(*) AS n FROM f, jsonb_each(f.answers) a GROUP BY 1")}
+
+    counts: dict[str, dict[str, int]] = {}
+    scalar = by_type.get("single_choice", []) + by_type.get("likert", []) + by_type.get(
+        "rating", [])
+    for r in run("SELECT a.key AS question, a.value #>> '{}' AS value, count(*) AS n"
+                 " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)"
+                 " AND jsonb_typeof(a.value) IN ('string', 'number') GROUP BY 1, 2", scalar):
+        counts.setdefault(r["question"], {})[r["value"]] = r["n"]
+    for r in run("SELECT a.key AS question, el #>> '{}' AS value, count(*) AS n"
+                 " FROM f, jsonb_each(f.answers) a, jsonb_array_elements(a.value) el"
+                 " WHERE a.key = ANY(%s) AND jsonb_typeof(a.value) = 'array' GROUP BY 1, 2",
+                 by_type.get("multiple_choice", [])):
+        counts.setdefault(r["question"], {})[r["value"]] = r["n"]
+
+    likert_case = " ".join(f"WHEN '{value}' THEN {score}"
+                           for value, score in qn.LIKERT_SCORES.items())
+    means = {r["question"]: r["mean"] for r in run(
+        "SELECT a.key AS question, avg(CASE WHEN a.key = ANY(%s)"
+        f" THEN CASE a.value #>> '{{}}' {likert_case} END"
+        " ELSE (a.value #>> '{}')::numeric END) AS mean"
+        " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s) GROUP BY 1",
+        by_type.get("likert", []), by_type.get("likert", []) + by_type.get("rating", []))}
+
+    ranking: dict[str, dict[str, tuple[Any, int]]] = {}
+    for r in run("SELECT a.key AS question, el.value #>> '{}' AS value,"
+                 " avg(el.position) AS mean_rank,"
+                 " count(*) FILTER (WHERE el.position = 1) AS first_choice"
+                 " FROM f, jsonb_each(f.answers) a,"
+                 " jsonb_array_elements(a.value) WITH ORDINALITY el(value, position)"
+                 " WHERE a.key = ANY(%s) AND jsonb_typeof(a.value) = 'array' GROUP BY 1, 2",
+                 by_type.get("ranking", [])):
+        ranking.setdefault(r["question"], {})[r["value"]] = (r["mean_rank"], r["first_choice"])
+
+    free_text: dict[str, list[dict[str, Any]]] = {}
+    for r in run("SELECT question, response_id, text FROM (SELECT a.key AS question,"
+                 " f.id AS response_id, a.value #>> '{}' AS text, row_number() OVER"
+                 " (PARTITION BY a.key ORDER BY f.id) AS n"
+                 " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)) t"
+                 " WHERE n <= %s ORDER BY question, response_id",
+                 by_type.get("free_text", []), FREE_TEXT_LIMIT):
+        free_text.setdefault(r["question"], []).append(
+            {"response_id": r["response_id"], "text": r["text"]})
+    return total, {"answered": answered, "counts": counts, "means": means,
+                   "ranking": ranking, "free_text": free_text}
+
+
+def export_page(conn: Connection, consultation_id: str, after: int,
+                limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` responses with ``id > after``, oldest first, with equality answers."""
+    columns = sql.SQL(", ").join(sql.SQL("e.{}").format(sql.Identifier(f))
+                                 for f in EQUALITY_FIELDS)
+    return conn.execute(
+        sql.SQL("SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.answers, {}"
+                " FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+                " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s"
+                ).format(columns),
+        (consultation_id, after, limit)).fetchall()
+
+
+def ping(conn: Connection) -> bool:
+    return conn.execute("SELECT 1 AS ok").fetchone()["ok"] == 1
