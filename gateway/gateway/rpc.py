@@ -7,6 +7,7 @@ that does not answer turns into a 503 rather than a hanging request.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -34,10 +35,8 @@ class Services:
         runner = getattr(self._local, "runner", None)
         self._local.runner = self._local.proxy = None
         if runner is not None:
-            try:
+            with contextlib.suppress(Exception):  # the connection is already gone
                 runner.stop()
-            except Exception:  # the connection is already gone
-                pass
 
     def call(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
         try:

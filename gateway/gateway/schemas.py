@@ -11,10 +11,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engage_common.reference import EQUALITY_FIELDS, PLACES, PRIORITIES
+from engage_common.reference import PLACES, PRIORITIES
 from gateway.errors import ApiError
-
-PLACE_VALUES = [*PLACES, "outside-area"]
 
 
 def flatten_errors(messages: Any, path: str = "") -> dict[str, list[str]]:
@@ -48,15 +46,21 @@ def load(schema: Schema, data: Any, what: str = "body") -> Any:
         raise ApiError(message, fields=flatten_errors(exc.messages), status=422) from exc
 
 
+class GatewaySchema(Schema):
+    """Base for request schemas: the same plain-English messages as the surveys contract."""
+
+    error_messages = {"unknown": "is not a field we know about", "type": "must be an object"}
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 class ErrorDetailSchema(Schema):
     status = fields.Integer(required=True, metadata={"example": 422})
     message = fields.String(required=True)
-    fields = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
-                         required=True,
-                         metadata={"description": "field path -> reasons",
-                                   "example": {"title": ["Missing data for required field."]}})
+    field_errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                               required=True, data_key="fields",
+                               metadata={"description": "field path -> reasons",
+                                         "example": {"title": ["is required"]}})
 
 
 class ErrorSchema(Schema):
@@ -65,28 +69,24 @@ class ErrorSchema(Schema):
 
 # -- public ------------------------------------------------------------------------------------
 
-class PublicListQuerySchema(Schema):
-    place = fields.String(validate=validate.OneOf(PLACE_VALUES))
-    priority = fields.String(validate=validate.OneOf(list(PRIORITIES)))
+class PublicListQuerySchema(GatewaySchema):
+    place = fields.String(validate=validate.OneOf(list(PLACES),
+                                                  error="choose one of the places"))
+    priority = fields.String(validate=validate.OneOf(list(PRIORITIES),
+                                                     error="choose one of the priorities"))
     status = fields.String(load_default="open", validate=validate.OneOf(["open", "closed"]),
                            metadata={"description": "open (default) or closed, to see outcomes"})
 
 
-class ReceiptSchema(Schema):
+class SubmissionAcceptedSchema(Schema):
+    """The 202 answer to a submitted response."""
+
     receipt_code = fields.String(required=True, metadata={"example": "K7QM-2XRT-HP4D"})
     status = fields.String(required=True, metadata={"example": "received"})
     consultation_id = fields.String(required=True)
 
 
-class SubmissionStatusSchema(Schema):
-    receipt_code = fields.String(required=True)
-    consultation_id = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["stored", "rejected"]))
-    reasons = fields.Raw(allow_none=True)
-    submitted_at = fields.String(allow_none=True)
-
-
-class OptionSchema(Schema):
+class ReferenceOptionSchema(Schema):
     value = fields.String(required=True)
     label = fields.String(required=True)
 
@@ -96,38 +96,22 @@ class EqualityQuestionSchema(Schema):
     text = fields.String(required=True)
     hint = fields.String()
     free_text = fields.Boolean()
-    options = fields.List(fields.Nested(OptionSchema), required=True)
+    options = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
     groups = fields.List(fields.Dict())
 
 
 class ReferenceSchema(Schema):
-    places = fields.List(fields.Nested(OptionSchema), required=True)
-    priorities = fields.List(fields.Nested(OptionSchema), required=True)
+    places = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
+    priorities = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
     equality_questions = fields.List(fields.Nested(EqualityQuestionSchema), required=True)
 
 
 # -- staff -------------------------------------------------------------------------------------
 
-class StaffListQuerySchema(Schema):
-    status = fields.String(validate=validate.OneOf(["draft", "open", "closed"]))
-    place = fields.String(validate=validate.OneOf(PLACE_VALUES))
-    priority = fields.String(validate=validate.OneOf(list(PRIORITIES)))
-    accepting = fields.Boolean()
-
-
-ResultsQuerySchema = Schema.from_dict(
-    {"place": fields.String(validate=validate.OneOf(PLACE_VALUES)),
-     **{name: fields.String(validate=validate.Length(min=1, max=100),
-                            metadata={"description": f"only respondents whose {name} is this"})
-        for name in EQUALITY_FIELDS}},
-    name="ResultsQuerySchema",
-)
-
-
 ROLE_VALUES = ["admin", "engagement-officer", "analyst", "board-viewer"]
 
 
-class StaffUserSchema(Schema):
+class StaffUserSchema(GatewaySchema):
     id = fields.Integer(dump_only=True)
     email = fields.Email(required=True, validate=validate.Length(max=254))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -151,7 +135,7 @@ class IssuedTokenSchema(TokenSchema):
     token = fields.String(metadata={"description": "shown once; store it safely"})
 
 
-class TokenIssueSchema(Schema):
+class TokenIssueSchema(GatewaySchema):
     email = fields.Email(required=True)
     label = fields.String(load_default="", validate=validate.Length(max=200))
 

@@ -19,7 +19,6 @@ from typing import Any
 from gateway.context import Engage
 
 
-
 def submission_id(secret: str, consultation_id: str, idempotency_key: str) -> str:
     digest = hmac.new(secret.encode(), f"{consultation_id}:{idempotency_key}".encode(),
                       hashlib.sha256).digest()

@@ -11,21 +11,15 @@ through unchanged so the service's reasons reach the resident.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from engage_common.reference import EQUALITY_QUESTIONS
+from surveys.questionnaire import DEFAULT_MAX_LENGTH, LIKERT_OPTIONS, RATING_MAX, RATING_MIN
 
-LIKERT: list[tuple[str, str]] = [
-    ("strongly-agree", "Strongly agree"),
-    ("agree", "Agree"),
-    ("neither", "Neither agree nor disagree"),
-    ("disagree", "Disagree"),
-    ("strongly-disagree", "Strongly disagree"),
-]
-RATING_MIN, RATING_MAX = 0, 10
-DEFAULT_MAX_LENGTH = 2000
+LIKERT: list[tuple[str, str]] = [(o["value"], o["label"]) for o in LIKERT_OPTIONS]
 
 CONSENT_WORDING = (
     "I agree that my answers can be stored and used, without my name or anything that "
@@ -352,6 +346,8 @@ def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
         if value:
             equality[question["id"]] = value
     consent = {"given": data.get(CONSENT_FIELD) == "yes", "wording": CONSENT_WORDING}
+    if not consent["given"]:
+        errors["consent"] = ["is required"]
     return Parsed(answers=answers, equality=equality, consent=consent, errors=errors)
 
 
@@ -364,12 +360,14 @@ def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
     return targets
 
 
-_REQUIRED_WORDS = ("required", "missing", "must be answered")
+_REQUIRED_WORDS = ("required", "missing", "answer this question")
+# surveys names the question in its reasons ('Question 3 "Text": ...'); we say it our way.
+_NAMED = re.compile(r'^Question \d+ ".*?": ', re.DOTALL)
 
 
 def _friendly(reason: str, what: str, kind: str | None) -> str:
     """A reason from validation as a sentence that says what to do."""
-    reason = str(reason).strip().rstrip(".")
+    reason = _NAMED.sub("", str(reason).strip()).rstrip(".")
     if any(word in reason.lower() for word in _REQUIRED_WORDS):
         verb = {"free_text": "Enter an answer to", "ranking": "Number every option in",
                 "multiple_choice": "Choose at least one answer to"}.get(kind or "",
@@ -408,6 +406,7 @@ def error_messages(questions: list[Mapping[str, Any]], errors: Mapping[str, Any]
         elif parts[0] == "equality" and len(parts) > 1 and parts[1] in equality_text:
             message = _friendly(str(reasons[0]), f"'{equality_text[parts[1]]}'", None)
         elif parts[0] == "consent":
+            target = "consent"
             message = "Tick the box to agree to how we use your answers"
         else:
             target = None
