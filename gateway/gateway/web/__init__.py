@@ -1,0 +1,255 @@
+"""Resident-facing web pages: find a consultation, answer it, get a receipt.
+
+Server-rendered and complete without JavaScript. Residents have no account; a
+CSRF token in Flask's signed session cookie protects the form, a hidden
+idempotency key makes a double click store once, and a honeypot field quietly
+drops what bots send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from markupsafe import Markup, escape
+
+from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_common.reference import PLACES, PRIORITIES
+from gateway.context import engage
+from gateway.errors import ApiError
+from gateway.submissions import submit_response
+from gateway.web import forms
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/web")
+
+LONDON = ZoneInfo("Europe/London")
+RECEIPT_CODE = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
+CSRF_SESSION_KEY = "csrf"
+LAST_RECEIPT_KEY = "receipt"
+
+
+@bp.app_template_filter("when")
+def when(value: str | None) -> str:
+    """An ISO 8601 timestamp as UK local time, e.g. '31 March 2026 at 5:00pm'."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value)).astimezone(LONDON)
+    except ValueError:
+        return str(value)
+    hour = moment.strftime("%I").lstrip("0")
+    return (f"{moment.day} {moment:%B %Y} at {hour}:{moment:%M}"
+            f"{moment.strftime('%p').lower()}")
+
+
+@bp.app_template_filter("paragraphs")
+def paragraphs(value: str | None) -> Markup:
+    """Plain text to paragraphs, escaped (staff text is never trusted as HTML)."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", value or "") if b.strip()]
+    return Markup("\n").join(Markup("<p>{}</p>").format(
+        Markup("<br>").join(escape(line) for line in block.splitlines())) for block in blocks)
+
+
+@bp.app_context_processor
+def _reference() -> dict[str, Any]:
+    return {"PLACES": PLACES, "PRIORITIES": PRIORITIES}
+
+
+def _csrf_token() -> str:
+    token = session.get(CSRF_SESSION_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def _check_csrf() -> None:
+    expected = session.get(CSRF_SESSION_KEY)
+    sent = request.form.get(forms.CSRF_FIELD, "")
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        raise ApiError("Your form could not be sent, because it had expired or did not come "
+                       "from this website. Go back, reload the page and try again.", status=400)
+
+
+def _idempotency_key(sent: str | None = None) -> str:
+    """Keep a posted key (so a corrected form still stores once), else a new one."""
+    if sent:
+        try:
+            return str(uuid.UUID(sent))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
+
+
+def _visible(consultation: dict[str, Any]) -> dict[str, Any]:
+    """Residents never see drafts: to them a draft does not exist."""
+    if consultation.get("status") == "draft":
+        raise NotFound("consultation not found")
+    return consultation
+
+
+def _notice(consultation: dict[str, Any]) -> str | None:
+    """Why a consultation shows no form, in plain words; None while it takes answers."""
+    if consultation.get("accepting_responses"):
+        return None
+    closed = consultation.get("closed_at") or consultation.get("closes_at")
+    if consultation.get("status") == "open" and consultation.get("opens_at"):
+        try:
+            opens = datetime.fromisoformat(consultation["opens_at"])
+            if datetime.now(opens.tzinfo or LONDON) < opens:
+                return f"This consultation opens on {when(consultation['opens_at'])}."
+        except ValueError:
+            pass
+        closed = consultation.get("closes_at")
+    if closed:
+        return f"This consultation closed on {when(closed)}. You can no longer answer it."
+    return "This consultation is not taking answers just now."
+
+
+def _render_consultation(consultation: dict[str, Any], status: int = 200,
+                         form: Any | None = None,
+                         errors: dict[str, Any] | None = None,
+                         idempotency_key: str | None = None) -> tuple[str, int]:
+    questions = (consultation.get("questionnaire") or {}).get("questions") or []
+    summary, inline = forms.error_messages(questions, errors or {})
+    html = render_template(
+        "consultation.html",
+        consultation=consultation,
+        notice=_notice(consultation),
+        fields=forms.build_fields(questions, form, inline),
+        equality_fields=forms.build_equality_fields(form, inline),
+        error_summary=summary,
+        consent_error=inline.get("consent"),
+        consent_checked=forms.FormData(form).get(forms.CONSENT_FIELD) == "yes",
+        consent_wording=forms.CONSENT_WORDING,
+        csrf_token=_csrf_token(),
+        idempotency_key=_idempotency_key(idempotency_key),
+        forms=forms,
+    )
+    return html, status
+
+
+@bp.get("/")
+def index() -> Any:
+    filters: dict[str, Any] = {"status": "open", "accepting": True}
+    place = request.args.get("place", "")
+    priority = request.args.get("priority", "")
+    if place in PLACES:
+        filters["place"] = place
+    if priority in PRIORITIES:
+        filters["priority"] = priority
+    consultations = engage().services.surveys("list_consultations", filters)
+    return render_template("index.html", consultations=consultations,
+                           place=filters.get("place", ""),
+                           priority=filters.get("priority", ""))
+
+
+@bp.get("/consultations/<consultation_id>")
+def consultation(consultation_id: str) -> Any:
+    found = _visible(engage().services.surveys("get_consultation", consultation_id))
+    return _render_consultation(found)
+
+
+@bp.post("/consultations/<consultation_id>")
+def respond(consultation_id: str) -> Any:
+    _check_csrf()
+    ctx = engage()
+    found = _visible(ctx.services.surveys("get_consultation", consultation_id))
+    if request.form.get(forms.HONEYPOT_FIELD):
+        # Filled in by something that is not a person: store nothing, say nothing.
+        return render_template("receipt.html", code=_decoy_code(), status="received",
+                               consultation=found, reasons=[])
+    questions = (found.get("questionnaire") or {}).get("questions") or []
+    parsed = forms.parse_form(questions, request.form)
+    key = _idempotency_key(request.form.get(forms.IDEMPOTENCY_FIELD))
+    errors: dict[str, Any] = dict(parsed.errors)
+    try:
+        if errors:
+            # The form already has a problem: still ask surveys about the rest, but
+            # validate only, so nothing is queued until everything is right.
+            ctx.services.surveys("validate_submission", consultation_id, parsed.submission())
+        else:
+            receipt = submit_response(ctx, consultation_id, parsed.submission(), key)
+    except ValidationFailed as failed:
+        errors.update({k: v for k, v in failed.errors.items() if k not in errors})
+    except Conflict:
+        # It closed while the resident was answering.
+        found = ctx.services.surveys("get_consultation", consultation_id)
+        return _render_consultation(found, status=409)
+    if errors:
+        return _render_consultation(found, 422, request.form, errors, key)
+    session[LAST_RECEIPT_KEY] = {"code": receipt["receipt_code"],
+                                 "consultation_id": consultation_id,
+                                 "title": found.get("title", "")}
+    return redirect(url_for("web.receipt", code=receipt["receipt_code"]), code=303)
+
+
+def _decoy_code() -> str:
+    code = base64.b32encode(secrets.token_bytes(10)).decode()[:12]
+    return "-".join(code[i:i + 4] for i in range(0, 12, 4))
+
+
+@bp.get("/receipts/<code>")
+def receipt(code: str) -> Any:
+    code = code.upper()
+    if not RECEIPT_CODE.match(code):
+        raise NotFound("receipt not found")
+    ctx = engage()
+    reasons: list[str] = []
+    try:
+        stored = ctx.services.surveys("get_submission", code)
+        status, reasons = stored.get("status", "received"), stored.get("reasons") or []
+        consultation_id = stored.get("consultation_id")
+    except NotFound:
+        status, consultation_id = "received", None  # still on the queue
+    last = session.get(LAST_RECEIPT_KEY) or {}
+    found: dict[str, Any] | None = None
+    if last.get("code") == code:
+        found = {"id": last.get("consultation_id"), "title": last.get("title")}
+    elif consultation_id:
+        try:
+            found = ctx.services.surveys("get_consultation", consultation_id)
+        except NotFound:
+            found = None
+    return render_template("receipt.html", code=code, status=status, consultation=found,
+                           reasons=reasons)
+
+
+ERROR_TITLES = {
+    400: "Sorry, there is a problem with your request",
+    403: "You cannot see this page",
+    404: "Page not found",
+    405: "Sorry, there is a problem with your request",
+    409: "Sorry, you cannot do that just now",
+    413: "Your answers are too long to send",
+    422: "There is a problem with your answers",
+    429: "Too many requests",
+    503: "Sorry, the service is unavailable",
+}
+
+
+def render_error(error: ApiError) -> Response:
+    """A friendly page for an error on a resident-facing (non-API) path."""
+    status = error.status if 400 <= error.status < 600 else 500
+    title = ERROR_TITLES.get(status, "Sorry, there is a problem with the service")
+    if status == 404:
+        message = ("If you typed the web address, check it is correct. If you pasted it, "
+                   "check you copied the entire address.")
+    elif status >= 500 and status != 503:
+        message = "Something went wrong on our side. Please try again later."
+    else:
+        message = error.message
+    response = Response(render_template("error.html", title=title, message=message,
+                                        status=status), status=status,
+                        mimetype="text/html")
+    for key, value in error.headers.items():
+        response.headers[key] = value
+    return response

@@ -1,0 +1,209 @@
+"""The resident pages in a real Chromium: answer, correct, get a receipt; axe-core finds
+no serious or critical accessibility problems; nothing scrolls sideways on a phone.
+
+Needs /usr/bin/chromium (apt package ``chromium``), the ``playwright`` Python package
+and ``npm install`` at the repository root (for axe-core). Skipped only when
+ENGAGE_SKIP_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# See test_web.py: pytest's importlib mode would otherwise hide the real package.
+if getattr(sys.modules.get("gateway"), "__file__", None) is None:
+    sys.modules.pop("gateway", None)
+
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(os.environ.get("ENGAGE_SKIP_BROWSER") == "1",
+                       reason="ENGAGE_SKIP_BROWSER=1"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = os.environ.get("ENGAGE_CHROMIUM", "/usr/bin/chromium")
+
+QUESTIONS: list[dict[str, Any]] = [
+    {"id": "use", "type": "single_choice", "text": "Have you used a walk-in centre?",
+     "required": True, "options": [{"value": "yes", "label": "Yes"},
+                                   {"value": "no", "label": "No"}]},
+    {"id": "why", "type": "multiple_choice", "text": "Why did you go?", "max_choices": 2,
+     "show_if": {"question": "use", "equals": ["yes"]},
+     "options": [{"value": "gp", "label": "Could not see a GP"},
+                 {"value": "near", "label": "It was near"},
+                 {"value": "open", "label": "It was open late"}]},
+    {"id": "agree", "type": "likert", "text": "Walk-in centres should open at weekends."},
+    {"id": "score", "type": "rating", "text": "How likely are you to recommend it?",
+     "required": True},
+    {"id": "tell", "type": "free_text", "text": "Tell us more", "max_length": 300},
+    {"id": "order", "type": "ranking", "text": "Put these in order of importance",
+     "options": [{"value": "wait", "label": "Short waits"},
+                 {"value": "near", "label": "Close to home"},
+                 {"value": "hours", "label": "Long opening hours"}]},
+]
+
+
+@pytest.fixture(scope="module")
+def server(make_vhost: Callable[[], str],
+           make_database: Callable[[str], str]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(base URL of the app over real HTTP, an open consultation, AMQP URI)."""
+    from nameko.containers import ServiceContainer
+    from nameko.standalone.rpc import ClusterRpcProxy
+    from werkzeug.serving import make_server
+
+    from gateway.app import create_app
+    from gateway.config import Settings
+    from surveys.service import SurveysService
+
+    uri = make_vhost()
+    container = ServiceContainer(SurveysService, {"AMQP_URI": uri,
+                                                  "DATABASE_URL": make_database("surveys")})
+    container.start()
+    app = create_app(Settings(amqp_uri=uri, database_url=make_database("gateway"),
+                              rpc_timeout=5))
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with ClusterRpcProxy({"AMQP_URI": uri}, timeout=10) as rpc:
+            now = datetime.now(UTC)
+            created = rpc.surveys.create_consultation({
+                "title": "Walk-in centres in Leeds", "summary": "Tell us how you use them.",
+                "description": "We want to hear from you.", "places": ["leeds"],
+                "priorities": ["living-well"], "opens_at": (now - timedelta(days=1)).isoformat(),
+                "closes_at": (now + timedelta(days=30)).isoformat(),
+                "questionnaire": {"questions": QUESTIONS}})
+            consultation = rpc.surveys.open_consultation(created["id"])
+        yield f"http://127.0.0.1:{http.server_port}", consultation, uri
+    finally:
+        http.shutdown()
+        container.stop()
+        app.extensions["engage"].db.close()
+
+
+def assert_accessible(page: Any, where: str) -> None:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} at "
+           + ", ".join(str(n["target"]) for n in v["nodes"])
+           for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{where}: " + "; ".join(bad)
+
+
+def assert_no_sideways_scroll(page: Any, where: str) -> None:
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"{where} scrolls sideways: {widths}"
+
+
+def run_in_browser(base: str, title: str) -> str:
+    """The resident's journey in Chromium; returns the receipt code.
+
+    Runs in a child process without eventlet: Playwright's sync API cannot shut down
+    cleanly inside eventlet's patched asyncio, and the app must keep serving
+    (in the test process) while the browser waits on it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = chromium.new_page(viewport={"width": 360, "height": 640})
+            return _journey(page, base, title)
+        finally:
+            chromium.close()
+
+
+def _journey(page: Any, base: str, title: str) -> str:
+    page.goto(f"{base}/")
+    assert page.get_by_role("link", name=title).count() == 1
+    assert_no_sideways_scroll(page, "home")
+    assert_accessible(page, "home")
+
+    page.get_by_role("link", name=title).click()
+    assert page.locator("h1").inner_text() == title
+    assert_no_sideways_scroll(page, "consultation")
+    assert_accessible(page, "consultation")
+
+    # First try: question 4 (required) left out, too many reasons, no consent.
+    page.locator("#q-use").check()
+    for reason in ("Could not see a GP", "It was near", "It was open late"):
+        page.get_by_label(reason).check()
+    page.get_by_label("Tell us more").fill("Open later please")
+    page.get_by_role("button", name="Send my answers").click()
+
+    summary = page.locator("#error-summary")
+    assert summary.get_by_role("heading", name="There is a problem").is_visible()
+    assert page.evaluate("() => document.activeElement.id") == "error-summary"
+    assert page.get_by_label("Tell us more").input_value() == "Open later please"
+    assert_no_sideways_scroll(page, "form with errors")
+    assert_accessible(page, "form with errors")
+
+    summary.get_by_role("link", name="Choose an answer to question 4").click()
+    assert page.evaluate("() => document.activeElement.id") == "q-score"
+    assert "#q-score" in page.url
+
+    # Correct it and send again.
+    page.locator("#q-score-8").check()
+    page.get_by_label("It was open late").uncheck()
+    page.get_by_label("Close to home").select_option("1")
+    page.get_by_label("Short waits").select_option("2")
+    page.get_by_label("Long opening hours").select_option("3")
+    page.locator("#equality-age_band-3").check()
+    page.get_by_label("What is the first half of your postcode?").fill("ls6")
+    page.locator("#consent").check()
+    page.get_by_role("button", name="Send my answers").click()
+
+    assert page.locator("h1").inner_text() == "Thank you for your response"
+    code = page.locator("#receipt-code").inner_text()
+    assert re.fullmatch(r"[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}", code)
+    assert re.search(r"/receipts/" + code + "$", page.url)
+    assert page.get_by_role("heading", name="What happens next").is_visible()
+    assert_no_sideways_scroll(page, "receipt")
+    assert_accessible(page, "receipt")
+    return code
+
+
+def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str]) -> None:
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from engage_common.errors import NotFound
+
+    assert AXE.exists(), "run `npm install` at the repository root for axe-core"
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    base, consultation, uri = server
+    child = subprocess.run([sys.executable, __file__, base, consultation["title"]],
+                           capture_output=True, text=True, timeout=180, cwd=ROOT,
+                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert child.returncode == 0, child.stdout + child.stderr
+    code = child.stdout.strip().splitlines()[-1]
+    # What the browser was told is what the service stored.
+    with ClusterRpcProxy({"AMQP_URI": uri}, timeout=10) as rpc:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                stored = rpc.surveys.get_submission(code)
+                break
+            except NotFound:
+                assert time.monotonic() < deadline, f"{code} was never stored"
+                time.sleep(0.2)
+    assert stored["status"] == "stored", stored
+    assert stored["consultation_id"] == consultation["id"]
+
+
+if __name__ == "__main__":
+    print(run_in_browser(sys.argv[1], sys.argv[2]))
