@@ -1,0 +1,291 @@
+"""Staff routes under ``/api/v1/staff``: bearer token, checked against the caller's role."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from flask import Response, jsonify, url_for
+from marshmallow import Schema, fields
+
+from gateway import store
+from gateway.api import bp
+from gateway.api.docs import doc
+from gateway.api.helpers import check_id, json_body, query_args
+from gateway.auth import (
+    ADMIN,
+    EDIT,
+    EXPORT,
+    READ,
+    RESULTS,
+    audit,
+    current_staff,
+    issue_token,
+    require_role,
+)
+from gateway.context import engage
+from gateway.errors import ApiError
+from gateway.schemas import (
+    IssuedTokenSchema,
+    MeSchema,
+    StaffListSchema,
+    StaffUserSchema,
+    TokenIssueSchema,
+    TokenListSchema,
+    TokenSchema,
+)
+from surveys import schemas as contract
+
+TAG = "staff"
+EXPORT_PAGE = 500
+# Cells a spreadsheet would run as a formula; residents' text must never execute.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ConsultationListSchema(Schema):
+    consultations = fields.List(fields.Nested(contract.ConsultationSchema))
+
+
+def surveys(method: str, *args: Any) -> Any:
+    return engage().services.surveys(method, *args)
+
+
+# -- consultations -----------------------------------------------------------------------------
+
+@bp.get("/staff/consultations")
+@require_role(*READ)
+@doc("List all consultations, drafts included", tag=TAG, query=contract.ConsultationFiltersSchema,
+     response=ConsultationListSchema, errors=(401, 403, 422, 503))
+def staff_list_consultations() -> Any:
+    return jsonify(consultations=surveys("list_consultations",
+                                         query_args(contract.ConsultationFiltersSchema())))
+
+
+@bp.post("/staff/consultations")
+@require_role(*EDIT)
+@doc("Create a draft consultation", tag=TAG, body=contract.ConsultationCreateSchema,
+     response=contract.ConsultationSchema, status=201,
+     errors=(400, 401, 403, 413, 415, 422, 503), headers={"Location": "the new consultation"})
+def staff_create_consultation() -> Any:
+    consultation = surveys("create_consultation",
+                           json_body(contract.ConsultationCreateSchema(), raw=True))
+    audit("consultation.create", str(consultation["id"]))
+    response = jsonify(consultation)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.staff_get_consultation",
+                                           consultation_id=consultation["id"])
+    return response
+
+
+@bp.get("/staff/consultations/<consultation_id>")
+@require_role(*READ)
+@doc("Read a consultation", tag=TAG, response=contract.ConsultationSchema,
+     errors=(401, 403, 404, 503))
+def staff_get_consultation(consultation_id: str) -> Any:
+    return jsonify(surveys("get_consultation", check_id(consultation_id)))
+
+
+@bp.patch("/staff/consultations/<consultation_id>")
+@require_role(*EDIT)
+@doc("Edit a consultation", tag=TAG, body=contract.ConsultationUpdateSchema,
+     response=contract.ConsultationSchema, errors=(400, 401, 403, 404, 409, 413, 415, 422, 503),
+     description="Drafts change freely; open consultations only their text and `closes_at`.")
+def staff_update_consultation(consultation_id: str) -> Any:
+    consultation_id = check_id(consultation_id)
+    changes = json_body(contract.ConsultationUpdateSchema(), raw=True)
+    consultation = surveys("update_consultation", consultation_id, changes)
+    audit("consultation.update", consultation_id)
+    return jsonify(consultation)
+
+
+@bp.post("/staff/consultations/<consultation_id>/open")
+@require_role(*EDIT)
+@doc("Open a draft consultation to responses", tag=TAG, response=contract.ConsultationSchema,
+     errors=(401, 403, 404, 409, 422, 503))
+def staff_open_consultation(consultation_id: str) -> Any:
+    consultation_id = check_id(consultation_id)
+    consultation = surveys("open_consultation", consultation_id)
+    audit("consultation.open", consultation_id)
+    return jsonify(consultation)
+
+
+@bp.post("/staff/consultations/<consultation_id>/close")
+@require_role(*EDIT)
+@doc("Close a consultation", tag=TAG, response=contract.ConsultationSchema,
+     errors=(401, 403, 404, 409, 503))
+def staff_close_consultation(consultation_id: str) -> Any:
+    consultation_id = check_id(consultation_id)
+    consultation = surveys("close_consultation", consultation_id)
+    audit("consultation.close", consultation_id)
+    return jsonify(consultation)
+
+
+@bp.put("/staff/consultations/<consultation_id>/outcome")
+@require_role(*EDIT)
+@doc("Publish the outcome ('you said, we did') of a closed consultation", tag=TAG,
+     body=contract.OutcomeSchema, response=contract.ConsultationSchema,
+     errors=(400, 401, 403, 404, 409, 413, 415, 422, 503))
+def staff_publish_outcome(consultation_id: str) -> Any:
+    consultation_id = check_id(consultation_id)
+    outcome = json_body(contract.OutcomeSchema(), raw=True)
+    consultation = surveys("publish_outcome", consultation_id, outcome)
+    audit("consultation.outcome", consultation_id)
+    return jsonify(consultation)
+
+
+@bp.get("/staff/consultations/<consultation_id>/results")
+@require_role(*RESULTS)
+@doc("Aggregated results, optionally for one place or equality group", tag=TAG,
+     query=contract.ResultsFiltersSchema, response=contract.ResultsSchema,
+     errors=(401, 403, 404, 422, 503))
+def staff_results(consultation_id: str) -> Any:
+    consultation_id = check_id(consultation_id)
+    filters = query_args(contract.ResultsFiltersSchema())
+    return jsonify(surveys("get_results", consultation_id, filters))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        value = "; ".join(_cell(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value)
+    if text.startswith(FORMULA_STARTS) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([_cell(v) for v in values])
+    return buffer.getvalue()
+
+
+def export_lines(first: dict[str, Any], fetch: Any) -> Iterator[str]:
+    """The CSV, one line at a time: the header, then every row, page after page.
+
+    ``first`` is the first page (already fetched, so a missing consultation or an
+    absent service is a proper error status instead of a broken download);
+    ``fetch(after)`` gets the next one.
+    """
+    page = first
+    yield _csv_line(page["columns"])
+    while True:
+        for row in page["rows"]:
+            yield _csv_line(row)
+        if page.get("next_after") is None:
+            return
+        page = fetch(page["next_after"])
+
+
+@bp.get("/staff/consultations/<consultation_id>/responses.csv")
+@require_role(*EXPORT)
+@doc("Every response as CSV (streamed)", tag=TAG, produces="text/csv",
+     errors=(401, 403, 404, 503),
+     description="One row per stored response, with a header row. Text that a spreadsheet "
+     "would run as a formula is prefixed with an apostrophe.")
+def staff_export_responses(consultation_id: str) -> Any:
+    consultation_id = check_id(consultation_id)
+    services = engage().services  # the generator runs after the request context is gone
+
+    def fetch(after: int | None) -> dict[str, Any]:
+        return services.surveys("export_responses", consultation_id, after, EXPORT_PAGE)
+
+    first = fetch(None)
+    audit("consultation.export", consultation_id)
+    return Response(
+        export_lines(first, fetch),
+        mimetype="text/csv",
+        headers={"Content-Disposition":
+                 f'attachment; filename="consultation-{consultation_id}-responses.csv"',
+                 "Cache-Control": "no-store"},
+    )
+
+
+# -- who am I, staff users, tokens (admin) -----------------------------------------------------
+
+@bp.get("/staff/me")
+@require_role(*READ)
+@doc("The signed-in staff member", tag=TAG, response=MeSchema, errors=(401,))
+def staff_me() -> Any:
+    staff = current_staff()
+    return jsonify(MeSchema().dump(staff))
+
+
+@bp.get("/staff/users")
+@require_role(ADMIN)
+@doc("List staff users", tag="admin", response=StaffListSchema, errors=(401, 403))
+def staff_list_users() -> Any:
+    with engage().db.connection() as conn:
+        rows = store.list_staff(conn)
+    return jsonify(staff=StaffUserSchema(many=True).dump(rows))
+
+
+@bp.post("/staff/users")
+@require_role(ADMIN)
+@doc("Add a staff user", tag="admin", body=StaffUserSchema, response=StaffUserSchema,
+     status=201, errors=(400, 401, 403, 409, 415, 422))
+def staff_create_user() -> Any:
+    data = json_body(StaffUserSchema())
+    try:
+        with engage().db.connection() as conn:
+            row = store.create_staff(conn, data["email"], data["name"], data["role"])
+            store.audit(conn, current_staff().id, "staff.create", row["email"])
+    except psycopg.errors.UniqueViolation as exc:
+        raise ApiError("A staff user with that email already exists.", status=409,
+                       fields={"email": ["is already in use"]}) from exc
+    return jsonify(StaffUserSchema().dump(row)), 201
+
+
+@bp.get("/staff/tokens")
+@require_role(ADMIN)
+@doc("List API tokens (prefixes only; tokens are stored hashed)", tag="admin",
+     response=TokenListSchema, errors=(401, 403))
+def staff_list_tokens() -> Any:
+    with engage().db.connection() as conn:
+        rows = store.list_tokens(conn)
+    return jsonify(tokens=TokenSchema(many=True).dump(rows))
+
+
+@bp.post("/staff/tokens")
+@require_role(ADMIN)
+@doc("Issue a token for a staff user (shown once)", tag="admin", body=TokenIssueSchema,
+     response=IssuedTokenSchema, status=201, errors=(400, 401, 403, 404, 415, 422))
+def staff_issue_token() -> Any:
+    data = json_body(TokenIssueSchema())
+    with engage().db.connection() as conn:
+        user = store.staff_by_email(conn, data["email"])
+        if user is None:
+            raise ApiError("There is no staff user with that email.", status=404,
+                           fields={"email": ["is not a staff user"]})
+        token, row = issue_token(conn, user["id"], data["label"])
+        store.audit(conn, current_staff().id, "token.issue", row["prefix"])
+    return jsonify(IssuedTokenSchema().dump({**row, "token": token})), 201
+
+
+@bp.delete("/staff/tokens/<prefix>")
+@require_role(ADMIN)
+@doc("Revoke a token by its prefix", tag="admin", response=TokenSchema, errors=(401, 403, 404))
+def staff_revoke_token(prefix: str) -> Any:
+    with engage().db.connection() as conn:
+        row = store.revoke_token(conn, prefix[:64])
+        if row is None:
+            raise ApiError("There is no token with that prefix.", status=404)
+        store.audit(conn, current_staff().id, "token.revoke", prefix)
+    return jsonify(TokenSchema().dump(row))

@@ -1,0 +1,386 @@
+"""The JSON API through Flask's test client, against a real gateway database, RabbitMQ
+and (where needed) the real surveys service started with nameko's ``container_factory``."""
+
+from __future__ import annotations
+
+import sys
+
+# pytest's importlib mode registers the folder gateway/ as a namespace package
+# "gateway", hiding the real one (gateway/gateway): drop the stand-in.
+if getattr(sys.modules.get("gateway"), "__file__", None) is None:
+    sys.modules.pop("gateway", None)
+
+import csv
+import io
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from engage_common.db import Pool
+from gateway import store
+from gateway.api import staff as staff_api
+from gateway.app import create_app
+from gateway.auth import ROLES, issue_token
+from gateway.config import Settings
+
+QUESTIONS = [
+    {"id": "choice", "type": "single_choice", "text": "Where do you go first?",
+     "required": True, "options": [{"value": "gp", "label": "My GP"},
+                                   {"value": "ae", "label": "A&E"}]},
+    {"id": "tell", "type": "free_text", "text": "Tell us more"},
+]
+
+
+# -- an app over a fresh database and vhost, one staff member per role ----------------------
+# (kept here, not in a conftest.py: pytest's importlib mode would shadow the gateway package)
+
+@pytest.fixture(scope="module")
+def api_amqp(make_vhost: Callable[[], str]) -> str:
+    return make_vhost()
+
+
+@pytest.fixture(scope="module")
+def api_settings(make_database: Callable[[str], str], api_amqp: str) -> Settings:
+    return Settings(amqp_uri=api_amqp, database_url=make_database("gateway"), rpc_timeout=5)
+
+
+@pytest.fixture(scope="module")
+def api_app(api_settings: Settings) -> Iterator[Flask]:
+    app = create_app(api_settings)
+    yield app
+    app.extensions["engage"].db.close()
+
+
+@pytest.fixture(scope="module")
+def api_db(api_settings: Settings) -> Iterator[Pool]:
+    pool = Pool(api_settings.database_url, size=2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def role_tokens(api_db: Pool) -> dict[str, str]:
+    """``{role: bearer token}``, one staff user per role."""
+    tokens = {}
+    with api_db.connection() as conn:
+        for role in ROLES:
+            user = store.create_staff(conn, f"{role}@example.nhs.uk", role.title(), role)
+            tokens[role], _ = issue_token(conn, user["id"], "tests")
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def as_role(role_tokens: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``{role: request headers carrying that role's bearer token}``."""
+    return {role: {"Authorization": f"Bearer {token}"} for role, token in role_tokens.items()}
+
+
+def _in_days(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def draft(**changes: Any) -> dict[str, Any]:
+    return {"title": "Urgent care in Leeds", "summary": "Where should urgent care be?",
+            "places": ["leeds"], "priorities": ["living-well"], "closes_at": _in_days(7),
+            "questionnaire": {"questions": QUESTIONS}, **changes}
+
+
+@pytest.fixture(scope="module")
+def surveys_db(make_database: Callable[[str], str]) -> str:
+    return make_database("surveys")
+
+
+@pytest.fixture
+def surveys(container_factory: Any, api_amqp: str, surveys_db: str) -> Any:
+    """The real surveys service, on the gateway's vhost."""
+    from surveys.service import SurveysService
+
+    container = container_factory(SurveysService, {"AMQP_URI": api_amqp,
+                                                   "DATABASE_URL": surveys_db})
+    container.start()
+    return container
+
+
+@pytest.fixture
+def client(api_app: Flask) -> FlaskClient:
+    return api_app.test_client()
+
+
+@pytest.fixture
+def officer(as_role: dict[str, dict[str, str]]) -> dict[str, str]:
+    return as_role["engagement-officer"]
+
+
+def create_open(client: FlaskClient, officer: dict[str, str], **changes: Any) -> dict[str, Any]:
+    created = client.post("/api/v1/staff/consultations", json=draft(**changes), headers=officer)
+    assert created.status_code == 201, created.get_json()
+    opened = client.post(f"/api/v1/staff/consultations/{created.json['id']}/open",
+                         headers=officer)
+    assert opened.status_code == 200, opened.get_json()
+    return opened.get_json()
+
+
+def wait_stored(client: FlaskClient, code: str, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = client.get(f"/api/v1/receipts/{code}")
+        if got.status_code == 200:
+            return got.get_json()
+        assert got.status_code == 404 and time.monotonic() < deadline, got.get_json()
+        time.sleep(0.05)
+
+
+def error(response: Any) -> dict[str, Any]:
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"status", "message", "fields"}
+    assert body["error"]["status"] == response.status_code
+    return body["error"]
+
+
+def test_staff_lifecycle_and_the_public_view(surveys: Any, client: FlaskClient,
+                                             officer: dict[str, str], api_db: Pool) -> None:
+    created = client.post("/api/v1/staff/consultations", json=draft(), headers=officer)
+    assert created.status_code == 201
+    cid = created.json["id"]
+    assert created.json["status"] == "draft"
+    assert created.headers["Location"].endswith(f"/api/v1/staff/consultations/{cid}")
+    # drafts are invisible to residents
+    assert client.get(f"/api/v1/consultations/{cid}").status_code == 404
+
+    edited = client.patch(f"/api/v1/staff/consultations/{cid}", headers=officer,
+                          json={"title": "Urgent care in Leeds and Wakefield",
+                                "places": ["leeds", "wakefield"]})
+    assert edited.status_code == 200
+    assert edited.json["title"] == "Urgent care in Leeds and Wakefield"
+    assert client.get(f"/api/v1/staff/consultations/{cid}", headers=officer).json[
+        "places"] == ["leeds", "wakefield"]
+
+    opened = client.post(f"/api/v1/staff/consultations/{cid}/open", headers=officer)
+    assert opened.status_code == 200 and opened.json["status"] == "open"
+    assert opened.json["accepting_responses"] is True
+    # once open, the questions cannot change
+    locked = client.patch(f"/api/v1/staff/consultations/{cid}", headers=officer,
+                          json={"places": ["leeds"]})
+    assert locked.status_code == 409 and "places" in error(locked)["message"]
+    assert client.post(f"/api/v1/staff/consultations/{cid}/open",
+                       headers=officer).status_code == 409
+
+    listed = client.get("/api/v1/consultations?place=wakefield&priority=living-well")
+    assert listed.status_code == 200
+    public = next(c for c in listed.json["consultations"] if c["id"] == cid)
+    assert "response_count" not in public
+    assert cid not in [c["id"] for c in client.get(
+        "/api/v1/consultations?place=calderdale").json["consultations"]]
+    read = client.get(f"/api/v1/consultations/{cid}")
+    assert read.status_code == 200 and "response_count" not in read.json
+    assert read.json["questionnaire"]["questions"][0]["id"] == "choice"
+    staff_view = client.get(f"/api/v1/staff/consultations/{cid}", headers=officer)
+    assert staff_view.json["response_count"] == 0
+
+    outcome = {"summary": "We listened.", "decisions": [
+        {"you_said": "Open at weekends", "we_did": "Opening on Saturdays", "status": "planned"}]}
+    early = client.put(f"/api/v1/staff/consultations/{cid}/outcome", json=outcome,
+                       headers=officer)
+    assert early.status_code == 409
+    closed = client.post(f"/api/v1/staff/consultations/{cid}/close", headers=officer)
+    assert closed.status_code == 200 and closed.json["status"] == "closed"
+    published = client.put(f"/api/v1/staff/consultations/{cid}/outcome", json=outcome,
+                           headers=officer)
+    assert published.status_code == 200, published.json
+    assert published.json["outcome"]["decisions"][0]["we_did"] == "Opening on Saturdays"
+    # residents see closed consultations and their outcome ("you said, we did")
+    assert client.get(f"/api/v1/consultations/{cid}").json["outcome"]["summary"] == "We listened."
+    assert cid in [c["id"] for c in client.get(
+        "/api/v1/consultations?status=closed").json["consultations"]]
+    assert cid not in [c["id"] for c in client.get("/api/v1/consultations").json[
+        "consultations"]]
+
+    with api_db.connection() as conn:
+        actions = [(e["action"], e["target"]) for e in store.audit_entries(conn)
+                   if e["target"] == cid]
+    assert sorted(a for a, _ in actions) == [
+        "consultation.close", "consultation.create", "consultation.open",
+        "consultation.outcome", "consultation.update"]
+
+
+def test_submit_gives_202_and_a_receipt_stored_once(surveys: Any, client: FlaskClient,
+                                                    officer: dict[str, str]) -> None:
+    cid = create_open(client, officer)["id"]
+    body = {"answers": {"choice": "gp", "tell": "Quicker please"},
+            "equality": {"age_band": "25-34"}, "place": "leeds",
+            "consent": {"given": True, "wording": "I agree"}}
+    first = client.post(f"/api/v1/consultations/{cid}/responses", json=body,
+                        headers={"Idempotency-Key": "resident-1"})
+    assert first.status_code == 202
+    assert first.json["status"] == "received" and first.json["consultation_id"] == cid
+    code = first.json["receipt_code"]
+    assert first.headers["Location"].endswith(f"/api/v1/receipts/{code}")
+    again = client.post(f"/api/v1/consultations/{cid}/responses", json=body,
+                        headers={"Idempotency-Key": "resident-1"})
+    assert again.status_code == 202 and again.json["receipt_code"] == code
+
+    receipt = wait_stored(client, code)
+    assert receipt["status"] == "stored" and receipt["consultation_id"] == cid
+    assert wait_stored(client, code.lower())["receipt_code"] == code
+    time.sleep(0.2)  # give a duplicate the chance to be (wrongly) stored
+    staff_view = client.get(f"/api/v1/staff/consultations/{cid}", headers=officer)
+    assert staff_view.json["response_count"] == 1
+
+    results = client.get(f"/api/v1/staff/consultations/{cid}/results", headers=officer)
+    assert results.status_code == 200 and results.json["total_responses"] == 1
+    filtered = client.get(f"/api/v1/staff/consultations/{cid}/results?age_band=16-24",
+                          headers=officer)
+    assert filtered.status_code == 200 and filtered.json["total_responses"] == 0
+    assert filtered.json["filters"] == {"age_band": "16-24"}
+    bad_filter = client.get(f"/api/v1/staff/consultations/{cid}/results?age_band=old&x=1",
+                            headers=officer)
+    assert bad_filter.status_code == 422
+    assert set(error(bad_filter)["fields"]) == {"age_band", "x"}
+
+
+def test_bad_submissions_are_refused_with_the_reason(surveys: Any, client: FlaskClient,
+                                                     officer: dict[str, str]) -> None:
+    cid = create_open(client, officer)["id"]
+    url = f"/api/v1/consultations/{cid}/responses"
+
+    missing = client.post(url, json={"answers": {"tell": "hi"}})
+    assert missing.status_code == 422 and "answers.choice" in error(missing)["fields"]
+    wrong_type = client.post(url, json={"answers": "gp", "place": 3})
+    assert wrong_type.status_code == 422
+    assert set(error(wrong_type)["fields"]) == {"answers", "place"}
+    unknown = client.post(url, json={"answers": {"choice": "gp"}, "name": "Ann"})
+    assert unknown.status_code == 422
+    assert error(unknown)["fields"] == {"name": ["is not a field we know about"]}
+    not_object = client.post(url, json=["gp"])
+    assert not_object.status_code == 422 and "body" in error(not_object)["fields"]
+    bad_equality = client.post(url, json={"answers": {"choice": "gp"},
+                                          "equality": {"age_band": "ancient"}})
+    assert bad_equality.status_code == 422
+    assert "equality.age_band" in error(bad_equality)["fields"]
+
+    malformed = client.post(url, data='{"answers": {', content_type="application/json")
+    assert malformed.status_code == 400 and error(malformed)["fields"] == {
+        "body": ["is not valid JSON"]}
+    for hostile in ('{"answers": {"choice": NaN}}', "[" * 100_000 + "]" * 100_000):
+        refused = client.post(url, data=hostile, content_type="application/json")
+        assert refused.status_code == 400, hostile[:30]
+        error(refused)
+    too_big = client.post(url, json={"answers": {"tell": "x" * 300_000}})
+    assert too_big.status_code == 413
+    error(too_big)
+    not_json = client.post(url, data="answers=gp",
+                           content_type="application/x-www-form-urlencoded")
+    assert not_json.status_code == 415
+    error(not_json)
+    bad_key = client.post(url, json={"answers": {"choice": "gp"}},
+                          headers={"Idempotency-Key": "has spaces in it"})
+    assert bad_key.status_code == 422 and "Idempotency-Key" in error(bad_key)["fields"]
+
+    unknown_id = client.post(f"/api/v1/consultations/{uuid.uuid4()}/responses",
+                             json={"answers": {"choice": "gp"}})
+    assert unknown_id.status_code == 404
+    error(unknown_id)
+    assert client.post("/api/v1/consultations/not-an-id/responses",
+                       json={"answers": {}}).status_code == 404
+    assert client.get(f"/api/v1/consultations/{uuid.uuid4()}").status_code == 404
+    assert client.get("/api/v1/receipts/NOT-A-CODE").status_code == 404
+    assert client.get("/api/v1/receipts/AAAA-BBBB-CCCC").status_code == 404
+
+    assert client.post(f"/api/v1/staff/consultations/{cid}/close",
+                       headers=officer).status_code == 200
+    closed = client.post(url, json={"answers": {"choice": "gp"}})
+    assert closed.status_code == 409
+    assert "not accepting" in error(closed)["message"]
+
+
+def test_staff_bodies_are_validated_field_by_field(surveys: Any, client: FlaskClient,
+                                                   officer: dict[str, str]) -> None:
+    url = "/api/v1/staff/consultations"
+    missing = client.post(url, json={"summary": 5, "closes_at": "soon"}, headers=officer)
+    assert missing.status_code == 422
+    fields = error(missing)["fields"]
+    assert {"title", "summary", "closes_at"} <= set(fields)
+    assert fields["title"] == ["is required"]
+    bad_question = client.post(url, headers=officer, json=draft(questionnaire={"questions": [
+        {"id": "Bad Id!", "type": "essay", "text": "?"}]}))
+    assert bad_question.status_code == 422
+    assert {"questionnaire.questions.0.id", "questionnaire.questions.0.type"} <= set(
+        error(bad_question)["fields"])
+    assert client.post(url, data="{", content_type="application/json",
+                       headers=officer).status_code == 400
+    assert client.patch(f"{url}/{uuid.uuid4()}", json={"title": "x"},
+                        headers=officer).status_code == 404
+    bad_outcome = client.put(f"{url}/{uuid.uuid4()}/outcome", headers=officer,
+                             json={"summary": "", "decisions": [{"you_said": "x"}]})
+    assert bad_outcome.status_code == 422
+    assert "decisions.0.we_did" in error(bad_outcome)["fields"]
+    bad_filter = client.get(f"{url}?status=pending", headers=officer)
+    assert bad_filter.status_code == 422 and "status" in error(bad_filter)["fields"]
+    assert client.get("/api/v1/consultations?place=mars").status_code == 422
+
+
+def test_csv_export_streams_a_header_and_one_row_per_response(
+        surveys: Any, client: FlaskClient, officer: dict[str, str],
+        as_role: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    cid = create_open(client, officer)["id"]
+    texts = ["=HYPERLINK(\"http://x\")", "plain, with a comma", "line\nbreak", "", "-2"]
+    codes = []
+    for n, text in enumerate(texts):
+        answers = {"choice": "gp" if n % 2 else "ae", **({"tell": text} if text else {})}
+        sent = client.post(f"/api/v1/consultations/{cid}/responses", json={"answers": answers})
+        assert sent.status_code == 202
+        codes.append(sent.json["receipt_code"])
+    for code in codes:
+        assert wait_stored(client, code)["status"] == "stored"
+
+    monkeypatch.setattr(staff_api, "EXPORT_PAGE", 2)  # five responses: three pages
+    response = client.get(f"/api/v1/staff/consultations/{cid}/responses.csv",
+                          headers=as_role["analyst"])
+    assert response.status_code == 200 and response.is_streamed
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="consultation-{cid}-responses.csv"')
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    header, data = rows[0], rows[1:]
+    assert "receipt_code" in header and "choice" in header and "tell" in header
+    assert len(data) == len(texts)
+    assert sorted(r[header.index("receipt_code")] for r in data) == sorted(codes)
+    tells = [r[header.index("tell")] for r in data]
+    assert "'=HYPERLINK(\"http://x\")" in tells  # never a live formula in a spreadsheet
+    assert {"plain, with a comma", "line\nbreak", "-2"} <= set(tells)
+
+    assert client.get(f"/api/v1/staff/consultations/{uuid.uuid4()}/responses.csv",
+                      headers=officer).status_code == 404
+
+
+def test_reference_data() -> None:
+    app = create_app(Settings(database_url="postgresql://postgres@127.0.0.1:5432/unused"))
+    got = app.test_client().get("/api/v1/reference")
+    assert got.status_code == 200
+    assert {"value": "leeds", "label": "Leeds"} in got.json["places"]
+    assert [p["value"] for p in got.json["priorities"]][0] == "starting-well"
+    assert "age_band" in [q["id"] for q in got.json["equality_questions"]]
+
+
+def test_503_with_retry_after_when_surveys_is_not_running(
+        make_vhost: Callable[[], str], api_settings: Settings,
+        as_role: dict[str, dict[str, str]]) -> None:
+    lonely = Settings(amqp_uri=make_vhost(), database_url=api_settings.database_url,
+                      rpc_timeout=0.5)
+    client = create_app(lonely).test_client()
+    for response in (
+        client.get("/api/v1/consultations"),
+        client.post(f"/api/v1/consultations/{uuid.uuid4()}/responses",
+                    json={"answers": {"choice": "gp"}}),
+        client.post("/api/v1/staff/consultations", json=draft(),
+                    headers=as_role["engagement-officer"]),
+    ):
+        assert response.status_code == 503
+        assert int(response.headers["Retry-After"]) > 0
+        assert "surveys" in error(response)["message"]
