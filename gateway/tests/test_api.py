@@ -3,13 +3,6 @@ and (where needed) the real surveys service started with nameko's ``container_fa
 
 from __future__ import annotations
 
-import sys
-
-# pytest's importlib mode registers the folder gateway/ as a namespace package
-# "gateway", hiding the real one (gateway/gateway): drop the stand-in.
-if getattr(sys.modules.get("gateway"), "__file__", None) is None:
-    sys.modules.pop("gateway", None)
-
 import csv
 import io
 import time

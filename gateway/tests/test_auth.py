@@ -4,13 +4,6 @@ refused what it must not do, tokens are stored only hashed, revoking works, and 
 
 from __future__ import annotations
 
-import sys
-
-# pytest's importlib mode registers the folder gateway/ as a namespace package
-# "gateway", hiding the real one (gateway/gateway): drop the stand-in.
-if getattr(sys.modules.get("gateway"), "__file__", None) is None:
-    sys.modules.pop("gateway", None)
-
 import hashlib
 import uuid
 from collections.abc import Callable, Iterator

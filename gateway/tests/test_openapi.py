@@ -3,13 +3,6 @@ right methods, bearer security on staff routes and the error schema, and is vali
 
 from __future__ import annotations
 
-import sys
-
-# pytest's importlib mode registers the folder gateway/ as a namespace package
-# "gateway", hiding the real one (gateway/gateway): drop the stand-in.
-if getattr(sys.modules.get("gateway"), "__file__", None) is None:
-    sys.modules.pop("gateway", None)
-
 import re
 from typing import Any
 

@@ -3,14 +3,6 @@ test client against a real surveys service, RabbitMQ and PostgreSQL."""
 
 from __future__ import annotations
 
-import sys
-
-# pytest's importlib mode names this file "gateway.tests.test_web" and so registers
-# the folder /work/main/gateway as a namespace package "gateway", hiding the real
-# one (gateway/gateway). Drop the stand-in so the real package imports.
-if getattr(sys.modules.get("gateway"), "__file__", None) is None:
-    sys.modules.pop("gateway", None)
-
 import re
 import time
 import uuid

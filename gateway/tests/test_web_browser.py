@@ -8,15 +8,10 @@ ENGAGE_SKIP_BROWSER=1.
 
 from __future__ import annotations
 
-import sys
-
-# See test_web.py: pytest's importlib mode would otherwise hide the real package.
-if getattr(sys.modules.get("gateway"), "__file__", None) is None:
-    sys.modules.pop("gateway", None)
-
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator

@@ -23,7 +23,8 @@ def test_concurrent_slow_queries_overlap(make_database) -> None:
     """Ten 0.5 s queries from ten greenthreads finish together, not one after another.
 
     A blocking driver takes >= 5 s here (measured: psycopg's C implementation 5.1 s);
-    a cooperative one about 0.6 s. Serialised queries take at least 5 s, so the bound of 4 s cannot pass then.
+    a cooperative one about 0.6 s. Serialised queries take at least 5 s, so the
+    bound of 4 s cannot pass then.
     """
     url = make_database("surveys")
     pool = Pool(url, size=10)
