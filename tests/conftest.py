@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("surveys", "feedback", "events")
+PROCESSES = (*SERVICES, "projections", "gateway")
 PYTHONPATH = os.pathsep.join(
     str(ROOT / p) for p in
     ("libs", "services/surveys", "services/feedback", "services/events", "gateway")
@@ -38,23 +39,32 @@ class Suite:
     secret_key: str = "e2e-secret"
     logs: Path = ROOT / "var" / "test-logs"
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # Extra environment a process always starts with, e.g. {"gateway": {"X": "1"}}.
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def env(self, owner: str) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": PYTHONPATH, "AMQP_URI": self.amqp_uri,
                 "DATABASE_URL": self.databases[owner], "SECRET_KEY": self.secret_key,
                 "RPC_TIMEOUT": "3", "PSYCOPG_IMPL": "python"}
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, **extra_env: str) -> None:
+        """Start a process: a service, ``gateway`` or ``projections`` (the gateway's
+        read-model service); ``extra_env`` adds environment (e.g. nameko config)."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process
-        if name == "gateway":
+        owner = "gateway" if name == "projections" else name
+        if name == "projections":
+            cmd = [str(BIN / "nameko"), "run", "--config",
+                   str(ROOT / "gateway" / "projections.yaml"), "gateway.projections"]
+        elif name == "gateway":
             port = self.base_url.rsplit(":", 1)[1]
             cmd = [str(BIN / "gunicorn"), "-k", "gthread", "--threads", "8", "-b",
                    f"127.0.0.1:{port}", "--graceful-timeout", "10", "gateway.app:create_app()"]
         else:
             cmd = [str(BIN / "nameko"), "run", "--config",
                    str(ROOT / "services" / name / "config.yaml"), f"{name}.service"]
-        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(name), stdout=log,
+        env = {**self.env(owner), **self.overrides.get(name, {}), **extra_env}
+        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                                             stderr=subprocess.STDOUT)
 
     def stop(self, name: str, sig: str = "TERM") -> None:
@@ -65,6 +75,10 @@ class Suite:
             proc.terminate()
         proc.wait(timeout=30)
 
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         last = None
@@ -74,7 +88,7 @@ class Suite:
                     raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs}")
             try:
                 last = requests.get(f"{self.base_url}/readyz", timeout=5)
-                if last.status_code == 200:
+                if last.status_code == 200 and self.answers("gateway_projections"):
                     return
             except requests.ConnectionError:
                 pass
@@ -82,20 +96,44 @@ class Suite:
         raise RuntimeError(f"suite not ready: {last.text if last is not None else 'no answer'}")
 
 
-@pytest.fixture(scope="session")
-def suite(make_vhost, make_database) -> Iterator[Suite]:
+    def answers(self, service: str, timeout: float = 2) -> bool:
+        """True when the nameko service ``service`` answers its health RPC (or is not
+        running here at all: only started processes are waited for)."""
+        if service == "gateway_projections" and "projections" not in self.procs:
+            return True
+        from engage_common.healthcheck import check
+
+        try:
+            check(service, self.amqp_uri, timeout=timeout)
+        except Exception:
+            return False
+        return True
+
+
+def start_suite(make_vhost: Callable[[], str], make_database: Callable[[str], str],
+                overrides: dict[str, dict[str, str]] | None = None) -> Suite:
+    """Fresh vhost and databases, every process started and ready."""
     from engage_common.migrate import migrate
 
     databases = {name: make_database(name) for name in (*SERVICES, "gateway")}
     for name in SERVICES:
         migrate(databases[name], ROOT / "services" / name / name / "migrations")
     s = Suite(amqp_uri=make_vhost(), databases=databases,
-              base_url=f"http://127.0.0.1:{free_port()}")
-    for name in (*SERVICES, "gateway"):
+              base_url=f"http://127.0.0.1:{free_port()}", overrides=dict(overrides or {}))
+    for name in PROCESSES:
         s.start(name)
     try:
         s.wait_ready()
+    except BaseException:
+        s.stop_all()
+        raise
+    return s
+
+
+@pytest.fixture(scope="session")
+def suite(make_vhost, make_database) -> Iterator[Suite]:
+    s = start_suite(make_vhost, make_database)
+    try:
         yield s
     finally:
-        for name in list(s.procs):
-            s.stop(name)
+        s.stop_all()

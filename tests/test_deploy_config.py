@@ -24,7 +24,7 @@ SERVICES = sorted(p.name for p in (ROOT / "services").iterdir()
                   if p.is_dir() and not p.name.startswith((".", "_")))
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 INFRA = {"rabbitmq", "postgres"}
-APPS = [*SERVICES, "gateway"]
+APPS = [*SERVICES, "projections", "gateway"]
 DOCKERFILE = (ROOT / "deploy/Dockerfile").read_text()
 INIT_SQL = (ROOT / "deploy/postgres-init/01-databases.sql").read_text()
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
@@ -56,9 +56,14 @@ def main_container(name: str) -> dict[str, Any]:
     return next(c for c in pod_spec(name)["containers"] if c["name"] == name)
 
 
+PROJECTIONS_CONFIG = ROOT / "gateway" / "projections.yaml"
+
+
 def config_env(service: str) -> dict[str, str | None]:
     """``${VAR:default}`` references in a service's nameko config: {VAR: default}."""
-    config = yaml.safe_load((ROOT / "services" / service / "config.yaml").read_text())
+    path = PROJECTIONS_CONFIG if service == "projections" else (
+        ROOT / "services" / service / "config.yaml")
+    config = yaml.safe_load(path.read_text())
     found: dict[str, str | None] = {}
 
     def scan(value: Any) -> None:
@@ -263,6 +268,33 @@ def test_gateway_command_migrates_then_serves_the_app_factory() -> None:
     assert re.search(r"""add_parser\(\s*["']migrate["']""", manage)
     assert list((ROOT / "gateway/gateway/migrations").glob("*.sql"))
     assert "def create_app(" in (ROOT / "gateway/gateway/app.py").read_text()
+
+
+def test_projections_migrate_the_gateway_database_then_run() -> None:
+    """The gateway's read-model service: its own process, the gateway's database."""
+    wanted = set(config_env("projections"))
+    assert wanted == {"AMQP_URI", "DATABASE_URL"}
+    compose = COMPOSE["services"]["projections"]
+    assert set(compose["environment"]) == wanted
+    assert database_of(compose["environment"]["DATABASE_URL"]) == "engage_gateway"
+    assert database_of(config_env("projections")["DATABASE_URL"] or "") == "engage_gateway"
+    spec = pod_spec("projections")
+    for container in spec.get("initContainers", []) + spec["containers"]:
+        env = {e["name"]: e for e in container["env"]}
+        assert set(env) == wanted, container["name"]
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == \
+            "gateway-database-url"
+    for command in (compose_command("projections"), k8s_commands("projections")):
+        assert command.index("gateway.manage migrate") < command.index("nameko run")
+        assert "nameko run --config /app/gateway/projections.yaml gateway.projections" in command
+        for path in app_paths(command):
+            assert (ROOT / path.removeprefix("/app/")).exists(), path
+    assert (ROOT / "gateway/gateway/projections.py").is_file()
+    check = ["python", "-m", "engage_common.healthcheck", "gateway_projections"]
+    assert compose["healthcheck"]["test"] == ["CMD", *check]
+    assert main_container("projections")["readinessProbe"]["exec"]["command"] == check
+    source = (ROOT / "gateway/gateway/projections.py").read_text()
+    assert 'name = "gateway_projections"' in source
 
 
 def test_postgres_init_scripts_are_mounted() -> None:

@@ -84,6 +84,35 @@ def recall(pool: Pool, consultation_id: str) -> dict[str, Any] | None:
     return row["body"] if row else None
 
 
+def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
+    """The consultation from surveys (remembered as the snapshot), or while surveys does
+    not answer, the last snapshot with ``accepting_responses`` worked out again for now,
+    so a resident can still open the form and answer. 503 when there is no snapshot."""
+    try:
+        consultation = ctx.services.surveys("get_consultation", consultation_id)
+    except ServiceUnavailable:
+        snapshot = recall(ctx.db, consultation_id)
+        if snapshot is None:
+            raise
+        from surveys import domain
+
+        timed = dict(snapshot)
+        for key in ("opens_at", "closes_at"):
+            if timed.get(key):
+                timed[key] = datetime.fromisoformat(timed[key])
+        return {**snapshot, "accepting_responses": domain.accepting_responses(
+            timed, datetime.now(UTC))}
+    if consultation.get("status") != "draft":
+        remember(ctx.db, consultation)
+    return consultation
+
+
+def validate_anyway(ctx: Engage, consultation_id: str,
+                    submission: dict[str, Any]) -> dict[str, Any]:
+    """``validate_submission`` without queueing: by surveys, or from the snapshot."""
+    return _validate(ctx, consultation_id, submission)
+
+
 def _validate(ctx: Engage, consultation_id: str, submission: dict[str, Any]) -> dict[str, Any]:
     try:
         consultation = ctx.services.surveys("get_consultation", consultation_id)

@@ -7,6 +7,12 @@ confirms, to the nameko events exchange ``<source>.events`` (so ordinary
 ``@event_handler`` entrypoints receive them), then marks them published. A crash
 between publish and mark means the event is published again: consumers are
 idempotent on ``event_id``.
+
+The nameko config key ``OUTBOX_RELAY_ENABLED`` (default true) holds the relay
+back: events are still recorded, just not published until a process with the
+relay enabled runs. Operators use it to pause publishing (e.g. while a consumer
+is migrated); the reliability tests use it to make "committed but not
+published, then SIGKILL" deterministic instead of a race.
 """
 
 from __future__ import annotations
@@ -69,6 +75,15 @@ def relay_batch(pool: Pool, publisher: Publisher, config: dict[str, Any], limit:
     return len(rows)
 
 
+def relay_enabled(config: dict[str, Any]) -> bool:
+    """``OUTBOX_RELAY_ENABLED`` as a bool; nameko's YAML turns ``true`` into True, the
+    environment may give a string."""
+    value = config.get("OUTBOX_RELAY_ENABLED", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "off", "")
+    return bool(value)
+
+
 def pending_count(pool: Pool) -> int:
     with pool.connection() as conn:
         row = conn.execute("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").fetchone()
@@ -86,6 +101,10 @@ class OutboxRelay(DependencyProvider):
 
     def start(self) -> None:
         config = self.container.config
+        self.enabled = relay_enabled(config)
+        if not self.enabled:
+            log.warning("outbox relay disabled (OUTBOX_RELAY_ENABLED): events stay pending")
+            return
         self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, serializer="json")
         self._running = True
         self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
@@ -110,6 +129,8 @@ class OutboxRelay(DependencyProvider):
     def stop(self) -> None:
         """Publish what is already committed before the container goes away."""
         self._running = False
+        if not getattr(self, "enabled", False):
+            return
         if self._gt is not None:
             self._gt.wait()
         try:

@@ -1,0 +1,178 @@
+"""The gateway's read models, built from domain events: ``gateway_projections``.
+
+Run as its own process (it is a nameko service, the gateway is a Flask app)::
+
+    nameko run --config gateway/projections.yaml gateway.projections
+
+with ``DATABASE_URL`` pointing at the gateway database. Dashboard reads (``GET
+/api/v1/you-said-we-did``) use only these tables, so a board looking at the
+dashboard never fans out RPC calls to the services, and it still answers while
+they are down.
+
+Every handler claims the event's ``event_id`` (``claim_message``) in the same
+transaction as its effect: the outbox relay publishes at least once, so an event
+delivered twice changes nothing the second time. Consultation rows keep the
+``occurred_at`` of the event they reflect and ignore older ones.
+
+It also drains ``engage.dead-letters`` into the ``dead_letters`` table, so
+operators can see poison messages and why they failed (``GET
+/api/v1/staff/dead-letters``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import eventlet
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import Consumer
+from nameko.rpc import rpc
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from engage_common.db import Database, Pool
+from engage_common.messaging import DEAD_LETTER_QUEUE, claim_message, event_handler
+
+log = logging.getLogger(__name__)
+
+SOURCE = "surveys"
+DEAD_LETTER_RETRY_PAUSE = 1.0
+
+
+class DeadLetterConsumer(Consumer):
+    """Consumes ``engage.dead-letters`` with the message's metadata, not just its body.
+
+    A dead letter must never be lost, so one that cannot be stored (say, the
+    database is away) goes back on the queue after a pause instead of being
+    acked, and it is never dead-lettered again (that would rewrite its error).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(DEAD_LETTER_QUEUE, requeue_on_error=True, **kwargs)
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        raw = message.body
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else (
+            raw if isinstance(raw, str) else json.dumps(body, default=str))
+        letter = {
+            "message_id": (message.properties or {}).get("message_id"),
+            "headers": json.loads(json.dumps(dict(message.headers or {}), default=str)),
+            "body": text,
+        }
+        args = (letter,)
+        handle_result = self._handle_result(message)
+        try:
+            self.container.spawn_worker(self, args, {}, context_data={},
+                                        handle_result=handle_result)
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def _handle_result(self, message: Any) -> Any:
+        def handle(worker_ctx: Any, result: Any = None, exc_info: Any = None) -> Any:
+            if exc_info is not None:
+                eventlet.sleep(DEAD_LETTER_RETRY_PAUSE)
+            self.handle_message_processed(message, result, exc_info)
+            return result, exc_info
+
+        return handle
+
+
+dead_letters = DeadLetterConsumer.decorator
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
+    """Upsert a consultation summary unless a newer event already shaped it."""
+    outcome = event.get("outcome")
+    conn.execute(
+        "INSERT INTO consultation_summaries (id, title, places, priorities, status, opens_at,"
+        " closes_at, outcome, event_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, places = EXCLUDED.places,"
+        " priorities = EXCLUDED.priorities, status = EXCLUDED.status,"
+        " opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at,"
+        " outcome = COALESCE(EXCLUDED.outcome, consultation_summaries.outcome),"
+        " event_at = EXCLUDED.event_at, updated_at = now()"
+        " WHERE consultation_summaries.event_at IS NULL"
+        " OR consultation_summaries.event_at <= EXCLUDED.event_at",
+        (event["consultation_id"], event.get("title") or "", list(event.get("places") or []),
+         list(event.get("priorities") or []), event.get("status") or "unknown",
+         _when(event.get("opens_at")), _when(event.get("closes_at")),
+         Jsonb(outcome) if outcome is not None else None, _when(event.get("occurred_at"))),
+    )
+
+
+def apply_response(conn: Connection, event: dict[str, Any]) -> None:
+    """Count a stored response for its consultation and place."""
+    cid = event["consultation_id"]
+    conn.execute(
+        "INSERT INTO consultation_summaries (id, response_count) VALUES (%s, 1)"
+        " ON CONFLICT (id) DO UPDATE SET response_count ="
+        " consultation_summaries.response_count + 1, updated_at = now()",
+        (cid,),
+    )
+    conn.execute(
+        "INSERT INTO responses_by_place (consultation_id, place, count) VALUES (%s, %s, 1)"
+        " ON CONFLICT (consultation_id, place) DO UPDATE SET"
+        " count = responses_by_place.count + 1",
+        (cid, event.get("place") or ""),
+    )
+
+
+def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
+    headers = letter.get("headers") or {}
+    conn.execute(
+        "INSERT INTO dead_letters (message_id, queue, error, headers, body)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (letter.get("message_id"), str(headers.get("x-engage-original-queue") or "unknown"),
+         str(headers.get("x-engage-error") or "no error recorded"), Jsonb(headers),
+         letter.get("body") or ""),
+    )
+
+
+class ProjectionsService:
+    name = "gateway_projections"
+
+    db = Database()
+
+    def _apply(self, event: dict[str, Any], handler: str, apply: Any) -> None:
+        pool: Pool = self.db
+        with pool.connection() as conn:
+            if claim_message(conn, str(event["event_id"]), f"{self.name}.{handler}"):
+                apply(conn, event)
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        with self.db.connection() as conn:
+            conn.execute("SELECT 1")
+        return {"service": self.name, "database": True}
+
+    @event_handler(SOURCE, "consultation_opened")
+    def on_consultation_opened(self, event: dict[str, Any]) -> None:
+        self._apply(event, "consultation", apply_consultation)
+
+    @event_handler(SOURCE, "consultation_updated")
+    def on_consultation_updated(self, event: dict[str, Any]) -> None:
+        self._apply(event, "consultation", apply_consultation)
+
+    @event_handler(SOURCE, "consultation_closed")
+    def on_consultation_closed(self, event: dict[str, Any]) -> None:
+        self._apply(event, "consultation", apply_consultation)
+
+    @event_handler(SOURCE, "outcome_published")
+    def on_outcome_published(self, event: dict[str, Any]) -> None:
+        self._apply(event, "consultation", apply_consultation)
+
+    @event_handler(SOURCE, "response_submitted")
+    def on_response_submitted(self, event: dict[str, Any]) -> None:
+        self._apply(event, "response", apply_response)
+
+    @dead_letters()
+    def on_dead_letter(self, letter: dict[str, Any]) -> None:
+        with self.db.connection() as conn:
+            store_dead_letter(conn, letter)

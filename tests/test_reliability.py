@@ -1,0 +1,327 @@
+"""Issue 3, reliability: real processes on a real broker and database, stopped, killed
+and restarted from the tests.
+
+The module has its own suite (fresh vhost and databases) because it stops and kills
+services; the session ``suite`` the end-to-end tests share is never touched. Each test
+leaves every process running for the next.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from engage_common.db import connect
+from tests.conftest import ROOT, Suite, start_suite
+
+QUESTIONNAIRE = {"questions": [
+    {"id": "use", "type": "single_choice", "required": True, "text": "Which service?",
+     "options": [{"value": "gp", "label": "GP"}, {"value": "pharmacy", "label": "Pharmacy"}]},
+]}
+RPC_TIMEOUT = 3.0  # what Suite.env gives the gateway
+PLACES = ("leeds", "wakefield", None)
+
+
+@pytest.fixture(scope="module")
+def rsuite(make_vhost: Callable[[], str], make_database: Callable[[str], str]
+           ) -> Iterator[Suite]:
+    # Rate limits off: these tests send hundreds of submissions from one client.
+    s = start_suite(make_vhost, make_database, overrides={"gateway": {
+        "RATE_LIMIT_PER_MINUTE": "0", "RATE_LIMIT_READS_PER_MINUTE": "0"}})
+    try:
+        yield s
+    finally:
+        s.stop_all()
+
+
+def _token(suite: Suite, email: str, role: str) -> str:
+    env = suite.env("gateway")
+    run = [sys.executable, "-m", "gateway.manage"]
+    subprocess.run([*run, "create-staff", "--email", email, "--name", role, "--role", role],
+                   env=env, cwd=ROOT, check=True, capture_output=True)
+    out = subprocess.run([*run, "issue-token", "--email", email], env=env, cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    return re.findall(r"\S{30,}", out)[-1]
+
+
+@pytest.fixture(scope="module")
+def admin(rsuite: Suite) -> str:
+    return _token(rsuite, "admin@reliability.example", "admin")
+
+
+@pytest.fixture(scope="module")
+def officer(rsuite: Suite) -> str:
+    return _token(rsuite, "officer@reliability.example", "engagement-officer")
+
+
+def api(suite: Suite, method: str, path: str, token: str | None = None,
+        **kwargs: Any) -> requests.Response:
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(method, f"{suite.base_url}/api/v1{path}", headers=headers,
+                            timeout=kwargs.pop("timeout", 20), **kwargs)
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30, what: str = "",
+               interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(interval)
+
+
+def restart(suite: Suite, name: str, **env: str) -> None:
+    suite.start(name, **env)
+    wait_until(lambda: suite.answers(name, timeout=1), 60, f"{name} to answer")
+
+
+def draft(suite: Suite, token: str, title: str) -> str:
+    now = datetime.now(UTC)
+    r = api(suite, "POST", "/staff/consultations", token, json={
+        "title": title, "summary": "Tell us.", "description": "Tell us more.",
+        "places": ["leeds", "wakefield"], "priorities": ["living-well"],
+        "opens_at": (now - timedelta(minutes=1)).isoformat(),
+        "closes_at": (now + timedelta(days=7)).isoformat(), "questionnaire": QUESTIONNAIRE})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def open_consultation(suite: Suite, token: str, title: str) -> str:
+    cid = draft(suite, token, title)
+    r = api(suite, "POST", f"/staff/consultations/{cid}/open", token)
+    assert r.status_code == 200, r.text
+    return cid
+
+
+def answer(i: int) -> dict[str, Any]:
+    return {"answers": {"use": ("gp", "pharmacy")[i % 2]}, "place": PLACES[i % 3]}
+
+
+def submit(suite: Suite, cid: str, i: int, key: str) -> requests.Response:
+    return api(suite, "POST", f"/consultations/{cid}/responses", json=answer(i),
+               headers={"Idempotency-Key": key})
+
+
+def surveys_sql(suite: Suite, sql: str, *params: Any) -> list[dict[str, Any]]:
+    with connect(suite.databases["surveys"]) as conn:  # commits on leaving
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def gateway_sql(suite: Suite, sql: str, *params: Any) -> list[dict[str, Any]]:
+    with connect(suite.databases["gateway"]) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def stored(suite: Suite, cid: str) -> int:
+    """Responses surveys holds for ``cid``, counted in its own database."""
+    return surveys_sql(suite, "SELECT count(*) AS n FROM responses WHERE consultation_id = %s",
+                       cid)[0]["n"]
+
+
+# -- 1. accepted while the owner is down ------------------------------------------------------
+
+def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
+        rsuite: Suite, officer: str) -> None:
+    cid = open_consultation(rsuite, officer, "Pharmacy opening hours")
+    # A resident opens the form while surveys answers: the gateway keeps a snapshot.
+    assert requests.get(f"{rsuite.base_url}/consultations/{cid}", timeout=15).status_code == 200
+
+    rsuite.stop("surveys")
+    # The form page still works, from the snapshot, and the web form still accepts.
+    web = requests.Session()
+    page = web.get(f"{rsuite.base_url}/consultations/{cid}", timeout=15)
+    assert page.status_code == 200, page.text[:500]
+    form = dict(re.findall(r'name="(csrf_token|idempotency_key)" value="([^"]+)"', page.text))
+    posted = web.post(f"{rsuite.base_url}/consultations/{cid}", allow_redirects=False,
+                      timeout=15, data={**form, "answers-use": "gp", "consent": "yes"})
+    assert posted.status_code == 303, posted.text[:2000]
+    receipt_page = web.get(rsuite.base_url + posted.headers["Location"], timeout=15)
+    assert receipt_page.status_code == 200
+
+    keys = [f"down-{i}-{uuid.uuid4()}" for i in range(200)]
+    with ThreadPoolExecutor(8) as pool:
+        first = list(pool.map(lambda ik: submit(rsuite, cid, *ik), enumerate(keys)))
+        # Residents (or their browsers) send some again with the same key.
+        again = list(pool.map(lambda ik: submit(rsuite, cid, ik[0], ik[1]),
+                              list(enumerate(keys))[:40]))
+    assert [r.status_code for r in first] == [202] * 200, first[0].text
+    assert [r.status_code for r in again] == [202] * 40
+    assert [r.json()["receipt_code"] for r in again] == [
+        r.json()["receipt_code"] for r in first[:40]]
+    assert stored(rsuite, cid) == 0  # nothing could have been stored yet
+
+    restart(rsuite, "surveys")
+    wait_until(lambda: stored(rsuite, cid) >= 201, 30, "201 stored responses")
+    time.sleep(0.5)  # anything stored twice would have landed by now
+    results = api(rsuite, "GET", f"/staff/consultations/{cid}/results", officer).json()
+    assert results["total_responses"] == 201
+    rows = surveys_sql(rsuite, "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
+                       " FROM responses WHERE consultation_id = %s", cid)[0]
+    assert rows == {"n": 201, "total": 201}
+    codes = {r.json()["receipt_code"] for r in first}
+    found = {r["receipt_code"] for r in surveys_sql(
+        rsuite, "SELECT receipt_code FROM responses WHERE consultation_id = %s", cid)}
+    assert codes <= found
+
+
+# -- 2. outbox under SIGKILL, and the read model built from the events --------------------------
+
+def dashboard_entry(suite: Suite, cid: str) -> dict[str, Any] | None:
+    r = api(suite, "GET", "/you-said-we-did")
+    assert r.status_code == 200, r.text
+    return next((c for c in r.json()["consultations"] if c["id"] == cid), None)
+
+
+def test_events_committed_then_killed_are_published_and_applied_once(
+        rsuite: Suite, officer: str) -> None:
+    cid = draft(rsuite, officer, "Community diagnostic centre in Wakefield")
+    rsuite.stop("surveys")
+    # The relay held back: every event below is committed and not published.
+    restart(rsuite, "surveys", OUTBOX_RELAY_ENABLED="false")
+    assert api(rsuite, "POST", f"/staff/consultations/{cid}/open", officer).status_code == 200
+    for i in range(30):
+        assert submit(rsuite, cid, i, f"kill-{i}").status_code == 202
+    wait_until(lambda: stored(rsuite, cid) == 30, 30, "30 stored responses")
+    assert api(rsuite, "POST", f"/staff/consultations/{cid}/close", officer).status_code == 200
+    outcome = {"summary": "You asked for evening slots.", "decisions": [
+        {"you_said": "Open later", "we_did": "Open until 8pm", "status": "done"}]}
+    r = api(rsuite, "PUT", f"/staff/consultations/{cid}/outcome", officer, json=outcome)
+    assert r.status_code == 200, r.text
+    pending = surveys_sql(rsuite, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"
+                          " AND payload->>'consultation_id' = %s", cid)[0]["n"]
+    assert pending == 33  # opened + 30 responses + closed + outcome
+    time.sleep(0.5)
+    assert gateway_sql(rsuite, "SELECT 1 FROM consultation_summaries WHERE id = %s", cid) == []
+
+    rsuite.stop("surveys", sig="KILL")  # committed, never published
+    restart(rsuite, "surveys")
+
+    entry = wait_until(lambda: (e := dashboard_entry(rsuite, cid)) and e["outcome"]
+                       and e["response_count"] == 30 and e, 30, "the dashboard to catch up")
+    assert entry["status"] == "closed"
+    assert entry["outcome"]["decisions"][0]["we_did"] == "Open until 8pm"
+
+    # At least once: a relay that dies after publishing and before marking publishes
+    # again. Replay everything this consultation ever published.
+    surveys_sql(rsuite, "UPDATE outbox SET published_at = NULL"
+                " WHERE payload->>'consultation_id' = %s", cid)
+    wait_until(lambda: surveys_sql(rsuite, "SELECT count(*) AS n FROM outbox"
+                                   " WHERE published_at IS NULL")[0]["n"] == 0, 20, "replay")
+    time.sleep(1)
+
+    entry = dashboard_entry(rsuite, cid)
+    assert entry is not None
+    truth = {r["place"]: r["n"] for r in surveys_sql(
+        rsuite, "SELECT place, count(*) AS n FROM responses WHERE consultation_id = %s"
+        " GROUP BY place", cid)}
+    assert entry["response_count"] == sum(truth.values()) == 30
+    assert {p["place"]: p["count"] for p in entry["responses_by_place"]} == truth
+    results = api(rsuite, "GET", f"/staff/consultations/{cid}/results", officer).json()
+    assert results["total_responses"] == entry["response_count"]
+    spec = requests.get(f"{rsuite.base_url}/openapi.json", timeout=15).json()
+    assert "/api/v1/you-said-we-did" in spec["paths"]
+
+
+# -- 3. poison messages ---------------------------------------------------------------------
+
+def test_a_poison_message_is_dead_lettered_visible_and_blocks_nothing(
+        rsuite: Suite, officer: str, admin: str) -> None:
+    from engage_common.messaging import DurablePublisher
+
+    cid = open_consultation(rsuite, officer, "Poison")
+    poison = {"consultation_id": cid, "answers": {"use": "gp"}, "note": "no submission_id"}
+    DurablePublisher(rsuite.amqp_uri).submit("surveys", poison, message_id="poison-1")
+    for i in range(5):
+        assert submit(rsuite, cid, i, f"after-poison-{i}").status_code == 202
+    wait_until(lambda: stored(rsuite, cid) == 5, 30, "the valid ones to be stored")
+
+    def letters() -> list[dict[str, Any]]:
+        r = api(rsuite, "GET", "/staff/dead-letters", admin)
+        assert r.status_code == 200, r.text
+        return [d for d in r.json()["dead_letters"] if "no submission_id" in d["body"]]
+
+    found = wait_until(letters, 30, "the dead letter")
+    assert len(found) == 1
+    assert found[0]["queue"] == "surveys.submissions"
+    assert "unidentifiable submission" in found[0]["error"]
+    assert found[0]["headers"]["x-engage-attempts"] == 5
+    assert api(rsuite, "GET", "/staff/dead-letters", officer).status_code == 403
+    assert api(rsuite, "GET", "/staff/dead-letters").status_code == 401
+
+
+# -- 4. bounded 503, no stale RPCs, recovery ---------------------------------------------------
+
+def test_a_timed_out_request_answers_503_in_bounded_time_and_never_runs_late(
+        rsuite: Suite, officer: str) -> None:
+    cid = draft(rsuite, officer, "Original title")
+    rsuite.stop("surveys")
+
+    started = time.monotonic()
+    r = api(rsuite, "PATCH", f"/staff/consultations/{cid}", officer,
+            json={"title": "Changed while surveys was down"})
+    took = time.monotonic() - started
+    assert r.status_code == 503, r.text
+    assert int(r.headers["Retry-After"]) >= 1
+    assert took < RPC_TIMEOUT + 2
+    # Known down: the next request fails fast instead of waiting again.
+    started = time.monotonic()
+    assert api(rsuite, "GET", f"/staff/consultations/{cid}", officer).status_code == 503
+    assert time.monotonic() - started < 1
+
+    restart(rsuite, "surveys")
+    # The gateway recovers by itself (no restart), within its cool-down.
+    got = wait_until(lambda: (x := api(rsuite, "GET", f"/staff/consultations/{cid}", officer))
+                     .status_code == 200 and x, RPC_TIMEOUT + 10, "the gateway to recover")
+    time.sleep(1)  # a stale PATCH still queued would have run by now
+    got = api(rsuite, "GET", f"/staff/consultations/{cid}", officer)
+    assert got.json()["title"] == "Original title"
+
+
+# -- 5. graceful shutdown ---------------------------------------------------------------------
+
+def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
+        rsuite: Suite, officer: str) -> None:
+    from engage_common.messaging import DurablePublisher
+
+    cid = open_consultation(rsuite, officer, "Graceful")
+    rsuite.stop("surveys")
+    total = 1000
+    publisher = DurablePublisher(rsuite.amqp_uri)
+    now = datetime.now(UTC).isoformat()
+    for i in range(total):
+        sid = str(uuid.uuid4())
+        publisher.submit("surveys", {
+            "submission_id": sid, "receipt_code": f"TERM-{i:04d}-{sid[:8]}",
+            "consultation_id": cid, **answer(i), "consent": None, "equality": None,
+            "submitted_at": now}, message_id=sid)
+
+    rsuite.start("surveys")
+    wait_until(lambda: stored(rsuite, cid) > 0, 60, "surveys to start storing", interval=0.02)
+    proc = rsuite.procs["surveys"]
+    rsuite.stop("surveys", sig="TERM")
+    assert proc.returncode is not None and proc.returncode != -9
+    at_term = stored(rsuite, cid)
+    assert 0 < at_term < total, "SIGTERM came after the queue was drained: test proved nothing"
+
+    restart(rsuite, "surveys")
+    wait_until(lambda: stored(rsuite, cid) >= total, 60, f"{total} stored")
+    time.sleep(0.5)
+    rows = surveys_sql(rsuite, "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
+                       " FROM responses WHERE consultation_id = %s", cid)[0]
+    assert rows == {"n": total, "total": total}
