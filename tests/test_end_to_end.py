@@ -158,6 +158,31 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["outcome"]["decisions"][0]["we_did"] == "Pilot in two practices."
 
+    # "You said, we did" comes from the read model the events keep up to date ...
+    entry = eventually(lambda: you_said_we_did(suite, cid, lambda e: e["outcome"]))
+    assert entry["response_count"] == 2
+    assert entry["outcome"]["decisions"][0]["you_said"] == "Evenings suit working people."
+    # ... and follows a resident deleting their response with their receipt code.
+    code = first.json()["receipt_code"]
+    assert api(suite, "DELETE", f"/receipts/{code}/response").status_code in (200, 204)
+    entry = eventually(lambda: you_said_we_did(suite, cid, lambda e: e["response_count"] == 1))
+    assert {p["place"]: p["count"] for p in entry["responses_by_place"]}.get("wakefield") == 0
+
+
+def you_said_we_did(suite: Suite, cid: str, ready: Any) -> dict[str, Any] | None:
+    r = api(suite, "GET", "/you-said-we-did")
+    assert r.status_code == 200, r.text
+    entry = next((c for c in r.json()["consultations"] if c["id"] == cid), None)
+    return entry if entry and ready(entry) else None
+
+
+def eventually(check: Any, timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while (result := check()) is None:
+        assert time.monotonic() < deadline, "the read model did not catch up"
+        time.sleep(0.2)
+    return result
+
 
 def test_health_and_openapi(suite: Suite) -> None:
     assert requests.get(f"{suite.base_url}/healthz", timeout=5).status_code == 200

@@ -16,6 +16,7 @@ from gateway.config import Settings
 from gateway.context import Engage, engage
 from gateway.errors import ApiError, ServiceUnavailable
 from gateway.rpc import Services
+from gateway.security import add_security_headers
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.production
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["engage"] = Engage(
         settings=settings,
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(openapi_bp)
     _register_health(app)
     _register_errors(app)
+    app.after_request(add_security_headers)
     return app
 
 

@@ -34,6 +34,7 @@ READ = (OFFICER, ANALYST, BOARD)
 EDIT = (OFFICER,)
 RESULTS = (OFFICER, ANALYST, BOARD)
 EXPORT = (OFFICER, ANALYST)
+ERASE = (OFFICER,)  # find and erase a person's data (UK GDPR erasure requests)
 
 TOKEN_PREFIX = "eng_"
 

@@ -6,6 +6,11 @@ import os
 from dataclasses import dataclass, field
 
 DEFAULT_SECRET = "dev-only-secret-change-me"
+MIN_SECRET_LENGTH = 32
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,12 @@ class Settings:
     rpc_timeout: float = 5.0
     public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 256 * 1024
+    # Requests per client per minute: resident submissions and receipt changes (writes),
+    # and public reads. 0 turns a limit off (for load tests behind a trusted limiter).
+    rate_limit_per_minute: int = 60
+    rate_limit_reads_per_minute: int = 600
+    # Honour X-Forwarded-For / X-Forwarded-Proto only behind a proxy we run.
+    trust_proxy: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -29,9 +40,25 @@ class Settings:
             environment=env.get("ENGAGE_ENV", cls.environment),
             rpc_timeout=float(env.get("RPC_TIMEOUT", cls.rpc_timeout)),
             public_url=env.get("PUBLIC_URL", cls.public_url),
+            rate_limit_per_minute=int(env.get("RATE_LIMIT_PER_MINUTE",
+                                              cls.rate_limit_per_minute)),
+            rate_limit_reads_per_minute=int(env.get("RATE_LIMIT_READS_PER_MINUTE",
+                                                    cls.rate_limit_reads_per_minute)),
+            trust_proxy=_flag(env.get("TRUST_PROXY")),
         )
 
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
     def check(self) -> None:
-        """Refuse to run in production with the development secret."""
-        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
+        """Refuse to run in production with the development secret or a short one: the
+        secret signs session cookies (CSRF) and derives receipt codes (HMAC), so a
+        guessable one would make both forgeable."""
+        if not self.production:
+            return
+        if self.secret_key == DEFAULT_SECRET:
             raise RuntimeError("SECRET_KEY must be set in production")
+        if len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise RuntimeError(
+                f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")

@@ -32,6 +32,7 @@ REASONS = {
     413: "The body is too large.",
     415: "The body is not JSON.",
     422: "Validation failed; `fields` names each field and why.",
+    429: "Too many requests from this client; retry after `Retry-After` seconds.",
     503: "A service is not answering; retry after `Retry-After` seconds.",
 }
 
@@ -132,13 +133,16 @@ def _operation(view: Any, method: str, path_args: list[str]) -> dict[str, Any]:
     errors = set(meta.get("errors", ()))
     if roles:
         errors |= {401, 403}
+    if getattr(view, "__rate_limited__", None):
+        errors |= {429}
     for code in sorted(errors | {500}):
         responses[str(code)] = _error_response(code) if code != 500 else {
             "description": "Unexpected error", "content": {
                 "application/json": {"schema": ErrorSchema}}}
-    if 503 in errors:
-        responses["503"]["headers"] = {"Retry-After": {
-            "description": "seconds to wait", "schema": {"type": "integer"}}}
+    for code in (429, 503):
+        if code in errors:
+            responses[str(code)]["headers"] = {"Retry-After": {
+                "description": "seconds to wait", "schema": {"type": "integer"}}}
     op["responses"] = responses
     return op
 

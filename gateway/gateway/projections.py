@@ -107,21 +107,27 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
     )
 
 
-def apply_response(conn: Connection, event: dict[str, Any]) -> None:
-    """Count a stored response for its consultation and place."""
+def apply_response(conn: Connection, event: dict[str, Any], delta: int = 1) -> None:
+    """Count a stored response (or, with ``delta=-1``, a deleted one) for its
+    consultation and place."""
     cid = event["consultation_id"]
     conn.execute(
-        "INSERT INTO consultation_summaries (id, response_count) VALUES (%s, 1)"
+        "INSERT INTO consultation_summaries (id, response_count) VALUES (%s, GREATEST(%s, 0))"
         " ON CONFLICT (id) DO UPDATE SET response_count ="
-        " consultation_summaries.response_count + 1, updated_at = now()",
-        (cid,),
+        " GREATEST(consultation_summaries.response_count + %s, 0), updated_at = now()",
+        (cid, delta, delta),
     )
     conn.execute(
-        "INSERT INTO responses_by_place (consultation_id, place, count) VALUES (%s, %s, 1)"
+        "INSERT INTO responses_by_place (consultation_id, place, count)"
+        " VALUES (%s, %s, GREATEST(%s, 0))"
         " ON CONFLICT (consultation_id, place) DO UPDATE SET"
-        " count = responses_by_place.count + 1",
-        (cid, event.get("place") or ""),
+        " count = GREATEST(responses_by_place.count + %s, 0)",
+        (cid, event.get("place") or "", delta, delta),
     )
+
+
+def apply_deleted_response(conn: Connection, event: dict[str, Any]) -> None:
+    apply_response(conn, event, delta=-1)
 
 
 def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
@@ -171,6 +177,10 @@ class ProjectionsService:
     @event_handler(SOURCE, "response_submitted")
     def on_response_submitted(self, event: dict[str, Any]) -> None:
         self._apply(event, "response", apply_response)
+
+    @event_handler(SOURCE, "response_deleted")
+    def on_response_deleted(self, event: dict[str, Any]) -> None:
+        self._apply(event, "response", apply_deleted_response)
 
     @dead_letters()
     def on_dead_letter(self, letter: dict[str, Any]) -> None:

@@ -154,3 +154,57 @@ class MeSchema(Schema):
     name = fields.String()
     role = fields.String()
     token_prefix = fields.String()
+
+
+# -- privacy: erasure requests and the audit log ------------------------------------------------
+
+class ErasureRequestSchema(GatewaySchema):
+    """An erasure request: find what is held about a person, then (``confirm``) erase it."""
+
+    receipt_code = fields.String(load_default=None, allow_none=True,
+                                 validate=validate.Length(max=40))
+    text = fields.String(load_default=None, allow_none=True,
+                         validate=validate.Length(min=3, max=200,
+                                                  error="must be 3 to 200 characters"),
+                         metadata={"description": "e.g. a name or email address a resident "
+                                   "typed into a free-text answer"})
+    confirm = fields.Boolean(load_default=False, metadata={
+        "description": "false: only find; true: erase everything found"})
+
+
+class ErasureMatchSchema(Schema):
+    field = fields.String()
+    text = fields.String()
+
+
+class ErasureFoundSchema(Schema):
+    response_id = fields.Integer()
+    receipt_code = fields.String()
+    consultation_id = fields.String()
+    submitted_at = fields.String()
+    matches = fields.List(fields.Nested(ErasureMatchSchema))
+
+
+class ErasureResultSchema(Schema):
+    found = fields.List(fields.Nested(ErasureFoundSchema))
+    truncated = fields.Boolean()
+    erased = fields.Integer(metadata={"description": "responses erased (0 unless confirm)"})
+    services_checked = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    staff_user_id = fields.Integer(allow_none=True)
+    email = fields.String(allow_none=True)
+    action = fields.String()
+    target = fields.String()
+    at = fields.DateTime(format="iso")
+
+
+class AuditLogSchema(Schema):
+    entries = fields.List(fields.Nested(AuditEntrySchema))
+
+
+class AuditQuerySchema(GatewaySchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000),
+                           error_messages={"invalid": "must be a whole number"})

@@ -117,7 +117,10 @@ def run_in_browser(base: str, title: str) -> str:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         try:
-            page = chromium.new_page(viewport={"width": 360, "height": 640})
+            # axe-core goes in as a script tag, which the app's CSP (rightly) blocks;
+            # bypass_csp lets the test inject it without loosening the policy.
+            page = chromium.new_page(viewport={"width": 360, "height": 640},
+                                     bypass_csp=True)
             return _journey(page, base, title)
         finally:
             chromium.close()
@@ -170,6 +173,23 @@ def _journey(page: Any, base: str, title: str) -> str:
     assert page.get_by_role("heading", name="What happens next").is_visible()
     assert_no_sideways_scroll(page, "receipt")
     assert_accessible(page, "receipt")
+
+    # Once stored: see what was sent, start deleting it, then keep it after all.
+    for _ in range(50):
+        if page.locator("#see-what-you-sent").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    page.locator("#see-what-you-sent").click()
+    assert page.locator("h1").inner_text() == "What you sent"
+    assert "Open later please" in page.locator("#answers").inner_text()
+    assert_no_sideways_scroll(page, "what you sent")
+    assert_accessible(page, "what you sent")
+    page.get_by_role("button", name="Delete my response").click()
+    assert page.locator("h1").inner_text() == "Are you sure you want to delete your response?"
+    assert_accessible(page, "delete confirmation")
+    page.get_by_role("link", name="No, keep my response").click()
+    assert page.locator("h1").inner_text() == "What you sent"
     return code
 
 

@@ -21,6 +21,7 @@ from gateway.api.helpers import query_args
 from gateway.auth import ADMIN, require_role
 from gateway.context import engage
 from gateway.schemas import GatewaySchema
+from gateway.security import READ, rate_limited
 from surveys import schemas as contract
 
 TAG = "dashboard"
@@ -73,6 +74,7 @@ def _iso(value: Any) -> str | None:
 
 
 @bp.get("/you-said-we-did")
+@rate_limited(READ)
 @doc("You said, we did: closed consultations, responses per place and decisions", tag=TAG,
      response=YouSaidWeDidSchema, description="Built from events (a read model), so it "
      "answers even while the services are down and may lag them by a moment.")

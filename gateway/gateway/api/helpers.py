@@ -11,6 +11,7 @@ from marshmallow import Schema
 
 from gateway.errors import ApiError
 from gateway.schemas import load
+from surveys.schemas import NUL_MESSAGE, nul_paths
 
 
 def json_body(schema: Schema, raw: bool = False) -> Any:
@@ -23,12 +24,13 @@ def json_body(schema: Schema, raw: bool = False) -> Any:
     if not request.is_json:
         raise ApiError("Send the body as JSON with 'Content-Type: application/json'.",
                        status=415)
-    raw = request.get_data(cache=True)
+    body = request.get_data(cache=True)
     try:
-        data = json.loads(raw, parse_constant=_no_constants)
+        data = json.loads(body, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(f"The body is not valid JSON: {exc}", status=400,
                        fields={"body": ["is not valid JSON"]}) from exc
+    refuse_nul(data, "body")
     loaded = load(schema, data)
     return data if raw else loaded
 
@@ -39,7 +41,18 @@ def _no_constants(name: str) -> Any:
 
 def query_args(schema: Schema) -> dict[str, Any]:
     """Query parameters validated by ``schema``; only those given (plus defaults)."""
-    return load(schema, request.args.to_dict(), what="query")
+    args = request.args.to_dict()
+    refuse_nul(args, "query")
+    return load(schema, args, what="query")
+
+
+def refuse_nul(data: Any, what: str) -> None:
+    """U+0000 cannot be stored by PostgreSQL (text or JSONB): a 422, never a 500."""
+    bad = nul_paths(data)
+    if bad:
+        raise ApiError("Some fields need correcting." if what == "body" else
+                       "Some query parameters are not valid.", status=422,
+                       fields={path: [NUL_MESSAGE] for path in bad})
 
 
 def check_id(value: str, what: str = "consultation") -> str:

@@ -19,6 +19,7 @@ from gateway.schemas import (
     ReferenceSchema,
     SubmissionAcceptedSchema,
 )
+from gateway.security import READ, WRITE, rate_limited
 from gateway.submissions import submit_response
 from surveys import schemas as contract
 
@@ -50,6 +51,7 @@ def published_consultation(consultation_id: str) -> dict[str, Any]:
 
 
 @bp.get("/consultations")
+@rate_limited(READ)
 @doc("List published consultations (open by default)", tag=TAG, query=PublicListQuerySchema,
      response=PublicConsultationListSchema, errors=(422, 503))
 def list_consultations() -> Any:
@@ -59,6 +61,7 @@ def list_consultations() -> Any:
 
 
 @bp.get("/consultations/<consultation_id>")
+@rate_limited(READ)
 @doc("Read a published consultation", tag=TAG, response=PublicConsultationSchema,
      errors=(404, 503))
 def get_consultation(consultation_id: str) -> Any:
@@ -66,6 +69,7 @@ def get_consultation(consultation_id: str) -> Any:
 
 
 @bp.post("/consultations/<consultation_id>/responses")
+@rate_limited(WRITE)
 @doc("Submit a response", tag=TAG, body=contract.ResponseInputSchema,
      response=SubmissionAcceptedSchema, status=202, errors=(400, 404, 409, 413, 415, 422, 503),
      description="The response is queued durably and stored once. Sending the same "
@@ -87,17 +91,48 @@ def submit(consultation_id: str) -> Any:
 
 
 @bp.get("/receipts/<code>")
+@rate_limited(READ)
 @doc("What became of a submission", tag=TAG, response=contract.ReceiptSchema,
      errors=(404, 503),
      description="404 while the submission is still queued (usually a second or two).")
 def get_receipt(code: str) -> Any:
+    return jsonify(engage().services.surveys("get_submission", receipt(code)))
+
+
+def receipt(code: str) -> str:
+    """A receipt code from the URL, normalised; anything else is simply not found."""
     code = code.strip().upper()
     if not RECEIPT.match(code):
         raise ApiError("There is no receipt with that code.", status=404)
-    return jsonify(engage().services.surveys("get_submission", code))
+    return code
+
+
+# Seeing or deleting what was sent is a write-rate operation: the receipt code is the
+# only key, so guessing codes must be slow (they are 60-bit HMACs: guessing is hopeless).
+@bp.get("/receipts/<code>/response")
+@rate_limited(WRITE)
+@doc("See what you sent (answers, equality answers, consent)", tag=TAG,
+     response=contract.MyResponseSchema, errors=(404, 503),
+     description="The receipt code is the key: anyone holding it can see and delete the "
+     "response, so keep it safe. 404 while the response is still queued.")
+def my_response(code: str) -> Any:
+    response = jsonify(engage().services.surveys("get_my_response", receipt(code)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete("/receipts/<code>/response")
+@rate_limited(WRITE)
+@doc("Delete what you sent", tag=TAG, response=contract.ResponseDeletedSchema,
+     errors=(404, 503),
+     description="Deletes the response and its equality answers for good. Published "
+     "results no longer count it.")
+def delete_my_response(code: str) -> Any:
+    return jsonify(engage().services.surveys("delete_my_response", receipt(code)))
 
 
 @bp.get("/reference")
+@rate_limited(READ)
 @doc("Places, priorities and equality-monitoring questions", tag=TAG,
      response=ReferenceSchema)
 def reference() -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from gateway.api.helpers import check_id, json_body, query_args
 from gateway.auth import (
     ADMIN,
     EDIT,
+    ERASE,
     EXPORT,
     READ,
     RESULTS,
@@ -30,6 +32,10 @@ from gateway.auth import (
 from gateway.context import engage
 from gateway.errors import ApiError
 from gateway.schemas import (
+    AuditLogSchema,
+    AuditQuerySchema,
+    ErasureRequestSchema,
+    ErasureResultSchema,
     IssuedTokenSchema,
     MeSchema,
     StaffListSchema,
@@ -41,6 +47,7 @@ from gateway.schemas import (
 from surveys import schemas as contract
 
 TAG = "staff"
+TOKEN_PREFIX_PATTERN = re.compile(r"^eng_[0-9a-z]{1,60}$")
 EXPORT_PAGE = 500
 # Cells a spreadsheet would run as a formula; residents' text must never execute.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -145,7 +152,11 @@ def staff_publish_outcome(consultation_id: str) -> Any:
 def staff_results(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     filters = query_args(contract.ResultsFiltersSchema())
-    return jsonify(surveys("get_results", consultation_id, filters))
+    results = surveys("get_results", consultation_id, filters)
+    if any(q.get("free_text") for q in results.get("questions", [])):
+        # residents' own words are personal data: reading them is audited
+        audit("consultation.results.free_text", consultation_id)
+    return jsonify(results)
 
 
 def _cell(value: Any) -> str:
@@ -283,9 +294,61 @@ def staff_issue_token() -> Any:
 @require_role(ADMIN)
 @doc("Revoke a token by its prefix", tag="admin", response=TokenSchema, errors=(401, 403, 404))
 def staff_revoke_token(prefix: str) -> Any:
+    if not TOKEN_PREFIX_PATTERN.match(prefix):
+        raise ApiError("There is no token with that prefix.", status=404)
     with engage().db.connection() as conn:
-        row = store.revoke_token(conn, prefix[:64])
+        row = store.revoke_token(conn, prefix)
         if row is None:
             raise ApiError("There is no token with that prefix.", status=404)
         store.audit(conn, current_staff().id, "token.revoke", prefix)
     return jsonify(TokenSchema().dump(row))
+
+
+# -- UK GDPR: erasure requests and the audit log -----------------------------------------------
+
+# Services that hold data about residents, and what they hold. Feedback and events hold
+# no personal data yet; when they do, they get a find/erase RPC and a line here.
+SERVICES_CHECKED = {
+    "surveys": "searched (responses: receipt code, free-text answers, postcode district)",
+    "feedback": "holds no personal data",
+    "events": "holds no personal data",
+}
+
+
+@bp.post("/staff/erasure-requests")
+@require_role(*ERASE)
+@doc("Find, and with confirm erase, everything held about a person", tag="privacy",
+     body=ErasureRequestSchema, response=ErasureResultSchema,
+     errors=(400, 401, 403, 413, 415, 422, 503),
+     description="Give a receipt code and/or a text the person may have typed (a name, an "
+     "email). Send `confirm: false` first to see what matches, then `confirm: true` to "
+     "erase those responses. Both are audited (without the searched text).")
+def staff_erasure_request() -> Any:
+    data = json_body(ErasureRequestSchema())
+    code = (data.get("receipt_code") or "").strip().upper() or None
+    text = (data.get("text") or "").strip() or None
+    if not code and not text:
+        raise ApiError("Give a receipt code, a text to search for, or both.", status=422,
+                       fields={"receipt_code": ["give this, text, or both"]})
+    found = surveys("find_personal_data", code, text)
+    ids = [r["response_id"] for r in found["responses"]]
+    # The audit says who searched and what was found, never the searched text itself.
+    criteria = f"receipt_code={code or '-'} text={'given' if text else '-'}"
+    audit("personal_data.search", f"{criteria} found={len(ids)}")
+    erased = 0
+    if data["confirm"] and ids:
+        erased = surveys("erase_responses", ids)["erased"]
+        audit("personal_data.erase", "responses " + ",".join(str(i) for i in ids))
+    return jsonify(found=found["responses"], truncated=found["truncated"], erased=erased,
+                   services_checked=SERVICES_CHECKED)
+
+
+@bp.get("/staff/audit-log")
+@require_role(ADMIN)
+@doc("The audit log, newest first", tag="admin", query=AuditQuerySchema,
+     response=AuditLogSchema, errors=(401, 403, 422))
+def staff_audit_log() -> Any:
+    limit = query_args(AuditQuerySchema())["limit"]
+    with engage().db.connection() as conn:
+        rows = store.audit_entries(conn, limit)
+    return jsonify(AuditLogSchema().dump({"entries": rows}))

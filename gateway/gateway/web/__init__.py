@@ -21,10 +21,11 @@ from flask import Blueprint, Response, redirect, render_template, request, sessi
 from markupsafe import Markup, escape
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
-from engage_common.reference import PLACES, PRIORITIES
+from engage_common.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES
 from gateway.context import engage
-from gateway.errors import ApiError
-from gateway.submissions import submit_response
+from gateway.errors import ApiError, ServiceUnavailable
+from gateway.security import READ, WRITE, rate_limited
+from gateway.submissions import current_or_snapshot, submit_response, validate_anyway
 from gateway.web import forms
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -154,15 +155,17 @@ def index() -> Any:
 
 @bp.get("/consultations/<consultation_id>")
 def consultation(consultation_id: str) -> Any:
-    found = _visible(engage().services.surveys("get_consultation", consultation_id))
+    # From the snapshot while surveys is down: residents can still answer (see submissions).
+    found = _visible(current_or_snapshot(engage(), consultation_id))
     return _render_consultation(found)
 
 
 @bp.post("/consultations/<consultation_id>")
+@rate_limited(WRITE)
 def respond(consultation_id: str) -> Any:
     _check_csrf()
     ctx = engage()
-    found = _visible(ctx.services.surveys("get_consultation", consultation_id))
+    found = _visible(current_or_snapshot(ctx, consultation_id))
     if request.form.get(forms.HONEYPOT_FIELD):
         # Filled in by something that is not a person: store nothing, say nothing.
         return render_template("receipt.html", code=_decoy_code(), status="received",
@@ -175,14 +178,14 @@ def respond(consultation_id: str) -> Any:
         if errors:
             # The form already has a problem: still ask surveys about the rest, but
             # validate only, so nothing is queued until everything is right.
-            ctx.services.surveys("validate_submission", consultation_id, parsed.submission())
+            validate_anyway(ctx, consultation_id, parsed.submission())
         else:
             receipt = submit_response(ctx, consultation_id, parsed.submission(), key)
     except ValidationFailed as failed:
         errors.update({k: v for k, v in failed.errors.items() if k not in errors})
     except Conflict:
         # It closed while the resident was answering.
-        found = ctx.services.surveys("get_consultation", consultation_id)
+        found = current_or_snapshot(ctx, consultation_id)
         return _render_consultation(found, status=409)
     if errors:
         return _render_consultation(found, 422, request.form, errors, key)
@@ -198,6 +201,7 @@ def _decoy_code() -> str:
 
 
 @bp.get("/receipts/<code>")
+@rate_limited(READ)
 def receipt(code: str) -> Any:
     code = code.upper()
     if not RECEIPT_CODE.match(code):
@@ -208,8 +212,9 @@ def receipt(code: str) -> Any:
         stored = ctx.services.surveys("get_submission", code)
         status, reasons = stored.get("status", "received"), stored.get("reasons") or []
         consultation_id = stored.get("consultation_id")
-    except NotFound:
-        status, consultation_id = "received", None  # still on the queue
+    except (NotFound, ServiceUnavailable):
+        # Still on the queue (or surveys is down and will store it when it is back).
+        status, consultation_id = "received", None
     last = session.get(LAST_RECEIPT_KEY) or {}
     found: dict[str, Any] | None = None
     if last.get("code") == code:
@@ -221,6 +226,86 @@ def receipt(code: str) -> Any:
             found = None
     return render_template("receipt.html", code=code, status=status, consultation=found,
                            reasons=reasons)
+
+
+def _receipt_code(code: str) -> str:
+    code = code.strip().upper()
+    if not RECEIPT_CODE.match(code):
+        raise NotFound("receipt not found")
+    return code
+
+
+def _label(options: list[dict[str, Any]] | None, value: Any) -> str:
+    labels = {str(o.get("value")): o.get("label", "") for o in options or []}
+    return str(labels.get(str(value), value))
+
+
+def readable_answers(questions: list[dict[str, Any]], answers: dict[str, Any]
+                     ) -> list[dict[str, str]]:
+    """``[{question, answer}]`` in questionnaire order, with option labels, not values."""
+    out = []
+    for q in questions:
+        if q["id"] not in (answers or {}):
+            continue
+        value = answers[q["id"]]
+        if isinstance(value, list):
+            sep = " then " if q.get("type") == "ranking" else ", "
+            text = sep.join(_label(q.get("options"), v) for v in value)
+        elif q.get("type") == "likert":
+            text = str(value).replace("-", " ").capitalize()
+        else:
+            text = _label(q.get("options"), value)
+        out.append({"question": q.get("text", q["id"]), "answer": text})
+    return out
+
+
+def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]],
+                                        list[dict[str, str]]]:
+    ctx = engage()
+    try:
+        sent = ctx.services.surveys("get_my_response", code)
+    except NotFound:
+        raise ApiError("We do not hold a response with that receipt code. If you only just "
+                       "sent it, wait a few seconds and reload this page.", status=404) from None
+    try:
+        consultation = ctx.services.surveys("get_consultation", sent["consultation_id"])
+        questions = (consultation.get("questionnaire") or {}).get("questions") or []
+    except NotFound:
+        questions = []
+    equality = readable_answers(EQUALITY_QUESTIONS, sent.get("equality") or {})
+    return sent, readable_answers(questions, sent.get("answers") or {}), equality
+
+
+@bp.get("/receipts/<code>/response")
+@rate_limited(WRITE)
+def my_response(code: str) -> Any:
+    """See what you sent: the receipt code is the only key a resident holds."""
+    code = _receipt_code(code)
+    sent, answers, equality = _show_response(code)
+    response = Response(render_template("my_response.html", code=code, response=sent,
+                                        answers=answers, equality=equality,
+                                        csrf_token=_csrf_token()), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/receipts/<code>/delete")
+@rate_limited(WRITE)
+def delete_response(code: str) -> Any:
+    """Ask first (a page with a confirm button), then delete for good."""
+    _check_csrf()
+    code = _receipt_code(code)
+    if request.form.get("confirm") != "yes":
+        return render_template("delete_response.html", code=code, deleted=False,
+                               csrf_token=_csrf_token())
+    try:
+        engage().services.surveys("delete_my_response", code)
+    except NotFound:
+        raise ApiError("We do not hold a response with that receipt code. It may have "
+                       "been deleted already.", status=404) from None
+    if (session.get(LAST_RECEIPT_KEY) or {}).get("code") == code:
+        session.pop(LAST_RECEIPT_KEY)
+    return render_template("delete_response.html", code=code, deleted=True)
 
 
 ERROR_TITLES = {

@@ -267,3 +267,17 @@ def export_table(consultation: dict[str, Any], rows: list[dict[str, Any]],
             *[row.get(field) for field in EQUALITY_FIELDS],
         ])
     return {"columns": export_columns(consultation), "rows": table, "next_after": next_after}
+
+
+# -- privacy (UK GDPR) ------------------------------------------------------------------------
+
+def free_text_ids(questionnaire: dict[str, Any]) -> set[str]:
+    """Ids of the questions whose answers are a resident's own words (personal data)."""
+    return {q["id"] for q in (questionnaire or {}).get("questions", [])
+            if q.get("type") == "free_text"}
+
+
+def without_free_text(answers: dict[str, Any], questionnaire: dict[str, Any]) -> dict[str, Any]:
+    """The answers a retention purge keeps: choices, scales and rankings, no free text."""
+    drop = free_text_ids(questionnaire)
+    return {k: v for k, v in (answers or {}).items() if k not in drop}

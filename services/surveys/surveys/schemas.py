@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from engage_common.reference import (
     EQUALITY_FIELDS,
@@ -23,6 +31,27 @@ from surveys import domain
 from surveys import questionnaire as qn
 
 PLACE_VALUES = [*PLACES, OUTSIDE_AREA]
+
+
+NUL_MESSAGE = "cannot contain the NUL character (U+0000)"
+
+
+def nul_paths(value: Any, path: str = "") -> list[str]:
+    """Paths of every string (or key) holding U+0000, which PostgreSQL cannot store in
+    text or JSONB: refused as a validation error instead of failing in the database."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                found.append(path or "_schema")
+            found += nul_paths(item, child)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found += nul_paths(item, f"{path}.{i}" if path else str(i))
+    return found
 
 
 def _msgs(**extra: str) -> dict[str, str]:
@@ -53,6 +82,13 @@ class BaseSchema(Schema):
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _no_nul(self, data: Any, **kwargs: Any) -> Any:
+        bad = nul_paths(data)
+        if bad:
+            raise ValidationError({path: [NUL_MESSAGE] for path in bad})
+        return data
 
 
 class OptionSchema(BaseSchema):
@@ -332,6 +368,50 @@ class ExportSchema(Schema):
     next_after = fields.Integer(allow_none=True)
 
 
+class MyResponseSchema(Schema):
+    """What ``get_my_response`` returns: everything held about one response."""
+
+    receipt_code = fields.String()
+    consultation_id = fields.String()
+    consultation_title = fields.String()
+    answers = fields.Dict(keys=fields.String(), values=fields.Raw())
+    equality = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    place = fields.String(allow_none=True)
+    consent = fields.Nested(ConsentSchema, allow_none=True)
+    submitted_at = fields.String()
+    purged_at = fields.String(allow_none=True, metadata={
+        "description": "when free text, postcode and consent were purged after the "
+                       "retention period"})
+
+
+class ResponseDeletedSchema(Schema):
+    """What ``delete_my_response`` returns."""
+
+    receipt_code = fields.String()
+    deleted = fields.Boolean()
+
+
+class PersonalDataMatchSchema(Schema):
+    field = fields.String(metadata={"description": "receipt_code, answers.<question id> or "
+                                    "equality.postcode_district"})
+    text = fields.String()
+
+
+class PersonalDataResponseSchema(Schema):
+    response_id = fields.Integer()
+    receipt_code = fields.String()
+    consultation_id = fields.String()
+    submitted_at = fields.String()
+    matches = fields.List(fields.Nested(PersonalDataMatchSchema))
+
+
+class PersonalDataSchema(Schema):
+    """What ``find_personal_data`` returns."""
+
+    responses = fields.List(fields.Nested(PersonalDataResponseSchema))
+    truncated = fields.Boolean()
+
+
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested error dict -> ``{"a.0.b": [reasons]}`` (the contract's shape)."""
     out: dict[str, list[str]] = {}
@@ -359,6 +439,9 @@ def load(schema: Schema, data: Any, prefix: str = "") -> dict[str, Any]:
 
     if data is None:
         data = {}
+    bad = nul_paths(data)
+    if bad:
+        raise ValidationFailed({(f"{prefix}.{p}" if prefix else p): [NUL_MESSAGE] for p in bad})
     try:
         return schema.load(data)
     except ValidationError as exc:
@@ -368,7 +451,8 @@ def load(schema: Schema, data: Any, prefix: str = "") -> dict[str, Any]:
 __all__ = [
     "ConsentSchema", "ConsultationCreateSchema", "ConsultationFiltersSchema",
     "ConsultationSchema", "ConsultationUpdateSchema", "DecisionSchema", "EqualitySchema",
-    "ExportSchema", "OptionSchema", "OutcomeSchema", "QuestionSchema", "QuestionnaireSchema",
-    "ReceiptSchema", "ResponseInputSchema", "ResultsFiltersSchema", "ResultsSchema",
-    "ShowIfSchema", "SubmissionSchema", "flatten_errors", "load",
+    "ExportSchema", "MyResponseSchema", "OptionSchema", "OutcomeSchema", "PersonalDataSchema",
+    "QuestionSchema", "QuestionnaireSchema", "ReceiptSchema", "ResponseDeletedSchema",
+    "ResponseInputSchema", "ResultsFiltersSchema", "ResultsSchema", "ShowIfSchema",
+    "SubmissionSchema", "flatten_errors", "load",
 ]

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
@@ -19,12 +20,18 @@ from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
+from engage_common.reference import EQUALITY_FIELDS
 from surveys import domain, schemas, store
 from surveys import questionnaire as qn
 
 log = logging.getLogger(__name__)
 SOURCE = "surveys"
 EXPORT_MAX_LIMIT = 5000
+DEFAULT_RETENTION_DAYS = 365
+SEARCH_LIMIT = 200
+SEARCH_MIN_TEXT = 3
+ERASE_MAX = 1000
+PURGE_BATCH = 500
 
 
 def _now() -> datetime:
@@ -72,6 +79,7 @@ class SurveysService:
 
     db = Database()
     outbox = OutboxRelay()
+    config = Config()
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -215,6 +223,129 @@ class SurveysService:
         more = len(rows) > limit
         rows = rows[:limit]
         return domain.export_table(consultation, rows, next_after=rows[-1]["id"] if more else None)
+
+    # -- privacy (UK GDPR) -------------------------------------------------------------
+
+    @rpc
+    def get_my_response(self, receipt_code: str) -> dict[str, Any]:
+        """What a resident sent, found by their receipt code (the only key they hold)."""
+        code = str(receipt_code).strip().upper()
+        with self.db.connection() as conn:
+            row = store.response_by_receipt(conn, code)
+        if row is None:
+            raise NotFound("We do not hold a response with that receipt code")
+        equality = ({f: row[f] for f in EQUALITY_FIELDS if row[f] is not None}
+                    if row["has_equality"] is not None else None)
+        return {"receipt_code": row["receipt_code"], "consultation_id": row["consultation_id"],
+                "consultation_title": row["consultation_title"], "answers": row["answers"],
+                "equality": equality, "place": row["place"], "consent": row["consent"],
+                "submitted_at": _iso(row["submitted_at"]),
+                "purged_at": _iso(row["purged_at"])}
+
+    @rpc
+    def delete_my_response(self, receipt_code: str) -> dict[str, Any]:
+        """Delete a resident's response and its equality answers, at their request."""
+        code = str(receipt_code).strip().upper()
+        with self.db.connection() as conn:
+            row = store.response_by_receipt(conn, code)
+            if row is None:
+                raise NotFound("We do not hold a response with that receipt code")
+            self._delete(conn, [row["id"]], "resident")
+        return {"receipt_code": code, "deleted": True}
+
+    def _delete(self, conn: Connection, response_ids: list[int], by: str) -> list[int]:
+        deleted = store.delete_responses(conn, response_ids)
+        for row in deleted:
+            # consultation and place only: counts can follow, nothing about the person
+            record_event(conn, SOURCE, "response_deleted", {
+                "consultation_id": row["consultation_id"], "place": row["place"]})
+        if deleted:
+            log.info("deleted %d response(s) at the request of %s", len(deleted), by)
+        return [row["id"] for row in deleted]
+
+    @rpc
+    def find_personal_data(self, receipt_code: str | None = None,
+                           text: str | None = None) -> dict[str, Any]:
+        """Responses that may be about one person: by receipt code and/or a text (a name,
+        an email) found in their free-text answers or postcode district."""
+        errors: dict[str, list[str]] = {}
+        code = str(receipt_code).strip().upper() if receipt_code else None
+        needle = text.strip() if isinstance(text, str) else None
+        if text is not None and not isinstance(text, str):
+            errors["text"] = ["must be text"]
+        elif schemas.nul_paths([code or "", needle or ""]):
+            errors["text" if needle and "\x00" in needle else "receipt_code"] = [
+                schemas.NUL_MESSAGE]
+        elif needle is not None and not (SEARCH_MIN_TEXT <= len(needle) <= 200):
+            errors["text"] = [f"must be {SEARCH_MIN_TEXT} to 200 characters"]
+        if not code and not needle and not errors:
+            errors["_schema"] = ["give a receipt code, a text to search for, or both"]
+        if errors:
+            raise ValidationFailed(errors)
+        with self.db.connection() as conn:
+            rows = store.search_personal_data(conn, code, needle, SEARCH_LIMIT + 1)
+        found = []
+        for row in rows[:SEARCH_LIMIT]:
+            free = domain.free_text_ids(row["questionnaire"])
+            matches = []
+            if code and row["receipt_code"] == code:
+                matches.append({"field": "receipt_code", "text": row["receipt_code"]})
+            for qid, value in (row["answers"] or {}).items():
+                if (qid in free and needle and isinstance(value, str)
+                        and needle.casefold() in value.casefold()):
+                    matches.append({"field": f"answers.{qid}", "text": value})
+            district = row["postcode_district"]
+            if needle and district and needle.casefold() in district.casefold():
+                matches.append({"field": "equality.postcode_district", "text": district})
+            if matches:
+                found.append({"response_id": row["id"], "receipt_code": row["receipt_code"],
+                              "consultation_id": row["consultation_id"],
+                              "submitted_at": _iso(row["submitted_at"]), "matches": matches})
+        return {"responses": found, "truncated": len(rows) > SEARCH_LIMIT}
+
+    @rpc
+    def erase_responses(self, response_ids: list[int]) -> dict[str, Any]:
+        """Erase responses (an erasure request under UK GDPR), equality answers included."""
+        if (not isinstance(response_ids, list) or len(response_ids) > ERASE_MAX
+                or not all(isinstance(i, int) and not isinstance(i, bool)
+                           for i in response_ids)):
+            raise ValidationFailed({"response_ids": [
+                f"must be a list of up to {ERASE_MAX} response ids"]})
+        with self.db.connection() as conn:
+            erased = self._delete(conn, sorted(set(response_ids)), "staff")
+        return {"erased": len(erased), "response_ids": erased}
+
+    @rpc
+    def purge_expired(self, now: str | None = None) -> dict[str, Any]:
+        """Purge personal details past the retention period (``now``: ISO 8601, for tests)."""
+        try:
+            moment = datetime.fromisoformat(now) if now else _now()
+        except (TypeError, ValueError):
+            raise ValidationFailed({"now": ["must be a date and time"]}) from None
+        if moment.tzinfo is None:
+            raise ValidationFailed({"now": ["must include a time zone"]})
+        return {"purged": self._purge(moment)}
+
+    @timer(interval=3600)
+    def purge_retention(self) -> None:
+        """Hourly: personal details of responses past the retention period are purged."""
+        purged = self._purge(_now())
+        if purged:
+            log.info("purged personal details of %d response(s)", purged)
+
+    def _purge(self, now: datetime) -> int:
+        days = int(self.config.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+        closed_before = now - timedelta(days=days)
+        total = 0
+        while True:
+            with self.db.connection() as conn:
+                rows = store.expired_responses(conn, closed_before, PURGE_BATCH)
+                for row in rows:
+                    store.purge_response(conn, row["id"], domain.without_free_text(
+                        row["answers"], row["questionnaire"]), now)
+            total += len(rows)
+            if len(rows) < PURGE_BATCH:
+                return total
 
     # -- messages and timers -----------------------------------------------------------
 

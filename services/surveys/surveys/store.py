@@ -239,3 +239,79 @@ def export_page(conn: Connection, consultation_id: str, after: int,
 
 def ping(conn: Connection) -> bool:
     return conn.execute("SELECT 1 AS ok").fetchone()["ok"] == 1
+
+
+# -- privacy (UK GDPR) ------------------------------------------------------------------------
+
+def response_by_receipt(conn: Connection, receipt_code: str) -> dict[str, Any] | None:
+    """A stored response with its equality answers, by receipt code."""
+    columns = sql.SQL(", ").join(sql.SQL("e.{}").format(sql.Identifier(f))
+                                 for f in EQUALITY_FIELDS)
+    return conn.execute(
+        sql.SQL("SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
+                " c.title AS consultation_title, r.answers, r.place, r.consent,"
+                " r.submitted_at, r.purged_at, e.response_id AS has_equality, {}"
+                " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
+                " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+                " WHERE r.receipt_code = %s").format(columns),
+        (receipt_code,)).fetchone()
+
+
+def delete_responses(conn: Connection, response_ids: list[int]) -> list[dict[str, Any]]:
+    """Delete responses (their equality rows go with them, ON DELETE CASCADE); returns
+    ``{id, consultation_id, place}`` of each one deleted."""
+    if not response_ids:
+        return []
+    return conn.execute(
+        "DELETE FROM responses WHERE id = ANY(%s)"
+        " RETURNING id, consultation_id::text AS consultation_id, place",
+        (response_ids,)).fetchall()
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_personal_data(conn: Connection, receipt_code: str | None, text: str | None,
+                         limit: int) -> list[dict[str, Any]]:
+    """Responses whose receipt code is ``receipt_code``, or with a string answer or a
+    postcode district containing ``text`` (case-insensitive). Each row carries the
+    consultation's questionnaire so the caller can tell free text from choices."""
+    clauses, params = [], []
+    if receipt_code:
+        clauses.append("r.receipt_code = %s")
+        params.append(receipt_code)
+    if text:
+        clauses.append("(EXISTS (SELECT 1 FROM jsonb_each(r.answers) a"
+                       " WHERE jsonb_typeof(a.value) = 'string'"
+                       " AND a.value #>> '{}' ILIKE %s) OR e.postcode_district ILIKE %s)")
+        params += [_like(text), _like(text)]
+    return conn.execute(
+        "SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
+        " r.answers, r.submitted_at, e.postcode_district, c.questionnaire"
+        " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
+        " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+        f" WHERE {' OR '.join(clauses)} ORDER BY r.id LIMIT %s",
+        [*params, limit]).fetchall()
+
+
+def expired_responses(conn: Connection, closed_before: datetime,
+                      limit: int) -> list[dict[str, Any]]:
+    """Unpurged responses to consultations closed before ``closed_before``, locked."""
+    return conn.execute(
+        "SELECT r.id, r.answers, c.questionnaire FROM responses r"
+        " JOIN consultations c ON c.id = r.consultation_id"
+        " WHERE c.status = 'closed' AND c.closed_at < %s AND r.purged_at IS NULL"
+        " ORDER BY r.id LIMIT %s FOR UPDATE OF r SKIP LOCKED",
+        (closed_before, limit)).fetchall()
+
+
+def purge_response(conn: Connection, response_id: int, answers: dict[str, Any],
+                   now: datetime) -> None:
+    """Keep ``answers`` (already stripped of free text) and the place; drop consent and
+    the postcode district."""
+    conn.execute("UPDATE responses SET answers = %s, consent = NULL, purged_at = %s"
+                 " WHERE id = %s", (Jsonb(answers), now, response_id))
+    conn.execute("UPDATE equality_monitoring SET postcode_district = NULL"
+                 " WHERE response_id = %s", (response_id,))

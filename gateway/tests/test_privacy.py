@@ -1,0 +1,325 @@
+"""UK GDPR through the gateway, against the real surveys service (nameko
+``container_factory``), a real gateway database and RabbitMQ: consent stored with its
+wording, a resident seeing and deleting what they sent, staff erasure requests,
+retention purges that keep the aggregates, and the audit log of staff reads."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from engage_common.db import Pool
+from gateway import store
+from gateway.app import create_app
+from gateway.auth import ROLES, issue_token
+from gateway.config import Settings
+
+QUESTIONS = [
+    {"id": "choice", "type": "single_choice", "text": "Where do you go first?",
+     "required": True, "options": [{"value": "gp", "label": "My GP"},
+                                   {"value": "ae", "label": "A&E"}]},
+    {"id": "score", "type": "rating", "text": "How good is it?"},
+    {"id": "agree", "type": "likert", "text": "It is easy to get to"},
+    {"id": "tell", "type": "free_text", "text": "Tell us more"},
+]
+WORDING = "I agree that the NHS in West Yorkshire may use my answers to plan services."
+# Emoji (with a ZWJ sequence and a skin tone), Arabic and Hebrew (right to left),
+# decomposed combining marks, CJK, a 4-byte mathematical letter, a bidi override.
+UNICODE = ("Caf\u0065\u0301 \U0001F469\u200D\U0001F469\u200D\U0001F467 \U0001F44D\U0001F3FD "
+           "\u0645\u0631\u062D\u0628\u0627 \u05E9\u05DC\u05D5\u05DD \u0928\u092E\u0938\u094D"
+           "\u0924\u0947 \u6F22\u5B57 \U0001D4AE \u202Eevil\u202C Z\u0351\u0361a\u0352\u0315")
+
+
+@pytest.fixture(scope="module")
+def amqp(make_vhost: Callable[[], str]) -> str:
+    return make_vhost()
+
+
+@pytest.fixture(scope="module")
+def settings(make_database: Callable[[str], str], amqp: str) -> Settings:
+    return Settings(amqp_uri=amqp, database_url=make_database("gateway"), rpc_timeout=5,
+                    rate_limit_per_minute=1000)
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> Iterator[Flask]:
+    flask_app = create_app(settings)
+    yield flask_app
+    flask_app.extensions["engage"].db.close()
+
+
+@pytest.fixture(scope="module")
+def db(settings: Settings) -> Iterator[Pool]:
+    pool = Pool(settings.database_url, size=2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def surveys_db(make_database: Callable[[str], str]) -> str:
+    return make_database("surveys")
+
+
+@pytest.fixture(scope="module")
+def sdb(surveys_db: str) -> Iterator[Pool]:
+    pool = Pool(surveys_db, size=2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def headers(db: Pool) -> dict[str, dict[str, str]]:
+    found = {}
+    with db.connection() as conn:
+        for role in ROLES:
+            user = store.create_staff(conn, f"{role}@example.nhs.uk", role.title(), role)
+            token, _ = issue_token(conn, user["id"], "tests")
+            found[role] = {"Authorization": f"Bearer {token}"}
+    return found
+
+
+@pytest.fixture
+def surveys(container_factory: Any, amqp: str, surveys_db: str) -> Any:
+    from surveys.service import SurveysService
+
+    container = container_factory(SurveysService, {
+        "AMQP_URI": amqp, "DATABASE_URL": surveys_db, "RETENTION_DAYS": 30})
+    container.start()
+    return container
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def open_consultation(client: FlaskClient, officer: dict[str, str]) -> str:
+    body = {"title": "Walk-in centres", "summary": "Tell us", "places": ["leeds"],
+            "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            "questionnaire": {"questions": QUESTIONS}}
+    created = client.post("/api/v1/staff/consultations", json=body, headers=officer)
+    assert created.status_code == 201, created.get_json()
+    cid = created.get_json()["id"]
+    assert client.post(f"/api/v1/staff/consultations/{cid}/open",
+                       headers=officer).status_code == 200
+    return cid
+
+
+def submit(client: FlaskClient, cid: str, **body: Any) -> str:
+    sent = client.post(f"/api/v1/consultations/{cid}/responses", json=body,
+                       headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert sent.status_code == 202, sent.get_json()
+    code = sent.get_json()["receipt_code"]
+    deadline = time.monotonic() + 10
+    while client.get(f"/api/v1/receipts/{code}").status_code != 200:
+        assert time.monotonic() < deadline, "response never stored"
+        time.sleep(0.05)
+    return code
+
+
+def audit_rows(db: Pool) -> list[dict[str, Any]]:
+    with db.connection() as conn:
+        return store.audit_entries(conn, 1000)
+
+
+def test_resident_sees_exactly_what_they_sent_and_deletes_it(
+        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]],
+        sdb: Pool) -> None:
+    officer = headers["engagement-officer"]
+    cid = open_consultation(client, officer)
+    other = submit(client, cid, answers={"choice": "ae"})
+    code = submit(client, cid, answers={"choice": "gp", "score": 7, "tell": UNICODE},
+                  equality={"age_band": "35-44", "postcode_district": "LS6"},
+                  consent={"given": True, "wording": WORDING})
+
+    mine = client.get(f"/api/v1/receipts/{code.lower()}/response")
+    assert mine.status_code == 200, mine.get_json()
+    assert mine.headers["Cache-Control"] == "no-store"
+    body = mine.get_json()
+    assert body["answers"] == {"choice": "gp", "score": 7, "tell": UNICODE}
+    assert body["answers"]["tell"].encode() == UNICODE.encode()  # not even normalised
+    assert body["consent"] == {"given": True, "wording": WORDING}
+    assert body["equality"] == {"age_band": "35-44", "postcode_district": "LS6"}
+    assert body["place"] == "leeds" and body["consultation_id"] == cid
+    assert body["receipt_code"] == code and body["submitted_at"] and body["purged_at"] is None
+    # the same on the web page, escaped but intact
+    page = client.get(f"/receipts/{code}/response")
+    assert page.status_code == 200 and WORDING in page.get_data(as_text=True)
+    assert "My GP" in page.get_data(as_text=True)
+
+    with sdb.connection() as conn:
+        rid = conn.execute("SELECT id FROM responses WHERE receipt_code = %s",
+                           (code,)).fetchone()["id"]
+    deleted = client.delete(f"/api/v1/receipts/{code}/response")
+    assert deleted.status_code == 200 and deleted.get_json() == {
+        "receipt_code": code, "deleted": True}
+    assert client.get(f"/api/v1/receipts/{code}/response").status_code == 404
+    assert client.delete(f"/api/v1/receipts/{code}/response").status_code == 404
+    assert client.get(f"/api/v1/receipts/{other}/response").status_code == 200
+    with sdb.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM equality_monitoring"
+                            " WHERE response_id = %s", (rid,)).fetchone()["n"] == 0
+        events = conn.execute("SELECT payload FROM outbox WHERE event_type = "
+                              "'response_deleted'").fetchall()
+    payload = events[-1]["payload"]
+    assert {k: payload[k] for k in ("consultation_id", "place")} == {
+        "consultation_id": cid, "place": "leeds"}
+    assert not set(payload) - {"consultation_id", "place", "event_id", "event_type",
+                               "occurred_at"}
+    results = client.get(f"/api/v1/staff/consultations/{cid}/results", headers=officer)
+    assert results.get_json()["total_responses"] == 1
+    assert client.get("/api/v1/receipts/AAAA-AAAA-AAAA/response").status_code == 404
+    assert client.get("/api/v1/receipts/not-a-code/response").status_code == 404
+
+
+def test_web_delete_asks_first_needs_csrf_then_deletes(
+        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]]) -> None:
+    cid = open_consultation(client, headers["engagement-officer"])
+    code = submit(client, cid, answers={"choice": "gp"},
+                  consent={"given": True, "wording": WORDING})
+    receipt = client.get(f"/receipts/{code}").get_data(as_text=True)
+    assert f"/receipts/{code}/response" in receipt  # "see what you sent"
+    page = client.get(f"/receipts/{code}/response").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post(f"/receipts/{code}/delete", data={"confirm": "yes"}).status_code == 400
+    assert client.post(f"/receipts/{code}/delete",
+                       data={"confirm": "yes", "csrf_token": "x" * 43}).status_code == 400
+    asked = client.post(f"/receipts/{code}/delete", data={"csrf_token": csrf})
+    assert asked.status_code == 200 and "Are you sure" in asked.get_data(as_text=True)
+    assert client.get(f"/api/v1/receipts/{code}/response").status_code == 200
+    done = client.post(f"/receipts/{code}/delete", data={"csrf_token": csrf, "confirm": "yes"})
+    assert done.status_code == 200
+    assert "Your response has been deleted" in done.get_data(as_text=True)
+    assert client.get(f"/api/v1/receipts/{code}/response").status_code == 404
+    assert client.get(f"/receipts/{code}/response").status_code == 404
+
+
+def test_erasure_request_finds_then_erases_and_is_audited(
+        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]],
+        db: Pool) -> None:
+    officer = headers["engagement-officer"]
+    cid = open_consultation(client, officer)
+    named = submit(client, cid, answers={"choice": "gp",
+                                         "tell": "I am Jane O'Neill, jane.100%@example.org"})
+    by_code = submit(client, cid, answers={"choice": "ae", "tell": "No names here"})
+    keep = submit(client, cid, answers={"choice": "ae", "tell": "Also Jane_Other? no: jxne"})
+    url = "/api/v1/staff/erasure-requests"
+
+    for role in ("analyst", "board-viewer"):
+        assert client.post(url, json={"text": "jane"}, headers=headers[role]).status_code == 403
+    assert client.post(url, json={}, headers=officer).status_code == 422
+    assert client.post(url, json={"text": "ja"}, headers=officer).status_code == 422
+
+    # LIKE wildcards are literal: "100%" matches only the text with "100%"
+    found = client.post(url, json={"text": "JANE.100%@EXAMPLE", "receipt_code": by_code},
+                        headers=officer)
+    assert found.status_code == 200, found.get_json()
+    body = found.get_json()
+    assert {r["receipt_code"] for r in body["found"]} == {named, by_code}
+    assert body["erased"] == 0
+    assert set(body["services_checked"]) == {"surveys", "feedback", "events"}
+    hit = next(r for r in body["found"] if r["receipt_code"] == named)
+    assert hit["matches"] == [{"field": "answers.tell",
+                               "text": "I am Jane O'Neill, jane.100%@example.org"}]
+    assert client.get(f"/api/v1/receipts/{named}/response").status_code == 200
+
+    erased = client.post(url, json={"text": "jane.100%@example", "receipt_code": by_code,
+                                    "confirm": True}, headers=officer)
+    assert erased.status_code == 200 and erased.get_json()["erased"] == 2
+    for code in (named, by_code):
+        assert client.get(f"/api/v1/receipts/{code}/response").status_code == 404
+    assert client.get(f"/api/v1/receipts/{keep}/response").status_code == 200
+
+    rows = audit_rows(db)
+    searches = [r for r in rows if r["action"] == "personal_data.search"]
+    assert len(searches) == 2 and searches[0]["email"] == "engagement-officer@example.nhs.uk"
+    assert all("jane" not in r["target"].lower() for r in rows)  # never the searched text
+    assert any(r["action"] == "personal_data.erase" for r in rows)
+
+
+def test_exports_and_free_text_reads_are_audited_and_admins_read_the_log(
+        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]],
+        db: Pool) -> None:
+    officer, analyst = headers["engagement-officer"], headers["analyst"]
+    cid = open_consultation(client, officer)
+    submit(client, cid, answers={"choice": "gp", "tell": "Personal story"})
+    export = client.get(f"/api/v1/staff/consultations/{cid}/responses.csv", headers=analyst)
+    assert export.status_code == 200 and "Personal story" in export.get_data(as_text=True)
+    results = client.get(f"/api/v1/staff/consultations/{cid}/results", headers=analyst)
+    assert results.status_code == 200
+
+    log = client.get("/api/v1/staff/audit-log?limit=50", headers=headers["admin"])
+    assert log.status_code == 200
+    entries = [(e["email"], e["action"], e["target"]) for e in log.get_json()["entries"]]
+    assert ("analyst@example.nhs.uk", "consultation.export", cid) in entries
+    assert ("analyst@example.nhs.uk", "consultation.results.free_text", cid) in entries
+    for role in ("engagement-officer", "analyst", "board-viewer"):
+        assert client.get("/api/v1/staff/audit-log", headers=headers[role]).status_code == 403
+    assert client.get("/api/v1/staff/audit-log?limit=0",
+                      headers=headers["admin"]).status_code == 422
+
+
+def test_retention_purge_keeps_the_aggregates_and_drops_personal_details(
+        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], amqp: str,
+        sdb: Pool) -> None:
+    officer = headers["engagement-officer"]
+    cid = open_consultation(client, officer)
+    codes = [submit(client, cid, answers={"choice": choice, "score": score, "agree": agree,
+                                          "tell": f"My name is Resident {score}"},
+                    equality={"postcode_district": "LS6", "age_band": "25-34"},
+                    consent={"given": True, "wording": WORDING})
+             for choice, score, agree in (("gp", 3, "agree"), ("ae", 8, "disagree"),
+                                          ("gp", 10, "strongly-agree"))]
+    assert client.post(f"/api/v1/staff/consultations/{cid}/close",
+                       headers=officer).status_code == 200
+    url = f"/api/v1/staff/consultations/{cid}/results"
+    before = client.get(url, headers=officer).get_json()
+
+    with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=10) as rpc:
+        # 29 days after closing is within RETENTION_DAYS (30): nothing happens
+        soon = (datetime.now(UTC) + timedelta(days=29)).isoformat()
+        assert rpc.surveys.purge_expired(soon) == {"purged": 0}
+        later = (datetime.now(UTC) + timedelta(days=31)).isoformat()
+        assert rpc.surveys.purge_expired(later) == {"purged": 3}
+        assert rpc.surveys.purge_expired(later) == {"purged": 0}  # once only
+
+    after = client.get(url, headers=officer).get_json()
+    assert after["total_responses"] == before["total_responses"] == 3
+    by_id = {q["id"]: q for q in after["questions"]}
+    for q in before["questions"]:
+        if q["type"] == "free_text":
+            assert q["free_text"] and not by_id[q["id"]]["free_text"]
+        else:
+            assert by_id[q["id"]] == q  # counts, means, distributions unchanged
+    assert by_id["score"]["mean"] == pytest.approx(7.0)
+    mine = client.get(f"/api/v1/receipts/{codes[0]}/response").get_json()
+    assert mine["answers"] == {"choice": "gp", "score": 3, "agree": "agree"}
+    assert mine["consent"] is None and mine["purged_at"]
+    assert mine["equality"] == {"age_band": "25-34"} and mine["place"] == "leeds"
+    with sdb.connection() as conn:
+        row = conn.execute("SELECT e.postcode_district, e.derived_place FROM responses r"
+                           " JOIN equality_monitoring e ON e.response_id = r.id"
+                           " WHERE r.receipt_code = %s", (codes[0],)).fetchone()
+    assert row == {"postcode_district": None, "derived_place": "leeds"}
+    csv_text = client.get(f"/api/v1/staff/consultations/{cid}/responses.csv",
+                          headers=officer).get_data(as_text=True)
+    assert "Resident" not in csv_text and "LS6" not in csv_text
+
+
+def test_unicode_of_every_kind_round_trips_through_consultations_too(
+        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]]) -> None:
+    officer = headers["engagement-officer"]
+    created = client.post("/api/v1/staff/consultations", headers=officer, json={
+        "title": UNICODE[:200], "summary": UNICODE})
+    assert created.status_code == 201
+    got = client.get(f"/api/v1/staff/consultations/{created.get_json()['id']}",
+                     headers=officer).get_json()
+    assert got["title"] == UNICODE[:200] and got["summary"] == UNICODE
