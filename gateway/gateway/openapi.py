@@ -2,7 +2,9 @@
 URL map and the marshmallow schemas its views validate with (see ``api.docs.doc``).
 
 Walking the URL map means a route cannot exist without appearing in the document;
-a view without ``@doc`` still appears, with a bare description.
+a view without ``@doc`` still appears, with a bare description. The resident web
+pages are in it too, as HTML operations (tag ``resident web pages``); only static
+files are left out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gateway.schemas import ErrorSchema
 bp = Blueprint("openapi", __name__)
 
 DOCUMENTED_PREFIXES = ("/api/v1/",)
+WEB_ENDPOINT_PREFIX = "web."
 EXTRA_PATHS = ("/healthz", "/readyz", "/openapi.json")
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -87,11 +90,11 @@ def _error_response(status: int) -> dict[str, Any]:
             "content": {"application/json": {"schema": ErrorSchema}}}
 
 
-def _operation(view: Any, method: str, path_args: list[str]) -> dict[str, Any]:
+def _operation(view: Any, method: str, path_args: list[str], endpoint: str) -> dict[str, Any]:
     meta: dict[str, Any] = getattr(view, "__openapi__", {}) or {}
     roles: tuple[str, ...] | None = getattr(view, "__roles__", None)
     op: dict[str, Any] = {
-        "operationId": f"{method}_{view.__name__}",
+        "operationId": f"{method}_{endpoint.replace('.', '_')}",
         "summary": meta.get("summary") or (view.__doc__ or view.__name__).strip().split("\n")[0],
         "tags": [meta.get("tag", "other")],
         "parameters": [
@@ -115,7 +118,7 @@ def _operation(view: Any, method: str, path_args: list[str]) -> dict[str, Any]:
                                  "description": text, "schema": {"type": "string"}})
     if meta.get("body") is not None:
         op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": meta["body"]}}}
+            meta.get("consumes", "application/json"): {"schema": meta["body"]}}}
     status = str(meta.get("status", 200))
     success: dict[str, Any] = {"description": "OK" if status == "200" else
                                {"201": "Created", "202": "Accepted"}.get(status, "Success")}
@@ -139,6 +142,8 @@ def _operation(view: Any, method: str, path_args: list[str]) -> dict[str, Any]:
         responses[str(code)] = _error_response(code) if code != 500 else {
             "description": "Unexpected error", "content": {
                 "application/json": {"schema": ErrorSchema}}}
+        if produces == "text/html":  # pages answer errors with a page, not JSON
+            responses[str(code)]["content"] = {"text/html": {"schema": {"type": "string"}}}
     for code in (429, 503):
         if code in errors:
             responses[str(code)]["headers"] = {"Retry-After": {
@@ -165,13 +170,16 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "checks": {"type": "object", "additionalProperties": {"type": "string"}}}})
     paths: dict[str, dict[str, Any]] = {}
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(DOCUMENTED_PREFIXES) or rule.rule in EXTRA_PATHS:
+        if rule.rule in EXTRA_PATHS or rule.endpoint.endswith("static"):
+            continue
+        if not (rule.rule.startswith(DOCUMENTED_PREFIXES)
+                or rule.endpoint.startswith(WEB_ENDPOINT_PREFIX)):
             continue
         path = _RULE_ARG.sub(r"{\1}", rule.rule)
         view = app.view_functions[rule.endpoint]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(
-                view, method.lower(), _ordered_args(rule.rule))
+                view, method.lower(), _ordered_args(rule.rule), rule.endpoint)
     for path in EXTRA_PATHS:
         paths[path] = _HEALTH[path]
     for path in sorted(paths):

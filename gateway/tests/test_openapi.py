@@ -29,9 +29,10 @@ def document(app: Flask) -> dict[str, Any]:
 
 
 def documented_rules(app: Flask) -> list[tuple[str, set[str], str]]:
+    """Every route the app has, but static files: the API, health and the web pages."""
     rules = []
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/") or rule.rule in ("/healthz", "/readyz"):
+        if not rule.endpoint.endswith("static"):
             path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
             rules.append((path, {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}},
                           rule.endpoint))

@@ -17,9 +17,12 @@ def doc(summary: str, *, tag: str, body: SchemaLike | None = None,
         query: SchemaLike | None = None, response: SchemaLike | None = None,
         status: int = 200, errors: Sequence[int] = (), description: str = "",
         produces: str = "application/json", headers: dict[str, str] | None = None,
-        request_headers: dict[str, str] | None = None) -> Callable[[F], F]:
+        request_headers: dict[str, str] | None = None,
+        consumes: str = "application/json") -> Callable[[F], F]:
     """``errors``: the 4xx/5xx statuses the route can answer (all use the error schema).
     ``headers``: response headers on success; ``request_headers``: optional request headers.
+    ``consumes``: the request body's media type (web forms post
+    ``application/x-www-form-urlencoded``).
     """
 
     def decorate(view: F) -> F:
@@ -27,7 +30,7 @@ def doc(summary: str, *, tag: str, body: SchemaLike | None = None,
             "summary": summary, "tag": tag, "body": body, "query": query,
             "response": response, "status": status, "errors": tuple(errors),
             "description": description, "produces": produces, "headers": headers or {},
-            "request_headers": request_headers or {},
+            "request_headers": request_headers or {}, "consumes": consumes,
         }
         return view
 

@@ -22,11 +22,15 @@ from markupsafe import Markup, escape
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES
+from gateway.api.docs import doc
 from gateway.context import engage
 from gateway.errors import ApiError, ServiceUnavailable
 from gateway.security import READ, WRITE, rate_limited
 from gateway.submissions import current_or_snapshot, submit_response, validate_anyway
 from gateway.web import forms
+from gateway.web.schemas import CsrfForm, PageFilters, ResponseForm
+
+TAG = "resident web pages"
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
@@ -139,6 +143,8 @@ def _render_consultation(consultation: dict[str, Any], status: int = 200,
 
 
 @bp.get("/")
+@doc("Home: the consultations open now, filterable by place and priority", tag=TAG,
+     query=PageFilters, produces="text/html", errors=(503,))
 def index() -> Any:
     filters: dict[str, Any] = {"status": "open", "accepting": True}
     place = request.args.get("place", "")
@@ -154,6 +160,8 @@ def index() -> Any:
 
 
 @bp.get("/consultations/<consultation_id>")
+@doc("A consultation and its questionnaire as an accessible form (no JavaScript needed)",
+     tag=TAG, produces="text/html", errors=(404, 503))
 def consultation(consultation_id: str) -> Any:
     # From the snapshot while surveys is down: residents can still answer (see submissions).
     found = _visible(current_or_snapshot(engage(), consultation_id))
@@ -162,6 +170,10 @@ def consultation(consultation_id: str) -> Any:
 
 @bp.post("/consultations/<consultation_id>")
 @rate_limited(WRITE)
+@doc("Send a response from the form: 303 to the receipt page, or the form again with an "
+     "error summary (422)", tag=TAG, body=ResponseForm,
+     consumes="application/x-www-form-urlencoded", produces="text/html", status=303,
+     headers={"Location": "the receipt page"}, errors=(400, 404, 409, 413, 422, 503))
 def respond(consultation_id: str) -> Any:
     _check_csrf()
     ctx = engage()
@@ -202,6 +214,8 @@ def _decoy_code() -> str:
 
 @bp.get("/receipts/<code>")
 @rate_limited(READ)
+@doc("A receipt: whether the response is received, stored or rejected", tag=TAG,
+     produces="text/html", errors=(404, 503))
 def receipt(code: str) -> Any:
     code = code.upper()
     if not RECEIPT_CODE.match(code):
@@ -278,6 +292,8 @@ def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]],
 
 @bp.get("/receipts/<code>/response")
 @rate_limited(WRITE)
+@doc("What the resident sent, with a button to delete it", tag=TAG, produces="text/html",
+     errors=(404, 503))
 def my_response(code: str) -> Any:
     """See what you sent: the receipt code is the only key a resident holds."""
     code = _receipt_code(code)
@@ -291,6 +307,9 @@ def my_response(code: str) -> Any:
 
 @bp.post("/receipts/<code>/delete")
 @rate_limited(WRITE)
+@doc("Delete the resident's response (asks to confirm first)", tag=TAG, body=CsrfForm,
+     consumes="application/x-www-form-urlencoded", produces="text/html",
+     errors=(400, 404, 503))
 def delete_response(code: str) -> Any:
     """Ask first (a page with a confirm button), then delete for good."""
     _check_csrf()

@@ -1,0 +1,38 @@
+"""What the web pages accept, for the OpenAPI document. The pages parse forms with
+``forms.parse_form`` (a question's inputs are named after its id, so the set of
+fields differs per consultation); these schemas describe the fixed part."""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from engage_common.reference import PLACES, PRIORITIES
+from gateway.web import forms
+
+
+class PageFilters(Schema):
+    place = fields.String(validate=validate.OneOf(list(PLACES)))
+    priority = fields.String(validate=validate.OneOf(list(PRIORITIES)))
+
+
+class CsrfForm(Schema):
+    csrf_token = fields.String(required=True, data_key=forms.CSRF_FIELD,
+                               metadata={"description": "from the page's hidden field"})
+    confirm = fields.String(validate=validate.OneOf(["yes"]),
+                            metadata={"description": "'yes' deletes; absent asks first"})
+
+
+class ResponseForm(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    csrf_token = fields.String(required=True, data_key=forms.CSRF_FIELD)
+    idempotency_key = fields.String(data_key=forms.IDEMPOTENCY_FIELD, metadata={
+        "description": "generated with the form, so a double click stores one response"})
+    consent = fields.String(data_key=forms.CONSENT_FIELD, validate=validate.OneOf(["yes"]))
+    website = fields.String(data_key=forms.HONEYPOT_FIELD, metadata={
+        "description": "a honeypot: left empty by people, filled by bots"})
+    answers = fields.String(metadata={"description": (
+        "one field per question, 'answers-<question id>' (repeated for multiple choice; "
+        "'answers-<id>-rank-<n>' for ranking), and 'equality-<field>' for the optional "
+        "equality-monitoring section")})
