@@ -29,11 +29,11 @@ from typing import Any
 import eventlet
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
-from nameko.rpc import rpc
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from engage_common.db import Database, Pool
+from engage_common.healthcheck import HealthCheck
 from engage_common.messaging import DEAD_LETTER_QUEUE, claim_message, event_handler
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
     )
 
 
-class ProjectionsService:
+class ProjectionsService(HealthCheck):
     name = "gateway_projections"
 
     db = Database()
@@ -151,12 +151,6 @@ class ProjectionsService:
         with pool.connection() as conn:
             if claim_message(conn, str(event["event_id"]), f"{self.name}.{handler}"):
                 apply(conn, event)
-
-    @rpc
-    def health(self) -> dict[str, Any]:
-        with self.db.connection() as conn:
-            conn.execute("SELECT 1")
-        return {"service": self.name, "database": True}
 
     @event_handler(SOURCE, "consultation_opened")
     def on_consultation_opened(self, event: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from engage_common.reference import PLACES, PRIORITIES
 from gateway.errors import ApiError
+from surveys import schemas as contract
 
 
 def flatten_errors(messages: Any, path: str = "") -> dict[str, list[str]]:
@@ -172,21 +173,8 @@ class ErasureRequestSchema(GatewaySchema):
         "description": "false: only find; true: erase everything found"})
 
 
-class ErasureMatchSchema(Schema):
-    field = fields.String()
-    text = fields.String()
-
-
-class ErasureFoundSchema(Schema):
-    response_id = fields.Integer()
-    receipt_code = fields.String()
-    consultation_id = fields.String()
-    submitted_at = fields.String()
-    matches = fields.List(fields.Nested(ErasureMatchSchema))
-
-
 class ErasureResultSchema(Schema):
-    found = fields.List(fields.Nested(ErasureFoundSchema))
+    found = fields.List(fields.Nested(contract.PersonalDataResponseSchema))
     truncated = fields.Boolean()
     erased = fields.Integer(metadata={"description": "responses erased (0 unless confirm)"})
     services_checked = fields.Dict(keys=fields.String(), values=fields.String())

@@ -7,19 +7,17 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
 from gateway import store
 from gateway.api import staff as staff_api
 from gateway.app import create_app
-from gateway.auth import ROLES, issue_token
 from gateway.config import Settings
 
 QUESTIONS = [
@@ -33,47 +31,6 @@ QUESTIONS = [
 # -- an app over a fresh database and vhost, one staff member per role ----------------------
 # (kept here, not in a conftest.py: pytest's importlib mode would shadow the gateway package)
 
-@pytest.fixture(scope="module")
-def api_amqp(make_vhost: Callable[[], str]) -> str:
-    return make_vhost()
-
-
-@pytest.fixture(scope="module")
-def api_settings(make_database: Callable[[str], str], api_amqp: str) -> Settings:
-    return Settings(amqp_uri=api_amqp, database_url=make_database("gateway"), rpc_timeout=5)
-
-
-@pytest.fixture(scope="module")
-def api_app(api_settings: Settings) -> Iterator[Flask]:
-    app = create_app(api_settings)
-    yield app
-    app.extensions["engage"].db.close()
-
-
-@pytest.fixture(scope="module")
-def api_db(api_settings: Settings) -> Iterator[Pool]:
-    pool = Pool(api_settings.database_url, size=2)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture(scope="module")
-def role_tokens(api_db: Pool) -> dict[str, str]:
-    """``{role: bearer token}``, one staff user per role."""
-    tokens = {}
-    with api_db.connection() as conn:
-        for role in ROLES:
-            user = store.create_staff(conn, f"{role}@example.nhs.uk", role.title(), role)
-            tokens[role], _ = issue_token(conn, user["id"], "tests")
-    return tokens
-
-
-@pytest.fixture(scope="module")
-def as_role(role_tokens: dict[str, str]) -> dict[str, dict[str, str]]:
-    """``{role: request headers carrying that role's bearer token}``."""
-    return {role: {"Authorization": f"Bearer {token}"} for role, token in role_tokens.items()}
-
-
 def _in_days(days: float) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
@@ -84,25 +41,6 @@ def draft(**changes: Any) -> dict[str, Any]:
             "questionnaire": {"questions": QUESTIONS}, **changes}
 
 
-@pytest.fixture(scope="module")
-def surveys_db(make_database: Callable[[str], str]) -> str:
-    return make_database("surveys")
-
-
-@pytest.fixture
-def surveys(container_factory: Any, api_amqp: str, surveys_db: str) -> Any:
-    """The real surveys service, on the gateway's vhost."""
-    from surveys.service import SurveysService
-
-    container = container_factory(SurveysService, {"AMQP_URI": api_amqp,
-                                                   "DATABASE_URL": surveys_db})
-    container.start()
-    return container
-
-
-@pytest.fixture
-def client(api_app: Flask) -> FlaskClient:
-    return api_app.test_client()
 
 
 @pytest.fixture
@@ -137,7 +75,7 @@ def error(response: Any) -> dict[str, Any]:
 
 
 def test_staff_lifecycle_and_the_public_view(surveys: Any, client: FlaskClient,
-                                             officer: dict[str, str], api_db: Pool) -> None:
+                                             officer: dict[str, str], db: Pool) -> None:
     created = client.post("/api/v1/staff/consultations", json=draft(), headers=officer)
     assert created.status_code == 201
     cid = created.json["id"]
@@ -194,7 +132,7 @@ def test_staff_lifecycle_and_the_public_view(surveys: Any, client: FlaskClient,
     assert cid not in [c["id"] for c in client.get("/api/v1/consultations").json[
         "consultations"]]
 
-    with api_db.connection() as conn:
+    with db.connection() as conn:
         actions = [(e["action"], e["target"]) for e in store.audit_entries(conn)
                    if e["target"] == cid]
     assert sorted(a for a, _ in actions) == [
@@ -362,9 +300,9 @@ def test_reference_data() -> None:
 
 
 def test_503_with_retry_after_when_surveys_is_not_running(
-        make_vhost: Callable[[], str], api_settings: Settings,
+        make_vhost: Callable[[], str], settings: Settings,
         as_role: dict[str, dict[str, str]]) -> None:
-    lonely = Settings(amqp_uri=make_vhost(), database_url=api_settings.database_url,
+    lonely = Settings(amqp_uri=make_vhost(), database_url=settings.database_url,
                       rpc_timeout=0.5)
     client = create_app(lonely).test_client()
     for response in (

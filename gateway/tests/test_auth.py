@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,8 +14,7 @@ from flask.testing import FlaskClient
 
 from engage_common.db import Pool
 from gateway import manage, store
-from gateway.app import create_app
-from gateway.auth import ROLES, issue_token
+from gateway.auth import ROLES
 from gateway.config import Settings
 
 CID = str(uuid.uuid4())
@@ -45,38 +44,13 @@ REFUSED = {
 
 
 @pytest.fixture(scope="module")
-def settings(make_database: Callable[[str], str], make_vhost: Callable[[], str]) -> Settings:
-    return Settings(amqp_uri=make_vhost(), database_url=make_database("gateway"),
-                    rpc_timeout=0.5)
+def settings_overrides() -> dict[str, Any]:
+    return {"rpc_timeout": 0.5}
 
 
 @pytest.fixture(scope="module")
-def app(settings: Settings) -> Iterator[Flask]:
-    flask_app = create_app(settings)
-    yield flask_app
-    flask_app.extensions["engage"].db.close()
-
-
-@pytest.fixture(scope="module")
-def db(settings: Settings) -> Iterator[Pool]:
-    pool = Pool(settings.database_url, size=2)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture(scope="module")
-def tokens(db: Pool) -> dict[str, str]:
-    found = {}
-    with db.connection() as conn:
-        for role in ROLES:
-            user = store.create_staff(conn, f"{role}@example.nhs.uk", role.title(), role)
-            found[role], _ = issue_token(conn, user["id"], "tests")
-    return found
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def tokens(role_tokens: dict[str, str]) -> dict[str, str]:
+    return role_tokens
 
 
 def call(client: FlaskClient, route: tuple, token: str | None = None) -> object:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -31,53 +30,19 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 
-from engage_common.db import Pool
-from gateway import store
-from gateway.app import create_app
-from gateway.auth import issue_token
-from gateway.config import Settings
-
 MAX_EXAMPLES = 20
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance]
 
 
 @pytest.fixture(scope="module")
-def fuzz_amqp(make_vhost: Callable[[], str]) -> str:
-    return make_vhost()
+def settings_overrides() -> dict[str, Any]:
+    return {"rate_limit_per_minute": 0, "rate_limit_reads_per_minute": 0}
 
 
 @pytest.fixture(scope="module")
-def fuzz_surveys_db(make_database: Callable[[str], str]) -> str:
-    return make_database("surveys")
-
-
-@pytest.fixture(scope="module")
-def fuzz_app(make_database: Callable[[str], str], fuzz_amqp: str) -> Iterator[Flask]:
-    app = create_app(Settings(amqp_uri=fuzz_amqp, database_url=make_database("gateway"),
-                              rpc_timeout=5, rate_limit_per_minute=0,
-                              rate_limit_reads_per_minute=0))
-    yield app
-    app.extensions["engage"].db.close()
-
-
-@pytest.fixture(scope="module")
-def admin_headers(fuzz_app: Flask) -> dict[str, str]:
-    pool: Pool = fuzz_app.extensions["engage"].db
-    with pool.connection() as conn:
-        user = store.create_staff(conn, "fuzz-admin@example.nhs.uk", "Fuzz", "admin")
-        token, _ = issue_token(conn, user["id"], "fuzz")
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def surveys(container_factory: Any, fuzz_amqp: str, fuzz_surveys_db: str) -> Any:
-    from surveys.service import SurveysService
-
-    container = container_factory(SurveysService, {"AMQP_URI": fuzz_amqp,
-                                                   "DATABASE_URL": fuzz_surveys_db})
-    container.start()
-    return container
+def admin_headers(as_role: dict[str, dict[str, str]]) -> dict[str, str]:
+    return as_role["admin"]
 
 
 def fuzz_operation(operation: Any, mode: GenerationMode, admin: dict[str, str]) -> list[str]:
@@ -107,10 +72,10 @@ def fuzz_operation(operation: Any, mode: GenerationMode, admin: dict[str, str]) 
 
 
 def test_no_generated_request_causes_a_server_error(
-        surveys: Any, fuzz_app: Flask, admin_headers: dict[str, str]) -> None:
+        surveys: Any, app: Flask, admin_headers: dict[str, str]) -> None:
     """schemathesis's pytest plugin does not run on pytest 9 (it reads a private
     attribute pytest dropped), so the operations are driven with hypothesis directly."""
-    api = schemathesis.openapi.from_wsgi("/openapi.json", fuzz_app)
+    api = schemathesis.openapi.from_wsgi("/openapi.json", app)
     # /readyz answers 503 by design here (feedback and events are not running).
     operations = [op for op in (result.ok() for result in api.get_all_operations())
                   if op.path != "/readyz"]
@@ -124,9 +89,6 @@ def test_no_generated_request_causes_a_server_error(
 
 # -- regressions: what the fuzzer (and the brief) found, pinned -------------------------------
 
-@pytest.fixture
-def client(fuzz_app: Flask) -> FlaskClient:
-    return fuzz_app.test_client()
 
 
 def test_bad_bodies_are_4xx_never_500(surveys: Any, client: FlaskClient,
@@ -174,13 +136,13 @@ def test_nul_characters_are_refused_not_a_database_error(
     assert answer.status_code == 422 and "answers.tell" in answer.get_json()["error"]["fields"]
 
 
-def test_surveys_refuses_nul_itself(surveys: Any, fuzz_amqp: str) -> None:
+def test_surveys_refuses_nul_itself(surveys: Any, amqp: str) -> None:
     """Defence in depth: the service refuses U+0000 whoever calls it."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from engage_common.errors import ValidationFailed
 
-    with ClusterRpcProxy({"AMQP_URI": fuzz_amqp}, timeout=10) as rpc:
+    with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=10) as rpc:
         with pytest.raises(ValidationFailed) as failed:
             rpc.surveys.create_consultation({"title": "t\x00", "summary": "s"})
         assert "title" in failed.value.errors

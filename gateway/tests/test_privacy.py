@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
 from gateway import store
-from gateway.app import create_app
-from gateway.auth import ROLES, issue_token
-from gateway.config import Settings
 
 QUESTIONS = [
     {"id": "choice", "type": "single_choice", "text": "Where do you go first?",
@@ -39,36 +35,6 @@ UNICODE = ("Caf\u0065\u0301 \U0001F469\u200D\U0001F469\u200D\U0001F467 \U0001F44
 
 
 @pytest.fixture(scope="module")
-def amqp(make_vhost: Callable[[], str]) -> str:
-    return make_vhost()
-
-
-@pytest.fixture(scope="module")
-def settings(make_database: Callable[[str], str], amqp: str) -> Settings:
-    return Settings(amqp_uri=amqp, database_url=make_database("gateway"), rpc_timeout=5,
-                    rate_limit_per_minute=1000)
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings) -> Iterator[Flask]:
-    flask_app = create_app(settings)
-    yield flask_app
-    flask_app.extensions["engage"].db.close()
-
-
-@pytest.fixture(scope="module")
-def db(settings: Settings) -> Iterator[Pool]:
-    pool = Pool(settings.database_url, size=2)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture(scope="module")
-def surveys_db(make_database: Callable[[str], str]) -> str:
-    return make_database("surveys")
-
-
-@pytest.fixture(scope="module")
 def sdb(surveys_db: str) -> Iterator[Pool]:
     pool = Pool(surveys_db, size=2)
     yield pool
@@ -76,29 +42,18 @@ def sdb(surveys_db: str) -> Iterator[Pool]:
 
 
 @pytest.fixture(scope="module")
-def headers(db: Pool) -> dict[str, dict[str, str]]:
-    found = {}
-    with db.connection() as conn:
-        for role in ROLES:
-            user = store.create_staff(conn, f"{role}@example.nhs.uk", role.title(), role)
-            token, _ = issue_token(conn, user["id"], "tests")
-            found[role] = {"Authorization": f"Bearer {token}"}
-    return found
+def settings_overrides() -> dict[str, Any]:
+    return {"rate_limit_per_minute": 1000}
 
 
-@pytest.fixture
-def surveys(container_factory: Any, amqp: str, surveys_db: str) -> Any:
-    from surveys.service import SurveysService
-
-    container = container_factory(SurveysService, {
-        "AMQP_URI": amqp, "DATABASE_URL": surveys_db, "RETENTION_DAYS": 30})
-    container.start()
-    return container
+@pytest.fixture(scope="module")
+def surveys_config() -> dict[str, Any]:
+    return {"RETENTION_DAYS": 30}
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+@pytest.fixture(scope="module")
+def headers(as_role: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return as_role
 
 
 def open_consultation(client: FlaskClient, officer: dict[str, str]) -> str:

@@ -1,9 +1,10 @@
-"""Container healthcheck: call a service's ``health`` RPC over RabbitMQ.
+"""The ``health`` RPC every Engage service answers, and the container healthcheck
+that calls it over RabbitMQ.
 
-Usage: ``python -m engage_common.healthcheck SERVICE`` with ``AMQP_URI`` in the
-environment. Exits 0 only when the service answered and its database is up, so
-docker/k8s see a service that is running but cut off from RabbitMQ or
-PostgreSQL as unhealthy.
+Services mix in ``HealthCheck`` (it needs a ``db`` dependency). The check:
+``python -m engage_common.healthcheck SERVICE`` with ``AMQP_URI`` in the environment.
+It exits 0 only when the service answered and its database is up, so docker/k8s see
+a service that is running but cut off from RabbitMQ or PostgreSQL as unhealthy.
 """
 
 from __future__ import annotations
@@ -12,9 +13,32 @@ import os
 import sys
 from typing import Any
 
+from marshmallow import Schema, fields
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+class HealthSchema(Schema):
+    service = fields.String(required=True)
+    database = fields.Boolean(required=True)
+
+
+class HealthCheck:
+    """Mixin for nameko services: ``health()`` proves the service is consuming RPCs
+    and its database answers a real query (the gateway's /readyz and the
+    docker/k8s healthchecks call it)."""
+
+    name: str
+    db: Any
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT 1 AS ok").fetchone()
+        return HealthSchema().dump(
+            {"service": self.name, "database": row is not None and row["ok"] == 1})
 
 
 def check(service: str, amqp_uri: str, timeout: float = 5.0) -> dict[str, Any]:

@@ -10,11 +10,6 @@ from engage_common.reference import OUTSIDE_AREA, PLACES
 from events.domain import STATUSES, check_times
 
 
-class HealthSchema(Schema):
-    service = fields.String(required=True)
-    database = fields.Boolean(required=True)
-
-
 class AccessibilitySchema(Schema):
     """What the venue offers, so residents can judge before they register."""
 

@@ -10,11 +10,6 @@ from engage_common.reference import OUTSIDE_AREA, PLACES, PRIORITIES
 from feedback.domain import CHANNELS, MAX_TEXT_LENGTH, THEME_SLUG, normalise_themes
 
 
-class HealthSchema(Schema):
-    service = fields.String(required=True)
-    database = fields.Boolean(required=True)
-
-
 class ThemeSchema(Schema):
     slug = fields.String(required=True, validate=validate.Regexp(THEME_SLUG))
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))

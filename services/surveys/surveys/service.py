@@ -18,6 +18,7 @@ from psycopg import Connection
 
 from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_common.healthcheck import HealthCheck
 from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
 from engage_common.reference import EQUALITY_FIELDS
@@ -74,7 +75,7 @@ def _reasons(errors: dict[str, list[str]]) -> list[str]:
     return out
 
 
-class SurveysService:
+class SurveysService(HealthCheck):
     name = "surveys"
 
     db = Database()
@@ -106,12 +107,6 @@ class SurveysService:
         return present(updated, now)
 
     # -- RPC ---------------------------------------------------------------------------
-
-    @rpc
-    def health(self) -> dict[str, Any]:
-        with self.db.connection() as conn:
-            ok = store.ping(conn)
-        return {"service": "surveys", "database": ok}
 
     @rpc
     def create_consultation(self, data: dict[str, Any]) -> dict[str, Any]:

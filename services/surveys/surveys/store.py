@@ -237,8 +237,6 @@ def export_page(conn: Connection, consultation_id: str, after: int,
         (consultation_id, after, limit)).fetchall()
 
 
-def ping(conn: Connection) -> bool:
-    return conn.execute("SELECT 1 AS ok").fetchone()["ok"] == 1
 
 
 # -- privacy (UK GDPR) ------------------------------------------------------------------------
