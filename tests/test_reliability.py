@@ -325,3 +325,34 @@ def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
     rows = surveys_sql(rsuite, "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
                        " FROM responses WHERE consultation_id = %s", cid)[0]
     assert rows == {"n": total, "total": total}
+
+
+def test_gateway_sigterm_finishes_accepted_requests_and_loses_none(
+        rsuite: Suite, officer: str) -> None:
+    """Residents keep submitting while the gateway gets SIGTERM: every request it answered
+    202 is stored; the rest were refused at the door (connection error), never half-taken."""
+    cid = open_consultation(rsuite, officer, "Gateway restarts")
+    total = 150
+
+    def one(i: int) -> int | None:
+        try:
+            return submit(rsuite, cid, i, f"gw-term-{i}").status_code
+        except requests.RequestException:
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(one, i) for i in range(total)]
+        wait_until(lambda: sum(f.done() for f in futures) >= 20, 60, "some answers")
+        proc = rsuite.procs["gateway"]
+        rsuite.stop("gateway", sig="TERM")
+        answers = [f.result() for f in futures]
+    assert proc.returncode == 0, "gunicorn did not shut down gracefully"
+    accepted = answers.count(202)
+    assert 20 <= accepted < total, "SIGTERM came after every request: test proved nothing"
+    assert set(answers) <= {202, None}, answers
+
+    rsuite.start("gateway")
+    rsuite.wait_ready()
+    wait_until(lambda: stored(rsuite, cid) >= accepted, 30, f"{accepted} stored")
+    time.sleep(0.5)
+    assert stored(rsuite, cid) == accepted

@@ -32,8 +32,8 @@ from nameko.messaging import Consumer
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from engage_common import healthcheck
 from engage_common.db import Database, Pool
-from engage_common.healthcheck import HealthCheck
 from engage_common.messaging import DEAD_LETTER_QUEUE, claim_message, event_handler
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
     )
 
 
-class ProjectionsService(HealthCheck):
+class ProjectionsService(healthcheck.HealthCheck):
     name = "gateway_projections"
 
     db = Database()

@@ -1,7 +1,9 @@
 """The ``health`` RPC every Engage service answers, and the container healthcheck
 that calls it over RabbitMQ.
 
-Services mix in ``HealthCheck`` (it needs a ``db`` dependency). The check:
+Services mix in ``healthcheck.HealthCheck`` (it needs a ``db`` dependency). Refer to it
+through the module: ``nameko run`` treats every class with entrypoints that it finds in a
+service module as a service, so importing the class itself there would break it. The check:
 ``python -m engage_common.healthcheck SERVICE`` with ``AMQP_URI`` in the environment.
 It exits 0 only when the service answered and its database is up, so docker/k8s see
 a service that is running but cut off from RabbitMQ or PostgreSQL as unhealthy.

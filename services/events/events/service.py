@@ -3,12 +3,12 @@ features arrive in later issues on top of this database and outbox."""
 
 from __future__ import annotations
 
+from engage_common import healthcheck
 from engage_common.db import Database
-from engage_common.healthcheck import HealthCheck
 from engage_common.outbox import OutboxRelay
 
 
-class EventsService(HealthCheck):
+class EventsService(healthcheck.HealthCheck):
     name = "events"
 
     db = Database()

@@ -16,9 +16,9 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
 
+from engage_common import healthcheck
 from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
-from engage_common.healthcheck import HealthCheck
 from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
 from engage_common.reference import EQUALITY_FIELDS
@@ -75,7 +75,7 @@ def _reasons(errors: dict[str, list[str]]) -> list[str]:
     return out
 
 
-class SurveysService(HealthCheck):
+class SurveysService(healthcheck.HealthCheck):
     name = "surveys"
 
     db = Database()
