@@ -142,7 +142,8 @@ def _operation(view: Any, method: str, path_args: list[str], endpoint: str) -> d
         responses[str(code)] = _error_response(code) if code != 500 else {
             "description": "Unexpected error", "content": {
                 "application/json": {"schema": ErrorSchema}}}
-        if produces == "text/html":  # pages answer errors with a page, not JSON
+        # Web pages answer errors with a page; /api routes (even an HTML report) with JSON.
+        if produces == "text/html" and not endpoint.startswith("api."):
             responses[str(code)]["content"] = {"text/html": {"schema": {"type": "string"}}}
     for code in (429, 503):
         if code in errors:

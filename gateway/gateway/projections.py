@@ -92,10 +92,12 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
     outcome = event.get("outcome")
     conn.execute(
         "INSERT INTO consultation_summaries (id, title, places, priorities, status, opens_at,"
-        " closes_at, outcome, event_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " closes_at, closed_at, outcome, event_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, places = EXCLUDED.places,"
         " priorities = EXCLUDED.priorities, status = EXCLUDED.status,"
         " opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at,"
+        " closed_at = COALESCE(EXCLUDED.closed_at, consultation_summaries.closed_at),"
         " outcome = COALESCE(EXCLUDED.outcome, consultation_summaries.outcome),"
         " event_at = EXCLUDED.event_at, updated_at = now()"
         " WHERE consultation_summaries.event_at IS NULL"
@@ -103,7 +105,8 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
         (event["consultation_id"], event.get("title") or "", list(event.get("places") or []),
          list(event.get("priorities") or []), event.get("status") or "unknown",
          _when(event.get("opens_at")), _when(event.get("closes_at")),
-         Jsonb(outcome) if outcome is not None else None, _when(event.get("occurred_at"))),
+         _when(event.get("closed_at")), Jsonb(outcome) if outcome is not None else None,
+         _when(event.get("occurred_at"))),
     )
 
 

@@ -194,6 +194,8 @@ ROUTE_ROLES: dict[str, set[str]] = {
     "api.staff_publish_outcome": OFFICERS,
     "api.staff_erasure_request": OFFICERS,
     "api.staff_export_responses": OFFICERS | {"analyst"},
+    "api.staff_report_csv": ALL,
+    "api.staff_report_html": ALL,
     "api.staff_list_users": ADMIN_ONLY_ROLES,
     "api.staff_create_user": ADMIN_ONLY_ROLES,
     "api.staff_list_tokens": ADMIN_ONLY_ROLES,

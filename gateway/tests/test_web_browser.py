@@ -1,5 +1,6 @@
-"""The resident pages in a real Chromium: answer, correct, get a receipt; axe-core finds
-no serious or critical accessibility problems; nothing scrolls sideways on a phone.
+"""The resident pages in a real Chromium ("you said, we did" too): answer, correct, get a
+receipt; axe-core finds no serious or critical accessibility problems; nothing scrolls
+sideways on a phone.
 
 Needs /usr/bin/chromium (apt package ``chromium``), the ``playwright`` Python package
 and ``npm install`` at the repository root (for axe-core). Skipped only when
@@ -67,8 +68,9 @@ def server(make_vhost: Callable[[], str],
     container = ServiceContainer(SurveysService, {"AMQP_URI": uri,
                                                   "DATABASE_URL": make_database("surveys")})
     container.start()
-    app = create_app(Settings(amqp_uri=uri, database_url=make_database("gateway"),
-                              rpc_timeout=5))
+    gateway_db = make_database("gateway")
+    app = create_app(Settings(amqp_uri=uri, database_url=gateway_db, rpc_timeout=5))
+    fill_read_model(gateway_db)
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
@@ -87,6 +89,38 @@ def server(make_vhost: Callable[[], str],
         http.shutdown()
         container.stop()
         app.extensions["engage"].db.close()
+
+
+def fill_read_model(url: str) -> None:
+    """A published outcome and a consultation waiting for a decision, for the "you said,
+    we did" page (events shaped like surveys', applied by the projections' own code)."""
+    import uuid
+
+    from engage_common.db import Pool
+    from gateway.projections import apply_consultation, apply_response
+
+    closed = datetime.now(UTC) - timedelta(days=7)
+    outcome = {"summary": "We will pilot evening appointments.", "decisions": [
+        {"you_said": "Evenings suit working people.", "we_did": "A pilot in two practices.",
+         "status": "in-progress"},
+        {"you_said": "Open at weekends.", "we_did": "Not this year.",
+         "status": "not-taken-forward", "reason": "There are not enough GPs yet."}]}
+    pool = Pool(url, size=1)
+    try:
+        with pool.connection() as conn:
+            for title, outcome_or_none in (("Evening GP appointments", outcome),
+                                           ("Dementia cafes", None)):
+                cid = str(uuid.uuid4())
+                apply_consultation(conn, {
+                    "event_id": str(uuid.uuid4()), "occurred_at": closed.isoformat(),
+                    "consultation_id": cid, "title": title, "places": ["leeds"],
+                    "priorities": ["living-well"], "status": "closed",
+                    "opens_at": (closed - timedelta(days=28)).isoformat(),
+                    "closes_at": closed.isoformat(), "outcome": outcome_or_none})
+                apply_response(conn, {"event_id": str(uuid.uuid4()), "consultation_id": cid,
+                                      "place": "leeds"})
+    finally:
+        pool.close()
 
 
 def assert_accessible(page: Any, where: str) -> None:
@@ -131,6 +165,14 @@ def _journey(page: Any, base: str, title: str) -> str:
     assert page.get_by_role("link", name=title).count() == 1
     assert_no_sideways_scroll(page, "home")
     assert_accessible(page, "home")
+
+    page.get_by_role("link", name="You said, we did").click()
+    assert page.locator("h1").inner_text() == "You said, we did"
+    assert page.get_by_text("Not taken forward").is_visible()
+    assert page.get_by_role("heading", name="Waiting for a decision").is_visible()
+    assert_no_sideways_scroll(page, "you said, we did")
+    assert_accessible(page, "you said, we did")
+    page.get_by_role("link", name="Consultations open now").click()
 
     page.get_by_role("link", name=title).click()
     assert page.locator("h1").inner_text() == title

@@ -7,6 +7,6 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from gateway.api import dashboard, public, staff  # noqa: E402,F401  (registers the routes on bp)
+from gateway.api import dashboard, public, reports, staff  # noqa: E402,F401  (registers the routes on bp)
 
 __all__ = ["bp"]

@@ -14,7 +14,7 @@ from typing import Any
 from flask import jsonify
 from marshmallow import Schema, fields, validate
 
-from engage_common.reference import PLACES
+from gateway import readmodel
 from gateway.api import bp
 from gateway.api.docs import doc
 from gateway.api.helpers import query_args
@@ -80,27 +80,13 @@ def _iso(value: Any) -> str | None:
      "answers even while the services are down and may lag them by a moment.")
 def you_said_we_did() -> Any:
     with engage().db.connection() as conn:
-        rows = conn.execute(
-            "SELECT id, title, places, priorities, status, opens_at, closes_at, outcome,"
-            " response_count FROM consultation_summaries"
-            " WHERE status = 'closed' OR outcome IS NOT NULL"
-            " ORDER BY closes_at DESC NULLS LAST, id").fetchall()
-        counts = conn.execute(
-            "SELECT consultation_id, place, count FROM responses_by_place"
-            " WHERE consultation_id = ANY(%s) ORDER BY count DESC, place",
-            ([r["id"] for r in rows],)).fetchall()
-    by_place: dict[str, list[dict[str, Any]]] = {}
-    for c in counts:
-        place = c["place"] or None
-        by_place.setdefault(str(c["consultation_id"]), []).append({
-            "place": place, "label": PLACES.get(place, "Not given") if place else "Not given",
-            "count": c["count"]})
+        rows = readmodel.you_said_we_did(conn)
     return jsonify(consultations=[{
-        "id": str(r["id"]), "title": r["title"], "places": list(r["places"]),
-        "priorities": list(r["priorities"]), "status": r["status"],
+        "id": r["id"], "title": r["title"], "places": r["places"],
+        "priorities": r["priorities"], "status": r["status"],
         "opens_at": _iso(r["opens_at"]), "closes_at": _iso(r["closes_at"]),
         "response_count": r["response_count"],
-        "responses_by_place": by_place.get(str(r["id"]), []), "outcome": r["outcome"],
+        "responses_by_place": r["responses_by_place"], "outcome": r["outcome"],
     } for r in rows])
 
 

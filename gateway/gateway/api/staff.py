@@ -182,7 +182,8 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _csv_line(values: list[Any]) -> str:
+def csv_line(values: list[Any]) -> str:
+    """One CSV line, every cell made safe for spreadsheets (see ``_cell``)."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow([_cell(v) for v in values])
     return buffer.getvalue()
@@ -196,10 +197,10 @@ def export_lines(first: dict[str, Any], fetch: Any) -> Iterator[str]:
     ``fetch(after)`` gets the next one.
     """
     page = first
-    yield _csv_line(page["columns"])
+    yield csv_line(page["columns"])
     while True:
         for row in page["rows"]:
-            yield _csv_line(row)
+            yield csv_line(row)
         if page.get("next_after") is None:
             return
         page = fetch(page["next_after"])

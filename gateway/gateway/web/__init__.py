@@ -1,4 +1,5 @@
-"""Resident-facing web pages: find a consultation, answer it, get a receipt.
+"""Resident-facing web pages: find a consultation, answer it, get a receipt, and see
+what was decided ("you said, we did").
 
 Server-rendered and complete without JavaScript. Residents have no account; a
 CSRF token in Flask's signed session cookie protects the form, a hidden
@@ -22,6 +23,7 @@ from markupsafe import Markup, escape
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES
+from gateway import readmodel
 from gateway.api.docs import doc
 from gateway.context import engage
 from gateway.errors import ApiError, ServiceUnavailable
@@ -55,6 +57,19 @@ def when(value: str | None) -> str:
             f"{moment.strftime('%p').lower()}")
 
 
+@bp.app_template_filter("day")
+def day(value: datetime | str | None) -> str:
+    """A timestamp as a UK date, e.g. '31 March 2026'."""
+    if not value:
+        return ""
+    try:
+        moment = (value if isinstance(value, datetime)
+                  else datetime.fromisoformat(str(value))).astimezone(LONDON)
+    except ValueError:
+        return str(value)
+    return f"{moment.day} {moment:%B %Y}"
+
+
 @bp.app_template_filter("paragraphs")
 def paragraphs(value: str | None) -> Markup:
     """Plain text to paragraphs, escaped (staff text is never trusted as HTML)."""
@@ -65,7 +80,7 @@ def paragraphs(value: str | None) -> Markup:
 
 @bp.app_context_processor
 def _reference() -> dict[str, Any]:
-    return {"PLACES": PLACES, "PRIORITIES": PRIORITIES}
+    return {"PLACES": PLACES, "PRIORITIES": PRIORITIES, "status_words": readmodel.status_words}
 
 
 def _csrf_token() -> str:
@@ -142,21 +157,42 @@ def _render_consultation(consultation: dict[str, Any], status: int = 200,
     return html, status
 
 
+def _page_filters() -> tuple[str, str]:
+    """The place and priority chosen in a filter form; anything unknown means all."""
+    place = request.args.get("place", "")
+    priority = request.args.get("priority", "")
+    return (place if place in PLACES else "", priority if priority in PRIORITIES else "")
+
+
 @bp.get("/")
 @doc("Home: the consultations open now, filterable by place and priority", tag=TAG,
      query=PageFilters, produces="text/html", errors=(503,))
 def index() -> Any:
     filters: dict[str, Any] = {"status": "open", "accepting": True}
-    place = request.args.get("place", "")
-    priority = request.args.get("priority", "")
-    if place in PLACES:
+    place, priority = _page_filters()
+    if place:
         filters["place"] = place
-    if priority in PRIORITIES:
+    if priority:
         filters["priority"] = priority
     consultations = engage().services.surveys("list_consultations", filters)
-    return render_template("index.html", consultations=consultations,
-                           place=filters.get("place", ""),
-                           priority=filters.get("priority", ""))
+    return render_template("index.html", consultations=consultations, place=place,
+                           priority=priority)
+
+
+@bp.get("/you-said-we-did")
+@rate_limited(READ)
+@doc("You said, we did: what people told us in closed consultations, what was decided "
+     "and what is still waiting for a decision", tag=TAG, query=PageFilters,
+     produces="text/html", description="Read from the gateway's read model only (no call "
+     "to the services), so it answers while they are down and may lag them by a moment.")
+def you_said_we_did() -> Any:
+    place, priority = _page_filters()
+    with engage().db.connection() as conn:
+        found = readmodel.you_said_we_did(conn, place or None, priority or None)
+    return render_template(
+        "you_said_we_did.html", place=place, priority=priority,
+        decided=[c for c in found if c["outcome"]],
+        waiting=[c for c in found if not c["outcome"] and c["status"] == "closed"])
 
 
 @bp.get("/consultations/<consultation_id>")

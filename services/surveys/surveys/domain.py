@@ -181,6 +181,7 @@ def event_payload(consultation: dict[str, Any]) -> dict[str, Any]:
         "status": consultation["status"],
         "opens_at": iso(consultation.get("opens_at")),
         "closes_at": iso(consultation.get("closes_at")),
+        "closed_at": iso(consultation.get("closed_at")),
     }
 
 

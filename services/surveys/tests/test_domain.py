@@ -218,7 +218,9 @@ def test_event_payload_is_public_facts_only() -> None:
                        "title": "Urgent care", "places": ["leeds"],
                        "priorities": ["living-well"], "status": "open",
                        "opens_at": (NOW - DAY).isoformat(),
-                       "closes_at": (NOW + 10 * DAY).isoformat()}
+                       "closes_at": (NOW + 10 * DAY).isoformat(), "closed_at": None}
+    closed = domain.close_consultation(consultation(status="open"), NOW)
+    assert domain.event_payload(closed)["closed_at"] == NOW.isoformat()
 
 
 # -- results shaping ----------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Reading the "you said, we did" read model (tables filled by ``gateway.projections``).
+
+One query for every reader: the public JSON (``GET /api/v1/you-said-we-did``), the
+public page (``GET /you-said-we-did``) and the staff board reports. None of them may
+call the services: boards refresh these all day, and they keep answering while the
+services are down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+
+from engage_common.reference import OUTSIDE_AREA, PLACES
+
+# Decision statuses (surveys' ``domain.DECISION_STATUSES``) in plain words.
+DECISION_STATUS_WORDS = {
+    "planned": "Planned",
+    "in-progress": "In progress",
+    "done": "Done",
+    "not-taken-forward": "Not taken forward",
+}
+NOT_GIVEN = "Not given"
+PLACE_WORDS = {**PLACES, OUTSIDE_AREA: "Outside West Yorkshire and Harrogate"}
+
+
+def you_said_we_did(conn: Connection, place: str | None = None,
+                    priority: str | None = None) -> list[dict[str, Any]]:
+    """Consultations that have closed or have a published outcome, latest closing first,
+    each with ``responses_by_place`` ([{place, label, count}], biggest first, then
+    ``place`` None: residents who did not say). ``place``/``priority`` keep only the
+    consultations that name them."""
+    clauses, params = ["(status = 'closed' OR outcome IS NOT NULL)"], []
+    if place:
+        clauses.append("%s = ANY(places)")
+        params.append(place)
+    if priority:
+        clauses.append("%s = ANY(priorities)")
+        params.append(priority)
+    rows = conn.execute(
+        # For a closed consultation, ``closes_at`` is when it actually closed.
+        "SELECT id, title, places, priorities, status, opens_at,"
+        " COALESCE(closed_at, closes_at) AS closes_at, outcome, response_count"
+        " FROM consultation_summaries WHERE " + " AND ".join(clauses)
+        + " ORDER BY COALESCE(closed_at, closes_at) DESC NULLS LAST, id", params).fetchall()
+    counts = conn.execute(
+        "SELECT consultation_id, place, count FROM responses_by_place"
+        " WHERE consultation_id = ANY(%s) ORDER BY place = '', count DESC, place",
+        ([r["id"] for r in rows],)).fetchall()
+    by_place: dict[str, list[dict[str, Any]]] = {}
+    for c in counts:
+        code = c["place"] or None
+        by_place.setdefault(str(c["consultation_id"]), []).append({
+            "place": code, "label": PLACE_WORDS.get(code, code) if code else NOT_GIVEN,
+            "count": c["count"]})
+    return [{**r, "id": str(r["id"]), "places": list(r["places"]),
+             "priorities": list(r["priorities"]),
+             "responses_by_place": by_place.get(str(r["id"]), [])} for r in rows]
+
+
+def status_words(status: str | None) -> str:
+    return DECISION_STATUS_WORDS.get(status or "", (status or "").replace("-", " ").capitalize())
