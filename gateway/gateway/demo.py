@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from engage_common.messaging import DurablePublisher
 from gateway import store
 from gateway.auth import issue_token
 from gateway.config import Settings
-from gateway.submissions import receipt_code, submission_id
+from gateway.submissions import queue_response
 
 ADMIN_EMAIL = "admin@engage.example"
 ALL_PLACES = ["bradford-craven", "calderdale", "harrogate", "kirklees", "leeds", "wakefield"]
@@ -172,18 +171,10 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
             surveys.open_consultation(c["id"])
             publisher = DurablePublisher(settings.amqp_uri)
             rng = random.Random(2024)
-            receipts = []
             for _ in range(responses):
                 sub = {"answers": _sample_answers(rng), "equality": _sample_equality(rng)}
                 cleaned = surveys.validate_submission(c["id"], sub)
-                sid = submission_id(settings.secret_key, c["id"], str(uuid.uuid4()))
-                receipt = receipt_code(settings.secret_key, sid)
-                receipts.append(receipt)
-                publisher.submit("surveys", {
-                    "submission_id": sid, "receipt_code": receipt, "consultation_id": c["id"],
-                    "answers": cleaned["answers"], "equality": cleaned.get("equality"),
-                    "place": cleaned.get("place"), "consent": None,
-                    "submitted_at": datetime.now(UTC).isoformat()}, message_id=sid)
+                queue_response(settings.secret_key, publisher, c["id"], cleaned, None, None)
             deadline = time.monotonic() + 60
             while surveys.get_consultation(c["id"])["response_count"] < responses:
                 if time.monotonic() > deadline:

@@ -6,11 +6,11 @@ it once (keyed on ``submission_id``). The receipt code is derived from the
 idempotency key, so the same submission sent twice gets the same receipt and is
 stored once.
 
-While surveys answers, it validates the response. While it does not, the gateway
-checks the response itself against its last snapshot of the consultation, using the
-surveys service's own pure rules, and queues it all the same; surveys checks it
-again when it stores it, and a response that no longer fits is kept as rejected,
-which its receipt page then says.
+The gateway checks the response with the surveys service's own pure rules against
+the consultation as surveys gives it, or, while surveys does not answer, against its
+last snapshot, and queues it all the same; surveys checks it again when it stores
+it, and a response that no longer fits is kept as rejected, which its receipt page
+then says.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from engage_common.db import Pool
 from engage_common.errors import Conflict, ValidationFailed
+from engage_common.messaging import DurablePublisher
 from gateway.context import Engage
 from gateway.errors import ServiceUnavailable
 
@@ -44,22 +45,33 @@ def receipt_code(secret: str, submission: str) -> str:
 
 
 def submit_response(ctx: Engage, consultation_id: str, submission: dict[str, Any],
-                    idempotency_key: str | None) -> dict[str, Any]:
-    cleaned = _validate(ctx, consultation_id, submission)
-    key = idempotency_key or str(uuid.uuid4())
-    sid = submission_id(ctx.settings.secret_key, consultation_id, key)
-    receipt = receipt_code(ctx.settings.secret_key, sid)
-    message = {
+                    idempotency_key: str | None,
+                    consultation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check ``submission`` against the consultation (fetched unless the caller already
+    has it from ``current_or_snapshot``), queue it, and return the receipt."""
+    if consultation is None:
+        consultation = current_or_snapshot(ctx, consultation_id)
+    cleaned = validate_locally(consultation, submission)
+    return queue_response(ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned,
+                          submission.get("consent"), idempotency_key)
+
+
+def queue_response(secret: str, publisher: DurablePublisher, consultation_id: str,
+                   cleaned: dict[str, Any], consent: dict[str, Any] | None,
+                   idempotency_key: str | None) -> dict[str, Any]:
+    """Queue an already-checked response for surveys to store once; its receipt."""
+    sid = submission_id(secret, consultation_id, idempotency_key or str(uuid.uuid4()))
+    receipt = receipt_code(secret, sid)
+    publisher.submit("surveys", {
         "submission_id": sid,
         "receipt_code": receipt,
         "consultation_id": consultation_id,
         "answers": cleaned["answers"],
         "equality": cleaned.get("equality") or None,
         "place": cleaned.get("place"),
-        "consent": submission.get("consent"),
+        "consent": consent,
         "submitted_at": datetime.now(UTC).isoformat(),
-    }
-    ctx.publisher.submit("surveys", message, message_id=sid)
+    }, message_id=sid)
     return {"receipt_code": receipt, "status": "received", "consultation_id": consultation_id}
 
 
@@ -96,47 +108,29 @@ def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
             raise
         from surveys import domain
 
-        timed = dict(snapshot)
-        for key in ("opens_at", "closes_at"):
-            if timed.get(key):
-                timed[key] = datetime.fromisoformat(timed[key])
         return {**snapshot, "accepting_responses": domain.accepting_responses(
-            timed, datetime.now(UTC))}
+            _with_dates(snapshot), datetime.now(UTC))}
     if consultation.get("status") != "draft":
         remember(ctx.db, consultation)
     return consultation
 
 
-def validate_anyway(ctx: Engage, consultation_id: str,
-                    submission: dict[str, Any]) -> dict[str, Any]:
-    """``validate_submission`` without queueing: by surveys, or from the snapshot."""
-    return _validate(ctx, consultation_id, submission)
-
-
-def _validate(ctx: Engage, consultation_id: str, submission: dict[str, Any]) -> dict[str, Any]:
-    try:
-        consultation = ctx.services.surveys("get_consultation", consultation_id)
-        remember(ctx.db, consultation)
-        return ctx.services.surveys("validate_submission", consultation_id, submission)
-    except ServiceUnavailable:
-        consultation = recall(ctx.db, consultation_id)
-        if consultation is None:
-            raise
-        return validate_locally(consultation, submission)
+def _with_dates(consultation: dict[str, Any]) -> dict[str, Any]:
+    """The consultation with its ISO dates as datetimes, as surveys' rules expect."""
+    return {**consultation, **{key: datetime.fromisoformat(consultation[key])
+                               for key in ("opens_at", "closes_at") if consultation.get(key)}}
 
 
 def validate_locally(consultation: dict[str, Any], submission: dict[str, Any]) -> dict[str, Any]:
-    """The checks ``validate_submission`` makes, from a snapshot, with the same rules."""
+    """The checks surveys' ``validate_submission`` makes, with the same pure rules, on the
+    consultation as surveys just gave it (or its snapshot): one RPC per submission."""
     from surveys import domain, schemas
 
     data = schemas.load(schemas.ResponseInputSchema(), submission)
-    snapshot = dict(consultation)
-    for key in ("opens_at", "closes_at"):
-        if snapshot.get(key):
-            snapshot[key] = datetime.fromisoformat(snapshot[key])
-    if not domain.accepting_responses(snapshot, datetime.now(UTC)):
+    consultation = _with_dates(consultation)
+    if not domain.accepting_responses(consultation, datetime.now(UTC)):
         raise Conflict("This consultation is not accepting responses")
-    cleaned, errors = domain.check_submission(snapshot, data)
+    cleaned, errors = domain.check_submission(consultation, data)
     if errors:
         raise ValidationFailed(errors)
     return cleaned

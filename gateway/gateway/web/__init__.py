@@ -28,7 +28,7 @@ from gateway.api.docs import doc
 from gateway.context import engage
 from gateway.errors import ApiError, ServiceUnavailable
 from gateway.security import READ, WRITE, rate_limited
-from gateway.submissions import current_or_snapshot, submit_response, validate_anyway
+from gateway.submissions import current_or_snapshot, submit_response, validate_locally
 from gateway.web import forms
 from gateway.web.schemas import CsrfForm, PageFilters, ResponseForm
 
@@ -225,10 +225,10 @@ def respond(consultation_id: str) -> Any:
     try:
         if errors:
             # The form already has a problem: still ask surveys about the rest, but
-            # validate only, so nothing is queued until everything is right.
-            validate_anyway(ctx, consultation_id, parsed.submission())
+            # check only, so nothing is queued until everything is right.
+            validate_locally(found, parsed.submission())
         else:
-            receipt = submit_response(ctx, consultation_id, parsed.submission(), key)
+            receipt = submit_response(ctx, consultation_id, parsed.submission(), key, found)
     except ValidationFailed as failed:
         errors.update({k: v for k, v in failed.errors.items() if k not in errors})
     except Conflict:
