@@ -25,7 +25,6 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from engage_common.db import Pool
-from engage_common.errors import Conflict, ValidationFailed
 from engage_common.messaging import DurablePublisher
 from gateway.context import Engage
 from gateway.errors import ServiceUnavailable
@@ -127,10 +126,4 @@ def validate_locally(consultation: dict[str, Any], submission: dict[str, Any]) -
     from surveys import domain, schemas
 
     data = schemas.load(schemas.ResponseInputSchema(), submission)
-    consultation = _with_dates(consultation)
-    if not domain.accepting_responses(consultation, datetime.now(UTC)):
-        raise Conflict("This consultation is not accepting responses")
-    cleaned, errors = domain.check_submission(consultation, data)
-    if errors:
-        raise ValidationFailed(errors)
-    return cleaned
+    return domain.validate_submission(_with_dates(consultation), data, datetime.now(UTC))

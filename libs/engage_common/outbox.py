@@ -46,7 +46,6 @@ def record_event(conn: Connection, source: str, event_type: str, payload: dict[s
         "INSERT INTO outbox (event_id, source, event_type, payload) VALUES (%s, %s, %s, %s)",
         (event_id, source, event_type, Jsonb(body)),
     )
-    conn.execute("NOTIFY outbox")
     return event_id
 
 

@@ -16,6 +16,7 @@ from engage_common.reference import (
     EQUALITY_FIELDS,
     OUTSIDE_AREA,
     PLACES,
+    PREFER_NOT_TO_SAY,
     place_for_postcode_district,
     validate_equality,
 )
@@ -155,14 +156,27 @@ def check_submission(consultation: dict[str, Any], submission: dict[str, Any]
     if place is not None and place not in PLACES and place != OUTSIDE_AREA:
         errors["place"] = ["choose one of the places"]
         place = None
-    if place is None and equality.get("postcode_district") not in (None, "prefer-not-to-say"):
-        place = place_for_postcode_district(equality["postcode_district"])
+    if place is None:
+        place = derived_place(equality)
     return {"answers": answers, "equality": equality or None, "place": place}, errors
+
+
+def validate_submission(consultation: dict[str, Any], submission: dict[str, Any],
+                        now: datetime) -> dict[str, Any]:
+    """A loaded ``ResponseInputSchema`` checked against the consultation, as both surveys
+    and the gateway (while surveys is down) check it: the cleaned response, or
+    ``Conflict`` when it is not accepting responses, or ``ValidationFailed``."""
+    if not accepting_responses(consultation, now):
+        raise Conflict("This consultation is not accepting responses")
+    clean, errors = check_submission(consultation, submission)
+    if errors:
+        raise ValidationFailed(errors)
+    return clean
 
 
 def derived_place(equality: dict[str, Any] | None) -> str | None:
     district = (equality or {}).get("postcode_district")
-    if not district or district == "prefer-not-to-say":
+    if not district or district == PREFER_NOT_TO_SAY:
         return None
     return place_for_postcode_district(district)
 
@@ -233,7 +247,6 @@ def shape_results(consultation: dict[str, Any], total: int, filters: dict[str, A
             "filters": filters, "questions": out}
 
 
-RESULT_FILTERS = ("place", *EQUALITY_FIELDS)
 FIXED_EXPORT_COLUMNS = ("receipt_code", "submitted_at", "place")
 
 

@@ -224,13 +224,6 @@ class ConsentSchema(BaseSchema):
     wording = _text(required=True, max_length=2000)
 
 
-_EQUALITY_PROPERTIES = {
-    q["id"]: fields.String(allow_none=True, metadata={
-        "description": q["text"], "enum": [o["value"] for o in q["options"]]
-        if not q.get("free_text") else None}) for q in EQUALITY_QUESTIONS}
-EqualitySchema = Schema.from_dict(_EQUALITY_PROPERTIES, name="EqualitySchema")
-
-
 class ResponseInputSchema(BaseSchema):
     """What a resident sends. Answers are checked against the questionnaire with
     ``questionnaire.validate_answers``, equality answers with ``validate_equality``."""
@@ -360,14 +353,6 @@ class ReceiptSchema(Schema):
     submitted_at = fields.String()
 
 
-class ExportSchema(Schema):
-    """One page of ``export_responses``."""
-
-    columns = fields.List(fields.String())
-    rows = fields.List(fields.List(fields.Raw()))
-    next_after = fields.Integer(allow_none=True)
-
-
 class MyResponseSchema(Schema):
     """What ``get_my_response`` returns: everything held about one response."""
 
@@ -403,13 +388,6 @@ class PersonalDataResponseSchema(Schema):
     consultation_id = fields.String()
     submitted_at = fields.String()
     matches = fields.List(fields.Nested(PersonalDataMatchSchema))
-
-
-class PersonalDataSchema(Schema):
-    """What ``find_personal_data`` returns."""
-
-    responses = fields.List(fields.Nested(PersonalDataResponseSchema))
-    truncated = fields.Boolean()
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -450,8 +428,8 @@ def load(schema: Schema, data: Any, prefix: str = "") -> dict[str, Any]:
 
 __all__ = [
     "ConsentSchema", "ConsultationCreateSchema", "ConsultationFiltersSchema",
-    "ConsultationSchema", "ConsultationUpdateSchema", "DecisionSchema", "EqualitySchema",
-    "ExportSchema", "MyResponseSchema", "OptionSchema", "OutcomeSchema", "PersonalDataSchema",
+    "ConsultationSchema", "ConsultationUpdateSchema", "DecisionSchema",
+    "MyResponseSchema", "OptionSchema", "OutcomeSchema",
     "QuestionSchema", "QuestionnaireSchema", "ReceiptSchema", "ResponseDeletedSchema",
     "ResponseInputSchema", "ResultsFiltersSchema", "ResultsSchema", "ShowIfSchema",
     "SubmissionSchema", "flatten_errors", "load",

@@ -18,7 +18,7 @@ from psycopg import Connection
 
 from engage_common import healthcheck
 from engage_common.db import Database
-from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_common.errors import NotFound, ValidationFailed
 from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
 from engage_common.reference import EQUALITY_FIELDS
@@ -84,26 +84,24 @@ class SurveysService(healthcheck.HealthCheck):
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _load(self, conn: Connection, consultation_id: Any,
-              lock: str | None = None) -> dict[str, Any]:
+    def _load(self, conn: Connection, consultation_id: Any, lock: str | None = None,
+              with_count: bool = False) -> dict[str, Any]:
         cid = _uuid_or_404(consultation_id)
-        consultation = store.get_consultation(conn, cid, lock=lock)
+        consultation = store.get_consultation(conn, cid, lock=lock, with_count=with_count)
         if consultation is None:
             raise NotFound(f"There is no consultation with id {cid}")
         return consultation
 
-    def _transition(self, consultation_id: Any, change: Any, event: str | None,
-                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _transition(self, consultation_id: Any, change: Any, event: str,
+                    payload: Any = domain.event_payload) -> dict[str, Any]:
+        """Load and lock, apply the pure ``change``, save, and record ``event`` with
+        ``payload(updated)`` in the same transaction."""
         now = _now()
         with self.db.connection() as conn:
-            current = self._load(conn, consultation_id, lock="update")
+            current = self._load(conn, consultation_id, lock="update", with_count=True)
             updated = change(current, now)
             store.save_consultation(conn, updated)
-            if event:
-                payload = domain.event_payload(updated)
-                if event == "outcome_published":
-                    payload["outcome"] = updated["outcome"]
-                record_event(conn, SOURCE, event, {**payload, **(extra or {})})
+            record_event(conn, SOURCE, event, payload(updated))
         return present(updated, now)
 
     # -- RPC ---------------------------------------------------------------------------
@@ -146,12 +144,13 @@ class SurveysService(healthcheck.HealthCheck):
         clean = schemas.load(schemas.OutcomeSchema(), outcome, prefix="outcome")
         return self._transition(consultation_id,
                                 lambda c, now: domain.publish_outcome(c, clean, now),
-                                "outcome_published")
+                                "outcome_published",
+                                lambda c: {**domain.event_payload(c), "outcome": c["outcome"]})
 
     @rpc
     def get_consultation(self, consultation_id: str) -> dict[str, Any]:
         with self.db.connection() as conn:
-            consultation = self._load(conn, consultation_id)
+            consultation = self._load(conn, consultation_id, with_count=True)
         return present(consultation, _now())
 
     @rpc
@@ -168,12 +167,7 @@ class SurveysService(healthcheck.HealthCheck):
         data = schemas.load(schemas.ResponseInputSchema(), submission)
         with self.db.connection() as conn:
             consultation = self._load(conn, consultation_id)
-        if not domain.accepting_responses(consultation, _now()):
-            raise Conflict("This consultation is not accepting responses")
-        clean, errors = domain.check_submission(consultation, data)
-        if errors:
-            raise ValidationFailed(errors)
-        return clean
+        return domain.validate_submission(consultation, data, _now())
 
     @rpc
     def get_submission(self, receipt_code: str) -> dict[str, Any]:
@@ -354,8 +348,6 @@ class SurveysService(healthcheck.HealthCheck):
         message["submission_id"] = str(message["submission_id"])
         with self.db.connection() as conn:
             if not claim_message(conn, message["submission_id"], "surveys.store_submission"):
-                return "duplicate"
-            if store.submission_known(conn, message["submission_id"]):
                 return "duplicate"
             return self._store(conn, message)
 

@@ -25,20 +25,17 @@ FROM consultations c
 """
 
 
-def get_consultation(conn: Connection, consultation_id: str,
-                     lock: str | None = None) -> dict[str, Any] | None:
-    """One consultation; ``lock`` is ``"update"`` or ``"share"`` to lock its row."""
-    query = "SELECT * FROM consultations WHERE id = %s"
+def get_consultation(conn: Connection, consultation_id: str, lock: str | None = None,
+                     with_count: bool = False) -> dict[str, Any] | None:
+    """One consultation; ``lock`` is ``"update"`` or ``"share"`` to lock its row.
+    ``with_count`` adds ``response_count`` (a count over its responses: only for
+    callers that show it)."""
+    query = (_SELECT if with_count else "SELECT c.* FROM consultations c ") + "WHERE c.id = %s"
     if lock == "update":
-        query += " FOR UPDATE"
+        query += " FOR UPDATE OF c"
     elif lock == "share":
-        query += " FOR SHARE"
-    row = conn.execute(query, (consultation_id,)).fetchone()
-    if row is None:
-        return None
-    count = conn.execute("SELECT count(*) AS n FROM responses WHERE consultation_id = %s",
-                         (consultation_id,)).fetchone()
-    return {**row, "response_count": count["n"]}
+        query += " FOR SHARE OF c"
+    return conn.execute(query, (consultation_id,)).fetchone()
 
 
 def list_consultations(conn: Connection, now: datetime, status: str | None = None,
@@ -90,14 +87,6 @@ def open_past_close(conn: Connection, before: datetime, limit: int = 100) -> lis
         "SELECT id FROM consultations WHERE status = 'open' AND closes_at <= %s"
         " ORDER BY closes_at LIMIT %s FOR UPDATE SKIP LOCKED", (before, limit)).fetchall()
     return [str(r["id"]) for r in rows]
-
-
-def submission_known(conn: Connection, submission_id: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM responses WHERE submission_id = %s"
-        " UNION ALL SELECT 1 FROM rejected_submissions WHERE submission_id = %s",
-        (submission_id, submission_id)).fetchone()
-    return row is not None
 
 
 def insert_response(conn: Connection, submission: dict[str, Any], answers: dict[str, Any],
