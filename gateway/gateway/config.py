@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_SECRET = "dev-only-secret-change-me"
 MIN_SECRET_LENGTH = 32
@@ -28,7 +28,6 @@ class Settings:
     rate_limit_reads_per_minute: int = 600
     # Honour X-Forwarded-For / X-Forwarded-Proto only behind a proxy we run.
     trust_proxy: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

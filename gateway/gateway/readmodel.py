@@ -59,5 +59,12 @@ def you_said_we_did(conn: Connection, place: str | None = None,
              "responses_by_place": by_place.get(str(r["id"]), [])} for r in rows]
 
 
+def split_decided(found: list[dict[str, Any]]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(consultations with a published outcome, closed ones still waiting for a decision)."""
+    return ([c for c in found if c["outcome"]],
+            [c for c in found if not c["outcome"] and c["status"] == "closed"])
+
+
 def status_words(status: str | None) -> str:
     return DECISION_STATUS_WORDS.get(status or "", (status or "").replace("-", " ").capitalize())

@@ -16,25 +16,11 @@ from gateway.errors import ApiError
 from surveys import schemas as contract
 
 
-def flatten_errors(messages: Any, path: str = "") -> dict[str, list[str]]:
-    """``{"answers": {"q1": ["x"]}}`` -> ``{"answers.q1": ["x"]}``; ``_schema`` -> the parent."""
-    if isinstance(messages, dict):
-        flat: dict[str, list[str]] = {}
-        for key, value in messages.items():
-            key = str(key)
-            child = path if key == "_schema" else (f"{path}.{key}" if path else key)
-            for name, reasons in flatten_errors(value, child).items():
-                flat.setdefault(name, []).extend(reasons)
-        return flat
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return {path or "body": list(messages)}
-    if isinstance(messages, list):
-        flat = {}
-        for m in messages:
-            for name, reasons in flatten_errors(m, path).items():
-                flat.setdefault(name, []).extend(reasons)
-        return flat
-    return {path or "body": [str(messages)]}
+def flatten_errors(messages: Any) -> dict[str, list[str]]:
+    """The contract's flattening (``{"answers": {"q1": ["x"]}}`` -> ``{"answers.q1": ["x"]}``),
+    with errors about the whole request body under ``body``."""
+    return {("body" if path == "_schema" else path): reasons
+            for path, reasons in contract.flatten_errors(messages).items()}
 
 
 def load(schema: Schema, data: Any, what: str = "body") -> Any:
@@ -47,10 +33,8 @@ def load(schema: Schema, data: Any, what: str = "body") -> Any:
         raise ApiError(message, fields=flatten_errors(exc.messages), status=422) from exc
 
 
-class GatewaySchema(Schema):
-    """Base for request schemas: the same plain-English messages as the surveys contract."""
-
-    error_messages = {"unknown": "is not a field we know about", "type": "must be an object"}
+class GatewaySchema(contract.BaseSchema):
+    """Base for the gateway's own request schemas: the contract's plain-English messages."""
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -34,13 +34,6 @@ def staff_by_email(conn: Connection, email: str) -> Row | None:
     ).fetchone()
 
 
-def staff_by_id(conn: Connection, staff_user_id: int) -> Row | None:
-    return conn.execute(
-        "SELECT id, email, name, role, created_at FROM staff_users WHERE id = %s",
-        (staff_user_id,),
-    ).fetchone()
-
-
 def list_staff(conn: Connection) -> list[Row]:
     return conn.execute(
         "SELECT id, email, name, role, created_at FROM staff_users ORDER BY id"
@@ -83,11 +76,11 @@ def touch_token(conn: Connection, token_id: int) -> None:
     )
 
 
-def list_tokens(conn: Connection, include_revoked: bool = True) -> list[Row]:
-    where = "" if include_revoked else " WHERE t.revoked_at IS NULL"
+def list_tokens(conn: Connection) -> list[Row]:
+    """Every token, revoked ones included (admins see when each was revoked)."""
     return conn.execute(
         f"SELECT {_TOKEN_COLUMNS} FROM api_tokens t JOIN staff_users u ON u.id = t.staff_user_id"
-        f"{where} ORDER BY t.id"
+        " ORDER BY t.id"
     ).fetchall()
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,8 @@ from engage_common.messaging import DurablePublisher
 from gateway.context import Engage
 from gateway.errors import ServiceUnavailable
 
+RECEIPT_CODE = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
+
 
 def submission_id(secret: str, consultation_id: str, idempotency_key: str) -> str:
     digest = hmac.new(secret.encode(), f"{consultation_id}:{idempotency_key}".encode(),
@@ -39,7 +43,22 @@ def submission_id(secret: str, consultation_id: str, idempotency_key: str) -> st
 def receipt_code(secret: str, submission: str) -> str:
     """A 12-character code a resident can read out over the phone, e.g. ``K7QM-2XRT-HP4D``."""
     digest = hmac.new(secret.encode(), f"receipt:{submission}".encode(), hashlib.sha256).digest()
-    code = base64.b32encode(digest).decode()[:12]
+    return _format_code(digest)
+
+
+def decoy_receipt_code() -> str:
+    """A random code of the same form, for a submission quietly thrown away (a bot's)."""
+    return _format_code(secrets.token_bytes(10))
+
+
+def normalise_receipt(code: str) -> str | None:
+    """A receipt code as typed or linked, in its stored form; None if it cannot be one."""
+    code = code.strip().upper()
+    return code if RECEIPT_CODE.match(code) else None
+
+
+def _format_code(raw: bytes) -> str:
+    code = base64.b32encode(raw).decode()[:12]
     return "-".join(code[i:i + 4] for i in range(0, 12, 4))
 
 
@@ -75,11 +94,15 @@ def queue_response(secret: str, publisher: DurablePublisher, consultation_id: st
 
 
 def remember(pool: Pool, consultation: dict[str, Any]) -> None:
+    """Keep the snapshot; rewritten only when surveys changed the consultation (its
+    ``updated_at``), not on every page view and submission."""
     with pool.connection() as conn:
         conn.execute(
             "INSERT INTO consultation_snapshots (consultation_id, body) VALUES (%s, %s)"
             " ON CONFLICT (consultation_id) DO UPDATE SET body = EXCLUDED.body,"
-            " fetched_at = now()",
+            " fetched_at = now()"
+            " WHERE consultation_snapshots.body->>'updated_at'"
+            " IS DISTINCT FROM EXCLUDED.body->>'updated_at'",
             (consultation["id"], Jsonb(consultation)),
         )
 

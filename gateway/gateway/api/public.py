@@ -20,11 +20,10 @@ from gateway.schemas import (
     SubmissionAcceptedSchema,
 )
 from gateway.security import READ, WRITE, rate_limited
-from gateway.submissions import submit_response
+from gateway.submissions import normalise_receipt, submit_response
 from surveys import schemas as contract
 
 TAG = "public"
-RECEIPT = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 # What residents see of a consultation: everything but counts of responses.
@@ -101,10 +100,10 @@ def get_receipt(code: str) -> Any:
 
 def receipt(code: str) -> str:
     """A receipt code from the URL, normalised; anything else is simply not found."""
-    code = code.strip().upper()
-    if not RECEIPT.match(code):
+    normal = normalise_receipt(code)
+    if normal is None:
         raise ApiError("There is no receipt with that code.", status=404)
-    return code
+    return normal
 
 
 # Seeing or deleting what was sent is a write-rate operation: the receipt code is the

@@ -85,14 +85,13 @@ def staff_report_csv() -> Any:
         "Cache-Control": "no-store"})
 
 
-def summary(found: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(decided: list[dict[str, Any]], waiting: list[dict[str, Any]]) -> dict[str, Any]:
     """The numbers a board paper opens with."""
-    decided = [c for c in found if c["outcome"]]
     statuses = Counter(d.get("status") for c in decided
                        for d in c["outcome"].get("decisions") or [])
     return {
         "decided": len(decided),
-        "waiting": sum(1 for c in found if not c["outcome"] and c["status"] == "closed"),
+        "waiting": len(waiting),
         "responses": sum(c["response_count"] for c in decided),
         "decisions": sum(statuses.values()),
         "by_status": [(words, statuses.get(status, 0))
@@ -109,10 +108,10 @@ def summary(found: list[dict[str, Any]]) -> dict[str, Any]:
 def staff_report_html() -> Any:
     filters, found = _report()
     audit("report.you_said_we_did.html", _audit_target(filters))
+    decided, waiting = readmodel.split_decided(found)
     html = render_template(
-        "board_report.html", summary=summary(found),
-        decided=[c for c in found if c["outcome"]],
-        waiting=[c for c in found if not c["outcome"] and c["status"] == "closed"],
+        "board_report.html", summary=summary(decided, waiting), decided=decided,
+        waiting=waiting,
         place=PLACES.get(filters.get("place", ""), ""),
         priority=PRIORITIES.get(filters.get("priority", ""), ""),
         produced=datetime.now(UTC))

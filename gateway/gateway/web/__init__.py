@@ -9,7 +9,6 @@ drops what bots send.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import re
 import secrets
@@ -28,7 +27,13 @@ from gateway.api.docs import doc
 from gateway.context import engage
 from gateway.errors import ApiError, ServiceUnavailable
 from gateway.security import READ, WRITE, rate_limited
-from gateway.submissions import current_or_snapshot, submit_response, validate_locally
+from gateway.submissions import (
+    current_or_snapshot,
+    decoy_receipt_code,
+    normalise_receipt,
+    submit_response,
+    validate_locally,
+)
 from gateway.web import forms
 from gateway.web.schemas import CsrfForm, PageFilters, ResponseForm
 
@@ -38,7 +43,6 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
                static_url_path="/static/web")
 
 LONDON = ZoneInfo("Europe/London")
-RECEIPT_CODE = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
 CSRF_SESSION_KEY = "csrf"
 LAST_RECEIPT_KEY = "receipt"
 
@@ -189,10 +193,9 @@ def you_said_we_did() -> Any:
     place, priority = _page_filters()
     with engage().db.connection() as conn:
         found = readmodel.you_said_we_did(conn, place or None, priority or None)
-    return render_template(
-        "you_said_we_did.html", place=place, priority=priority,
-        decided=[c for c in found if c["outcome"]],
-        waiting=[c for c in found if not c["outcome"] and c["status"] == "closed"])
+    decided, waiting = readmodel.split_decided(found)
+    return render_template("you_said_we_did.html", place=place, priority=priority,
+                           decided=decided, waiting=waiting)
 
 
 @bp.get("/consultations/<consultation_id>")
@@ -216,7 +219,7 @@ def respond(consultation_id: str) -> Any:
     found = _visible(current_or_snapshot(ctx, consultation_id))
     if request.form.get(forms.HONEYPOT_FIELD):
         # Filled in by something that is not a person: store nothing, say nothing.
-        return render_template("receipt.html", code=_decoy_code(), status="received",
+        return render_template("receipt.html", code=decoy_receipt_code(), status="received",
                                consultation=found, reasons=[])
     questions = (found.get("questionnaire") or {}).get("questions") or []
     parsed = forms.parse_form(questions, request.form)
@@ -243,19 +246,12 @@ def respond(consultation_id: str) -> Any:
     return redirect(url_for("web.receipt", code=receipt["receipt_code"]), code=303)
 
 
-def _decoy_code() -> str:
-    code = base64.b32encode(secrets.token_bytes(10)).decode()[:12]
-    return "-".join(code[i:i + 4] for i in range(0, 12, 4))
-
-
 @bp.get("/receipts/<code>")
 @rate_limited(READ)
 @doc("A receipt: whether the response is received, stored or rejected", tag=TAG,
      produces="text/html", errors=(404, 503))
 def receipt(code: str) -> Any:
-    code = code.upper()
-    if not RECEIPT_CODE.match(code):
-        raise NotFound("receipt not found")
+    code = _receipt_code(code)
     ctx = engage()
     reasons: list[str] = []
     try:
@@ -279,10 +275,10 @@ def receipt(code: str) -> Any:
 
 
 def _receipt_code(code: str) -> str:
-    code = code.strip().upper()
-    if not RECEIPT_CODE.match(code):
+    normal = normalise_receipt(code)
+    if normal is None:
         raise NotFound("receipt not found")
-    return code
+    return normal
 
 
 def _label(options: list[dict[str, Any]] | None, value: Any) -> str:
