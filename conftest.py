@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 import gateway  # noqa: F401  (the real gateway/gateway, before importlib mode can shadow it)
 from engage_common.db import drop_database
 from engage_common.migrate import migrate
+from engage_common.vhosts import create_vhost, delete_vhost
 
 ROOT = Path(__file__).parent
 RUN_ID = secrets.token_hex(3)
@@ -52,10 +52,6 @@ def make_database() -> Iterator[Callable[[str], str]]:
         drop_database(url)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="session")
 def make_vhost() -> Iterator[Callable[[], str]]:
     """``make_vhost()`` -> AMQP URI of a fresh, empty RabbitMQ vhost."""
@@ -63,12 +59,10 @@ def make_vhost() -> Iterator[Callable[[], str]]:
 
     def make() -> str:
         vhost = f"engage-t{RUN_ID}-{len(made)}"
-        _rabbitmqctl("add_vhost", vhost)
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        uri = create_vhost(vhost, AMQP_BASE)
         made.append(vhost)
-        return f"{AMQP_BASE}/{vhost}"
+        return uri
 
     yield make
     for vhost in made:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True,
-                       timeout=60)
+        delete_vhost(vhost)

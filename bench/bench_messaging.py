@@ -15,7 +15,6 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import secrets  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -34,14 +33,11 @@ from engage_common.db import Pool, drop_database  # noqa: E402
 from engage_common.messaging import DurablePublisher, submissions_queue  # noqa: E402
 from engage_common.migrate import migrate  # noqa: E402
 from engage_common.outbox import pending_count, record_event, relay_batch  # noqa: E402
+from engage_common.vhosts import create_vhost, delete_vhost  # noqa: E402
 from feedback.service import FeedbackService  # noqa: E402
 
 AMQP_BASE = os.environ.get("BENCH_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672")
 PG_BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -132,17 +128,16 @@ def main() -> None:
     run = secrets.token_hex(3)
     vhost = f"engage-bench-{run}"
     url = PG_BASE.rsplit("/", 1)[0] + f"/engage_bench_{run}"
-    rabbitmqctl("add_vhost", vhost)
+    amqp_uri = create_vhost(vhost, AMQP_BASE)
     try:
-        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         migrate(url, ROOT / "services/feedback/feedback/migrations")
-        config = {"AMQP_URI": f"{AMQP_BASE}/{vhost}", "DATABASE_URL": url}
+        config = {"AMQP_URI": amqp_uri, "DATABASE_URL": url}
         print(f"vhost {vhost}, database {url.rsplit('/', 1)[1]}")
         bench_rpc(config, args.calls)
         bench_durable_publish(config["AMQP_URI"], args.messages)
         bench_outbox(config, args.events)
     finally:
-        rabbitmqctl("delete_vhost", vhost)
+        delete_vhost(vhost)
         drop_database(url)
 
 

@@ -4,6 +4,7 @@ the gateway, on a fresh RabbitMQ vhost and fresh databases for this test run."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -96,6 +98,32 @@ class Suite:
         raise RuntimeError(f"suite not ready: {last.text if last is not None else 'no answer'}")
 
 
+    def token(self, email: str, role: str) -> str:
+        """A staff bearer token for a new staff user, made the way an admin would:
+        with ``python -m gateway.manage``."""
+        run = [sys.executable, "-m", "gateway.manage"]
+        env = self.env("gateway")
+        subprocess.run([*run, "create-staff", "--email", email, "--name", role, "--role", role],
+                       env=env, cwd=ROOT, check=True, capture_output=True)
+        out = subprocess.run([*run, "issue-token", "--email", email], env=env, cwd=ROOT,
+                             check=True, capture_output=True, text=True).stdout
+        return re.findall(r"\S{30,}", out)[-1]
+
+    def api(self, method: str, path: str, token: str | None = None,
+            **kwargs: Any) -> requests.Response:
+        """A request to ``/api/v1<path>``, as staff when ``token`` is given."""
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, f"{self.base_url}/api/v1{path}", headers=headers,
+                                timeout=kwargs.pop("timeout", 20), **kwargs)
+
+    def dashboard_entry(self, cid: str) -> dict[str, Any] | None:
+        """The consultation's line in the public "you said, we did" read model, if any."""
+        r = self.api("GET", "/you-said-we-did")
+        assert r.status_code == 200, r.text
+        return next((c for c in r.json()["consultations"] if c["id"] == cid), None)
+
     def answers(self, service: str, timeout: float = 2) -> bool:
         """True when the nameko service ``service`` answers its health RPC (or is not
         running here at all: only started processes are waited for)."""
@@ -112,12 +140,8 @@ class Suite:
 
 def start_suite(make_vhost: Callable[[], str], make_database: Callable[[str], str],
                 overrides: dict[str, dict[str, str]] | None = None) -> Suite:
-    """Fresh vhost and databases, every process started and ready."""
-    from engage_common.migrate import migrate
-
+    """Fresh vhost and (migrated) databases, every process started and ready."""
     databases = {name: make_database(name) for name in (*SERVICES, "gateway")}
-    for name in SERVICES:
-        migrate(databases[name], ROOT / "services" / name / name / "migrations")
     s = Suite(amqp_uri=make_vhost(), databases=databases,
               base_url=f"http://127.0.0.1:{free_port()}", overrides=dict(overrides or {}))
     for name in PROCESSES:

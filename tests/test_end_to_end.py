@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import ROOT, Suite
+from tests.conftest import Suite
 
 QUESTIONNAIRE = {"questions": [
     {"id": "use", "type": "single_choice", "required": True,
@@ -38,29 +36,13 @@ QUESTIONNAIRE = {"questions": [
 
 @pytest.fixture(scope="module")
 def staff_token(suite: Suite) -> str:
-    env = suite.env("gateway")
-    run = [sys.executable, "-m", "gateway.manage"]
-    subprocess.run([*run, "create-staff", "--email", "officer@e2e.example", "--name",
-                    "Officer", "--role", "engagement-officer"], env=env, cwd=ROOT, check=True,
-                   capture_output=True)
-    out = subprocess.run([*run, "issue-token", "--email", "officer@e2e.example"], env=env,
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    return re.findall(r"\S{30,}", out)[-1]
-
-
-def api(suite: Suite, method: str, path: str, token: str | None = None,
-        **kwargs: Any) -> requests.Response:
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.request(method, f"{suite.base_url}/api/v1{path}", headers=headers,
-                            timeout=15, **kwargs)
+    return suite.token("officer@e2e.example", "engagement-officer")
 
 
 def wait_for_count(suite: Suite, token: str, cid: str, expected: int) -> dict[str, Any]:
     deadline = time.monotonic() + 20
     while True:
-        results = api(suite, "GET", f"/staff/consultations/{cid}/results", token).json()
+        results = suite.api("GET", f"/staff/consultations/{cid}/results", token).json()
         if results["total_responses"] >= expected or time.monotonic() > deadline:
             return results
         time.sleep(0.2)
@@ -74,22 +56,22 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
              "opens_at": (now - timedelta(minutes=1)).isoformat(),
              "closes_at": (now + timedelta(days=7)).isoformat(),
              "questionnaire": QUESTIONNAIRE}
-    r = api(suite, "POST", "/staff/consultations", staff_token, json=draft)
+    r = suite.api("POST", "/staff/consultations", staff_token, json=draft)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     assert r.json()["status"] == "draft"
 
-    r = api(suite, "PATCH", f"/staff/consultations/{cid}", staff_token,
+    r = suite.api("PATCH", f"/staff/consultations/{cid}", staff_token,
             json={"title": "Evening and weekend GP appointments in Wakefield"})
     assert r.status_code == 200, r.text
     assert r.json()["title"].startswith("Evening and weekend")
 
     # Residents cannot see a draft.
-    assert api(suite, "GET", f"/consultations/{cid}").status_code == 404
-    r = api(suite, "POST", f"/staff/consultations/{cid}/open", staff_token)
+    assert suite.api("GET", f"/consultations/{cid}").status_code == 404
+    r = suite.api("POST", f"/staff/consultations/{cid}/open", staff_token)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "open"
-    listed = api(suite, "GET", "/consultations", params={"place": "wakefield"}).json()
+    listed = suite.api("GET", "/consultations", params={"place": "wakefield"}).json()
     assert cid in [c["id"] for c in listed["consultations"]]
 
     # A resident answers through the API; a double click stores one response.
@@ -97,15 +79,15 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
                           "score": 7, "why": "Work 9 to 5 ✊🏽 — مرحبا"},
               "equality": {"age_band": "35-44", "postcode_district": "WF1"}}
     key = str(uuid.uuid4())
-    first = api(suite, "POST", f"/consultations/{cid}/responses", json=answer,
+    first = suite.api("POST", f"/consultations/{cid}/responses", json=answer,
                 headers={"Idempotency-Key": key})
-    again = api(suite, "POST", f"/consultations/{cid}/responses", json=answer,
+    again = suite.api("POST", f"/consultations/{cid}/responses", json=answer,
                 headers={"Idempotency-Key": key})
     assert first.status_code == 202, first.text
     assert first.json()["receipt_code"] == again.json()["receipt_code"]
 
     # Bad answers are refused, naming the question, and nothing is stored.
-    bad = api(suite, "POST", f"/consultations/{cid}/responses",
+    bad = suite.api("POST", f"/consultations/{cid}/responses",
               json={"answers": {"use": "hospital", "better": ["evening", "phone", "parking"]}})
     assert bad.status_code == 422
     fields = bad.json()["error"]["fields"]
@@ -135,11 +117,11 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert by_id["score"]["mean"] == pytest.approx(5)
     assert [t["text"] for t in by_id["why"]["free_text"]] == ["Work 9 to 5 ✊🏽 — مرحبا"]
 
-    filtered = api(suite, "GET", f"/staff/consultations/{cid}/results", staff_token,
+    filtered = suite.api("GET", f"/staff/consultations/{cid}/results", staff_token,
                    params={"age_band": "35-44"}).json()
     assert filtered["total_responses"] == 1
 
-    export = api(suite, "GET", f"/staff/consultations/{cid}/responses.csv", staff_token,
+    export = suite.api("GET", f"/staff/consultations/{cid}/responses.csv", staff_token,
                  stream=True)
     assert export.status_code == 200
     assert "attachment" in export.headers["Content-Disposition"]
@@ -147,14 +129,14 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert len(rows) == 3
     assert any("Work 9 to 5 ✊🏽 — مرحبا" in cell for row in rows for cell in row)
 
-    r = api(suite, "POST", f"/staff/consultations/{cid}/close", staff_token)
+    r = suite.api("POST", f"/staff/consultations/{cid}/close", staff_token)
     assert r.status_code == 200 and r.json()["status"] == "closed"
-    late = api(suite, "POST", f"/consultations/{cid}/responses", json=answer)
+    late = suite.api("POST", f"/consultations/{cid}/responses", json=answer)
     assert late.status_code == 409
     outcome = {"summary": "We will pilot evening appointments.", "decisions": [
         {"you_said": "Evenings suit working people.", "we_did": "Pilot in two practices.",
          "status": "planned"}]}
-    r = api(suite, "PUT", f"/staff/consultations/{cid}/outcome", staff_token, json=outcome)
+    r = suite.api("PUT", f"/staff/consultations/{cid}/outcome", staff_token, json=outcome)
     assert r.status_code == 200, r.text
     assert r.json()["outcome"]["decisions"][0]["we_did"] == "Pilot in two practices."
 
@@ -164,15 +146,13 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert entry["outcome"]["decisions"][0]["you_said"] == "Evenings suit working people."
     # ... and follows a resident deleting their response with their receipt code.
     code = first.json()["receipt_code"]
-    assert api(suite, "DELETE", f"/receipts/{code}/response").status_code in (200, 204)
+    assert suite.api("DELETE", f"/receipts/{code}/response").status_code in (200, 204)
     entry = eventually(lambda: you_said_we_did(suite, cid, lambda e: e["response_count"] == 1))
     assert {p["place"]: p["count"] for p in entry["responses_by_place"]}.get("wakefield") == 0
 
 
 def you_said_we_did(suite: Suite, cid: str, ready: Any) -> dict[str, Any] | None:
-    r = api(suite, "GET", "/you-said-we-did")
-    assert r.status_code == 200, r.text
-    entry = next((c for c in r.json()["consultations"] if c["id"] == cid), None)
+    entry = suite.dashboard_entry(cid)
     return entry if entry and ready(entry) else None
 
 

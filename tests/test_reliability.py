@@ -9,8 +9,6 @@ leaves every process running for the next.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +20,7 @@ import pytest
 import requests
 
 from engage_common.db import connect
-from tests.conftest import ROOT, Suite, start_suite
+from tests.conftest import Suite, start_suite
 
 QUESTIONNAIRE = {"questions": [
     {"id": "use", "type": "single_choice", "required": True, "text": "Which service?",
@@ -44,33 +42,14 @@ def rsuite(make_vhost: Callable[[], str], make_database: Callable[[str], str]
         s.stop_all()
 
 
-def _token(suite: Suite, email: str, role: str) -> str:
-    env = suite.env("gateway")
-    run = [sys.executable, "-m", "gateway.manage"]
-    subprocess.run([*run, "create-staff", "--email", email, "--name", role, "--role", role],
-                   env=env, cwd=ROOT, check=True, capture_output=True)
-    out = subprocess.run([*run, "issue-token", "--email", email], env=env, cwd=ROOT,
-                         check=True, capture_output=True, text=True).stdout
-    return re.findall(r"\S{30,}", out)[-1]
-
-
 @pytest.fixture(scope="module")
 def admin(rsuite: Suite) -> str:
-    return _token(rsuite, "admin@reliability.example", "admin")
+    return rsuite.token("admin@reliability.example", "admin")
 
 
 @pytest.fixture(scope="module")
 def officer(rsuite: Suite) -> str:
-    return _token(rsuite, "officer@reliability.example", "engagement-officer")
-
-
-def api(suite: Suite, method: str, path: str, token: str | None = None,
-        **kwargs: Any) -> requests.Response:
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.request(method, f"{suite.base_url}/api/v1{path}", headers=headers,
-                            timeout=kwargs.pop("timeout", 20), **kwargs)
+    return rsuite.token("officer@reliability.example", "engagement-officer")
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30, what: str = "",
@@ -92,7 +71,7 @@ def restart(suite: Suite, name: str, **env: str) -> None:
 
 def draft(suite: Suite, token: str, title: str) -> str:
     now = datetime.now(UTC)
-    r = api(suite, "POST", "/staff/consultations", token, json={
+    r = suite.api("POST", "/staff/consultations", token, json={
         "title": title, "summary": "Tell us.", "description": "Tell us more.",
         "places": ["leeds", "wakefield"], "priorities": ["living-well"],
         "opens_at": (now - timedelta(minutes=1)).isoformat(),
@@ -103,7 +82,7 @@ def draft(suite: Suite, token: str, title: str) -> str:
 
 def open_consultation(suite: Suite, token: str, title: str) -> str:
     cid = draft(suite, token, title)
-    r = api(suite, "POST", f"/staff/consultations/{cid}/open", token)
+    r = suite.api("POST", f"/staff/consultations/{cid}/open", token)
     assert r.status_code == 200, r.text
     return cid
 
@@ -113,7 +92,7 @@ def answer(i: int) -> dict[str, Any]:
 
 
 def submit(suite: Suite, cid: str, i: int, key: str) -> requests.Response:
-    return api(suite, "POST", f"/consultations/{cid}/responses", json=answer(i),
+    return suite.api("POST", f"/consultations/{cid}/responses", json=answer(i),
                headers={"Idempotency-Key": key})
 
 
@@ -169,7 +148,7 @@ def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
     restart(rsuite, "surveys")
     wait_until(lambda: stored(rsuite, cid) >= 201, 30, "201 stored responses")
     time.sleep(0.5)  # anything stored twice would have landed by now
-    results = api(rsuite, "GET", f"/staff/consultations/{cid}/results", officer).json()
+    results = rsuite.api("GET", f"/staff/consultations/{cid}/results", officer).json()
     assert results["total_responses"] == 201
     rows = surveys_sql(rsuite, "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
                        " FROM responses WHERE consultation_id = %s", cid)[0]
@@ -182,26 +161,20 @@ def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
 
 # -- 2. outbox under SIGKILL, and the read model built from the events --------------------------
 
-def dashboard_entry(suite: Suite, cid: str) -> dict[str, Any] | None:
-    r = api(suite, "GET", "/you-said-we-did")
-    assert r.status_code == 200, r.text
-    return next((c for c in r.json()["consultations"] if c["id"] == cid), None)
-
-
 def test_events_committed_then_killed_are_published_and_applied_once(
         rsuite: Suite, officer: str) -> None:
     cid = draft(rsuite, officer, "Community diagnostic centre in Wakefield")
     rsuite.stop("surveys")
     # The relay held back: every event below is committed and not published.
     restart(rsuite, "surveys", OUTBOX_RELAY_ENABLED="false")
-    assert api(rsuite, "POST", f"/staff/consultations/{cid}/open", officer).status_code == 200
+    assert rsuite.api("POST", f"/staff/consultations/{cid}/open", officer).status_code == 200
     for i in range(30):
         assert submit(rsuite, cid, i, f"kill-{i}").status_code == 202
     wait_until(lambda: stored(rsuite, cid) == 30, 30, "30 stored responses")
-    assert api(rsuite, "POST", f"/staff/consultations/{cid}/close", officer).status_code == 200
+    assert rsuite.api("POST", f"/staff/consultations/{cid}/close", officer).status_code == 200
     outcome = {"summary": "You asked for evening slots.", "decisions": [
         {"you_said": "Open later", "we_did": "Open until 8pm", "status": "done"}]}
-    r = api(rsuite, "PUT", f"/staff/consultations/{cid}/outcome", officer, json=outcome)
+    r = rsuite.api("PUT", f"/staff/consultations/{cid}/outcome", officer, json=outcome)
     assert r.status_code == 200, r.text
     pending = surveys_sql(rsuite, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"
                           " AND payload->>'consultation_id' = %s", cid)[0]["n"]
@@ -212,7 +185,7 @@ def test_events_committed_then_killed_are_published_and_applied_once(
     rsuite.stop("surveys", sig="KILL")  # committed, never published
     restart(rsuite, "surveys")
 
-    entry = wait_until(lambda: (e := dashboard_entry(rsuite, cid)) and e["outcome"]
+    entry = wait_until(lambda: (e := rsuite.dashboard_entry(cid)) and e["outcome"]
                        and e["response_count"] == 30 and e, 30, "the dashboard to catch up")
     assert entry["status"] == "closed"
     assert entry["outcome"]["decisions"][0]["we_did"] == "Open until 8pm"
@@ -225,14 +198,14 @@ def test_events_committed_then_killed_are_published_and_applied_once(
                                    " WHERE published_at IS NULL")[0]["n"] == 0, 20, "replay")
     time.sleep(1)
 
-    entry = dashboard_entry(rsuite, cid)
+    entry = rsuite.dashboard_entry(cid)
     assert entry is not None
     truth = {r["place"]: r["n"] for r in surveys_sql(
         rsuite, "SELECT place, count(*) AS n FROM responses WHERE consultation_id = %s"
         " GROUP BY place", cid)}
     assert entry["response_count"] == sum(truth.values()) == 30
     assert {p["place"]: p["count"] for p in entry["responses_by_place"]} == truth
-    results = api(rsuite, "GET", f"/staff/consultations/{cid}/results", officer).json()
+    results = rsuite.api("GET", f"/staff/consultations/{cid}/results", officer).json()
     assert results["total_responses"] == entry["response_count"]
     spec = requests.get(f"{rsuite.base_url}/openapi.json", timeout=15).json()
     assert "/api/v1/you-said-we-did" in spec["paths"]
@@ -252,7 +225,7 @@ def test_a_poison_message_is_dead_lettered_visible_and_blocks_nothing(
     wait_until(lambda: stored(rsuite, cid) == 5, 30, "the valid ones to be stored")
 
     def letters() -> list[dict[str, Any]]:
-        r = api(rsuite, "GET", "/staff/dead-letters", admin)
+        r = rsuite.api("GET", "/staff/dead-letters", admin)
         assert r.status_code == 200, r.text
         return [d for d in r.json()["dead_letters"] if "no submission_id" in d["body"]]
 
@@ -261,8 +234,8 @@ def test_a_poison_message_is_dead_lettered_visible_and_blocks_nothing(
     assert found[0]["queue"] == "surveys.submissions"
     assert "unidentifiable submission" in found[0]["error"]
     assert found[0]["headers"]["x-engage-attempts"] == 5
-    assert api(rsuite, "GET", "/staff/dead-letters", officer).status_code == 403
-    assert api(rsuite, "GET", "/staff/dead-letters").status_code == 401
+    assert rsuite.api("GET", "/staff/dead-letters", officer).status_code == 403
+    assert rsuite.api("GET", "/staff/dead-letters").status_code == 401
 
 
 # -- 4. bounded 503, no stale RPCs, recovery ---------------------------------------------------
@@ -273,7 +246,7 @@ def test_a_timed_out_request_answers_503_in_bounded_time_and_never_runs_late(
     rsuite.stop("surveys")
 
     started = time.monotonic()
-    r = api(rsuite, "PATCH", f"/staff/consultations/{cid}", officer,
+    r = rsuite.api("PATCH", f"/staff/consultations/{cid}", officer,
             json={"title": "Changed while surveys was down"})
     took = time.monotonic() - started
     assert r.status_code == 503, r.text
@@ -281,15 +254,15 @@ def test_a_timed_out_request_answers_503_in_bounded_time_and_never_runs_late(
     assert took < RPC_TIMEOUT + 2
     # Known down: the next request fails fast instead of waiting again.
     started = time.monotonic()
-    assert api(rsuite, "GET", f"/staff/consultations/{cid}", officer).status_code == 503
+    assert rsuite.api("GET", f"/staff/consultations/{cid}", officer).status_code == 503
     assert time.monotonic() - started < 1
 
     restart(rsuite, "surveys")
     # The gateway recovers by itself (no restart), within its cool-down.
-    got = wait_until(lambda: (x := api(rsuite, "GET", f"/staff/consultations/{cid}", officer))
+    got = wait_until(lambda: (x := rsuite.api("GET", f"/staff/consultations/{cid}", officer))
                      .status_code == 200 and x, RPC_TIMEOUT + 10, "the gateway to recover")
     time.sleep(1)  # a stale PATCH still queued would have run by now
-    got = api(rsuite, "GET", f"/staff/consultations/{cid}", officer)
+    got = rsuite.api("GET", f"/staff/consultations/{cid}", officer)
     assert got.json()["title"] == "Original title"
 
 

@@ -14,7 +14,7 @@ from engage_common.db import connect
 from feedback.service import FeedbackService
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def config(make_vhost: Callable[[], str], make_database: Callable[[str], str]) -> dict:
     return {"AMQP_URI": make_vhost(), "DATABASE_URL": make_database("feedback")}
 
