@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engage_common.reference import EQUALITY_QUESTIONS
-from surveys.questionnaire import DEFAULT_MAX_LENGTH, LIKERT_OPTIONS, RATING_MAX, RATING_MIN
-
-LIKERT: list[tuple[str, str]] = [(o["value"], o["label"]) for o in LIKERT_OPTIONS]
+from surveys.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
 
 CONSENT_WORDING = (
     "I agree that my answers can be stored and used, without my name or anything that "
@@ -150,15 +148,14 @@ def _choices(base: str, options: Iterable[tuple[str, str]], checked: set[str]) -
 
 
 def _option_pairs(question: Mapping[str, Any]) -> list[tuple[str, str]]:
-    return [(str(o["value"]), str(o["label"])) for o in question.get("options") or []]
+    """(value, label) of a question's options; likert's fixed scale included."""
+    return [(str(o["value"]), str(o["label"])) for o in option_labels(dict(question))]
 
 
 def _condition_hint(question: Mapping[str, Any], by_id: Mapping[str, tuple[int, Mapping]]) -> str:
     condition = question["show_if"]
     number, source = by_id.get(condition.get("question"), (None, {}))
     labels = dict(_option_pairs(source))
-    if source.get("type") == "likert":
-        labels = dict(LIKERT)
     wanted = [labels.get(str(v), str(v)) for v in condition.get("equals") or []]
     said = " or ".join(f"'{w}'" for w in wanted) or "a particular answer"
     where = f"question {number}" if number else "an earlier question"
@@ -183,10 +180,8 @@ def build_fields(questions: list[Mapping[str, Any]], form: Any | None = None,
             hints.append(str(question["hint"]))
         f = Field(id=fid, name=name, kind="radios", number=number, text=question["text"],
                   required=bool(question.get("required")), hints=hints, error=errors.get(fid))
-        if kind_of == "single_choice":
+        if kind_of in ("single_choice", "likert"):
             f.choices = _choices(fid, _option_pairs(question), {data.get(name)})
-        elif kind_of == "likert":
-            f.choices = _choices(fid, LIKERT, {data.get(name)})
         elif kind_of == "multiple_choice":
             f.kind = "checkboxes"
             if question.get("max_choices"):
