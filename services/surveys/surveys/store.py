@@ -25,6 +25,11 @@ FROM consultations c
 """
 
 
+# The equality-monitoring answers, selected beside a response (``e`` joined on it).
+_EQUALITY_COLUMNS = sql.SQL(", ").join(sql.SQL("e.{}").format(sql.Identifier(f))
+                                       for f in EQUALITY_FIELDS)
+
+
 def get_consultation(conn: Connection, consultation_id: str, lock: str | None = None,
                      with_count: bool = False) -> dict[str, Any] | None:
     """One consultation; ``lock`` is ``"update"`` or ``"share"`` to lock its row.
@@ -216,13 +221,11 @@ def aggregate_results(conn: Connection, consultation: dict[str, Any],
 def export_page(conn: Connection, consultation_id: str, after: int,
                 limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` responses with ``id > after``, oldest first, with equality answers."""
-    columns = sql.SQL(", ").join(sql.SQL("e.{}").format(sql.Identifier(f))
-                                 for f in EQUALITY_FIELDS)
     return conn.execute(
         sql.SQL("SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.answers, {}"
                 " FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
                 " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s"
-                ).format(columns),
+                ).format(_EQUALITY_COLUMNS),
         (consultation_id, after, limit)).fetchall()
 
 
@@ -232,15 +235,13 @@ def export_page(conn: Connection, consultation_id: str, after: int,
 
 def response_by_receipt(conn: Connection, receipt_code: str) -> dict[str, Any] | None:
     """A stored response with its equality answers, by receipt code."""
-    columns = sql.SQL(", ").join(sql.SQL("e.{}").format(sql.Identifier(f))
-                                 for f in EQUALITY_FIELDS)
     return conn.execute(
         sql.SQL("SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
                 " c.title AS consultation_title, r.answers, r.place, r.consent,"
                 " r.submitted_at, r.purged_at, e.response_id AS has_equality, {}"
                 " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
                 " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
-                " WHERE r.receipt_code = %s").format(columns),
+                " WHERE r.receipt_code = %s").format(_EQUALITY_COLUMNS),
         (receipt_code,)).fetchone()
 
 
