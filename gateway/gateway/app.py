@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -81,8 +83,10 @@ def _register_health(app: Flask) -> None:
             except Exception as exc:
                 checks[name] = f"not answering: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return jsonify(status="ready" if ready else "not ready", checks=checks), (
-            200 if ready else 503)
+        # Which process answered: each gunicorn worker has its own view of the services.
+        instance = f"{socket.gethostname()}:{os.getpid()}"
+        return jsonify(status="ready" if ready else "not ready", checks=checks,
+                       instance=instance), (200 if ready else 503)
 
 
 def _is_api() -> bool:

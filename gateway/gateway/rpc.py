@@ -12,19 +12,19 @@ Two things nameko 2.14's standalone proxy does not do, added here:
   "failed" would happen anyway). ``ExpiringClusterRpcProxy`` publishes every
   request with ``expiration=timeout``: RabbitMQ drops it unless a consumer takes
   it before the caller gives up.
-- **Failing fast.** After a service times out, calls to it fail at once with 503
-  for ``cooldown`` seconds, then one call probes it again while the others keep
-  failing fast. Without this, every request (and a resident's submission, which
-  then falls back to the consultation snapshot) would first wait the full
-  timeout. The gateway recovers by itself: the first probe that is answered
-  closes the circuit.
+- **Failing fast, and recovering at once.** After a call to a service fails for
+  want of an answer, every call to it fails at once with 503 instead of each
+  waiting the full timeout. Meanwhile a background thread of this process (one per
+  gunicorn worker) calls the service's ``health()`` every ``probe_interval``; the
+  first answer closes the window, so callers are never told "not answering" by a
+  service that answers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-import time
 from typing import Any
 
 from nameko.exceptions import RpcTimeout, UnknownService
@@ -32,6 +32,14 @@ from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from gateway.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# What a call raises when nobody answered it (as opposed to an error the service sent).
+NO_ANSWER = (RpcTimeout, UnknownService, OSError, ConnectionError)
+PROBE_INTERVAL = 0.2
+PROBE_TIMEOUT = 1.0
+RETRY_AFTER = 2  # seconds a 503 asks the client to wait while a service is down
 
 
 class _ExpiringClusterProxy(ClusterProxy):
@@ -60,62 +68,95 @@ class ExpiringClusterRpcProxy(ClusterRpcProxy):
         self._proxy = _ExpiringClusterProxy(self._worker_ctx, self._reply_listener, timeout)
 
 
-class Services:
-    def __init__(self, amqp_uri: str, timeout: float, cooldown: float | None = None) -> None:
-        self.config = {"AMQP_URI": amqp_uri}
-        self.timeout = timeout
-        self.cooldown = timeout if cooldown is None else cooldown
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._down_until: dict[str, float] = {}
+class _Caller:
+    """A started proxy for one thread, rebuilt after a failure."""
 
-    def _proxy(self) -> Any:
-        proxy = getattr(self._local, "proxy", None)
-        if proxy is None:
-            runner = ExpiringClusterRpcProxy(self.config, timeout=self.timeout)
-            proxy = runner.start()
-            self._local.runner, self._local.proxy = runner, proxy
-        return proxy
+    def __init__(self, config: dict[str, Any], timeout: float) -> None:
+        self.config, self.timeout = config, timeout
+        self._runner: ExpiringClusterRpcProxy | None = None
+        self._proxy: Any = None
 
-    def _reset(self) -> None:
-        runner = getattr(self._local, "runner", None)
-        self._local.runner = self._local.proxy = None
+    def call(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._proxy is None:
+            self._runner = ExpiringClusterRpcProxy(self.config, timeout=self.timeout)
+            self._proxy = self._runner.start()
+        return getattr(getattr(self._proxy, service), method)(*args, **kwargs)
+
+    def reset(self) -> None:
+        runner, self._runner, self._proxy = self._runner, None, None
         if runner is not None:
             with contextlib.suppress(Exception):  # the connection is already gone
                 runner.stop()
 
-    def _admit(self, service: str) -> None:
-        """Fail fast while ``service`` is known to be down; let one caller probe it."""
-        with self._lock:
-            until = self._down_until.get(service)
-            if until is None:
-                return
-            now = time.monotonic()
-            if now < until:
-                raise ServiceUnavailable(service, retry_after=max(1, round(until - now)))
-            # This caller probes; the others fail fast until it has an answer.
-            self._down_until[service] = now + self.timeout + 1
 
-    def _mark(self, service: str, up: bool) -> None:
+class Services:
+    def __init__(self, amqp_uri: str, timeout: float, probe_interval: float = PROBE_INTERVAL,
+                 probe_timeout: float = PROBE_TIMEOUT) -> None:
+        self.config = {"AMQP_URI": amqp_uri}
+        self.timeout = timeout
+        self.probe_interval = probe_interval
+        self.probe_timeout = min(probe_timeout, timeout)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._down: set[str] = set()
+        self._prober: threading.Thread | None = None
+
+    def _caller(self) -> _Caller:
+        caller = getattr(self._local, "caller", None)
+        if caller is None:
+            caller = self._local.caller = _Caller(self.config, self.timeout)
+        return caller
+
+    def is_down(self, service: str) -> bool:
+        return service in self._down
+
+    def _mark_down(self, service: str) -> None:
         with self._lock:
-            if up:
-                self._down_until.pop(service, None)
-            else:
-                self._down_until[service] = time.monotonic() + self.cooldown
+            if service not in self._down:
+                log.warning("%s is not answering: failing fast until it does", service)
+            self._down.add(service)
+            if self._prober is None:
+                self._prober = threading.Thread(target=self._probe, name="engage-rpc-probe",
+                                                daemon=True)
+                self._prober.start()
+
+    def _probe(self) -> None:
+        """Call ``health()`` on every service marked down until each answers; then stop."""
+        caller = _Caller(self.config, self.probe_timeout)
+        stop = threading.Event()
+        try:
+            while True:
+                with self._lock:
+                    down = sorted(self._down)
+                    if not down:
+                        self._prober = None
+                        return
+                for service in down:
+                    try:
+                        caller.call(service, "health")
+                    except NO_ANSWER:
+                        caller.reset()
+                        continue
+                    except Exception:  # it answered, with an error of its own: it is up
+                        log.warning("%s answered its health check with an error", service,
+                                    exc_info=True)
+                    with self._lock:
+                        self._down.discard(service)
+                    log.warning("%s is answering again", service)
+                stop.wait(self.probe_interval)
+        finally:
+            caller.reset()
 
     def call(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        self._admit(service)
+        if service in self._down:
+            raise ServiceUnavailable(service, retry_after=RETRY_AFTER)
+        caller = self._caller()
         try:
-            result = getattr(getattr(self._proxy(), service), method)(*args, **kwargs)
-        except (RpcTimeout, UnknownService, OSError, ConnectionError) as exc:
-            self._reset()
-            self._mark(service, up=False)
-            raise ServiceUnavailable(service) from exc
-        except Exception:
-            self._mark(service, up=True)  # it answered, with an error of its own
-            raise
-        self._mark(service, up=True)
-        return result
+            return caller.call(service, method, *args, **kwargs)
+        except NO_ANSWER as exc:
+            caller.reset()
+            self._mark_down(service)
+            raise ServiceUnavailable(service, retry_after=RETRY_AFTER) from exc
 
     def surveys(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.call("surveys", method, *args, **kwargs)
