@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from engage_common.testing import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("surveys", "feedback", "events")
@@ -81,22 +82,40 @@ class Suite:
         for name in list(self.procs):
             self.stop(name)
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Every started process answers (the gateway's /readyz, the projections' health)."""
+
+        def ready() -> bool:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs}")
             try:
-                last = requests.get(f"{self.base_url}/readyz", timeout=5)
-                if last.status_code == 200 and self.answers("gateway_projections"):
-                    return
+                got = requests.get(f"{self.base_url}/readyz", timeout=10)
             except requests.ConnectionError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"suite not ready: {last.text if last is not None else 'no answer'}")
+                return False
+            return got.status_code == 200 and self.answers("gateway_projections")
 
+        eventually(ready, timeout, "the suite to be ready", interval=0.3)
+
+    def gateway_workers(self) -> int:
+        return int(self.overrides.get("gateway", {}).get("WEB_CONCURRENCY", "1"))
+
+    def readyz(self) -> dict[str, Any]:
+        """One /readyz answer, from whichever gateway worker takes the connection."""
+        return requests.get(f"{self.base_url}/readyz", timeout=15).json()
+
+    def gateway_sees(self, service: str, up: bool = True, timeout: float = 60) -> None:
+        """Wait until every gateway worker's /readyz says ``service`` answers (or, with
+        ``up=False``, that it does not): each worker keeps its own view of the services."""
+        last: dict[str, bool] = {}
+
+        def every_worker() -> bool:
+            body = self.readyz()
+            last[body["instance"]] = (body["checks"][service] == "ok") is up
+            return len(last) >= self.gateway_workers() and all(last.values())
+
+        eventually(every_worker, timeout, f"every gateway worker to see {service} "
+                   f"{'up' if up else 'down'}", interval=0.02)
 
     def token(self, email: str, role: str) -> str:
         """A staff bearer token for a new staff user, made the way an admin would:

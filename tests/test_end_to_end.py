@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from engage_common.testing import eventually
 from tests.conftest import Suite
 
 QUESTIONNAIRE = {"questions": [
@@ -40,12 +40,11 @@ def staff_token(suite: Suite) -> str:
 
 
 def wait_for_count(suite: Suite, token: str, cid: str, expected: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        results = suite.api("GET", f"/staff/consultations/{cid}/results", token).json()
-        if results["total_responses"] >= expected or time.monotonic() > deadline:
-            return results
-        time.sleep(0.2)
+    def results() -> dict[str, Any] | None:
+        got = suite.api("GET", f"/staff/consultations/{cid}/results", token).json()
+        return got if got["total_responses"] >= expected else None
+
+    return eventually(results, what=f"{expected} responses in the results")
 
 
 def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
@@ -154,14 +153,6 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
 def you_said_we_did(suite: Suite, cid: str, ready: Any) -> dict[str, Any] | None:
     entry = suite.dashboard_entry(cid)
     return entry if entry and ready(entry) else None
-
-
-def eventually(check: Any, timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None:
-        assert time.monotonic() < deadline, "the read model did not catch up"
-        time.sleep(0.2)
-    return result
 
 
 def test_health_and_openapi(suite: Suite) -> None:

@@ -5,7 +5,6 @@ retention purges that keep the aggregates, and the audit log of staff reads."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from flask.testing import FlaskClient
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
+from engage_common.testing import eventually
 from gateway import store
 
 QUESTIONS = [
@@ -73,10 +73,8 @@ def submit(client: FlaskClient, cid: str, **body: Any) -> str:
                        headers={"Idempotency-Key": str(uuid.uuid4())})
     assert sent.status_code == 202, sent.get_json()
     code = sent.get_json()["receipt_code"]
-    deadline = time.monotonic() + 10
-    while client.get(f"/api/v1/receipts/{code}").status_code != 200:
-        assert time.monotonic() < deadline, "response never stored"
-        time.sleep(0.05)
+    eventually(lambda: client.get(f"/api/v1/receipts/{code}").status_code == 200,
+               what=f"receipt {code} to be stored")
     return code
 
 

@@ -3,7 +3,6 @@ session cookie flags and production's refusal of default or short secrets."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from engage_common.testing import eventually
 from gateway.app import create_app
 from gateway.config import DEFAULT_SECRET, Settings
 
@@ -43,9 +43,8 @@ def make_app(settings: Settings) -> Iterator[Callable[..., Flask]]:
 
 def _fresh_window() -> None:
     """Counts reset on the minute: start counting well inside one, so it cannot flake."""
-    second = datetime.now(UTC).second
-    if second >= 50:
-        time.sleep(61 - second)
+    eventually(lambda: datetime.now(UTC).second < 50, 15, "a minute with ten seconds left",
+               interval=0.2)
 
 
 def _client(app: Flask, address: str) -> FlaskClient:

@@ -14,13 +14,14 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from engage_common.testing import eventually
 
 pytestmark = [
     pytest.mark.browser,
@@ -250,14 +251,13 @@ def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str
     code = child.stdout.strip().splitlines()[-1]
     # What the browser was told is what the service stored.
     with ClusterRpcProxy({"AMQP_URI": uri}, timeout=10) as rpc:
-        deadline = time.monotonic() + 10
-        while True:
+        def receipt() -> dict[str, Any] | None:
             try:
-                stored = rpc.surveys.get_submission(code)
-                break
+                return rpc.surveys.get_submission(code)
             except NotFound:
-                assert time.monotonic() < deadline, f"{code} was never stored"
-                time.sleep(0.2)
+                return None
+
+        stored = eventually(receipt, what=f"{code} to be stored")
     assert stored["status"] == "stored", stored
     assert stored["consultation_id"] == consultation["id"]
 

@@ -3,8 +3,6 @@ PostgreSQL, through nameko service containers."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,17 +19,7 @@ from engage_common.messaging import (
     event_handler,
 )
 from engage_common.outbox import OutboxRelay, pending_count, record_event
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
+from engage_common.testing import eventually
 
 
 class Emitter:

@@ -3,7 +3,6 @@ called over RPC exactly as the gateway calls it."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from nameko.testing.services import entrypoint_hook
 from engage_common.db import connect
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DEAD_LETTER_QUEUE, DurablePublisher
+from engage_common.testing import eventually
 from surveys.service import SurveysService
 
 OPTIONS = [{"value": "a", "label": "Option A"}, {"value": "b", "label": "Option B"},
@@ -45,18 +45,12 @@ def draft(**kwargs: Any) -> dict[str, Any]:
             "questionnaire": {"questions": QUESTIONS}, **kwargs}
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-        except NotFound:
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
+def stored(rpc: Any, receipt_code: str) -> Any:
+    """What surveys says of a receipt once it has it (None while it is still queued)."""
+    try:
+        return rpc.get_submission(receipt_code)
+    except NotFound:
+        return None
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +84,12 @@ def events(config: dict[str, Any]) -> Iterator[Callable[[str, int], list[dict[st
     seen: list[dict[str, Any]] = []
 
     def take(event_type: str, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len([e for e in seen if e["event_type"] == event_type]) < count:
-            message = bound.get(no_ack=True)
-            if message is None:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"no {event_type} event arrived; saw {seen}")
-                time.sleep(0.05)
-                continue
-            seen.append(message.payload)
+        def arrived() -> bool:
+            while (message := bound.get(no_ack=True)) is not None:
+                seen.append(message.payload)
+            return len([e for e in seen if e["event_type"] == event_type]) >= count
+
+        eventually(arrived, timeout, f"{count} {event_type} event(s)")
         return [e for e in seen if e["event_type"] == event_type]
 
     yield take
@@ -275,7 +266,7 @@ def test_submission_is_stored_exactly_once_with_an_event(rpc: Any, config: dict[
         rpc.get_submission(body["receipt_code"])
     submit(config, body)
     submit(config, body)  # the gateway retried: same submission_id
-    receipt = wait_for(lambda: rpc.get_submission(body["receipt_code"]))
+    receipt = eventually(lambda: stored(rpc, body["receipt_code"]))
     assert receipt == {"receipt_code": body["receipt_code"], "consultation_id": cid,
                        "status": "stored", "reasons": [],
                        "submitted_at": datetime.fromisoformat(body["submitted_at"]).isoformat()}
@@ -290,7 +281,7 @@ def test_submission_is_stored_exactly_once_with_an_event(rpc: Any, config: dict[
     submit(config, body)
     marker = message(cid, {"pick": "a"})
     submit(config, marker)
-    wait_for(lambda: rpc.get_submission(marker["receipt_code"]))
+    eventually(lambda: stored(rpc, marker["receipt_code"]))
     assert rpc.get_consultation(cid)["response_count"] == 2
     export = rpc.export_responses(cid, 0, 10)
     assert [r[0] for r in export["rows"]] == [body["receipt_code"], marker["receipt_code"]]
@@ -305,7 +296,7 @@ def test_submissions_that_became_invalid_are_rejected(rpc: Any, config: dict[str
     cid = rpc.open_consultation(rpc.create_consultation(draft())["id"])["id"]
     invalid = message(cid, {"pick": "zzz", "score": 3.5})
     submit(config, invalid)
-    receipt = wait_for(lambda: rpc.get_submission(invalid["receipt_code"]))
+    receipt = eventually(lambda: stored(rpc, invalid["receipt_code"]))
     assert receipt["status"] == "rejected"
     assert 'Question 1 "Which one?": choose one of the options' in receipt["reasons"]
     assert 'Question 4 "Score it": give a whole number from 0 to 10' in receipt["reasons"]
@@ -313,13 +304,13 @@ def test_submissions_that_became_invalid_are_rejected(rpc: Any, config: dict[str
     rpc.close_consultation(cid)
     late = message(cid, {"pick": "a"})
     submit(config, late)
-    receipt = wait_for(lambda: rpc.get_submission(late["receipt_code"]))
+    receipt = eventually(lambda: stored(rpc, late["receipt_code"]))
     assert receipt["status"] == "rejected" and receipt["consultation_id"] == cid
     assert "no longer accepting" in receipt["reasons"][0]
 
     unknown = message(str(uuid.uuid4()), {"pick": "a"})
     submit(config, unknown)
-    assert wait_for(lambda: rpc.get_submission(unknown["receipt_code"]))["status"] == "rejected"
+    assert eventually(lambda: stored(rpc, unknown["receipt_code"]))["status"] == "rejected"
     assert rpc.get_consultation(cid)["response_count"] == 0
 
 
@@ -345,7 +336,7 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
         bodies.append(message(cid, answers, equality=equality, place=place))
         submit(config, bodies[-1])
     for body in bodies:
-        assert wait_for(lambda b=body: rpc.get_submission(b["receipt_code"]))["status"] == (
+        assert eventually(lambda b=body: stored(rpc, b["receipt_code"]))["status"] == (
             "stored")
 
     results = rpc.get_results(cid, {})
@@ -419,7 +410,7 @@ def test_malformed_submissions(rpc: Any, config: dict[str, Any]) -> None:
     cid = rpc.open_consultation(rpc.create_consultation(draft())["id"])["id"]
     shaped_wrong = {**message(cid, {"pick": "a"}), "answers": "a", "colour": "red"}
     submit(config, shaped_wrong)
-    receipt = wait_for(lambda: rpc.get_submission(shaped_wrong["receipt_code"]))
+    receipt = eventually(lambda: stored(rpc, shaped_wrong["receipt_code"]))
     assert receipt["status"] == "rejected"
     assert set(receipt["reasons"]) == {
         "answers: must be an object of answers keyed by question id",
@@ -431,7 +422,7 @@ def test_malformed_submissions(rpc: Any, config: dict[str, Any]) -> None:
     with Connection(config["AMQP_URI"]) as connection:
         dead = DEAD_LETTER_QUEUE(connection.default_channel)
         dead.declare()
-        got = wait_for(lambda: dead.get(no_ack=True))
+        got = eventually(lambda: dead.get(no_ack=True))
     assert got.payload == {"hello": "world"}
     assert got.headers["x-engage-original-queue"] == "surveys.submissions"
     assert "unidentifiable submission" in got.headers["x-engage-error"]
