@@ -366,3 +366,24 @@ def test_nameko_run_with_the_shipped_config_is_healthy(
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
     assert "starting services" in output.lower()  # LOGGING went to stdout
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_environment_is_exactly_what_constraints_txt_pins() -> None:
+    """A fresh clone installs exactly what was tested: every installed distribution is
+    pinned in constraints.txt at its installed version, and nothing pinned is missing."""
+    from importlib.metadata import distributions
+
+    pinned = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            pinned[_canonical(name)] = version
+    installed = {_canonical(d.metadata["Name"]): d.version for d in distributions()}
+    installed.pop("pip", None)
+    assert installed == pinned
