@@ -47,6 +47,13 @@ def wait_for_count(suite: Suite, token: str, cid: str, expected: int) -> dict[st
     return eventually(results, what=f"{expected} responses in the results")
 
 
+def consultation_consent_version(suite: Suite, cid: str) -> str:
+    """The privacy wording a resident agrees to, as the public API shows it."""
+    got = suite.api("GET", f"/consultations/{cid}")
+    assert got.status_code == 200, got.text
+    return got.json()["consent"]["version"]
+
+
 def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     now = datetime.now(UTC)
     draft = {"title": "Evening GP appointments in Wakefield",
@@ -76,7 +83,8 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     # A resident answers through the API; a double click stores one response.
     answer = {"answers": {"use": "gp", "better": ["evening", "phone"], "listened": "agree",
                           "score": 7, "why": "Work 9 to 5 ✊🏽 — مرحبا"},
-              "equality": {"age_band": "35-44", "postcode_district": "WF1"}}
+              "equality": {"age_band": "35-44", "postcode_district": "WF1"},
+              "consent": {"given": True, "version": consultation_consent_version(suite, cid)}}
     key = str(uuid.uuid4())
     first = suite.api("POST", f"/consultations/{cid}/responses", json=answer,
                 headers={"Idempotency-Key": key})
@@ -87,7 +95,8 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
 
     # Bad answers are refused, naming the question, and nothing is stored.
     bad = suite.api("POST", f"/consultations/{cid}/responses",
-              json={"answers": {"use": "hospital", "better": ["evening", "phone", "parking"]}})
+              json={"answers": {"use": "hospital", "better": ["evening", "phone", "parking"]},
+                    "consent": answer["consent"]})
     assert bad.status_code == 422
     fields = bad.json()["error"]["fields"]
     assert {"answers.use", "answers.better", "answers.listened"} <= set(fields)

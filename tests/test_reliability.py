@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from engage_common.db import connect
+from engage_common.reference import CONSENT_VERSION
 from engage_common.testing import eventually, holds_for
 from tests.conftest import Suite, start_suite
 
@@ -29,6 +30,7 @@ QUESTIONNAIRE = {"questions": [
 ]}
 RPC_TIMEOUT = 3.0  # what Suite.env gives the gateway
 PLACES = ("leeds", "wakefield", None)
+CONSENT = {"given": True, "version": CONSENT_VERSION}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,8 @@ def open_consultation(suite: Suite, token: str, title: str) -> str:
 
 
 def answer(i: int) -> dict[str, Any]:
-    return {"answers": {"use": ("gp", "pharmacy")[i % 2]}, "place": PLACES[i % 3]}
+    return {"answers": {"use": ("gp", "pharmacy")[i % 2]}, "place": PLACES[i % 3],
+            "consent": CONSENT}
 
 
 def submit(suite: Suite, cid: str, i: int, key: str) -> requests.Response:
@@ -304,7 +307,7 @@ def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, office
         sid = str(uuid.uuid4())
         publisher.submit("surveys", {
             "submission_id": sid, "receipt_code": f"BACK-{i:04d}-{sid[:8]}",
-            "consultation_id": cid, **answer(i), "consent": None, "equality": None,
+            "consultation_id": cid, **answer(i), "equality": None,
             "submitted_at": now}, message_id=sid)
 
     rsuite.start("surveys")
@@ -350,7 +353,7 @@ def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
         sid = str(uuid.uuid4())
         publisher.submit("surveys", {
             "submission_id": sid, "receipt_code": f"TERM-{i:04d}-{sid[:8]}",
-            "consultation_id": cid, **answer(i), "consent": None, "equality": None,
+            "consultation_id": cid, **answer(i), "equality": None,
             "submitted_at": now}, message_id=sid)
 
     rsuite.start("surveys")

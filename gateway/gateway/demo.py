@@ -172,9 +172,10 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
             publisher = DurablePublisher(settings.amqp_uri)
             rng = random.Random(2024)
             for _ in range(responses):
-                sub = {"answers": _sample_answers(rng), "equality": _sample_equality(rng)}
+                sub = {"answers": _sample_answers(rng), "equality": _sample_equality(rng),
+                       "consent": {"given": True, "version": c["consent"]["version"]}}
                 cleaned = surveys.validate_submission(c["id"], sub)
-                queue_response(settings.secret_key, publisher, c["id"], cleaned, None, None)
+                queue_response(settings.secret_key, publisher, c["id"], cleaned, None)
             deadline = time.monotonic() + 60
             while surveys.get_consultation(c["id"])["response_count"] < responses:
                 if time.monotonic() > deadline:

@@ -71,12 +71,11 @@ def submit_response(ctx: Engage, consultation_id: str, submission: dict[str, Any
         consultation = current_or_snapshot(ctx, consultation_id)
     cleaned = validate_locally(consultation, submission)
     return queue_response(ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned,
-                          submission.get("consent"), idempotency_key)
+                          idempotency_key)
 
 
 def queue_response(secret: str, publisher: DurablePublisher, consultation_id: str,
-                   cleaned: dict[str, Any], consent: dict[str, Any] | None,
-                   idempotency_key: str | None) -> dict[str, Any]:
+                   cleaned: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
     """Queue an already-checked response for surveys to store once; its receipt."""
     sid = submission_id(secret, consultation_id, idempotency_key or str(uuid.uuid4()))
     receipt = receipt_code(secret, sid)
@@ -87,7 +86,7 @@ def queue_response(secret: str, publisher: DurablePublisher, consultation_id: st
         "answers": cleaned["answers"],
         "equality": cleaned.get("equality") or None,
         "place": cleaned.get("place"),
-        "consent": consent,
+        "consent": cleaned["consent"],
         "submitted_at": datetime.now(UTC).isoformat(),
     }, message_id=sid)
     return {"receipt_code": receipt, "status": "received", "consultation_id": consultation_id}

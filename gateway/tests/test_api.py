@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
+from engage_common.reference import CONSENT_VERSION, CONSENT_WORDINGS
 from engage_common.testing import eventually, holds_for
 from gateway import store
 from gateway.api import staff as staff_api
@@ -28,8 +29,8 @@ QUESTIONS = [
 ]
 
 
-# -- an app over a fresh database and vhost, one staff member per role ----------------------
-# (kept here, not in a conftest.py: pytest's importlib mode would shadow the gateway package)
+YES = {"consent": {"given": True, "version": CONSENT_VERSION}}  # the resident agrees
+
 
 def _in_days(days: float) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
@@ -39,8 +40,6 @@ def draft(**changes: Any) -> dict[str, Any]:
     return {"title": "Urgent care in Leeds", "summary": "Where should urgent care be?",
             "places": ["leeds"], "priorities": ["living-well"], "closes_at": _in_days(7),
             "questionnaire": {"questions": QUESTIONS}, **changes}
-
-
 
 
 @pytest.fixture
@@ -144,7 +143,7 @@ def test_submit_gives_202_and_a_receipt_stored_once(surveys: Any, client: FlaskC
     cid = create_open(client, officer)["id"]
     body = {"answers": {"choice": "gp", "tell": "Quicker please"},
             "equality": {"age_band": "25-34"}, "place": "leeds",
-            "consent": {"given": True, "wording": "I agree"}}
+            **YES}
     first = client.post(f"/api/v1/consultations/{cid}/responses", json=body,
                         headers={"Idempotency-Key": "resident-1"})
     assert first.status_code == 202
@@ -178,18 +177,18 @@ def test_bad_submissions_are_refused_with_the_reason(surveys: Any, client: Flask
     cid = create_open(client, officer)["id"]
     url = f"/api/v1/consultations/{cid}/responses"
 
-    missing = client.post(url, json={"answers": {"tell": "hi"}})
+    missing = client.post(url, json={**YES, "answers": {"tell": "hi"}})
     assert missing.status_code == 422 and "answers.choice" in error(missing)["fields"]
-    wrong_type = client.post(url, json={"answers": "gp", "place": 3})
+    wrong_type = client.post(url, json={**YES, "answers": "gp", "place": 3})
     assert wrong_type.status_code == 422
     assert set(error(wrong_type)["fields"]) == {"answers", "place"}
-    unknown = client.post(url, json={"answers": {"choice": "gp"}, "name": "Ann"})
+    unknown = client.post(url, json={**YES, "answers": {"choice": "gp"}, "name": "Ann"})
     assert unknown.status_code == 422
     assert error(unknown)["fields"] == {"name": ["is not a field we know about"]}
     not_object = client.post(url, json=["gp"])
     assert not_object.status_code == 422 and "body" in error(not_object)["fields"]
-    bad_equality = client.post(url, json={"answers": {"choice": "gp"},
-                                          "equality": {"age_band": "ancient"}})
+    bad_equality = client.post(url, json={**YES, "answers": {"choice": "gp"},
+                                                "equality": {"age_band": "ancient"}})
     assert bad_equality.status_code == 422
     assert "equality.age_band" in error(bad_equality)["fields"]
 
@@ -200,30 +199,30 @@ def test_bad_submissions_are_refused_with_the_reason(surveys: Any, client: Flask
         refused = client.post(url, data=hostile, content_type="application/json")
         assert refused.status_code == 400, hostile[:30]
         error(refused)
-    too_big = client.post(url, json={"answers": {"tell": "x" * 300_000}})
+    too_big = client.post(url, json={**YES, "answers": {"tell": "x" * 300_000}})
     assert too_big.status_code == 413
     error(too_big)
     not_json = client.post(url, data="answers=gp",
                            content_type="application/x-www-form-urlencoded")
     assert not_json.status_code == 415
     error(not_json)
-    bad_key = client.post(url, json={"answers": {"choice": "gp"}},
+    bad_key = client.post(url, json={**YES, "answers": {"choice": "gp"}},
                           headers={"Idempotency-Key": "has spaces in it"})
     assert bad_key.status_code == 422 and "Idempotency-Key" in error(bad_key)["fields"]
 
     unknown_id = client.post(f"/api/v1/consultations/{uuid.uuid4()}/responses",
-                             json={"answers": {"choice": "gp"}})
+                             json={**YES, "answers": {"choice": "gp"}})
     assert unknown_id.status_code == 404
     error(unknown_id)
     assert client.post("/api/v1/consultations/not-an-id/responses",
-                       json={"answers": {}}).status_code == 404
+                       json={**YES, "answers": {}}).status_code == 404
     assert client.get(f"/api/v1/consultations/{uuid.uuid4()}").status_code == 404
     assert client.get("/api/v1/receipts/NOT-A-CODE").status_code == 404
     assert client.get("/api/v1/receipts/AAAA-BBBB-CCCC").status_code == 404
 
     assert client.post(f"/api/v1/staff/consultations/{cid}/close",
                        headers=officer).status_code == 200
-    closed = client.post(url, json={"answers": {"choice": "gp"}})
+    closed = client.post(url, json={**YES, "answers": {"choice": "gp"}})
     assert closed.status_code == 409
     assert "not accepting" in error(closed)["message"]
 
@@ -262,7 +261,8 @@ def test_csv_export_streams_a_header_and_one_row_per_response(
     codes = []
     for n, text in enumerate(texts):
         answers = {"choice": "gp" if n % 2 else "ae", **({"tell": text} if text else {})}
-        sent = client.post(f"/api/v1/consultations/{cid}/responses", json={"answers": answers})
+        sent = client.post(f"/api/v1/consultations/{cid}/responses",
+                           json={**YES, "answers": answers})
         assert sent.status_code == 202
         codes.append(sent.json["receipt_code"])
     for code in codes:
@@ -306,10 +306,90 @@ def test_503_with_retry_after_when_surveys_is_not_running(
     for response in (
         client.get("/api/v1/consultations"),
         client.post(f"/api/v1/consultations/{uuid.uuid4()}/responses",
-                    json={"answers": {"choice": "gp"}}),
+                    json={**YES, "answers": {"choice": "gp"}}),
         client.post("/api/v1/staff/consultations", json=draft(),
                     headers=as_role["engagement-officer"]),
     ):
         assert response.status_code == 503
         assert int(response.headers["Retry-After"]) > 0
         assert "surveys" in error(response)["message"]
+
+
+def test_dates_postgres_cannot_give_back_are_refused_and_the_list_keeps_working(
+        surveys: Any, client: FlaskClient, officer: dict[str, str]) -> None:
+    """Issue 7: closes_at 9999-12-31T23:59:59-14:00 was stored (year 10000 in UTC), then
+    every staff list answered 500."""
+    url = "/api/v1/staff/consultations"
+    for field, value in (("closes_at", "9999-12-31T23:59:59-14:00"),
+                         ("opens_at", "0001-01-01T00:00:00+14:00"),
+                         ("closes_at", "2101-01-01T00:00:00+00:00"),
+                         ("opens_at", "1999-12-31T23:59:59+00:00")):
+        refused = client.post(url, json=draft(**{field: value}), headers=officer)
+        assert refused.status_code == 422, (field, value, refused.get_json())
+        assert error(refused)["fields"] == {field: [
+            "must be between 1 January 2000 and 31 December 2100 (UTC)"]}
+    backwards = client.post(url, json=draft(opens_at="2030-01-02T00:00:00+00:00",
+                                            closes_at="2030-01-01T00:00:00+00:00"),
+                            headers=officer)
+    assert backwards.status_code == 422
+    assert error(backwards)["fields"] == {"closes_at": ["must be after the opening date"]}
+    cid = create_open(client, officer)["id"]
+    patched = client.patch(f"{url}/{cid}", json={"closes_at": "9999-12-31T23:59:59-14:00"},
+                           headers=officer)
+    assert patched.status_code == 422 and "closes_at" in error(patched)["fields"]
+    listing = client.get(url, headers=officer)
+    assert listing.status_code == 200 and cid in [c["id"] for c in listing.json[
+        "consultations"]]
+
+
+def test_text_postgres_cannot_store_gets_422_and_never_a_receipt(
+        surveys: Any, client: FlaskClient, officer: dict[str, str]) -> None:
+    """Issue 7: a lone surrogate got 202 and a receipt, then was dead-lettered for good."""
+    cid = create_open(client, officer)["id"]
+    for escaped in ("\\ud800", "\\udfff", "ok \\udc00 then"):
+        body = ('{"answers": {"choice": "gp", "tell": "' + escaped + '"}, "consent": '
+                f'{{"given": true, "version": "{CONSENT_VERSION}"}}}}')
+        sent = client.post(f"/api/v1/consultations/{cid}/responses", data=body,
+                           content_type="application/json")
+        assert sent.status_code == 422, sent.get_json()
+        assert error(sent)["fields"] == {"answers.tell": [
+            "contains a character that is not valid Unicode (a lone surrogate)"]}
+    huge = client.post(f"/api/v1/consultations/{cid}/responses", content_type="application/json",
+                       data='{"answers": {"choice": "gp", "score": 1e400}}')
+    assert huge.status_code == 400 and "too large" in error(huge)["message"]
+    title = client.post("/api/v1/staff/consultations", headers=officer,
+                        data='{"title": "Clinic \\ud83d", "summary": "s"}',
+                        content_type="application/json")
+    assert title.status_code == 422 and "title" in error(title)["fields"]
+    staff = client.get(f"/api/v1/staff/consultations/{cid}", headers=officer)
+    assert staff.json["response_count"] == 0
+
+
+def test_consent_is_required_and_stored_with_the_servers_wording(
+        surveys: Any, client: FlaskClient, officer: dict[str, str]) -> None:
+    """Issue 7: the API accepted and stored responses without consent or with it refused,
+    and stored whatever wording the client sent."""
+    cid = create_open(client, officer)["id"]
+    shown = client.get(f"/api/v1/consultations/{cid}").json["consent"]
+    assert shown == {"version": CONSENT_VERSION, "wording": CONSENT_WORDINGS[CONSENT_VERSION]}
+    url = f"/api/v1/consultations/{cid}/responses"
+    answers = {"choice": "gp"}
+    for consent, fields in (
+            (None, {"consent"}),
+            ({"given": False, "version": shown["version"]}, {"consent.given"}),
+            ({"given": True, "version": "2001-01"}, {"consent.version"}),
+            ({"given": True, "version": shown["version"], "wording": "I agree to nothing"},
+             {"consent.wording"})):
+        body = {"answers": answers, **({"consent": consent} if consent is not None else {})}
+        refused = client.post(url, json=body)
+        assert refused.status_code == 422, (consent, refused.get_json())
+        assert set(error(refused)["fields"]) == fields, consent
+    sent = client.post(url, json={"answers": answers, "consent": {
+        "given": True, "version": shown["version"]}})
+    assert sent.status_code == 202
+    code = sent.json["receipt_code"]
+    wait_stored(client, code)
+    mine = client.get(f"/api/v1/receipts/{code}/response").json
+    assert mine["consent"] == {"given": True, **shown}
+    assert client.get(f"/api/v1/staff/consultations/{cid}",
+                      headers=officer).json["response_count"] == 1

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
+from engage_common.reference import CONSENT_VERSION, CONSENT_WORDINGS
 from engage_common.testing import eventually
 from gateway import store
 
@@ -26,7 +27,8 @@ QUESTIONS = [
     {"id": "agree", "type": "likert", "text": "It is easy to get to"},
     {"id": "tell", "type": "free_text", "text": "Tell us more"},
 ]
-WORDING = "I agree that the NHS in West Yorkshire may use my answers to plan services."
+CONSENT = {"given": True, "version": CONSENT_VERSION}
+WORDING = CONSENT_WORDINGS[CONSENT_VERSION]
 # Emoji (with a ZWJ sequence and a skin tone), Arabic and Hebrew (right to left),
 # decomposed combining marks, CJK, a 4-byte mathematical letter, a bidi override.
 UNICODE = ("Caf\u0065\u0301 \U0001F469\u200D\U0001F469\u200D\U0001F467 \U0001F44D\U0001F3FD "
@@ -69,7 +71,8 @@ def open_consultation(client: FlaskClient, officer: dict[str, str]) -> str:
 
 
 def submit(client: FlaskClient, cid: str, **body: Any) -> str:
-    sent = client.post(f"/api/v1/consultations/{cid}/responses", json=body,
+    sent = client.post(f"/api/v1/consultations/{cid}/responses",
+                       json={"consent": CONSENT, **body},
                        headers={"Idempotency-Key": str(uuid.uuid4())})
     assert sent.status_code == 202, sent.get_json()
     code = sent.get_json()["receipt_code"]
@@ -91,7 +94,7 @@ def test_resident_sees_exactly_what_they_sent_and_deletes_it(
     other = submit(client, cid, answers={"choice": "ae"})
     code = submit(client, cid, answers={"choice": "gp", "score": 7, "tell": UNICODE},
                   equality={"age_band": "35-44", "postcode_district": "LS6"},
-                  consent={"given": True, "wording": WORDING})
+                  consent=CONSENT)
 
     mine = client.get(f"/api/v1/receipts/{code.lower()}/response")
     assert mine.status_code == 200, mine.get_json()
@@ -99,7 +102,7 @@ def test_resident_sees_exactly_what_they_sent_and_deletes_it(
     body = mine.get_json()
     assert body["answers"] == {"choice": "gp", "score": 7, "tell": UNICODE}
     assert body["answers"]["tell"].encode() == UNICODE.encode()  # not even normalised
-    assert body["consent"] == {"given": True, "wording": WORDING}
+    assert body["consent"] == {"given": True, "version": CONSENT_VERSION, "wording": WORDING}
     assert body["equality"] == {"age_band": "35-44", "postcode_district": "LS6"}
     assert body["place"] == "leeds" and body["consultation_id"] == cid
     assert body["receipt_code"] == code and body["submitted_at"] and body["purged_at"] is None
@@ -137,7 +140,7 @@ def test_web_delete_asks_first_needs_csrf_then_deletes(
         surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]]) -> None:
     cid = open_consultation(client, headers["engagement-officer"])
     code = submit(client, cid, answers={"choice": "gp"},
-                  consent={"given": True, "wording": WORDING})
+                  consent=CONSENT)
     receipt = client.get(f"/receipts/{code}").get_data(as_text=True)
     assert f"/receipts/{code}/response" in receipt  # "see what you sent"
     page = client.get(f"/receipts/{code}/response").get_data(as_text=True)
@@ -228,7 +231,7 @@ def test_retention_purge_keeps_the_aggregates_and_drops_personal_details(
     codes = [submit(client, cid, answers={"choice": choice, "score": score, "agree": agree,
                                           "tell": f"My name is Resident {score}"},
                     equality={"postcode_district": "LS6", "age_band": "25-34"},
-                    consent={"given": True, "wording": WORDING})
+                    consent=CONSENT)
              for choice, score, agree in (("gp", 3, "agree"), ("ae", 8, "disagree"),
                                           ("gp", 10, "strongly-agree"))]
     assert client.post(f"/api/v1/staff/consultations/{cid}/close",

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from nameko.standalone.rpc import ClusterRpcProxy
 from werkzeug.datastructures import MultiDict
 
-from engage_common.reference import EQUALITY_QUESTIONS
+from engage_common.reference import CONSENT_VERSION, CONSENT_WORDINGS, EQUALITY_QUESTIONS
 from engage_common.testing import eventually, holds_for
 from gateway.web import forms
 
@@ -104,7 +104,7 @@ def test_parse_turns_each_type_into_the_contract_shape() -> None:
                               "score": 7, "tell": "Late \nopening",
                               "order": ["near", "hours", "wait"]}
     assert parsed.equality == {"age_band": "25-34", "postcode_district": "ls6"}
-    assert parsed.consent == {"given": True, "wording": forms.CONSENT_WORDING}
+    assert parsed.consent == {"given": True, "version": CONSENT_VERSION}
     assert parsed.submission()["equality"] == parsed.equality
 
 
@@ -294,7 +294,8 @@ def test_form_renders_every_question_accessibly(app: Flask, consultation: dict) 
     assert "Answer this only if you answered &#39;Yes&#39; to question 1." in html
     assert "Choose up to 2." in html and "(optional)" in html
     assert "Prefer not to say" in html and "Every question in this section is optional" in html
-    assert forms.CONSENT_WORDING in html
+    assert CONSENT_WORDINGS[CONSENT_VERSION] in html
+    assert page.hidden[forms.CONSENT_VERSION_FIELD] == CONSENT_VERSION
     honeypot = page.inputs["website"]
     assert honeypot["tabindex"] == "-1" and honeypot["autocomplete"] == "off"
     uuid.UUID(page.hidden["idempotency_key"])

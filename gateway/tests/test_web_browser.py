@@ -21,8 +21,6 @@ from typing import Any
 
 import pytest
 
-from engage_common.testing import eventually
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(os.environ.get("ENGAGE_SKIP_BROWSER") == "1",
@@ -240,6 +238,7 @@ def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from engage_common.errors import NotFound
+    from engage_common.testing import eventually
 
     assert AXE.exists(), "run `npm install` at the repository root for axe-core"
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"

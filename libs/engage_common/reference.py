@@ -30,6 +30,26 @@ PRIORITIES: dict[str, str] = {
 
 PREFER_NOT_TO_SAY = "prefer-not-to-say"
 
+# The privacy wording a resident agrees to, by version. A response is stored with the
+# version it was given under and that version's wording; a changed wording gets a new
+# version and the old one stays here, so what each resident agreed to can be shown.
+CONSENT_WORDINGS: dict[str, str] = {
+    "2026-11": (
+        "I agree that my answers can be stored and used, without my name or anything that "
+        "identifies me, to report what people told the NHS in this consultation."),
+}
+CONSENT_VERSION = "2026-11"
+
+
+def current_consent() -> dict[str, str]:
+    """The wording residents are asked to agree to now: ``{version, wording}``."""
+    return {"version": CONSENT_VERSION, "wording": CONSENT_WORDINGS[CONSENT_VERSION]}
+
+
+def consent_record(version: str) -> dict[str, Any]:
+    """What is stored for a resident who agreed to ``version``: the server's wording."""
+    return {"given": True, "version": version, "wording": CONSENT_WORDINGS[version]}
+
 # Postcode districts (the first half of a postcode) to place. Most areas map by
 # their letters; the districts listed in _DISTRICT_EXCEPTIONS cross a boundary.
 _AREA_PLACES = {"BD": "bradford-craven", "HX": "calderdale", "HG": "harrogate",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import Any
 
 from flask import request
 from marshmallow import Schema
 
+from engage_common.storable import unstorable
 from gateway.errors import ApiError
 from gateway.schemas import load
-from surveys.schemas import NUL_MESSAGE, nul_paths
 
 
 def json_body(schema: Schema, raw: bool = False) -> Any:
@@ -26,11 +27,11 @@ def json_body(schema: Schema, raw: bool = False) -> Any:
                        status=415)
     body = request.get_data(cache=True)
     try:
-        data = json.loads(body, parse_constant=_no_constants)
+        data = json.loads(body, parse_constant=_no_constants, parse_float=_finite)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(f"The body is not valid JSON: {exc}", status=400,
                        fields={"body": ["is not valid JSON"]}) from exc
-    refuse_nul(data, "body")
+    refuse_unstorable(data, "body")
     loaded = load(schema, data)
     return data if raw else loaded
 
@@ -39,20 +40,27 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
 def query_args(schema: Schema) -> dict[str, Any]:
     """Query parameters validated by ``schema``; only those given (plus defaults)."""
     args = request.args.to_dict()
-    refuse_nul(args, "query")
+    refuse_unstorable(args, "query")
     return load(schema, args, what="query")
 
 
-def refuse_nul(data: Any, what: str) -> None:
-    """U+0000 cannot be stored by PostgreSQL (text or JSONB): a 422, never a 500."""
-    bad = nul_paths(data)
+def refuse_unstorable(data: Any, what: str) -> None:
+    """What PostgreSQL cannot store (NUL, lone surrogates) is a 422 before anything is
+    accepted, never a receipt for something then lost, nor a 500."""
+    bad = unstorable(data)
     if bad:
         raise ApiError("Some fields need correcting." if what == "body" else
-                       "Some query parameters are not valid.", status=422,
-                       fields={path: [NUL_MESSAGE] for path in bad})
+                       "Some query parameters are not valid.", status=422, fields=bad)
 
 
 def check_id(value: str, what: str = "consultation") -> str:

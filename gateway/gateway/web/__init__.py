@@ -21,7 +21,7 @@ from flask import Blueprint, Response, redirect, render_template, request, sessi
 from markupsafe import Markup, escape
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
-from engage_common.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES
+from engage_common.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES, current_consent
 from gateway import readmodel
 from gateway.api.docs import doc
 from gateway.context import engage
@@ -153,7 +153,7 @@ def _render_consultation(consultation: dict[str, Any], status: int = 200,
         error_summary=summary,
         consent_error=inline.get("consent"),
         consent_checked=forms.FormData(form).get(forms.CONSENT_FIELD) == "yes",
-        consent_wording=forms.CONSENT_WORDING,
+        consent=consultation.get("consent") or current_consent(),
         csrf_token=_csrf_token(),
         idempotency_key=_idempotency_key(idempotency_key),
         forms=forms,
@@ -233,7 +233,9 @@ def respond(consultation_id: str) -> Any:
         else:
             receipt = submit_response(ctx, consultation_id, parsed.submission(), key, found)
     except ValidationFailed as failed:
-        errors.update({k: v for k, v in failed.errors.items() if k not in errors})
+        # The form's own reason (e.g. "consent") wins over the rules' for the same input.
+        errors.update({k: v for k, v in failed.errors.items()
+                       if k.split(".")[0] not in errors and k not in errors})
     except Conflict:
         # It closed while the resident was answering.
         found = current_or_snapshot(ctx, consultation_id)

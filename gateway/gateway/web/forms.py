@@ -16,13 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engage_common.reference import EQUALITY_QUESTIONS
+from engage_common.reference import CONSENT_VERSION, EQUALITY_QUESTIONS
 from surveys.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
-
-CONSENT_WORDING = (
-    "I agree that my answers can be stored and used, without my name or anything that "
-    "identifies me, to report what people told the NHS in this consultation."
-)
 
 # Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
 # safe inside names and ids as they are.
@@ -30,6 +25,7 @@ HONEYPOT_FIELD = "website"
 IDEMPOTENCY_FIELD = "idempotency_key"
 CSRF_FIELD = "csrf_token"
 CONSENT_FIELD = "consent"
+CONSENT_VERSION_FIELD = "consent_version"
 
 
 def answer_name(qid: str) -> str:
@@ -340,7 +336,9 @@ def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
         value = data.get(equality_name(question["id"])).strip()
         if value:
             equality[question["id"]] = value
-    consent = {"given": data.get(CONSENT_FIELD) == "yes", "wording": CONSENT_WORDING}
+    # The version of the wording the page showed, so what was agreed to is what was seen.
+    consent = {"given": data.get(CONSENT_FIELD) == "yes",
+               "version": data.get(CONSENT_VERSION_FIELD).strip() or CONSENT_VERSION}
     if not consent["given"]:
         errors["consent"] = ["is required"]
     return Parsed(answers=answers, equality=equality, consent=consent, errors=errors)

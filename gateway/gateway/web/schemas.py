@@ -29,7 +29,11 @@ class ResponseForm(Schema):
     csrf_token = fields.String(required=True, data_key=forms.CSRF_FIELD)
     idempotency_key = fields.String(data_key=forms.IDEMPOTENCY_FIELD, metadata={
         "description": "generated with the form, so a double click stores one response"})
-    consent = fields.String(data_key=forms.CONSENT_FIELD, validate=validate.OneOf(["yes"]))
+    consent = fields.String(data_key=forms.CONSENT_FIELD, validate=validate.OneOf(["yes"]),
+                            metadata={"description": "'yes': the resident agrees to the "
+                                      "consultation's privacy wording (required)"})
+    consent_version = fields.String(data_key=forms.CONSENT_VERSION_FIELD, metadata={
+        "description": "the version of the privacy wording the page showed"})
     website = fields.String(data_key=forms.HONEYPOT_FIELD, metadata={
         "description": "a honeypot: left empty by people, filled by bots"})
     answers = fields.String(metadata={"description": (

@@ -13,6 +13,7 @@ from typing import Any
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_common.reference import (
+    CONSENT_WORDINGS,
     EQUALITY_FIELDS,
     OUTSIDE_AREA,
     PLACES,
@@ -146,8 +147,10 @@ def check_submission(consultation: dict[str, Any], submission: dict[str, Any]
                      ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Clean a resident's response (answers, equality, place) against a consultation.
 
-    Returns ``({"answers", "equality", "place"}, errors)``. When the resident gave no
-    place but gave a postcode district, the place is derived from the district.
+    Returns ``({"answers", "equality", "place", "consent"}, errors)``. When the resident
+    gave no place but gave a postcode district, the place is derived from the district.
+    ``consent`` is ``{given, version}`` as the schema checked it (the wording is the
+    server's, stored from the version).
     """
     answers, errors = qn.validate_answers(consultation["questionnaire"], submission.get("answers"))
     equality, equality_errors = validate_equality(submission.get("equality"))
@@ -158,7 +161,27 @@ def check_submission(consultation: dict[str, Any], submission: dict[str, Any]
         place = None
     if place is None:
         place = derived_place(equality)
-    return {"answers": answers, "equality": equality or None, "place": place}, errors
+    consent, consent_errors = check_consent(submission.get("consent"))
+    errors.update(consent_errors)
+    return {"answers": answers, "equality": equality or None, "place": place,
+            "consent": consent}, errors
+
+
+def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """``({given: True, version}, {})`` when the resident agreed to a wording we use,
+    else ``(None, errors)``: nothing is stored without consent."""
+    if not isinstance(consent, dict):
+        return None, {"consent": ["is required: agree to how we use your answers"]}
+    errors = {}
+    if consent.get("given") is not True:
+        errors["consent.given"] = ["must be true: we can only store a response you agree "
+                                   "we may use"]
+    if consent.get("version") not in CONSENT_WORDINGS:
+        errors["consent.version"] = ["is not a privacy wording we use: reload the "
+                                     "consultation to see the current one"]
+    if errors:
+        return None, errors
+    return {"given": True, "version": consent["version"]}, {}
 
 
 def validate_submission(consultation: dict[str, Any], submission: dict[str, Any],

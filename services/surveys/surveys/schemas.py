@@ -21,37 +21,18 @@ from marshmallow import (
 )
 
 from engage_common.reference import (
+    CONSENT_WORDINGS,
     EQUALITY_FIELDS,
     EQUALITY_QUESTIONS,
     OUTSIDE_AREA,
     PLACES,
     PRIORITIES,
 )
+from engage_common.storable import DATE_MAX, DATE_MESSAGE, DATE_MIN, unstorable
 from surveys import domain
 from surveys import questionnaire as qn
 
 PLACE_VALUES = [*PLACES, OUTSIDE_AREA]
-
-
-NUL_MESSAGE = "cannot contain the NUL character (U+0000)"
-
-
-def nul_paths(value: Any, path: str = "") -> list[str]:
-    """Paths of every string (or key) holding U+0000, which PostgreSQL cannot store in
-    text or JSONB: refused as a validation error instead of failing in the database."""
-    if isinstance(value, str):
-        return [path or "_schema"] if "\x00" in value else []
-    found: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                found.append(path or "_schema")
-            found += nul_paths(item, child)
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found += nul_paths(item, f"{path}.{i}" if path else str(i))
-    return found
 
 
 def _msgs(**extra: str) -> dict[str, str]:
@@ -71,6 +52,7 @@ def _text(required: bool = False, max_length: int = 500, min_length: int = 0,
 def _when(required: bool = False, **kwargs: Any) -> fields.AwareDateTime:
     return fields.AwareDateTime(
         required=required, format="iso",
+        validate=validate.Range(min=DATE_MIN, max=DATE_MAX, error=DATE_MESSAGE),
         error_messages=_msgs(invalid="must be a date and time, like 2026-03-01T09:00:00+00:00",
                              invalid_awareness="must include a time zone, like +00:00"),
         **kwargs)
@@ -84,10 +66,10 @@ class BaseSchema(Schema):
         unknown = RAISE
 
     @pre_load
-    def _no_nul(self, data: Any, **kwargs: Any) -> Any:
-        bad = nul_paths(data)
+    def _storable(self, data: Any, **kwargs: Any) -> Any:
+        bad = unstorable(data)
         if bad:
-            raise ValidationError({path: [NUL_MESSAGE] for path in bad})
+            raise ValidationError(bad)
         return data
 
 
@@ -220,8 +202,28 @@ class OutcomeSchema(BaseSchema):
 
 
 class ConsentSchema(BaseSchema):
-    given = fields.Boolean(required=True, error_messages=_msgs(invalid="must be true or false"))
-    wording = _text(required=True, max_length=2000)
+    """A resident's agreement to the privacy wording of ``version`` (the consultation's
+    ``consent``). The wording itself is the server's: it is stored from ``version``."""
+
+    given = fields.Boolean(required=True, error_messages=_msgs(invalid="must be true or false"),
+                           metadata={"description": "must be true (``domain.check_consent``)"})
+    version = fields.String(required=True, error_messages=_msgs(invalid="must be text"),
+                            metadata={"enum": list(CONSENT_WORDINGS)})
+
+
+class ConsentWordingSchema(Schema):
+    """The privacy wording a consultation asks residents to agree to."""
+
+    version = fields.String()
+    wording = fields.String()
+
+
+class StoredConsentSchema(Schema):
+    """Consent as stored with a response (``version`` is absent on the oldest ones)."""
+
+    given = fields.Boolean()
+    version = fields.String(allow_none=True)
+    wording = fields.String()
 
 
 class ResponseInputSchema(BaseSchema):
@@ -241,7 +243,9 @@ class ResponseInputSchema(BaseSchema):
     place = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(
         PLACE_VALUES, error="choose one of the places"),
         error_messages=_msgs(invalid="must be text"))
-    consent = fields.Nested(ConsentSchema, allow_none=True, load_default=None)
+    consent = fields.Nested(ConsentSchema, required=True, error_messages=_msgs(
+        required="is required: agree to how we use your answers, as "
+        "{{given: true, version: <the consultation's consent version>}}"))
 
 
 class SubmissionSchema(ResponseInputSchema):
@@ -269,6 +273,8 @@ class ConsultationSchema(Schema):
     accepting_responses = fields.Boolean()
     questionnaire = fields.Nested(QuestionnaireSchema)
     outcome = fields.Nested(OutcomeSchema, allow_none=True)
+    consent = fields.Nested(ConsentWordingSchema, metadata={
+        "description": "the privacy wording a response must agree to (send its version)"})
     response_count = fields.Integer()
     created_at = fields.AwareDateTime(format="iso")
     updated_at = fields.AwareDateTime(format="iso")
@@ -362,7 +368,7 @@ class MyResponseSchema(Schema):
     answers = fields.Dict(keys=fields.String(), values=fields.Raw())
     equality = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
     place = fields.String(allow_none=True)
-    consent = fields.Nested(ConsentSchema, allow_none=True)
+    consent = fields.Nested(StoredConsentSchema, allow_none=True)
     submitted_at = fields.String()
     purged_at = fields.String(allow_none=True, metadata={
         "description": "when free text, postcode and consent were purged after the "
@@ -417,9 +423,9 @@ def load(schema: Schema, data: Any, prefix: str = "") -> dict[str, Any]:
 
     if data is None:
         data = {}
-    bad = nul_paths(data)
+    bad = unstorable(data)
     if bad:
-        raise ValidationFailed({(f"{prefix}.{p}" if prefix else p): [NUL_MESSAGE] for p in bad})
+        raise ValidationFailed({(f"{prefix}.{p}" if prefix else p): v for p, v in bad.items()})
     try:
         return schema.load(data)
     except ValidationError as exc:
@@ -427,10 +433,12 @@ def load(schema: Schema, data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 __all__ = [
-    "ConsentSchema", "ConsultationCreateSchema", "ConsultationFiltersSchema",
+    "ConsentSchema", "ConsentWordingSchema", "ConsultationCreateSchema",
+    "ConsultationFiltersSchema",
     "ConsultationSchema", "ConsultationUpdateSchema", "DecisionSchema",
     "MyResponseSchema", "OptionSchema", "OutcomeSchema",
     "QuestionSchema", "QuestionnaireSchema", "ReceiptSchema", "ResponseDeletedSchema",
+    "StoredConsentSchema",
     "ResponseInputSchema", "ResultsFiltersSchema", "ResultsSchema", "ShowIfSchema",
     "SubmissionSchema", "flatten_errors", "load",
 ]

@@ -21,7 +21,8 @@ from engage_common.db import Database
 from engage_common.errors import NotFound, ValidationFailed
 from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
-from engage_common.reference import EQUALITY_FIELDS
+from engage_common.reference import EQUALITY_FIELDS, consent_record, current_consent
+from engage_common.storable import text_problem
 from surveys import domain, schemas, store
 from surveys import questionnaire as qn
 
@@ -59,7 +60,7 @@ def present(c: dict[str, Any], now: datetime) -> dict[str, Any]:
         "closes_at": _iso(c.get("closes_at")), "status": c["status"],
         "accepting_responses": domain.accepting_responses(c, now),
         "questionnaire": c["questionnaire"], "outcome": c.get("outcome"),
-        "response_count": int(c.get("response_count") or 0),
+        "consent": current_consent(), "response_count": int(c.get("response_count") or 0),
         "created_at": _iso(c.get("created_at")), "updated_at": _iso(c.get("updated_at")),
         "opened_at": _iso(c.get("opened_at")), "closed_at": _iso(c.get("closed_at")),
     }
@@ -262,9 +263,9 @@ class SurveysService(healthcheck.HealthCheck):
         needle = text.strip() if isinstance(text, str) else None
         if text is not None and not isinstance(text, str):
             errors["text"] = ["must be text"]
-        elif schemas.nul_paths([code or "", needle or ""]):
-            errors["text" if needle and "\x00" in needle else "receipt_code"] = [
-                schemas.NUL_MESSAGE]
+        elif problems := {k: v for k, v in {"receipt_code": code, "text": needle}.items()
+                          if v and text_problem(v)}:
+            errors.update({k: [text_problem(v)] for k, v in problems.items()})
         elif needle is not None and not (SEARCH_MIN_TEXT <= len(needle) <= 200):
             errors["text"] = [f"must be {SEARCH_MIN_TEXT} to 200 characters"]
         if not code and not needle and not errors:
@@ -397,6 +398,7 @@ class SurveysService(healthcheck.HealthCheck):
         if errors:
             store.insert_rejected(conn, message, _reasons(errors))
             return "rejected"
+        message["consent"] = consent_record(clean["consent"]["version"])
         response_id = store.insert_response(conn, message, clean["answers"], clean["place"])
         if response_id is None:
             return "duplicate"

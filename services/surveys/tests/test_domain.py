@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from engage_common.errors import Conflict, ValidationFailed
+from engage_common.reference import CONSENT_VERSION
 from surveys import domain, schemas
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -181,11 +182,11 @@ def test_other_decision_statuses_need_no_reason(status: str) -> None:
 def test_check_submission_cleans_answers_equality_and_place() -> None:
     clean, errors = domain.check_submission(consultation(), {
         "answers": {"q1": "a"}, "equality": {"age_band": "25-34", "postcode_district": "ls6"},
-        "place": None})
+        "place": None, "consent": {"given": True, "version": CONSENT_VERSION}})
     assert errors == {}
     assert clean == {"answers": {"q1": "a"},
                      "equality": {"age_band": "25-34", "postcode_district": "LS6"},
-                     "place": "leeds"}
+                     "place": "leeds", "consent": {"given": True, "version": CONSENT_VERSION}}
 
 
 def test_check_submission_keeps_a_given_place_and_reports_all_errors() -> None:
@@ -194,7 +195,8 @@ def test_check_submission_keeps_a_given_place_and_reports_all_errors() -> None:
     assert clean["place"] == "wakefield"
     _, errors = domain.check_submission(consultation(), {
         "answers": {}, "equality": {"age_band": "old", "shoe_size": "9"}, "place": "paris"})
-    assert set(errors) == {"answers.q1", "equality.age_band", "equality.shoe_size", "place"}
+    assert set(errors) == {"answers.q1", "equality.age_band", "equality.shoe_size", "place",
+                           "consent"}
 
 
 def test_derived_place() -> None:
@@ -308,12 +310,36 @@ def test_outcome_schema_requires_reason_for_not_taken_forward() -> None:
 
 
 def test_response_input_and_results_filter_schemas() -> None:
-    data = schemas.load(schemas.ResponseInputSchema(), {"answers": {"q1": "a"}})
-    assert data == {"answers": {"q1": "a"}, "equality": None, "place": None, "consent": None}
+    yes = {"given": True, "version": CONSENT_VERSION}
+    data = schemas.load(schemas.ResponseInputSchema(), {"answers": {"q1": "a"}, "consent": yes})
+    assert data == {"answers": {"q1": "a"}, "equality": None, "place": None, "consent": yes}
     with pytest.raises(ValidationFailed) as exc:
         schemas.load(schemas.ResponseInputSchema(), {"answers": [], "place": "mars",
                                                      "consent": {"given": "maybe"}})
-    assert set(exc.value.errors) == {"answers", "place", "consent.given", "consent.wording"}
+    assert set(exc.value.errors) == {"answers", "place", "consent.given", "consent.version"}
+    assert exc.value.errors["consent.given"] == ["must be true or false"]
+
+
+def test_consent_must_be_given_to_a_wording_we_use() -> None:
+    """Issue 7: the API stored responses with no consent, or consent refused."""
+    with pytest.raises(ValidationFailed) as exc:
+        schemas.load(schemas.ResponseInputSchema(), {"answers": {}})
+    assert set(exc.value.errors) == {"consent"}
+    with pytest.raises(ValidationFailed) as exc:  # the wording is the server's, never sent
+        schemas.load(schemas.ResponseInputSchema(), {"answers": {}, "consent": {
+            "given": True, "version": CONSENT_VERSION, "wording": "mine"}})
+    assert set(exc.value.errors) == {"consent.wording"}
+    empty = {"questionnaire": {"questions": []}}
+    for consent, fields in (
+            (None, {"consent"}),
+            ({"given": False, "version": CONSENT_VERSION}, {"consent.given"}),
+            ({"given": True, "version": "1999-01"}, {"consent.version"}),
+            ({"given": "yes", "version": None}, {"consent.given", "consent.version"})):
+        clean, errors = domain.check_submission(empty, {"answers": {}, "consent": consent})
+        assert set(errors) == fields and clean["consent"] is None, consent
+    clean, errors = domain.check_submission(empty, {"answers": {}, "consent": {
+        "given": True, "version": CONSENT_VERSION}})
+    assert errors == {} and clean["consent"] == {"given": True, "version": CONSENT_VERSION}
     assert schemas.load(schemas.ResultsFiltersSchema(), {"sex": "female"}) == {"sex": "female"}
     with pytest.raises(ValidationFailed) as exc:
         schemas.load(schemas.ResultsFiltersSchema(), {"sex": "x", "shoe": "9"}, prefix="filters")

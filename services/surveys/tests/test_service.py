@@ -17,6 +17,7 @@ from nameko.testing.services import entrypoint_hook
 from engage_common.db import connect
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DEAD_LETTER_QUEUE, DurablePublisher
+from engage_common.reference import CONSENT_VERSION
 from engage_common.testing import eventually
 from surveys.service import SurveysService
 
@@ -33,6 +34,9 @@ QUESTIONS = [
     {"id": "why", "type": "free_text", "text": "Why?", "max_length": 100},
 ]
 
+
+
+YES = {"given": True, "version": CONSENT_VERSION}
 
 def iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).isoformat()
@@ -101,7 +105,7 @@ def message(consultation_id: str, answers: dict[str, Any], equality: dict[str, A
     sid = str(uuid.uuid4())
     return {"submission_id": sid, "receipt_code": "T-" + sid[:13].upper(),
             "consultation_id": consultation_id, "answers": answers, "equality": equality,
-            "place": place, "consent": {"given": True, "wording": "I agree"},
+            "place": place, "consent": YES,
             "submitted_at": submitted_at or iso()}
 
 
@@ -234,14 +238,14 @@ def test_validate_submission(rpc: Any) -> None:
     cleaned = rpc.validate_submission(cid, {
         "answers": {"pick": "a", "why": "  Café ☕ مرحبا  "},
         "equality": {"age_band": "25-34", "postcode_district": "hx1"},
-        "consent": {"given": True, "wording": "I agree"}})
+        "consent": YES})
     assert cleaned == {"answers": {"pick": "a", "why": "Café ☕ مرحبا"},
                        "equality": {"age_band": "25-34", "postcode_district": "HX1"},
-                       "place": "calderdale"}
+                       "place": "calderdale", "consent": YES}
     with pytest.raises(ValidationFailed) as exc:
         rpc.validate_submission(cid, {"answers": {"many": ["a", "b", "c"], "score": 11,
                                                   "nope": 1},
-                                      "equality": {"sex": "robot"}})
+                                      "equality": {"sex": "robot"}, "consent": YES})
     errors = exc.value.errors
     assert errors["answers.pick"] == ['Question 1 "Which one?": answer this question']
     assert errors["answers.many"] == ['Question 2 "Which ones?": choose no more than 2 options']
@@ -249,12 +253,13 @@ def test_validate_submission(rpc: Any) -> None:
     assert errors["answers.nope"] == ["is not a question in this consultation"]
     assert errors["equality.sex"] == ["'robot' is not one of the options"]
     with pytest.raises(ValidationFailed) as exc:
-        rpc.validate_submission(cid, {"answers": {"pick": "a"}, "extra": True})
+        rpc.validate_submission(cid, {"answers": {"pick": "a"}, "extra": True, "consent": YES})
     assert exc.value.errors == {"extra": ["is not a field we know about"]}
     with pytest.raises(Conflict):
-        rpc.validate_submission(rpc.create_consultation(draft())["id"], {"answers": {}})
+        rpc.validate_submission(rpc.create_consultation(draft())["id"],
+                                {"answers": {}, "consent": YES})
     with pytest.raises(NotFound):
-        rpc.validate_submission(str(uuid.uuid4()), {"answers": {"pick": "a"}})
+        rpc.validate_submission(str(uuid.uuid4()), {"answers": {"pick": "a"}, "consent": YES})
 
 
 def test_submission_is_stored_exactly_once_with_an_event(rpc: Any, config: dict[str, Any],
