@@ -118,6 +118,14 @@ def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
     assert requests.get(f"{rsuite.base_url}/consultations/{cid}", timeout=15).status_code == 200
 
     rsuite.stop("surveys")
+
+    def home_lists_it() -> bool:
+        home = requests.get(f"{rsuite.base_url}/", timeout=15)
+        assert home.status_code == 200, home.text[:500]
+        return "Pharmacy opening hours" in home.text
+
+    # Residents still see what is open (from the read model), and can still answer.
+    eventually(home_lists_it, 30, "the home page to list the consultation")
     # The form page still works, from the snapshot, and the web form still accepts.
     web = requests.Session()
     page = web.get(f"{rsuite.base_url}/consultations/{cid}", timeout=15)

@@ -30,3 +30,16 @@ class ServiceUnavailable(ApiError):
             headers={"Retry-After": str(retry_after)},
         )
         self.service = service
+
+
+class QueueUnavailable(ApiError):
+    """RabbitMQ could not take a resident's submission: nothing was queued or stored."""
+
+    status = 503
+
+    def __init__(self, retry_after: int = 10) -> None:
+        super().__init__(
+            "We cannot take responses just now, so nothing was saved. Please send it again "
+            "in a minute: sending the same answers again will not store them twice.",
+            headers={"Retry-After": str(retry_after)},
+        )

@@ -91,10 +91,11 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
     """Upsert a consultation summary unless a newer event already shaped it."""
     outcome = event.get("outcome")
     conn.execute(
-        "INSERT INTO consultation_summaries (id, title, places, priorities, status, opens_at,"
-        " closes_at, closed_at, outcome, event_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, places = EXCLUDED.places,"
+        "INSERT INTO consultation_summaries (id, title, summary, places, priorities, status,"
+        " opens_at, closes_at, closed_at, outcome, event_at)"
+        " VALUES (%s, %s, COALESCE(%s, ''), %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title,"
+        " summary = COALESCE(%s, consultation_summaries.summary), places = EXCLUDED.places,"
         " priorities = EXCLUDED.priorities, status = EXCLUDED.status,"
         " opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at,"
         " closed_at = COALESCE(EXCLUDED.closed_at, consultation_summaries.closed_at),"
@@ -102,11 +103,12 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
         " event_at = EXCLUDED.event_at, updated_at = now()"
         " WHERE consultation_summaries.event_at IS NULL"
         " OR consultation_summaries.event_at <= EXCLUDED.event_at",
-        (event["consultation_id"], event.get("title") or "", list(event.get("places") or []),
+        (event["consultation_id"], event.get("title") or "", event.get("summary"),
+         list(event.get("places") or []),
          list(event.get("priorities") or []), event.get("status") or "unknown",
          _when(event.get("opens_at")), _when(event.get("closes_at")),
          _when(event.get("closed_at")), Jsonb(outcome) if outcome is not None else None,
-         _when(event.get("occurred_at"))),
+         _when(event.get("occurred_at")), event.get("summary")),
     )
 
 

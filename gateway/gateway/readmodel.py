@@ -8,6 +8,7 @@ services are down.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
@@ -57,6 +58,25 @@ def you_said_we_did(conn: Connection, place: str | None = None,
     return [{**r, "id": str(r["id"]), "places": list(r["places"]),
              "priorities": list(r["priorities"]),
              "responses_by_place": by_place.get(str(r["id"]), [])} for r in rows]
+
+
+def open_consultations(conn: Connection, now: datetime, place: str | None = None,
+                       priority: str | None = None) -> list[dict[str, Any]]:
+    """Consultations taking answers at ``now``, as the home page lists them (soonest to
+    close first), from events: what residents still see while surveys is away."""
+    clauses, params = ["status = 'open'", "opens_at <= %s", "closes_at > %s"], [now, now]
+    if place:
+        clauses.append("%s = ANY(places)")
+        params.append(place)
+    if priority:
+        clauses.append("%s = ANY(priorities)")
+        params.append(priority)
+    rows = conn.execute(
+        "SELECT id, title, summary, places, priorities, opens_at, closes_at"
+        " FROM consultation_summaries WHERE " + " AND ".join(clauses)
+        + " ORDER BY closes_at, id", params).fetchall()
+    return [{**r, "id": str(r["id"]), "opens_at": r["opens_at"].isoformat(),
+             "closes_at": r["closes_at"].isoformat()} for r in rows]
 
 
 def split_decided(found: list[dict[str, Any]]

@@ -16,21 +16,27 @@ then says.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from amqp.exceptions import AMQPError
+from kombu.exceptions import OperationalError
 from psycopg.types.json import Jsonb
 
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
 from gateway.context import Engage
-from gateway.errors import ServiceUnavailable
+from gateway.errors import QueueUnavailable, ServiceUnavailable
 
+log = logging.getLogger(__name__)
 RECEIPT_CODE = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
 
 
@@ -79,17 +85,30 @@ def queue_response(secret: str, publisher: DurablePublisher, consultation_id: st
     """Queue an already-checked response for surveys to store once; its receipt."""
     sid = submission_id(secret, consultation_id, idempotency_key or str(uuid.uuid4()))
     receipt = receipt_code(secret, sid)
-    publisher.submit("surveys", {
-        "submission_id": sid,
-        "receipt_code": receipt,
-        "consultation_id": consultation_id,
-        "answers": cleaned["answers"],
-        "equality": cleaned.get("equality") or None,
-        "place": cleaned.get("place"),
-        "consent": cleaned["consent"],
-        "submitted_at": datetime.now(UTC).isoformat(),
-    }, message_id=sid)
+    with _queue_or_503():
+        publisher.submit("surveys", {
+            "submission_id": sid,
+            "receipt_code": receipt,
+            "consultation_id": consultation_id,
+            "answers": cleaned["answers"],
+            "equality": cleaned.get("equality") or None,
+            "place": cleaned.get("place"),
+            "consent": cleaned["consent"],
+            "submitted_at": datetime.now(UTC).isoformat(),
+        }, message_id=sid)
     return {"receipt_code": receipt, "status": "received", "consultation_id": consultation_id}
+
+
+@contextlib.contextmanager
+def _queue_or_503() -> Iterator[None]:
+    """RabbitMQ unreachable (or lost mid-publish): a 503 and no receipt, never a 500.
+    If the message did reach the queue, sending it again with the same idempotency key
+    still stores it once."""
+    try:
+        yield
+    except (OperationalError, AMQPError, OSError) as exc:
+        log.warning("could not queue a submission: %s", exc)
+        raise QueueUnavailable() from exc
 
 
 def remember(pool: Pool, consultation: dict[str, Any]) -> None:

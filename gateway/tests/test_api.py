@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -393,3 +396,35 @@ def test_consent_is_required_and_stored_with_the_servers_wording(
     assert mine["consent"] == {"given": True, **shown}
     assert client.get(f"/api/v1/staff/consultations/{cid}",
                       headers=officer).json["response_count"] == 1
+
+
+def test_rabbitmq_unreachable_is_503_with_retry_after_and_nothing_half_stored(
+        surveys: Any, client: FlaskClient, officer: dict[str, str], settings: Settings) -> None:
+    """Issue 7: a gateway that could not reach RabbitMQ answered a submission with a
+    generic 500 (kombu's OperationalError) and its home page with 503."""
+    cid = create_open(client, officer)["id"]
+    assert client.get(f"/consultations/{cid}").status_code == 200  # the snapshot is kept
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    cut_off = create_app(replace(settings, amqp_uri=f"amqp://guest:guest@127.0.0.1:{closed}/",
+                                 rpc_timeout=0.5)).test_client()
+    sent = cut_off.post(f"/api/v1/consultations/{cid}/responses",
+                        json={**YES, "answers": {"choice": "gp"}},
+                        headers={"Idempotency-Key": "while-the-broker-is-away"})
+    assert sent.status_code == 503, sent.get_json()
+    assert int(sent.headers["Retry-After"]) > 0
+    assert "nothing was saved" in error(sent)["message"]
+
+    page = cut_off.get(f"/consultations/{cid}")
+    assert page.status_code == 200  # from the snapshot
+    html = page.get_data(as_text=True)
+    hidden = dict(re.findall(r'name="(csrf_token|idempotency_key|consent_version)" '
+                             r'value="([^"]+)"', html))
+    posted = cut_off.post(f"/consultations/{cid}", data={
+        **hidden, "answers-choice": "gp", "consent": "yes"})
+    assert posted.status_code == 503 and int(posted.headers["Retry-After"]) > 0
+    assert "nothing was saved" in posted.get_data(as_text=True)
+    assert cut_off.get("/").status_code == 200
+    assert client.get(f"/api/v1/staff/consultations/{cid}",
+                      headers=officer).json["response_count"] == 0

@@ -300,3 +300,32 @@ def test_a_consultation_closed_early_shows_the_day_it_actually_closed(db: Pool,
     api = client.get("/api/v1/you-said-we-did").get_json()
     entry = next(c for c in api["consultations"] if c["id"] == cid)
     assert entry["closes_at"].startswith("2031-03-02")
+
+
+def test_home_page_lists_open_consultations_from_the_read_model_while_surveys_is_away(
+        db: Pool, client: FlaskClient) -> None:
+    """Issue 7: the home page answered 503 while surveys was down, although the form and
+    this page kept working. Surveys is not running in this module."""
+    now = datetime.now(UTC)
+    taking, later, gone = (str(uuid.uuid4()) for _ in range(3))
+    with db.connection() as conn:
+        for cid, title, places, opens, closes in (
+                (taking, "Pharmacy hours in Halifax", ["calderdale"], now - timedelta(days=1),
+                 now + timedelta(days=9)),
+                (later, "Opens next week", ["calderdale"], now + timedelta(days=7),
+                 now + timedelta(days=30)),
+                (gone, "Already past its date", ["calderdale"], now - timedelta(days=30),
+                 now - timedelta(minutes=1))):
+            event = consultation_event(cid, title, places, ["living-well"], "open", closes,
+                                       at=now)
+            apply_consultation(conn, {**event, "opens_at": opens.isoformat(),
+                                      "summary": f"Summary of {title}"})
+    home = client.get("/")
+    assert home.status_code == 200, home.get_data(as_text=True)[:300]
+    html = home.get_data(as_text=True)
+    assert "Pharmacy hours in Halifax" in html and "Summary of Pharmacy hours in Halifax" in html
+    assert f"/consultations/{taking}" in html
+    assert "Opens next week" not in html and "Already past its date" not in html
+    assert "Pharmacy hours" not in client.get("/?place=leeds").get_data(as_text=True)
+    assert "Pharmacy hours" in client.get("/?place=calderdale&priority=living-well"
+                                          ).get_data(as_text=True)

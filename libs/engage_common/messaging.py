@@ -95,13 +95,21 @@ consume = ReliableConsumer.decorator
 event_handler = ReliableEventHandler.decorator
 
 
+# Ride out a blip in the connection, but answer within a second when RabbitMQ is away
+# (nameko's default policy waits about 5 s before giving up).
+SHORT_RETRY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.3,
+               "interval_max": 0.5}
+
+
 class DurablePublisher:
     """Publishes persistent messages with publisher confirms: once ``publish``
-    returns, RabbitMQ has the message on disk (or in a quorum) and will keep it."""
+    returns, RabbitMQ has the message on disk (or in a quorum) and will keep it.
+    When RabbitMQ cannot be reached it raises (kombu's ``OperationalError`` or an
+    ``OSError``) within about a second."""
 
     def __init__(self, amqp_uri: str) -> None:
         self._publisher = Publisher(amqp_uri, use_confirms=True, serializer="json",
-                                    mandatory=True)
+                                    mandatory=True, retry_policy=SHORT_RETRY)
 
     def submit(self, owner: str, payload: dict[str, Any], message_id: str) -> None:
         queue = submissions_queue(owner)

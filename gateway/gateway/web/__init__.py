@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -170,7 +170,8 @@ def _page_filters() -> tuple[str, str]:
 
 @bp.get("/")
 @doc("Home: the consultations open now, filterable by place and priority", tag=TAG,
-     query=PageFilters, produces="text/html", errors=(503,))
+     query=PageFilters, produces="text/html", description="From surveys; while it does "
+     "not answer, from the gateway's read model (kept from surveys' events).")
 def index() -> Any:
     filters: dict[str, Any] = {"status": "open", "accepting": True}
     place, priority = _page_filters()
@@ -178,7 +179,13 @@ def index() -> Any:
         filters["place"] = place
     if priority:
         filters["priority"] = priority
-    consultations = engage().services.surveys("list_consultations", filters)
+    ctx = engage()
+    try:
+        consultations = ctx.services.surveys("list_consultations", filters)
+    except ServiceUnavailable:
+        with ctx.db.connection() as conn:
+            consultations = readmodel.open_consultations(conn, datetime.now(UTC),
+                                                         place or None, priority or None)
     return render_template("index.html", consultations=consultations, place=place,
                            priority=priority)
 

@@ -213,6 +213,7 @@ def event_payload(consultation: dict[str, Any]) -> dict[str, Any]:
     return {
         "consultation_id": str(consultation["id"]),
         "title": consultation["title"],
+        "summary": consultation.get("summary") or "",
         "places": list(consultation["places"]),
         "priorities": list(consultation["priorities"]),
         "status": consultation["status"],

@@ -217,7 +217,7 @@ def test_a_queued_submission_is_judged_by_when_it_was_sent() -> None:
 def test_event_payload_is_public_facts_only() -> None:
     payload = domain.event_payload(consultation(status="open"))
     assert payload == {"consultation_id": "0b7c3d1e-0000-4000-8000-000000000001",
-                       "title": "Urgent care", "places": ["leeds"],
+                       "title": "Urgent care", "summary": "S", "places": ["leeds"],
                        "priorities": ["living-well"], "status": "open",
                        "opens_at": (NOW - DAY).isoformat(),
                        "closes_at": (NOW + 10 * DAY).isoformat(), "closed_at": None}
