@@ -21,6 +21,10 @@ def test_demo_data_loads_once_and_its_admin_token_works(suite: Suite) -> None:
     listed = requests.get(f"{suite.base_url}/api/v1/staff/consultations", headers=headers,
                           timeout=15)
     assert listed.status_code == 200, listed.text
+    # Each load (each ./engage up) replaces the demo token: the previous one stops working.
+    before = requests.get(f"{suite.base_url}/api/v1/staff/me", timeout=15, headers={
+        "Authorization": f"Bearer {first['admin_token']}"})
+    assert before.status_code == 401
     titles = [c["title"] for c in listed.json()["consultations"]]
     for loaded in (demo.AGEING_WELL, demo.STARTING_WELL):
         assert titles.count(loaded["title"]) == 1

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from flask import g, request
 from psycopg import Connection
 
+from engage_common.errors import Conflict
 from gateway import store
 from gateway.context import engage
 from gateway.errors import ApiError
@@ -60,11 +61,56 @@ def new_token() -> tuple[str, str]:
     return f"{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
-def issue_token(conn: Connection, staff_user_id: int, label: str = "") -> tuple[str, dict]:
-    """Create a token for a staff user; the clear token is returned here and never again."""
+def issue_token(conn: Connection, staff_user_id: int, label: str = "",
+                valid_days: int = 90) -> tuple[str, dict]:
+    """Create a token for a staff user, working for ``valid_days``; the clear token is
+    returned here and never again."""
     token, prefix = new_token()
-    row = store.insert_token(conn, staff_user_id, hash_token(token), prefix, label)
+    row = store.insert_token(conn, staff_user_id, hash_token(token), prefix, label,
+                             valid_days)
     return token, row
+
+
+LAST_ADMIN = ("That would leave no admin with a working token, and nobody could manage "
+              "staff or tokens through the API. Issue another admin a token first (an "
+              "admin locked out recovers with './engage manage issue-token').")
+
+
+def revoke_token(conn: Connection, prefix: str, force: bool = False) -> dict | None:
+    """Revoke a token by prefix (None when there is none). Refuses (``Conflict``) to revoke
+    the last working admin token unless ``force`` (the shell's recovery path)."""
+    store.lock_admins(conn)
+    token = store.token_by_prefix(conn, prefix)
+    if token is None:
+        return None
+    if (not force and token["role"] == ADMIN and token["revoked_at"] is None
+            and store.working_admins(conn) > 0
+            and store.working_admins(conn, except_token=prefix) == 0):
+        raise Conflict(LAST_ADMIN)
+    return store.revoke_token(conn, prefix)
+
+
+def update_staff(conn: Connection, staff_user_id: int, changes: dict[str, Any]) -> dict | None:
+    """Rename a staff user or change their role (None when there is no such user).
+    Refuses (``Conflict``) to demote the last admin with a working token."""
+    store.lock_admins(conn)
+    user = store.staff_by_id(conn, staff_user_id)
+    if user is None:
+        return None
+    if (changes.get("role", ADMIN) != ADMIN and user["role"] == ADMIN
+            and store.working_admins(conn) > 0
+            and store.working_admins(conn, except_user=staff_user_id) == 0):
+        raise Conflict(LAST_ADMIN)
+    return store.update_staff(conn, staff_user_id, changes)
+
+
+def reissue_labelled(conn: Connection, staff_user_id: int, label: str,
+                     valid_days: int) -> tuple[str, dict]:
+    """Revoke this user's working tokens with ``label`` and issue a new one (``./engage up``
+    does this for its demo token, so tokens do not pile up)."""
+    for old in store.working_tokens_labelled(conn, staff_user_id, label):
+        store.revoke_token(conn, old["prefix"])
+    return issue_token(conn, staff_user_id, label, valid_days)
 
 
 def _unauthorised(message: str) -> ApiError:

@@ -28,6 +28,8 @@ class Settings:
     rate_limit_reads_per_minute: int = 600
     # Honour X-Forwarded-For / X-Forwarded-Proto only behind a proxy we run.
     trust_proxy: bool = False
+    # Days a staff API token works for (the most an admin may give one).
+    token_ttl_days: int = 90
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -44,6 +46,7 @@ class Settings:
             rate_limit_reads_per_minute=int(env.get("RATE_LIMIT_READS_PER_MINUTE",
                                                     cls.rate_limit_reads_per_minute)),
             trust_proxy=_flag(env.get("TRUST_PROXY")),
+            token_ttl_days=int(env.get("TOKEN_TTL_DAYS", cls.token_ttl_days)),
         )
 
     @property

@@ -18,10 +18,11 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
 from gateway import store
-from gateway.auth import issue_token
+from gateway.auth import reissue_labelled
 from gateway.config import Settings
 from gateway.submissions import queue_response
 
+DEMO_TOKEN_LABEL = "demo"
 ADMIN_EMAIL = "admin@engage.example"
 ALL_PLACES = ["bradford-craven", "calderdale", "harrogate", "kirklees", "leeds", "wakefield"]
 
@@ -188,7 +189,9 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
     with pool.connection() as conn:
         admin = store.staff_by_email(conn, ADMIN_EMAIL) or store.create_staff(
             conn, ADMIN_EMAIL, "Demo Admin", "admin")
-        token, _ = issue_token(conn, admin["id"], label="demo (./engage up)")
+        # The previous run's demo token stops working: tokens do not pile up.
+        token, _ = reissue_labelled(conn, admin["id"], DEMO_TOKEN_LABEL,
+                                    settings.token_ttl_days)
     pool.close()
     made["admin_token"] = token
     return made

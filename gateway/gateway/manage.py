@@ -2,11 +2,13 @@
 
     python -m gateway.manage migrate
     python -m gateway.manage create-staff --email E --name N --role R
-    python -m gateway.manage issue-token --email E [--label L]   # prints the token once
-    python -m gateway.manage revoke-token --prefix P
+    python -m gateway.manage issue-token --email E [--label L] [--valid-days N]  # printed once
+    python -m gateway.manage revoke-token --prefix P [--force]
     python -m gateway.manage list-tokens
 
-Settings (``DATABASE_URL``) come from the environment.
+Settings (``DATABASE_URL``, ``TOKEN_TTL_DAYS``) come from the environment. ``issue-token``
+needs no token: it is how an admin locked out (every admin token expired or revoked)
+gets back in.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 import psycopg
 
 from engage_common.db import Pool
+from engage_common.errors import Conflict
 from engage_common.migrate import migrate
 from gateway import store
-from gateway.auth import ROLES, issue_token
+from gateway.auth import ROLES, issue_token, revoke_token
 from gateway.config import Settings
+from gateway.schemas import token_state
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,8 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     issue = commands.add_parser("issue-token", help="issue an API token (printed once)")
     issue.add_argument("--email", required=True)
     issue.add_argument("--label", default="")
+    issue.add_argument("--valid-days", type=int, default=None,
+                       help="days the token works for (default and most: TOKEN_TTL_DAYS)")
     revoke = commands.add_parser("revoke-token", help="revoke a token by its prefix")
     revoke.add_argument("--prefix", required=True)
+    revoke.add_argument("--force", action="store_true",
+                        help="even the last working admin token")
     commands.add_parser("list-tokens", help="list tokens (prefixes, never the tokens)")
     return parser
 
@@ -54,12 +62,12 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     pool = Pool(settings.database_url, size=1)
     try:
         with pool.connection() as conn:
-            return _run(conn, args)
+            return _run(conn, args, settings)
     finally:
         pool.close()
 
 
-def _run(conn: psycopg.Connection, args: argparse.Namespace) -> int:
+def _run(conn: psycopg.Connection, args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "create-staff":
         if store.staff_by_email(conn, args.email):
             print(f"error: a staff user with email {args.email} already exists", file=sys.stderr)
@@ -73,14 +81,24 @@ def _run(conn: psycopg.Connection, args: argparse.Namespace) -> int:
         if user is None:
             print(f"error: no staff user with email {args.email}", file=sys.stderr)
             return 1
-        token, row = issue_token(conn, user["id"], args.label)
+        days = args.valid_days or settings.token_ttl_days
+        if not 1 <= days <= settings.token_ttl_days:
+            print(f"error: --valid-days must be from 1 to {settings.token_ttl_days}",
+                  file=sys.stderr)
+            return 1
+        token, row = issue_token(conn, user["id"], args.label, days)
         store.audit(conn, None, "token.issue", row["prefix"])
-        print(f"# token {row['prefix']} for {user['email']} ({user['role']}); "
-              "shown once, store it safely:", file=sys.stderr)
+        print(f"# token {row['prefix']} for {user['email']} ({user['role']}), works until "
+              f"{row['expires_at']:%Y-%m-%d %H:%M} UTC; shown once, store it safely:",
+              file=sys.stderr)
         print(token)
         return 0
     if args.command == "revoke-token":
-        row = store.revoke_token(conn, args.prefix)
+        try:
+            row = revoke_token(conn, args.prefix, force=args.force)
+        except Conflict as exc:
+            print(f"error: {exc.message} (--force revokes it anyway)", file=sys.stderr)
+            return 1
         if row is None:
             print(f"error: no token with prefix {args.prefix}", file=sys.stderr)
             return 1
@@ -89,10 +107,9 @@ def _run(conn: psycopg.Connection, args: argparse.Namespace) -> int:
         return 0
     if args.command == "list-tokens":
         for row in store.list_tokens(conn):
-            state = "revoked" if row["revoked_at"] else "active"
             used = row["last_used_at"].isoformat() if row["last_used_at"] else "never"
-            print(f"{row['prefix']}\t{state}\t{row['email']}\t{row['role']}\t"
-                  f"{row['label']}\tlast used {used}")
+            print(f"{row['prefix']}\t{token_state(row)}\t{row['email']}\t{row['role']}\t"
+                  f"{row['label']}\texpires {row['expires_at']:%Y-%m-%d}\tlast used {used}")
         return 0
     raise AssertionError(args.command)  # argparse only allows the commands above
 

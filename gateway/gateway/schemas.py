@@ -7,6 +7,7 @@ service's published contract (``surveys.schemas``), imported, not copied.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -104,6 +105,11 @@ class StaffUserSchema(GatewaySchema):
     created_at = fields.DateTime(dump_only=True)
 
 
+class StaffUserUpdateSchema(GatewaySchema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    role = fields.String(validate=validate.OneOf(ROLE_VALUES))
+
+
 class TokenSchema(Schema):
     prefix = fields.String(metadata={"description": "public id of the token",
                                      "example": "eng_3f9a1c2b"})
@@ -112,8 +118,18 @@ class TokenSchema(Schema):
     name = fields.String()
     role = fields.String()
     created_at = fields.DateTime()
+    expires_at = fields.DateTime(metadata={"description": "the token stops working then"})
     revoked_at = fields.DateTime(allow_none=True)
     last_used_at = fields.DateTime(allow_none=True)
+    state = fields.Function(lambda t: token_state(t), metadata={
+        "enum": ["active", "revoked", "expired"]})
+
+
+def token_state(token: dict[str, Any]) -> str:
+    if token.get("revoked_at"):
+        return "revoked"
+    expires = token.get("expires_at")
+    return "expired" if expires is not None and expires <= datetime.now(UTC) else "active"
 
 
 class IssuedTokenSchema(TokenSchema):
@@ -123,6 +139,10 @@ class IssuedTokenSchema(TokenSchema):
 class TokenIssueSchema(GatewaySchema):
     email = fields.Email(required=True)
     label = fields.String(load_default="", validate=validate.Length(max=200))
+    valid_days = fields.Integer(strict=True, validate=validate.Range(
+        min=1, max=365, error="must be a whole number of days from 1 to 365"), metadata={
+        "description": "days the token works for: up to TOKEN_TTL_DAYS (90 unless "
+                       "configured), which is also the default"})
 
 
 class TokenListSchema(Schema):

@@ -5,7 +5,9 @@ refused what it must not do, tokens are stored only hashed, revoking works, and 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +33,10 @@ LIST_TOKENS = ("GET", "/api/v1/staff/tokens", None)
 ISSUE = ("POST", "/api/v1/staff/tokens", {"email": "admin@example.nhs.uk"})
 REVOKE = ("DELETE", "/api/v1/staff/tokens/eng_00000000", None)
 LIST_USERS = ("GET", "/api/v1/staff/users", None)
+CHANGE_USER = ("PATCH", "/api/v1/staff/users/999999", {"role": "analyst"})
 ADD_USER = ("POST", "/api/v1/staff/users", {"email": "x@example.nhs.uk", "name": "X",
                                             "role": "admin"})
-ADMIN_ONLY = [LIST_TOKENS, ISSUE, REVOKE, LIST_USERS, ADD_USER]
+ADMIN_ONLY = [LIST_TOKENS, ISSUE, REVOKE, LIST_USERS, ADD_USER, CHANGE_USER]
 CHANGES = [CREATE, EDIT, OPEN, CLOSE, OUTCOME]
 
 REFUSED = {
@@ -163,6 +166,7 @@ def test_manage_commands(settings: Settings, capsys: pytest.CaptureFixture[str],
     code, out, err = run("issue-token", "--email", "board2@example.nhs.uk", "--label", "cli")
     token = out.strip()
     assert code == 0 and token.startswith("eng_") and "shown once" in err
+    assert "works until" in err
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/staff/me", headers=headers).get_json()["role"] == "board-viewer"
     prefix = "_".join(token.split("_")[:2])
@@ -198,6 +202,7 @@ ROUTE_ROLES: dict[str, set[str]] = {
     "api.staff_report_html": ALL,
     "api.staff_list_users": ADMIN_ONLY_ROLES,
     "api.staff_create_user": ADMIN_ONLY_ROLES,
+    "api.staff_update_user": ADMIN_ONLY_ROLES,
     "api.staff_list_tokens": ADMIN_ONLY_ROLES,
     "api.staff_issue_token": ADMIN_ONLY_ROLES,
     "api.staff_revoke_token": ADMIN_ONLY_ROLES,
@@ -211,8 +216,9 @@ BODIES: dict[str, object] = {
     "api.staff_erasure_request": {"text": "someone@example.org"},
     "api.staff_create_user": {"email": "table@example.nhs.uk", "name": "T", "role": "analyst"},
     "api.staff_issue_token": {"email": "analyst@example.nhs.uk"},
+    "api.staff_update_user": {"role": "analyst"},
 }
-PATH_ARGS = {"consultation_id": CID, "prefix": "eng_00000000"}
+PATH_ARGS = {"consultation_id": CID, "prefix": "eng_00000000", "user_id": "999999"}
 
 
 def staff_routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -223,7 +229,7 @@ def staff_routes(app: Flask) -> list[tuple[str, str, str]]:
             continue
         path = rule.rule
         for arg in rule.arguments:
-            path = path.replace(f"<{arg}>", PATH_ARGS[arg])
+            path = re.sub(rf"<(?:[a-z]+:)?{arg}>", PATH_ARGS[arg], path)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, path))
     return found
@@ -254,3 +260,26 @@ def test_every_staff_route_for_every_role(app: Flask, client: FlaskClient,
             assert role in response.get_json()["error"]["message"]
         checked += 1
     assert checked >= len(ROUTE_ROLES)
+
+
+def test_the_readme_role_table_matches_the_routes(app: Flask) -> None:
+    """The README's table is what operators read: every staff route, with exactly the
+    roles the code allows, and nothing that is not a route."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    header = "| route | what | admin | engagement-officer | analyst | board-viewer |"
+    roles = header.strip("|").split("|")[2:]
+    table: dict[tuple[str, str], set[str]] = {}
+    for line in readme[readme.index(header):].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        method, path = cells[0].strip("`").split(" ", 1)
+        table[(method, re.sub(r"<[^>]+>", "<>", path))] = {
+            r.strip() for r, cell in zip(roles, cells[2:], strict=True) if cell == "yes"}
+    in_code = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/staff"):
+            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+                in_code[(method, re.sub(r"<[^>]+>", "<>", rule.rule))] = ROUTE_ROLES[
+                    rule.endpoint]
+    assert table == in_code

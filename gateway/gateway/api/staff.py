@@ -28,6 +28,8 @@ from gateway.auth import (
     current_staff,
     issue_token,
     require_role,
+    revoke_token,
+    update_staff,
 )
 from gateway.context import engage
 from gateway.errors import ApiError
@@ -40,6 +42,7 @@ from gateway.schemas import (
     MeSchema,
     StaffListSchema,
     StaffUserSchema,
+    StaffUserUpdateSchema,
     TokenIssueSchema,
     TokenListSchema,
     TokenSchema,
@@ -265,6 +268,22 @@ def staff_create_user() -> Any:
     return jsonify(StaffUserSchema().dump(row)), 201
 
 
+@bp.patch("/staff/users/<int:user_id>")
+@require_role(ADMIN)
+@doc("Rename a staff user or change their role", tag="admin", body=StaffUserUpdateSchema,
+     response=StaffUserSchema, errors=(400, 401, 403, 404, 409, 415, 422),
+     description="409 when it would demote the last admin with a working token.")
+def staff_update_user(user_id: int) -> Any:
+    changes = json_body(StaffUserUpdateSchema())
+    with engage().db.connection() as conn:
+        row = update_staff(conn, user_id, changes)
+        if row is None:
+            raise ApiError("There is no staff user with that id.", status=404)
+        store.audit(conn, current_staff().id, "staff.update",
+                    f"{row['email']} " + " ".join(f"{k}={v}" for k, v in changes.items()))
+    return jsonify(StaffUserSchema().dump(row))
+
+
 @bp.get("/staff/tokens")
 @require_role(ADMIN)
 @doc("List API tokens (prefixes only; tokens are stored hashed)", tag="admin",
@@ -281,24 +300,31 @@ def staff_list_tokens() -> Any:
      response=IssuedTokenSchema, status=201, errors=(400, 401, 403, 404, 415, 422))
 def staff_issue_token() -> Any:
     data = json_body(TokenIssueSchema())
+    most = engage().settings.token_ttl_days
+    days = data.get("valid_days", most)
+    if days > most:
+        raise ApiError("Some fields need correcting.", status=422, fields={
+            "valid_days": [f"must be at most {most} (TOKEN_TTL_DAYS)"]})
     with engage().db.connection() as conn:
         user = store.staff_by_email(conn, data["email"])
         if user is None:
             raise ApiError("There is no staff user with that email.", status=404,
                            fields={"email": ["is not a staff user"]})
-        token, row = issue_token(conn, user["id"], data["label"])
+        token, row = issue_token(conn, user["id"], data["label"], days)
         store.audit(conn, current_staff().id, "token.issue", row["prefix"])
     return jsonify(IssuedTokenSchema().dump({**row, "token": token})), 201
 
 
 @bp.delete("/staff/tokens/<prefix>")
 @require_role(ADMIN)
-@doc("Revoke a token by its prefix", tag="admin", response=TokenSchema, errors=(401, 403, 404))
+@doc("Revoke a token by its prefix", tag="admin", response=TokenSchema,
+     errors=(401, 403, 404, 409),
+     description="409 when it is the last working token of any admin.")
 def staff_revoke_token(prefix: str) -> Any:
     if not TOKEN_PREFIX_PATTERN.match(prefix):
         raise ApiError("There is no token with that prefix.", status=404)
     with engage().db.connection() as conn:
-        row = store.revoke_token(conn, prefix)
+        row = revoke_token(conn, prefix)
         if row is None:
             raise ApiError("There is no token with that prefix.", status=404)
         store.audit(conn, current_staff().id, "token.revoke", prefix)
