@@ -198,14 +198,15 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
 
 
 def main() -> None:
-    made = load(Settings.from_env())
+    settings = Settings.from_env()
+    made = load(settings)
     for key in ("ageing_well", "starting_well"):
         if key in made:
             print(f"[engage] demo consultation loaded: {key} ({made[key]})")
     print(f"[engage] staff API token for the demo admin ({ADMIN_EMAIL}), role admin:")
     print(f"[engage]   {made['admin_token']}")
     print("[engage]   e.g. curl -H 'Authorization: Bearer <token>' "
-          "http://127.0.0.1:8000/api/v1/staff/consultations")
+          f"{settings.public_url}/api/v1/staff/consultations")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from psycopg import Connection
 from engage_common import healthcheck
 from engage_common.db import Database
 from engage_common.errors import NotFound, ValidationFailed
+from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
 from engage_common.reference import EQUALITY_FIELDS, consent_record, current_consent
@@ -107,7 +108,7 @@ class SurveysService(healthcheck.HealthCheck):
 
     # -- RPC ---------------------------------------------------------------------------
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def create_consultation(self, data: dict[str, Any]) -> dict[str, Any]:
         clean = schemas.load(schemas.ConsultationCreateSchema(), data)
         now = _now()
@@ -121,7 +122,7 @@ class SurveysService(healthcheck.HealthCheck):
             store.insert_consultation(conn, consultation)
         return present(consultation, now)
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def update_consultation(self, consultation_id: str,
                             changes: dict[str, Any]) -> dict[str, Any]:
         clean = schemas.load(schemas.ConsultationUpdateSchema(), changes)
@@ -131,16 +132,16 @@ class SurveysService(healthcheck.HealthCheck):
                                 lambda c, now: domain.apply_update(c, clean, now),
                                 "consultation_updated")
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def open_consultation(self, consultation_id: str) -> dict[str, Any]:
         return self._transition(consultation_id, domain.open_consultation, "consultation_opened")
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def close_consultation(self, consultation_id: str) -> dict[str, Any]:
         return self._transition(consultation_id, domain.close_consultation,
                                 "consultation_closed")
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def publish_outcome(self, consultation_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
         clean = schemas.load(schemas.OutcomeSchema(), outcome, prefix="outcome")
         return self._transition(consultation_id,
@@ -148,13 +149,13 @@ class SurveysService(healthcheck.HealthCheck):
                                 "outcome_published",
                                 lambda c: {**domain.event_payload(c), "outcome": c["outcome"]})
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def get_consultation(self, consultation_id: str) -> dict[str, Any]:
         with self.db.connection() as conn:
             consultation = self._load(conn, consultation_id, with_count=True)
         return present(consultation, _now())
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def list_consultations(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         clean = schemas.load(schemas.ConsultationFiltersSchema(), filters or {})
         now = _now()
@@ -162,7 +163,7 @@ class SurveysService(healthcheck.HealthCheck):
             rows = store.list_consultations(conn, now, **clean)
         return [present(row, now) for row in rows]
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def validate_submission(self, consultation_id: str,
                             submission: dict[str, Any]) -> dict[str, Any]:
         data = schemas.load(schemas.ResponseInputSchema(), submission)
@@ -170,7 +171,7 @@ class SurveysService(healthcheck.HealthCheck):
             consultation = self._load(conn, consultation_id)
         return domain.validate_submission(consultation, data, _now())
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def get_submission(self, receipt_code: str) -> dict[str, Any]:
         code = str(receipt_code).strip().upper()
         with self.db.connection() as conn:
@@ -181,7 +182,7 @@ class SurveysService(healthcheck.HealthCheck):
                 "status": row["status"], "reasons": list(row["reasons"] or []),
                 "submitted_at": _iso(row["submitted_at"])}
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def get_results(self, consultation_id: str,
                     filters: dict[str, Any] | None = None) -> dict[str, Any]:
         clean = schemas.load(schemas.ResultsFiltersSchema(), filters or {}, prefix="filters")
@@ -195,7 +196,7 @@ class SurveysService(healthcheck.HealthCheck):
                     int(aggregates["answered"].get(item["id"], 0)) > len(item["free_text"]))
         return results
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def export_responses(self, consultation_id: str, after: int | None = 0,
                          limit: int = 1000) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
@@ -216,7 +217,7 @@ class SurveysService(healthcheck.HealthCheck):
 
     # -- privacy (UK GDPR) -------------------------------------------------------------
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def get_my_response(self, receipt_code: str) -> dict[str, Any]:
         """What a resident sent, found by their receipt code (the only key they hold)."""
         code = str(receipt_code).strip().upper()
@@ -232,7 +233,7 @@ class SurveysService(healthcheck.HealthCheck):
                 "submitted_at": _iso(row["submitted_at"]),
                 "purged_at": _iso(row["purged_at"])}
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def delete_my_response(self, receipt_code: str) -> dict[str, Any]:
         """Delete a resident's response and its equality answers, at their request."""
         code = str(receipt_code).strip().upper()
@@ -253,7 +254,7 @@ class SurveysService(healthcheck.HealthCheck):
             log.info("deleted %d response(s) at the request of %s", len(deleted), by)
         return [row["id"] for row in deleted]
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def find_personal_data(self, receipt_code: str | None = None,
                            text: str | None = None) -> dict[str, Any]:
         """Responses that may be about one person: by receipt code and/or a text (a name,
@@ -293,7 +294,7 @@ class SurveysService(healthcheck.HealthCheck):
                               "submitted_at": _iso(row["submitted_at"]), "matches": matches})
         return {"responses": found, "truncated": len(rows) > SEARCH_LIMIT}
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def erase_responses(self, response_ids: list[int]) -> dict[str, Any]:
         """Erase responses (an erasure request under UK GDPR), equality answers included."""
         if (not isinstance(response_ids, list) or len(response_ids) > ERASE_MAX
@@ -305,7 +306,7 @@ class SurveysService(healthcheck.HealthCheck):
             erased = self._delete(conn, sorted(set(response_ids)), "staff")
         return {"erased": len(erased), "response_ids": erased}
 
-    @rpc
+    @rpc(expected_exceptions=EXPECTED)
     def purge_expired(self, now: str | None = None) -> dict[str, Any]:
         """Purge personal details past the retention period (``now``: ISO 8601, for tests)."""
         try:
