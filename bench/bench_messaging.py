@@ -62,9 +62,11 @@ def bench_rpc(config: dict[str, str], calls: int) -> None:
             elapsed = time.perf_counter() - started
     finally:
         container.stop()
-    print(f"rpc health round trip: {calls} calls in {elapsed:.2f}s = {calls / elapsed:.0f} calls/s;"
-          f" p50 {statistics.median(timings):.2f} ms, p95 {percentile(timings, 0.95):.2f} ms,"
-          f" max {max(timings):.2f} ms")
+    print(
+        f"rpc health round trip: {calls} calls in {elapsed:.2f}s = {calls / elapsed:.0f} calls/s;"
+        f" p50 {statistics.median(timings):.2f} ms, p95 {percentile(timings, 0.95):.2f} ms,"
+        f" max {max(timings):.2f} ms"
+    )
 
 
 def bench_durable_publish(amqp_uri: str, messages: int) -> None:
@@ -75,26 +77,40 @@ def bench_durable_publish(amqp_uri: str, messages: int) -> None:
     started = time.perf_counter()
     for i in range(messages):
         submission_id = str(uuid.uuid4())
-        publisher.submit(owner, {"submission_id": submission_id, "receipt_code": f"B{i:07d}",
-                                 "consultation_id": str(uuid.uuid4()),
-                                 "answers": {"q1": "yes", "q2": 7}, "equality": None,
-                                 "place": "leeds", "consent": None,
-                                 "submitted_at": "2025-01-01T00:00:00+00:00"},
-                         message_id=submission_id)
+        publisher.submit(
+            owner,
+            {
+                "submission_id": submission_id,
+                "receipt_code": f"B{i:07d}",
+                "consultation_id": str(uuid.uuid4()),
+                "answers": {"q1": "yes", "q2": 7},
+                "equality": None,
+                "place": "leeds",
+                "consent": None,
+                "submitted_at": "2025-01-01T00:00:00+00:00",
+            },
+            message_id=submission_id,
+        )
     elapsed = time.perf_counter() - started
     with Connection(amqp_uri) as conn:
         queue = submissions_queue(owner)(conn.default_channel)
         _, depth, _ = queue.queue_declare(passive=True)
     assert depth == messages + 1, f"queue holds {depth}, expected {messages + 1}"
-    print(f"durable confirmed publish: {messages} submissions in {elapsed:.2f}s ="
-          f" {messages / elapsed:.0f} msgs/s (queue depth verified: {depth})")
+    print(
+        f"durable confirmed publish: {messages} submissions in {elapsed:.2f}s ="
+        f" {messages / elapsed:.0f} msgs/s (queue depth verified: {depth})"
+    )
 
 
 def bench_outbox(config: dict[str, str], events: int) -> None:
     """Insert events with ``record_event``, then time ``relay_batch`` until none are pending."""
     amqp_uri, url = config["AMQP_URI"], config["DATABASE_URL"]
-    sink = Queue("bench.outbox", exchange=get_event_exchange("feedback", config),
-                 routing_key="#", durable=True)
+    sink = Queue(
+        "bench.outbox",
+        exchange=get_event_exchange("feedback", config),
+        routing_key="#",
+        durable=True,
+    )
     with Connection(amqp_uri) as conn:
         sink(conn.default_channel).declare()  # also declares the feedback.events exchange
     pool = Pool(url, size=2)
@@ -113,9 +129,11 @@ def bench_outbox(config: dict[str, str], events: int) -> None:
         _, depth, _ = sink(conn.default_channel).queue_declare(passive=True)
     pool.close()
     assert published == events and depth == events, (published, depth)
-    print(f"outbox: recorded {events} events in {inserted:.2f}s (one transaction);"
-          f" relay_batch published all in {elapsed:.2f}s = {events / elapsed:.0f} events/s"
-          f" (queue depth verified: {depth})")
+    print(
+        f"outbox: recorded {events} events in {inserted:.2f}s (one transaction);"
+        f" relay_batch published all in {elapsed:.2f}s = {events / elapsed:.0f} events/s"
+        f" (queue depth verified: {depth})"
+    )
 
 
 def main() -> None:

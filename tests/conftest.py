@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("surveys", "feedback", "events")
 PROCESSES = (*SERVICES, "projections", "gateway")
 PYTHONPATH = os.pathsep.join(
-    str(ROOT / p) for p in
-    ("libs", "services/surveys", "services/feedback", "services/events", "gateway")
+    str(ROOT / p)
+    for p in ("libs", "services/surveys", "services/feedback", "services/events", "gateway")
 )
 BIN = Path(sys.executable).parent
 
@@ -46,9 +46,15 @@ class Suite:
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def env(self, owner: str) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": PYTHONPATH, "AMQP_URI": self.amqp_uri,
-                "DATABASE_URL": self.databases[owner], "SECRET_KEY": self.secret_key,
-                "RPC_TIMEOUT": "3", "PSYCOPG_IMPL": "python"}
+        return {
+            **os.environ,
+            "PYTHONPATH": PYTHONPATH,
+            "AMQP_URI": self.amqp_uri,
+            "DATABASE_URL": self.databases[owner],
+            "SECRET_KEY": self.secret_key,
+            "RPC_TIMEOUT": "3",
+            "PSYCOPG_IMPL": "python",
+        }
 
     def start(self, name: str, **extra_env: str) -> None:
         """Start a process: a service, ``gateway`` or ``projections`` (the gateway's
@@ -57,18 +63,39 @@ class Suite:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process
         owner = "gateway" if name == "projections" else name
         if name == "projections":
-            cmd = [str(BIN / "nameko"), "run", "--config",
-                   str(ROOT / "gateway" / "projections.yaml"), "gateway.projections"]
+            cmd = [
+                str(BIN / "nameko"),
+                "run",
+                "--config",
+                str(ROOT / "gateway" / "projections.yaml"),
+                "gateway.projections",
+            ]
         elif name == "gateway":
             port = self.base_url.rsplit(":", 1)[1]
-            cmd = [str(BIN / "gunicorn"), "-k", "gthread", "--threads", "8", "-b",
-                   f"127.0.0.1:{port}", "--graceful-timeout", "10", "gateway.app:create_app()"]
+            cmd = [
+                str(BIN / "gunicorn"),
+                "-k",
+                "gthread",
+                "--threads",
+                "8",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--graceful-timeout",
+                "10",
+                "gateway.app:create_app()",
+            ]
         else:
-            cmd = [str(BIN / "nameko"), "run", "--config",
-                   str(ROOT / "services" / name / "config.yaml"), f"{name}.service"]
+            cmd = [
+                str(BIN / "nameko"),
+                "run",
+                "--config",
+                str(ROOT / "services" / name / "config.yaml"),
+                f"{name}.service",
+            ]
         env = {**self.env(owner), **self.overrides.get(name, {}), **extra_env}
-        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT)
+        self.procs[name] = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
     def stop(self, name: str, sig: str = "TERM") -> None:
         proc = self.procs.pop(name)
@@ -114,28 +141,49 @@ class Suite:
             last[body["instance"]] = (body["checks"][service] == "ok") is up
             return len(last) >= self.gateway_workers() and all(last.values())
 
-        eventually(every_worker, timeout, f"every gateway worker to see {service} "
-                   f"{'up' if up else 'down'}", interval=0.02)
+        eventually(
+            every_worker,
+            timeout,
+            f"every gateway worker to see {service} {'up' if up else 'down'}",
+            interval=0.02,
+        )
 
     def token(self, email: str, role: str) -> str:
         """A staff bearer token for a new staff user, made the way an admin would:
         with ``python -m gateway.manage``."""
         run = [sys.executable, "-m", "gateway.manage"]
         env = self.env("gateway")
-        subprocess.run([*run, "create-staff", "--email", email, "--name", role, "--role", role],
-                       env=env, cwd=ROOT, check=True, capture_output=True)
-        out = subprocess.run([*run, "issue-token", "--email", email], env=env, cwd=ROOT,
-                             check=True, capture_output=True, text=True).stdout
+        subprocess.run(
+            [*run, "create-staff", "--email", email, "--name", role, "--role", role],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        out = subprocess.run(
+            [*run, "issue-token", "--email", email],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         return re.findall(r"\S{30,}", out)[-1]
 
-    def api(self, method: str, path: str, token: str | None = None,
-            **kwargs: Any) -> requests.Response:
+    def api(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> requests.Response:
         """A request to ``/api/v1<path>``, as staff when ``token`` is given."""
         headers = kwargs.pop("headers", {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return requests.request(method, f"{self.base_url}/api/v1{path}", headers=headers,
-                                timeout=kwargs.pop("timeout", 20), **kwargs)
+        return requests.request(
+            method,
+            f"{self.base_url}/api/v1{path}",
+            headers=headers,
+            timeout=kwargs.pop("timeout", 20),
+            **kwargs,
+        )
 
     def dashboard_entry(self, cid: str) -> dict[str, Any] | None:
         """The consultation's line in the public "you said, we did" read model, if any."""
@@ -157,12 +205,19 @@ class Suite:
         return True
 
 
-def start_suite(make_vhost: Callable[[], str], make_database: Callable[[str], str],
-                overrides: dict[str, dict[str, str]] | None = None) -> Suite:
+def start_suite(
+    make_vhost: Callable[[], str],
+    make_database: Callable[[str], str],
+    overrides: dict[str, dict[str, str]] | None = None,
+) -> Suite:
     """Fresh vhost and (migrated) databases, every process started and ready."""
     databases = {name: make_database(name) for name in (*SERVICES, "gateway")}
-    s = Suite(amqp_uri=make_vhost(), databases=databases,
-              base_url=f"http://127.0.0.1:{free_port()}", overrides=dict(overrides or {}))
+    s = Suite(
+        amqp_uri=make_vhost(),
+        databases=databases,
+        base_url=f"http://127.0.0.1:{free_port()}",
+        overrides=dict(overrides or {}),
+    )
     for name in PROCESSES:
         s.start(name)
     try:

@@ -10,20 +10,27 @@ from tests.conftest import Suite
 
 
 def test_demo_data_loads_once_and_its_admin_token_works(suite: Suite) -> None:
-    settings = Settings(amqp_uri=suite.amqp_uri, database_url=suite.databases["gateway"],
-                        secret_key=suite.secret_key)
+    settings = Settings(
+        amqp_uri=suite.amqp_uri,
+        database_url=suite.databases["gateway"],
+        secret_key=suite.secret_key,
+    )
     first = demo.load(settings, responses=12)
     second = demo.load(settings, responses=12)
     assert {"ageing_well", "starting_well"} <= set(first)
     assert "ageing_well" not in second and "starting_well" not in second
 
     headers = {"Authorization": f"Bearer {second['admin_token']}"}
-    listed = requests.get(f"{suite.base_url}/api/v1/staff/consultations", headers=headers,
-                          timeout=15)
+    listed = requests.get(
+        f"{suite.base_url}/api/v1/staff/consultations", headers=headers, timeout=15
+    )
     assert listed.status_code == 200, listed.text
     # Each load (each ./engage up) replaces the demo token: the previous one stops working.
-    before = requests.get(f"{suite.base_url}/api/v1/staff/me", timeout=15, headers={
-        "Authorization": f"Bearer {first['admin_token']}"})
+    before = requests.get(
+        f"{suite.base_url}/api/v1/staff/me",
+        timeout=15,
+        headers={"Authorization": f"Bearer {first['admin_token']}"},
+    )
     assert before.status_code == 401
     titles = [c["title"] for c in listed.json()["consultations"]]
     for loaded in (demo.AGEING_WELL, demo.STARTING_WELL):
@@ -36,5 +43,4 @@ def test_demo_data_loads_once_and_its_admin_token_works(suite: Suite) -> None:
     assert closed["response_count"] == 12
     assert len(closed["outcome"]["decisions"]) == 4
     types = {q["type"] for q in by_title[demo.AGEING_WELL["title"]]["questionnaire"]["questions"]}
-    assert types == {"single_choice", "multiple_choice", "likert", "rating", "free_text",
-                     "ranking"}
+    assert types == {"single_choice", "multiple_choice", "likert", "rating", "free_text", "ranking"}

@@ -20,8 +20,11 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = sorted(p.name for p in (ROOT / "services").iterdir()
-                  if p.is_dir() and not p.name.startswith((".", "_")))
+SERVICES = sorted(
+    p.name
+    for p in (ROOT / "services").iterdir()
+    if p.is_dir() and not p.name.startswith((".", "_"))
+)
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 INFRA = {"rabbitmq", "postgres"}
 APPS = [*SERVICES, "projections", "gateway"]
@@ -29,7 +32,8 @@ DOCKERFILE = (ROOT / "deploy/Dockerfile").read_text()
 INIT_SQL = (ROOT / "deploy/postgres-init/01-databases.sql").read_text()
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 PYTHONPATH = os.pathsep.join(
-    str(ROOT / p) for p in ("libs", *(f"services/{s}" for s in SERVICES), "gateway"))
+    str(ROOT / p) for p in ("libs", *(f"services/{s}" for s in SERVICES), "gateway")
+)
 
 
 def k8s_documents() -> list[dict[str, Any]]:
@@ -61,8 +65,11 @@ PROJECTIONS_CONFIG = ROOT / "gateway" / "projections.yaml"
 
 def config_env(service: str) -> dict[str, str | None]:
     """``${VAR:default}`` references in a service's nameko config: {VAR: default}."""
-    path = PROJECTIONS_CONFIG if service == "projections" else (
-        ROOT / "services" / service / "config.yaml")
+    path = (
+        PROJECTIONS_CONFIG
+        if service == "projections"
+        else (ROOT / "services" / service / "config.yaml")
+    )
     config = yaml.safe_load(path.read_text())
     found: dict[str, str | None] = {}
 
@@ -87,8 +94,10 @@ def compose_command(name: str) -> str:
 
 def k8s_commands(name: str) -> str:
     spec = pod_spec(name)
-    return " ".join(" ".join(c.get("command", []) + c.get("args", []))
-                    for c in spec.get("initContainers", []) + spec["containers"])
+    return " ".join(
+        " ".join(c.get("command", []) + c.get("args", []))
+        for c in spec.get("initContainers", []) + spec["containers"]
+    )
 
 
 def gateway_settings_env() -> set[str]:
@@ -136,18 +145,22 @@ def test_compose_points_at_compose_hostnames() -> None:
         assert urlsplit(env["DATABASE_URL"]).hostname == "postgres"
         assert COMPOSE["services"][name]["depends_on"] == {
             "rabbitmq": {"condition": "service_healthy"},
-            "postgres": {"condition": "service_healthy"}}
+            "postgres": {"condition": "service_healthy"},
+        }
 
 
 def test_gateway_gets_every_setting_it_reads() -> None:
     wanted = gateway_settings_env()
     assert wanted >= {"AMQP_URI", "DATABASE_URL", "SECRET_KEY", "ENGAGE_ENV"}
     assert wanted <= set(COMPOSE["services"]["gateway"]["environment"])
-    assert database_of(COMPOSE["services"]["gateway"]["environment"]["DATABASE_URL"]) \
+    assert (
+        database_of(COMPOSE["services"]["gateway"]["environment"]["DATABASE_URL"])
         == "engage_gateway"
+    )
     assert "CREATE DATABASE engage_gateway;" in INIT_SQL
-    for container in pod_spec("gateway").get("initContainers", []) + \
-            pod_spec("gateway")["containers"]:
+    for container in (
+        pod_spec("gateway").get("initContainers", []) + pod_spec("gateway")["containers"]
+    ):
         assert wanted <= {e["name"] for e in container["env"]}, container["name"]
 
 
@@ -184,8 +197,10 @@ def test_gateway_port_agrees_everywhere() -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
     service = k8s("Service", "gateway")
     assert [p["targetPort"] for p in service["spec"]["ports"]] == [port]
-    assert service["spec"]["selector"] == k8s("Deployment", "gateway")["spec"]["selector"][
-        "matchLabels"]
+    assert (
+        service["spec"]["selector"]
+        == k8s("Deployment", "gateway")["spec"]["selector"]["matchLabels"]
+    )
 
 
 def test_every_compose_service_has_a_healthcheck() -> None:
@@ -193,7 +208,12 @@ def test_every_compose_service_has_a_healthcheck() -> None:
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     for service in SERVICES:
         assert COMPOSE["services"][service]["healthcheck"]["test"] == [
-            "CMD", "python", "-m", "engage_common.healthcheck", service]
+            "CMD",
+            "python",
+            "-m",
+            "engage_common.healthcheck",
+            service,
+        ]
         probe = main_container(service)["readinessProbe"]["exec"]["command"]
         assert probe == ["python", "-m", "engage_common.healthcheck", service]
 
@@ -222,8 +242,7 @@ def test_images_are_pinned() -> None:
 def test_dockerfile_matches_the_python_and_requirements() -> None:
     base = re.search(r"^FROM\s+python:(\d+)\.(\d+)", DOCKERFILE, re.M)
     assert base and base.groups() == ("3", "11")
-    requires = re.search(r'requires-python\s*=\s*"([^"]+)"',
-                         (ROOT / "pyproject.toml").read_text())
+    requires = re.search(r'requires-python\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text())
     assert requires and ">=3.11" in requires.group(1)
     assert re.search(r"pip install -r \S*requirements\.txt", DOCKERFILE)
     assert "libpq5" in DOCKERFILE
@@ -231,9 +250,11 @@ def test_dockerfile_matches_the_python_and_requirements() -> None:
     pythonpath = re.search(r"PYTHONPATH=(\S+)", DOCKERFILE)
     assert pythonpath
     entries = pythonpath.group(1).split(":")
-    assert entries == ["/app/libs", *(f"/app/services/{s}" for s in ["surveys", "feedback",
-                                                                         "events"]),
-                       "/app/gateway"]
+    assert entries == [
+        "/app/libs",
+        *(f"/app/services/{s}" for s in ["surveys", "feedback", "events"]),
+        "/app/gateway",
+    ]
     for entry in entries:
         assert (ROOT / entry.removeprefix("/app/")).is_dir(), entry
     for part in ("libs", "services", "gateway"):
@@ -261,8 +282,11 @@ def test_service_commands_migrate_then_run_what_exists(service: str) -> None:
 def test_gateway_command_migrates_then_serves_the_app_factory() -> None:
     for command in (compose_command("gateway"), k8s_commands("gateway")):
         assert command.index("gateway.manage migrate") < command.index("gunicorn")
-        assert "'gateway.app:create_app()'" in command or '"gateway.app:create_app()"' in \
-            command or "gateway.app:create_app()" in command.split()
+        assert (
+            "'gateway.app:create_app()'" in command
+            or '"gateway.app:create_app()"' in command
+            or "gateway.app:create_app()" in command.split()
+        )
         assert "-k gthread" in command
     manage = (ROOT / "gateway/gateway/manage.py").read_text()
     assert re.search(r"""add_parser\(\s*["']migrate["']""", manage)
@@ -282,8 +306,7 @@ def test_projections_migrate_the_gateway_database_then_run() -> None:
     for container in spec.get("initContainers", []) + spec["containers"]:
         env = {e["name"]: e for e in container["env"]}
         assert set(env) == wanted, container["name"]
-        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == \
-            "gateway-database-url"
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "gateway-database-url"
     for command in (compose_command("projections"), k8s_commands("projections")):
         assert command.index("gateway.manage migrate") < command.index("nameko run")
         assert "nameko run --config /app/gateway/projections.yaml gateway.projections" in command
@@ -305,16 +328,21 @@ def test_postgres_init_scripts_are_mounted() -> None:
 
 # --- the healthcheck module the compose file and k8s probes run, run for real ---------
 
+
 def run_healthcheck(service: str, amqp_uri: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "AMQP_URI": amqp_uri,
-           "HEALTHCHECK_TIMEOUT": "5"}
-    return subprocess.run([sys.executable, "-m", "engage_common.healthcheck", service],
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "AMQP_URI": amqp_uri, "HEALTHCHECK_TIMEOUT": "5"}
+    return subprocess.run(
+        [sys.executable, "-m", "engage_common.healthcheck", service],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_healthcheck_passes_against_a_running_service(
-        container_factory, make_vhost: Callable[[], str],
-        make_database: Callable[[str], str]) -> None:
+    container_factory, make_vhost: Callable[[], str], make_database: Callable[[str], str]
+) -> None:
     from events.service import EventsService
 
     config = {"AMQP_URI": make_vhost(), "DATABASE_URL": make_database("events")}
@@ -332,11 +360,14 @@ def test_healthcheck_fails_when_nobody_answers(make_vhost: Callable[[], str]) ->
 
 
 def test_healthcheck_fails_when_the_service_database_is_down(
-        container_factory, make_vhost: Callable[[], str]) -> None:
+    container_factory, make_vhost: Callable[[], str]
+) -> None:
     from events.service import EventsService
 
-    config = {"AMQP_URI": make_vhost(),
-              "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/engage_no_such_db"}
+    config = {
+        "AMQP_URI": make_vhost(),
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/engage_no_such_db",
+    }
     container_factory(EventsService, config).start()
     result = run_healthcheck("events", config["AMQP_URI"])
     assert result.returncode == 1
@@ -345,16 +376,30 @@ def test_healthcheck_fails_when_the_service_database_is_down(
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_nameko_run_with_the_shipped_config_is_healthy(
-        service: str, make_vhost: Callable[[], str],
-        make_database: Callable[[str], str]) -> None:
+    service: str, make_vhost: Callable[[], str], make_database: Callable[[str], str]
+) -> None:
     """The exact process compose starts: ``nameko run --config config.yaml <s>.service``."""
     amqp_uri = make_vhost()
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "AMQP_URI": amqp_uri,
-           "DATABASE_URL": make_database(service)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": PYTHONPATH,
+        "AMQP_URI": amqp_uri,
+        "DATABASE_URL": make_database(service),
+    }
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "nameko"), "run", "--config",
-         str(ROOT / "services" / service / "config.yaml"), f"{service}.service"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            str(Path(sys.executable).parent / "nameko"),
+            "run",
+            "--config",
+            str(ROOT / "services" / service / "config.yaml"),
+            f"{service}.service",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         result = None
         for _ in range(30):

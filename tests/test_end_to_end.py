@@ -18,20 +18,37 @@ import requests
 from engage_common.testing import eventually
 from tests.conftest import Suite
 
-QUESTIONNAIRE = {"questions": [
-    {"id": "use", "type": "single_choice", "required": True,
-     "text": "Which service did you use?",
-     "options": [{"value": "gp", "label": "GP"}, {"value": "pharmacy", "label": "Pharmacy"}]},
-    {"id": "better", "type": "multiple_choice", "max_choices": 2,
-     "text": "What would make it better?",
-     "options": [{"value": "evening", "label": "Evening appointments"},
-                 {"value": "phone", "label": "Phone appointments"},
-                 {"value": "parking", "label": "Parking"}]},
-    {"id": "listened", "type": "likert", "required": True, "text": "They listened to me."},
-    {"id": "score", "type": "rating", "text": "Rate it from 0 to 10."},
-    {"id": "why", "type": "free_text", "max_length": 200, "text": "Why?",
-     "show_if": {"question": "use", "equals": ["gp"]}},
-]}
+QUESTIONNAIRE = {
+    "questions": [
+        {
+            "id": "use",
+            "type": "single_choice",
+            "required": True,
+            "text": "Which service did you use?",
+            "options": [{"value": "gp", "label": "GP"}, {"value": "pharmacy", "label": "Pharmacy"}],
+        },
+        {
+            "id": "better",
+            "type": "multiple_choice",
+            "max_choices": 2,
+            "text": "What would make it better?",
+            "options": [
+                {"value": "evening", "label": "Evening appointments"},
+                {"value": "phone", "label": "Phone appointments"},
+                {"value": "parking", "label": "Parking"},
+            ],
+        },
+        {"id": "listened", "type": "likert", "required": True, "text": "They listened to me."},
+        {"id": "score", "type": "rating", "text": "Rate it from 0 to 10."},
+        {
+            "id": "why",
+            "type": "free_text",
+            "max_length": 200,
+            "text": "Why?",
+            "show_if": {"question": "use", "equals": ["gp"]},
+        },
+    ]
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +73,27 @@ def consultation_consent_version(suite: Suite, cid: str) -> str:
 
 def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     now = datetime.now(UTC)
-    draft = {"title": "Evening GP appointments in Wakefield",
-             "summary": "Should practices open later?", "description": "Tell us.",
-             "places": ["wakefield"], "priorities": ["living-well"],
-             "opens_at": (now - timedelta(minutes=1)).isoformat(),
-             "closes_at": (now + timedelta(days=7)).isoformat(),
-             "questionnaire": QUESTIONNAIRE}
+    draft = {
+        "title": "Evening GP appointments in Wakefield",
+        "summary": "Should practices open later?",
+        "description": "Tell us.",
+        "places": ["wakefield"],
+        "priorities": ["living-well"],
+        "opens_at": (now - timedelta(minutes=1)).isoformat(),
+        "closes_at": (now + timedelta(days=7)).isoformat(),
+        "questionnaire": QUESTIONNAIRE,
+    }
     r = suite.api("POST", "/staff/consultations", staff_token, json=draft)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     assert r.json()["status"] == "draft"
 
-    r = suite.api("PATCH", f"/staff/consultations/{cid}", staff_token,
-            json={"title": "Evening and weekend GP appointments in Wakefield"})
+    r = suite.api(
+        "PATCH",
+        f"/staff/consultations/{cid}",
+        staff_token,
+        json={"title": "Evening and weekend GP appointments in Wakefield"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["title"].startswith("Evening and weekend")
 
@@ -81,22 +106,36 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert cid in [c["id"] for c in listed["consultations"]]
 
     # A resident answers through the API; a double click stores one response.
-    answer = {"answers": {"use": "gp", "better": ["evening", "phone"], "listened": "agree",
-                          "score": 7, "why": "Work 9 to 5 ✊🏽 — مرحبا"},
-              "equality": {"age_band": "35-44", "postcode_district": "WF1"},
-              "consent": {"given": True, "version": consultation_consent_version(suite, cid)}}
+    answer = {
+        "answers": {
+            "use": "gp",
+            "better": ["evening", "phone"],
+            "listened": "agree",
+            "score": 7,
+            "why": "Work 9 to 5 ✊🏽 — مرحبا",
+        },
+        "equality": {"age_band": "35-44", "postcode_district": "WF1"},
+        "consent": {"given": True, "version": consultation_consent_version(suite, cid)},
+    }
     key = str(uuid.uuid4())
-    first = suite.api("POST", f"/consultations/{cid}/responses", json=answer,
-                headers={"Idempotency-Key": key})
-    again = suite.api("POST", f"/consultations/{cid}/responses", json=answer,
-                headers={"Idempotency-Key": key})
+    first = suite.api(
+        "POST", f"/consultations/{cid}/responses", json=answer, headers={"Idempotency-Key": key}
+    )
+    again = suite.api(
+        "POST", f"/consultations/{cid}/responses", json=answer, headers={"Idempotency-Key": key}
+    )
     assert first.status_code == 202, first.text
     assert first.json()["receipt_code"] == again.json()["receipt_code"]
 
     # Bad answers are refused, naming the question, and nothing is stored.
-    bad = suite.api("POST", f"/consultations/{cid}/responses",
-              json={"answers": {"use": "hospital", "better": ["evening", "phone", "parking"]},
-                    "consent": answer["consent"]})
+    bad = suite.api(
+        "POST",
+        f"/consultations/{cid}/responses",
+        json={
+            "answers": {"use": "hospital", "better": ["evening", "phone", "parking"]},
+            "consent": answer["consent"],
+        },
+    )
     assert bad.status_code == 422
     fields = bad.json()["error"]["fields"]
     assert {"answers.use", "answers.better", "answers.listened"} <= set(fields)
@@ -107,11 +146,19 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert page.status_code == 200
     form = dict(re.findall(r'name="(csrf_token|idempotency_key)" value="([^"]+)"', page.text))
     assert set(form) == {"csrf_token", "idempotency_key"}
-    posted = session.post(f"{suite.base_url}/consultations/{cid}", timeout=15,
-                          allow_redirects=False, data={
-                              **form, "answers-use": "pharmacy",
-                              "answers-listened": "strongly-disagree", "answers-score": "3",
-                              "equality-age_band": "65-74", "consent": "yes"})
+    posted = session.post(
+        f"{suite.base_url}/consultations/{cid}",
+        timeout=15,
+        allow_redirects=False,
+        data={
+            **form,
+            "answers-use": "pharmacy",
+            "answers-listened": "strongly-disagree",
+            "answers-score": "3",
+            "equality-age_band": "65-74",
+            "consent": "yes",
+        },
+    )
     assert posted.status_code == 303, posted.text[:2000]
     receipt_page = session.get(suite.base_url + posted.headers["Location"], timeout=15)
     assert receipt_page.status_code == 200
@@ -125,12 +172,12 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert by_id["score"]["mean"] == pytest.approx(5)
     assert [t["text"] for t in by_id["why"]["free_text"]] == ["Work 9 to 5 ✊🏽 — مرحبا"]
 
-    filtered = suite.api("GET", f"/staff/consultations/{cid}/results", staff_token,
-                   params={"age_band": "35-44"}).json()
+    filtered = suite.api(
+        "GET", f"/staff/consultations/{cid}/results", staff_token, params={"age_band": "35-44"}
+    ).json()
     assert filtered["total_responses"] == 1
 
-    export = suite.api("GET", f"/staff/consultations/{cid}/responses.csv", staff_token,
-                 stream=True)
+    export = suite.api("GET", f"/staff/consultations/{cid}/responses.csv", staff_token, stream=True)
     assert export.status_code == 200
     assert "attachment" in export.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
@@ -141,9 +188,16 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     assert r.status_code == 200 and r.json()["status"] == "closed"
     late = suite.api("POST", f"/consultations/{cid}/responses", json=answer)
     assert late.status_code == 409
-    outcome = {"summary": "We will pilot evening appointments.", "decisions": [
-        {"you_said": "Evenings suit working people.", "we_did": "Pilot in two practices.",
-         "status": "planned"}]}
+    outcome = {
+        "summary": "We will pilot evening appointments.",
+        "decisions": [
+            {
+                "you_said": "Evenings suit working people.",
+                "we_did": "Pilot in two practices.",
+                "status": "planned",
+            }
+        ],
+    }
     r = suite.api("PUT", f"/staff/consultations/{cid}/outcome", staff_token, json=outcome)
     assert r.status_code == 200, r.text
     assert r.json()["outcome"]["decisions"][0]["we_did"] == "Pilot in two practices."
@@ -170,4 +224,5 @@ def test_health_and_openapi(suite: Suite) -> None:
     assert set(ready["checks"]) >= {"database", "broker", "surveys", "feedback", "events"}
     spec = requests.get(f"{suite.base_url}/openapi.json", timeout=5).json()
     assert "/api/v1/consultations/{consultation_id}/responses" in spec["paths"] or any(
-        p.endswith("/responses") for p in spec["paths"])
+        p.endswith("/responses") for p in spec["paths"]
+    )

@@ -27,7 +27,8 @@ from engage_common.testing import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
+    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+).rsplit("/", 1)[0]
 DATABASE_OWNERS = ("surveys", "feedback", "events", "gateway")
 CHILDREN = 5  # surveys, feedback, events, projections, gateway
 
@@ -53,7 +54,7 @@ def processes() -> list[Process]:
         except OSError:  # it exited while we looked
             continue
         # "pid (comm) state ppid pgrp session ...": comm may itself contain spaces or ")".
-        state, ppid, _pgrp, session = stat[stat.rindex(")") + 2:].split()[:4]
+        state, ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
         if state != "Z":
             found.append(Process(int(entry.name), int(ppid), int(session), state, cmdline))
     return found
@@ -94,8 +95,11 @@ class Up:
         def running() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"up exited with {self.proc.returncode}:\n{self.output()}")
-            self.children = {p.pid: p.cmdline for p in processes()
-                             if p.ppid == self.proc.pid and p.session == p.pid}
+            self.children = {
+                p.pid: p.cmdline
+                for p in processes()
+                if p.ppid == self.proc.pid and p.session == p.pid
+            }
             return "Engage is running" in self.output() and len(self.children) == CHILDREN
 
         eventually(running, timeout=90, what="./engage up to say Engage is running")
@@ -122,13 +126,26 @@ def start_up(make_vhost: Callable[[], str], tmp_path: Path) -> Iterator[Callable
         n = len(started)
         log_dir, output_file = tmp_path / f"log{n}", tmp_path / f"up{n}.out"
         port = free_port()
-        env = {**os.environ, "AMQP_URI": make_vhost(), "PG_BASE": PG_SERVER, "PORT": str(port),
-               "ENGAGE_DB_PREFIX": prefix, "ENGAGE_LOG_DIR": str(log_dir),
-               "ENGAGE_SKIP_BROWSER": "1", **extra_env}
+        env = {
+            **os.environ,
+            "AMQP_URI": make_vhost(),
+            "PG_BASE": PG_SERVER,
+            "PORT": str(port),
+            "ENGAGE_DB_PREFIX": prefix,
+            "ENGAGE_LOG_DIR": str(log_dir),
+            "ENGAGE_SKIP_BROWSER": "1",
+            **extra_env,
+        }
         with output_file.open("wb") as out:
-            proc = subprocess.Popen([str(ROOT / "engage"), "up"], cwd=ROOT, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [str(ROOT / "engage"), "up"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         up = Up(proc, port, log_dir, output_file)
         started.append(up)
         return up
@@ -146,7 +163,8 @@ def start_up(make_vhost: Callable[[], str], tmp_path: Path) -> Iterator[Callable
 
 
 def test_a_child_that_dies_is_named_with_its_log_and_up_stops_the_rest(
-        start_up: Callable[..., Up]) -> None:
+    start_up: Callable[..., Up],
+) -> None:
     up = start_up()
     children = up.wait_running()
     events = up.child("events.service")
@@ -162,7 +180,8 @@ def test_a_child_that_dies_is_named_with_its_log_and_up_stops_the_rest(
 
 
 def test_ctrl_c_stops_every_child_even_one_that_ignores_sigterm(
-        start_up: Callable[..., Up]) -> None:
+    start_up: Callable[..., Up],
+) -> None:
     up = start_up(ENGAGE_STOP_GRACE="2")
     children = up.wait_running()
     assert answers(up.port)

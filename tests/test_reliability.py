@@ -24,23 +24,37 @@ from engage_common.reference import CONSENT_VERSION
 from engage_common.testing import eventually, holds_for
 from tests.conftest import Suite, start_suite
 
-QUESTIONNAIRE = {"questions": [
-    {"id": "use", "type": "single_choice", "required": True, "text": "Which service?",
-     "options": [{"value": "gp", "label": "GP"}, {"value": "pharmacy", "label": "Pharmacy"}]},
-]}
+QUESTIONNAIRE = {
+    "questions": [
+        {
+            "id": "use",
+            "type": "single_choice",
+            "required": True,
+            "text": "Which service?",
+            "options": [{"value": "gp", "label": "GP"}, {"value": "pharmacy", "label": "Pharmacy"}],
+        },
+    ]
+}
 RPC_TIMEOUT = 3.0  # what Suite.env gives the gateway
 PLACES = ("leeds", "wakefield", None)
 CONSENT = {"given": True, "version": CONSENT_VERSION}
 
 
 @pytest.fixture(scope="module")
-def rsuite(make_vhost: Callable[[], str], make_database: Callable[[str], str]
-           ) -> Iterator[Suite]:
+def rsuite(make_vhost: Callable[[], str], make_database: Callable[[str], str]) -> Iterator[Suite]:
     # Rate limits off: these tests send hundreds of submissions from one client. Two
     # gunicorn workers: each keeps its own view of which services answer.
-    s = start_suite(make_vhost, make_database, overrides={"gateway": {
-        "RATE_LIMIT_PER_MINUTE": "0", "RATE_LIMIT_READS_PER_MINUTE": "0",
-        "WEB_CONCURRENCY": "2"}})
+    s = start_suite(
+        make_vhost,
+        make_database,
+        overrides={
+            "gateway": {
+                "RATE_LIMIT_PER_MINUTE": "0",
+                "RATE_LIMIT_READS_PER_MINUTE": "0",
+                "WEB_CONCURRENCY": "2",
+            }
+        },
+    )
     try:
         yield s
     finally:
@@ -66,11 +80,21 @@ def restart(suite: Suite, name: str, **env: str) -> None:
 
 def draft(suite: Suite, token: str, title: str) -> str:
     now = datetime.now(UTC)
-    r = suite.api("POST", "/staff/consultations", token, json={
-        "title": title, "summary": "Tell us.", "description": "Tell us more.",
-        "places": ["leeds", "wakefield"], "priorities": ["living-well"],
-        "opens_at": (now - timedelta(minutes=1)).isoformat(),
-        "closes_at": (now + timedelta(days=7)).isoformat(), "questionnaire": QUESTIONNAIRE})
+    r = suite.api(
+        "POST",
+        "/staff/consultations",
+        token,
+        json={
+            "title": title,
+            "summary": "Tell us.",
+            "description": "Tell us more.",
+            "places": ["leeds", "wakefield"],
+            "priorities": ["living-well"],
+            "opens_at": (now - timedelta(minutes=1)).isoformat(),
+            "closes_at": (now + timedelta(days=7)).isoformat(),
+            "questionnaire": QUESTIONNAIRE,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -83,13 +107,17 @@ def open_consultation(suite: Suite, token: str, title: str) -> str:
 
 
 def answer(i: int) -> dict[str, Any]:
-    return {"answers": {"use": ("gp", "pharmacy")[i % 2]}, "place": PLACES[i % 3],
-            "consent": CONSENT}
+    return {
+        "answers": {"use": ("gp", "pharmacy")[i % 2]},
+        "place": PLACES[i % 3],
+        "consent": CONSENT,
+    }
 
 
 def submit(suite: Suite, cid: str, i: int, key: str) -> requests.Response:
-    return suite.api("POST", f"/consultations/{cid}/responses", json=answer(i),
-               headers={"Idempotency-Key": key})
+    return suite.api(
+        "POST", f"/consultations/{cid}/responses", json=answer(i), headers={"Idempotency-Key": key}
+    )
 
 
 def surveys_sql(suite: Suite, sql: str, *params: Any) -> list[dict[str, Any]]:
@@ -105,14 +133,17 @@ def gateway_sql(suite: Suite, sql: str, *params: Any) -> list[dict[str, Any]]:
 
 def stored(suite: Suite, cid: str) -> int:
     """Responses surveys holds for ``cid``, counted in its own database."""
-    return surveys_sql(suite, "SELECT count(*) AS n FROM responses WHERE consultation_id = %s",
-                       cid)[0]["n"]
+    return surveys_sql(
+        suite, "SELECT count(*) AS n FROM responses WHERE consultation_id = %s", cid
+    )[0]["n"]
 
 
 # -- 1. accepted while the owner is down ------------------------------------------------------
 
+
 def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
-        rsuite: Suite, officer: str) -> None:
+    rsuite: Suite, officer: str
+) -> None:
     cid = open_consultation(rsuite, officer, "Pharmacy opening hours")
     # A resident opens the form while surveys answers: the gateway keeps a snapshot.
     assert requests.get(f"{rsuite.base_url}/consultations/{cid}", timeout=15).status_code == 200
@@ -131,8 +162,12 @@ def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
     page = web.get(f"{rsuite.base_url}/consultations/{cid}", timeout=15)
     assert page.status_code == 200, page.text[:500]
     form = dict(re.findall(r'name="(csrf_token|idempotency_key)" value="([^"]+)"', page.text))
-    posted = web.post(f"{rsuite.base_url}/consultations/{cid}", allow_redirects=False,
-                      timeout=15, data={**form, "answers-use": "gp", "consent": "yes"})
+    posted = web.post(
+        f"{rsuite.base_url}/consultations/{cid}",
+        allow_redirects=False,
+        timeout=15,
+        data={**form, "answers-use": "gp", "consent": "yes"},
+    )
     assert posted.status_code == 303, posted.text[:2000]
     receipt_page = web.get(rsuite.base_url + posted.headers["Location"], timeout=15)
     assert receipt_page.status_code == 200
@@ -141,12 +176,14 @@ def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
     with ThreadPoolExecutor(8) as pool:
         first = list(pool.map(lambda ik: submit(rsuite, cid, *ik), enumerate(keys)))
         # Residents (or their browsers) send some again with the same key.
-        again = list(pool.map(lambda ik: submit(rsuite, cid, ik[0], ik[1]),
-                              list(enumerate(keys))[:40]))
+        again = list(
+            pool.map(lambda ik: submit(rsuite, cid, ik[0], ik[1]), list(enumerate(keys))[:40])
+        )
     assert [r.status_code for r in first] == [202] * 200, first[0].text
     assert [r.status_code for r in again] == [202] * 40
     assert [r.json()["receipt_code"] for r in again] == [
-        r.json()["receipt_code"] for r in first[:40]]
+        r.json()["receipt_code"] for r in first[:40]
+    ]
     assert stored(rsuite, cid) == 0  # nothing could have been stored yet
 
     restart(rsuite, "surveys")
@@ -154,19 +191,29 @@ def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
     holds_for(lambda: stored(rsuite, cid) == 201, 0.5, "nothing stored twice")
     results = rsuite.api("GET", f"/staff/consultations/{cid}/results", officer).json()
     assert results["total_responses"] == 201
-    rows = surveys_sql(rsuite, "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
-                       " FROM responses WHERE consultation_id = %s", cid)[0]
+    rows = surveys_sql(
+        rsuite,
+        "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
+        " FROM responses WHERE consultation_id = %s",
+        cid,
+    )[0]
     assert rows == {"n": 201, "total": 201}
     codes = {r.json()["receipt_code"] for r in first}
-    found = {r["receipt_code"] for r in surveys_sql(
-        rsuite, "SELECT receipt_code FROM responses WHERE consultation_id = %s", cid)}
+    found = {
+        r["receipt_code"]
+        for r in surveys_sql(
+            rsuite, "SELECT receipt_code FROM responses WHERE consultation_id = %s", cid
+        )
+    }
     assert codes <= found
 
 
 # -- 2. outbox under SIGKILL, and the read model built from the events --------------------------
 
+
 def test_events_committed_then_killed_are_published_and_applied_once(
-        rsuite: Suite, officer: str) -> None:
+    rsuite: Suite, officer: str
+) -> None:
     cid = draft(rsuite, officer, "Community diagnostic centre in Wakefield")
     rsuite.stop("surveys")
     # The relay held back: every event below is committed and not published.
@@ -176,39 +223,72 @@ def test_events_committed_then_killed_are_published_and_applied_once(
         assert submit(rsuite, cid, i, f"kill-{i}").status_code == 202
     eventually(lambda: stored(rsuite, cid) == 30, 60, "30 stored responses")
     assert rsuite.api("POST", f"/staff/consultations/{cid}/close", officer).status_code == 200
-    outcome = {"summary": "You asked for evening slots.", "decisions": [
-        {"you_said": "Open later", "we_did": "Open until 8pm", "status": "done"}]}
+    outcome = {
+        "summary": "You asked for evening slots.",
+        "decisions": [{"you_said": "Open later", "we_did": "Open until 8pm", "status": "done"}],
+    }
     r = rsuite.api("PUT", f"/staff/consultations/{cid}/outcome", officer, json=outcome)
     assert r.status_code == 200, r.text
-    pending = surveys_sql(rsuite, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"
-                          " AND payload->>'consultation_id' = %s", cid)[0]["n"]
+    pending = surveys_sql(
+        rsuite,
+        "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"
+        " AND payload->>'consultation_id' = %s",
+        cid,
+    )[0]["n"]
     assert pending == 33  # opened + 30 responses + closed + outcome
-    holds_for(lambda: gateway_sql(rsuite, "SELECT 1 FROM consultation_summaries WHERE id = %s",
-                                  cid) == [], 0.5, "nothing published while the relay is off")
+    holds_for(
+        lambda: (
+            gateway_sql(rsuite, "SELECT 1 FROM consultation_summaries WHERE id = %s", cid) == []
+        ),
+        0.5,
+        "nothing published while the relay is off",
+    )
 
     rsuite.stop("surveys", sig="KILL")  # committed, never published
     restart(rsuite, "surveys")
 
-    entry = eventually(lambda: (e := rsuite.dashboard_entry(cid)) and e["outcome"]
-                       and e["response_count"] == 30 and e, 60, "the dashboard to catch up")
+    entry = eventually(
+        lambda: (
+            (e := rsuite.dashboard_entry(cid)) and e["outcome"] and e["response_count"] == 30 and e
+        ),
+        60,
+        "the dashboard to catch up",
+    )
     assert entry["status"] == "closed"
     assert entry["outcome"]["decisions"][0]["we_did"] == "Open until 8pm"
 
     # At least once: a relay that dies after publishing and before marking publishes
     # again. Replay everything this consultation ever published.
-    surveys_sql(rsuite, "UPDATE outbox SET published_at = NULL"
-                " WHERE payload->>'consultation_id' = %s", cid)
-    eventually(lambda: surveys_sql(rsuite, "SELECT count(*) AS n FROM outbox"
-                                   " WHERE published_at IS NULL")[0]["n"] == 0, 30, "replay")
-    truth = {r["place"]: r["n"] for r in surveys_sql(
-        rsuite, "SELECT place, count(*) AS n FROM responses WHERE consultation_id = %s"
-        " GROUP BY place", cid)}
+    surveys_sql(
+        rsuite, "UPDATE outbox SET published_at = NULL WHERE payload->>'consultation_id' = %s", cid
+    )
+    eventually(
+        lambda: (
+            surveys_sql(rsuite, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")[0][
+                "n"
+            ]
+            == 0
+        ),
+        30,
+        "replay",
+    )
+    truth = {
+        r["place"]: r["n"]
+        for r in surveys_sql(
+            rsuite,
+            "SELECT place, count(*) AS n FROM responses WHERE consultation_id = %s GROUP BY place",
+            cid,
+        )
+    }
     assert sum(truth.values()) == 30
 
     def counted_once() -> bool:
         entry = rsuite.dashboard_entry(cid)
-        return entry is not None and entry["response_count"] == 30 and {
-            p["place"]: p["count"] for p in entry["responses_by_place"]} == truth
+        return (
+            entry is not None
+            and entry["response_count"] == 30
+            and {p["place"]: p["count"] for p in entry["responses_by_place"]} == truth
+        )
 
     holds_for(counted_once, 1.0, "the replayed events to change nothing")
     results = rsuite.api("GET", f"/staff/consultations/{cid}/results", officer).json()
@@ -219,8 +299,10 @@ def test_events_committed_then_killed_are_published_and_applied_once(
 
 # -- 3. poison messages ---------------------------------------------------------------------
 
+
 def test_a_poison_message_is_dead_lettered_visible_and_blocks_nothing(
-        rsuite: Suite, officer: str, admin: str) -> None:
+    rsuite: Suite, officer: str, admin: str
+) -> None:
     from engage_common.messaging import DurablePublisher
 
     cid = open_consultation(rsuite, officer, "Poison")
@@ -246,14 +328,20 @@ def test_a_poison_message_is_dead_lettered_visible_and_blocks_nothing(
 
 # -- 4. bounded 503, no stale RPCs, recovery ---------------------------------------------------
 
+
 def test_a_timed_out_request_answers_503_in_bounded_time_and_never_runs_late(
-        rsuite: Suite, officer: str) -> None:
+    rsuite: Suite, officer: str
+) -> None:
     cid = draft(rsuite, officer, "Original title")
     rsuite.stop("surveys")
 
     started = time.monotonic()
-    r = rsuite.api("PATCH", f"/staff/consultations/{cid}", officer,
-            json={"title": "Changed while surveys was down"})
+    r = rsuite.api(
+        "PATCH",
+        f"/staff/consultations/{cid}",
+        officer,
+        json={"title": "Changed while surveys was down"},
+    )
     took = time.monotonic() - started
     assert r.status_code == 503, r.text
     assert int(r.headers["Retry-After"]) >= 1
@@ -275,17 +363,25 @@ def test_a_timed_out_request_answers_503_in_bounded_time_and_never_runs_late(
 
 
 def test_every_gateway_worker_calls_a_service_again_within_a_second_of_it_answering(
-        rsuite: Suite, officer: str) -> None:
+    rsuite: Suite, officer: str
+) -> None:
     rsuite.stop("surveys")
     # A call in each gunicorn worker finds surveys not answering: each fails fast from now.
     rsuite.gateway_sees("surveys", up=False)
     assert rsuite.api("GET", "/staff/consultations", officer).status_code == 503
 
     rsuite.start("surveys")
-    answered = eventually(lambda: rsuite.answers("surveys", timeout=1) and time.monotonic(),
-                          60, "surveys to answer health()")
-    eventually(lambda: time.monotonic() >= answered + 1.0, 5,
-               "one second after surveys first answered", interval=0.01)
+    answered = eventually(
+        lambda: rsuite.answers("surveys", timeout=1) and time.monotonic(),
+        60,
+        "surveys to answer health()",
+    )
+    eventually(
+        lambda: time.monotonic() >= answered + 1.0,
+        5,
+        "one second after surveys first answered",
+        interval=0.01,
+    )
     # From now on no call may be refused, in any worker: nothing is retried below.
     workers: set[str] = set()
 
@@ -297,8 +393,7 @@ def test_every_gateway_worker_calls_a_service_again_within_a_second_of_it_answer
         workers.add(ready["instance"])
         return len(workers) >= rsuite.gateway_workers()
 
-    eventually(every_worker_answers, 30, "a call answered in every gateway worker",
-               interval=0.01)
+    eventually(every_worker_answers, 30, "a call answered in every gateway worker", interval=0.01)
 
 
 def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, officer: str) -> None:
@@ -313,17 +408,28 @@ def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, office
     now = datetime.now(UTC).isoformat()
     for i in range(total):
         sid = str(uuid.uuid4())
-        publisher.submit("surveys", {
-            "submission_id": sid, "receipt_code": f"BACK-{i:04d}-{sid[:8]}",
-            "consultation_id": cid, **answer(i), "equality": None,
-            "submitted_at": now}, message_id=sid)
+        publisher.submit(
+            "surveys",
+            {
+                "submission_id": sid,
+                "receipt_code": f"BACK-{i:04d}-{sid[:8]}",
+                "consultation_id": cid,
+                **answer(i),
+                "equality": None,
+                "submitted_at": now,
+            },
+            message_id=sid,
+        )
 
     rsuite.start("surveys")
     eventually(lambda: stored(rsuite, cid) > 0, 60, "surveys to start storing", interval=0.02)
     began = time.monotonic()
     reads: list[tuple[int, float, int]] = []  # (status, seconds, stored when asked)
-    paths = (f"/staff/consultations/{cid}/results", f"/staff/consultations/{cid}",
-             "/staff/consultations")
+    paths = (
+        f"/staff/consultations/{cid}/results",
+        f"/staff/consultations/{cid}",
+        "/staff/consultations",
+    )
 
     def read_until_drained() -> bool:
         count = stored(rsuite, cid)
@@ -338,9 +444,11 @@ def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, office
     eventually(read_until_drained, 300, f"{total} stored", interval=0.05)
     drained = time.monotonic() - began
     took = sorted(t for _, t, _ in reads)
-    print(f"\ndrain: {total} stored in {drained:.1f}s ({total / drained:.0f}/s) while "
-          f"{len(reads)} staff reads answered: p50 {took[len(took) // 2] * 1000:.0f} ms, "
-          f"max {took[-1] * 1000:.0f} ms (RPC_TIMEOUT {RPC_TIMEOUT:.0f} s)")
+    print(
+        f"\ndrain: {total} stored in {drained:.1f}s ({total / drained:.0f}/s) while "
+        f"{len(reads)} staff reads answered: p50 {took[len(took) // 2] * 1000:.0f} ms, "
+        f"max {took[-1] * 1000:.0f} ms (RPC_TIMEOUT {RPC_TIMEOUT:.0f} s)"
+    )
     assert len(reads) >= 5, "the backlog drained before the reads: the test proved nothing"
     assert took[-1] < RPC_TIMEOUT
     holds_for(lambda: stored(rsuite, cid) == total, 0.5, "nothing stored twice")
@@ -348,8 +456,10 @@ def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, office
 
 # -- 5. graceful shutdown ---------------------------------------------------------------------
 
+
 def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
-        rsuite: Suite, officer: str) -> None:
+    rsuite: Suite, officer: str
+) -> None:
     from engage_common.messaging import DurablePublisher
 
     cid = open_consultation(rsuite, officer, "Graceful")
@@ -359,10 +469,18 @@ def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
     now = datetime.now(UTC).isoformat()
     for i in range(total):
         sid = str(uuid.uuid4())
-        publisher.submit("surveys", {
-            "submission_id": sid, "receipt_code": f"TERM-{i:04d}-{sid[:8]}",
-            "consultation_id": cid, **answer(i), "equality": None,
-            "submitted_at": now}, message_id=sid)
+        publisher.submit(
+            "surveys",
+            {
+                "submission_id": sid,
+                "receipt_code": f"TERM-{i:04d}-{sid[:8]}",
+                "consultation_id": cid,
+                **answer(i),
+                "equality": None,
+                "submitted_at": now,
+            },
+            message_id=sid,
+        )
 
     rsuite.start("surveys")
     eventually(lambda: stored(rsuite, cid) > 0, 60, "surveys to start storing", interval=0.02)
@@ -375,13 +493,18 @@ def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
     restart(rsuite, "surveys")
     eventually(lambda: stored(rsuite, cid) >= total, 120, f"{total} stored")
     holds_for(lambda: stored(rsuite, cid) == total, 0.5, "nothing stored twice")
-    rows = surveys_sql(rsuite, "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
-                       " FROM responses WHERE consultation_id = %s", cid)[0]
+    rows = surveys_sql(
+        rsuite,
+        "SELECT count(DISTINCT submission_id) AS n, count(*) AS total"
+        " FROM responses WHERE consultation_id = %s",
+        cid,
+    )[0]
     assert rows == {"n": total, "total": total}
 
 
 def test_gateway_sigterm_finishes_accepted_requests_and_loses_none(
-        rsuite: Suite, officer: str) -> None:
+    rsuite: Suite, officer: str
+) -> None:
     """Residents keep submitting while the gateway gets SIGTERM: every request it answered
     202 is stored; the rest were refused at the door (connection error), never half-taken."""
     cid = open_consultation(rsuite, officer, "Gateway restarts")

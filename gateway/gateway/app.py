@@ -85,8 +85,9 @@ def _register_health(app: Flask) -> None:
         ready = all(v == "ok" for v in checks.values())
         # Which process answered: each gunicorn worker has its own view of the services.
         instance = f"{socket.gethostname()}:{os.getpid()}"
-        return jsonify(status="ready" if ready else "not ready", checks=checks,
-                       instance=instance), (200 if ready else 503)
+        return jsonify(
+            status="ready" if ready else "not ready", checks=checks, instance=instance
+        ), (200 if ready else 503)
 
 
 def _is_api() -> bool:
@@ -128,8 +129,7 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return respond(ApiError("Something went wrong on our side. Please try again.",
-                                status=500))
+        return respond(ApiError("Something went wrong on our side. Please try again.", status=500))
 
 
 __all__ = ["create_app", "ServiceUnavailable"]

@@ -61,19 +61,21 @@ def new_token() -> tuple[str, str]:
     return f"{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
-def issue_token(conn: Connection, staff_user_id: int, label: str = "",
-                valid_days: int = 90) -> tuple[str, dict]:
+def issue_token(
+    conn: Connection, staff_user_id: int, label: str = "", valid_days: int = 90
+) -> tuple[str, dict]:
     """Create a token for a staff user, working for ``valid_days``; the clear token is
     returned here and never again."""
     token, prefix = new_token()
-    row = store.insert_token(conn, staff_user_id, hash_token(token), prefix, label,
-                             valid_days)
+    row = store.insert_token(conn, staff_user_id, hash_token(token), prefix, label, valid_days)
     return token, row
 
 
-LAST_ADMIN = ("That would leave no admin with a working token, and nobody could manage "
-              "staff or tokens through the API. Issue another admin a token first (an "
-              "admin locked out recovers with './engage manage issue-token').")
+LAST_ADMIN = (
+    "That would leave no admin with a working token, and nobody could manage "
+    "staff or tokens through the API. Issue another admin a token first (an "
+    "admin locked out recovers with './engage manage issue-token')."
+)
 
 
 def revoke_token(conn: Connection, prefix: str, force: bool = False) -> dict | None:
@@ -83,9 +85,13 @@ def revoke_token(conn: Connection, prefix: str, force: bool = False) -> dict | N
     token = store.token_by_prefix(conn, prefix)
     if token is None:
         return None
-    if (not force and token["role"] == ADMIN and token["revoked_at"] is None
-            and store.working_admins(conn) > 0
-            and store.working_admins(conn, except_token=prefix) == 0):
+    if (
+        not force
+        and token["role"] == ADMIN
+        and token["revoked_at"] is None
+        and store.working_admins(conn) > 0
+        and store.working_admins(conn, except_token=prefix) == 0
+    ):
         raise Conflict(LAST_ADMIN)
     return store.revoke_token(conn, prefix)
 
@@ -97,15 +103,19 @@ def update_staff(conn: Connection, staff_user_id: int, changes: dict[str, Any]) 
     user = store.staff_by_id(conn, staff_user_id)
     if user is None:
         return None
-    if (changes.get("role", ADMIN) != ADMIN and user["role"] == ADMIN
-            and store.working_admins(conn) > 0
-            and store.working_admins(conn, except_user=staff_user_id) == 0):
+    if (
+        changes.get("role", ADMIN) != ADMIN
+        and user["role"] == ADMIN
+        and store.working_admins(conn) > 0
+        and store.working_admins(conn, except_user=staff_user_id) == 0
+    ):
         raise Conflict(LAST_ADMIN)
     return store.update_staff(conn, staff_user_id, changes)
 
 
-def reissue_labelled(conn: Connection, staff_user_id: int, label: str,
-                     valid_days: int) -> tuple[str, dict]:
+def reissue_labelled(
+    conn: Connection, staff_user_id: int, label: str, valid_days: int
+) -> tuple[str, dict]:
     """Revoke this user's working tokens with ``label`` and issue a new one (``./engage up``
     does this for its demo token, so tokens do not pile up)."""
     for old in store.working_tokens_labelled(conn, staff_user_id, label):
@@ -131,8 +141,13 @@ def authenticate() -> Staff:
         if row is None:
             raise _unauthorised("That token is not valid or has been revoked.")
         store.touch_token(conn, row["id"])
-    return Staff(id=row["staff_user_id"], email=row["email"], name=row["name"],
-                 role=row["role"], token_prefix=row["prefix"])
+    return Staff(
+        id=row["staff_user_id"],
+        email=row["email"],
+        name=row["name"],
+        role=row["role"],
+        token_prefix=row["prefix"],
+    )
 
 
 def require_role(*roles: str) -> Callable[[F], F]:

@@ -41,10 +41,10 @@ class Settings:
             environment=env.get("ENGAGE_ENV", cls.environment),
             rpc_timeout=float(env.get("RPC_TIMEOUT", cls.rpc_timeout)),
             public_url=env.get("PUBLIC_URL", cls.public_url),
-            rate_limit_per_minute=int(env.get("RATE_LIMIT_PER_MINUTE",
-                                              cls.rate_limit_per_minute)),
-            rate_limit_reads_per_minute=int(env.get("RATE_LIMIT_READS_PER_MINUTE",
-                                                    cls.rate_limit_reads_per_minute)),
+            rate_limit_per_minute=int(env.get("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute)),
+            rate_limit_reads_per_minute=int(
+                env.get("RATE_LIMIT_READS_PER_MINUTE", cls.rate_limit_reads_per_minute)
+            ),
             trust_proxy=_flag(env.get("TRUST_PROXY")),
             token_ttl_days=int(env.get("TOKEN_TTL_DAYS", cls.token_ttl_days)),
         )
@@ -63,4 +63,5 @@ class Settings:
             raise RuntimeError("SECRET_KEY must be set in production")
         if len(self.secret_key) < MIN_SECRET_LENGTH:
             raise RuntimeError(
-                f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+                f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
+            )

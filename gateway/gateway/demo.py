@@ -28,14 +28,18 @@ ALL_PLACES = ["bradford-craven", "calderdale", "harrogate", "kirklees", "leeds",
 
 
 def _options(*labels: str) -> list[dict[str, str]]:
-    return [{"value": label.lower().replace(" ", "-").replace(",", "")[:40], "label": label}
-            for label in labels]
+    return [
+        {"value": label.lower().replace(" ", "-").replace(",", "")[:40], "label": label}
+        for label in labels
+    ]
 
 
 AGEING_WELL = {
     "title": "Ageing well at home: what would help you stay well in your own home?",
-    "summary": ("We want people to stay well in their own homes, connected to their "
-                "communities, with care that is joined up. Tell us what would help."),
+    "summary": (
+        "We want people to stay well in their own homes, connected to their "
+        "communities, with care that is joined up. Tell us what would help."
+    ),
     "description": (
         "Across West Yorkshire and Harrogate, health and care partners are planning how to "
         "support older people to stay happy, healthy and at home. People have told us: "
@@ -43,84 +47,165 @@ AGEING_WELL = {
         "digital technology but don't let that replace all human contact'. Before we decide "
         "what to do next, we want to hear from people aged 65 and over, from unpaid carers, "
         "and especially from people and communities we too seldom hear from. It takes about "
-        "10 minutes. Every question about you is optional."),
+        "10 minutes. Every question about you is optional."
+    ),
     "places": ALL_PLACES,
     "priorities": ["ageing-well", "living-well"],
-    "questionnaire": {"questions": [
-        {"id": "about-you", "type": "single_choice", "required": True,
-         "text": "Which of these best describes you?",
-         "options": _options("I am 65 or over", "I care for someone who is older",
-                             "I work in health or care", "None of these")},
-        {"id": "what-helps", "type": "multiple_choice", "required": True, "max_choices": 3,
-         "text": "What would most help you, or the person you care for, stay well at home?",
-         "options": _options("Getting to see a GP or nurse", "Support for unpaid carers",
-                             "Care at home instead of hospital", "Groups that tackle loneliness",
-                             "Help using digital technology", "Changes to make my home safer",
-                             "Help to keep my home warm")},
-        {"id": "listened-to", "type": "likert", "required": True,
-         "text": "How much do you agree: 'Health and care services listen to me.'"},
-        {"id": "digital-confidence", "type": "rating",
-         "text": ("How confident are you using online tools, like the NHS App, to manage "
-                  "your health? (0 is not at all, 10 is very confident)")},
-        {"id": "digital-help", "type": "single_choice",
-         "text": "Would you like someone to help you use online health tools?",
-         "options": _options("Yes", "No", "Not sure")},
-        {"id": "digital-help-kind", "type": "free_text", "max_length": 1000,
-         "text": "What kind of help would suit you?",
-         "show_if": {"question": "digital-help", "equals": ["yes"]}},
-        {"id": "what-matters", "type": "ranking",
-         "text": "Put these in order of how much they matter to you, most important first.",
-         "options": _options("Being seen quickly", "Seeing the same person each time",
-                             "Care close to home", "Not having to repeat my story")},
-        {"id": "anything-else", "type": "free_text", "max_length": 2000,
-         "text": "Is there anything else you want to tell us?"},
-    ]},
+    "questionnaire": {
+        "questions": [
+            {
+                "id": "about-you",
+                "type": "single_choice",
+                "required": True,
+                "text": "Which of these best describes you?",
+                "options": _options(
+                    "I am 65 or over",
+                    "I care for someone who is older",
+                    "I work in health or care",
+                    "None of these",
+                ),
+            },
+            {
+                "id": "what-helps",
+                "type": "multiple_choice",
+                "required": True,
+                "max_choices": 3,
+                "text": "What would most help you, or the person you care for, stay well at home?",
+                "options": _options(
+                    "Getting to see a GP or nurse",
+                    "Support for unpaid carers",
+                    "Care at home instead of hospital",
+                    "Groups that tackle loneliness",
+                    "Help using digital technology",
+                    "Changes to make my home safer",
+                    "Help to keep my home warm",
+                ),
+            },
+            {
+                "id": "listened-to",
+                "type": "likert",
+                "required": True,
+                "text": "How much do you agree: 'Health and care services listen to me.'",
+            },
+            {
+                "id": "digital-confidence",
+                "type": "rating",
+                "text": (
+                    "How confident are you using online tools, like the NHS App, to manage "
+                    "your health? (0 is not at all, 10 is very confident)"
+                ),
+            },
+            {
+                "id": "digital-help",
+                "type": "single_choice",
+                "text": "Would you like someone to help you use online health tools?",
+                "options": _options("Yes", "No", "Not sure"),
+            },
+            {
+                "id": "digital-help-kind",
+                "type": "free_text",
+                "max_length": 1000,
+                "text": "What kind of help would suit you?",
+                "show_if": {"question": "digital-help", "equals": ["yes"]},
+            },
+            {
+                "id": "what-matters",
+                "type": "ranking",
+                "text": "Put these in order of how much they matter to you, most important first.",
+                "options": _options(
+                    "Being seen quickly",
+                    "Seeing the same person each time",
+                    "Care close to home",
+                    "Not having to repeat my story",
+                ),
+            },
+            {
+                "id": "anything-else",
+                "type": "free_text",
+                "max_length": 2000,
+                "text": "Is there anything else you want to tell us?",
+            },
+        ]
+    },
 }
 
 STARTING_WELL = {
     "title": "Starting well: support for families before and after birth",
-    "summary": ("We asked families in Calderdale and Kirklees what would give children the "
-                "best start in life. Here is what you said and what we are doing."),
+    "summary": (
+        "We asked families in Calderdale and Kirklees what would give children the "
+        "best start in life. Here is what you said and what we are doing."
+    ),
     "description": (
         "Giving every child the best start in life is one of our big ambitions, including "
         "halting the trend in childhood obesity and reducing the gap for children in the "
         "lowest-income households. This consultation asked parents, carers and "
-        "grandparents what support matters most."),
+        "grandparents what support matters most."
+    ),
     "places": ["calderdale", "kirklees"],
     "priorities": ["starting-well"],
-    "questionnaire": {"questions": [
-        {"id": "support-needed", "type": "multiple_choice", "required": True,
-         "text": "Which support would have helped your family most?",
-         "options": _options("Health visitor visits at home", "Breastfeeding support",
-                             "Mental health support for parents", "Help with money and food",
-                             "Stay and play groups")},
-        {"id": "easy-to-find", "type": "likert", "required": True,
-         "text": "How much do you agree: 'It was easy to find out what support was available.'"},
-        {"id": "your-story", "type": "free_text", "max_length": 2000,
-         "text": "Tell us about your experience."},
-    ]},
+    "questionnaire": {
+        "questions": [
+            {
+                "id": "support-needed",
+                "type": "multiple_choice",
+                "required": True,
+                "text": "Which support would have helped your family most?",
+                "options": _options(
+                    "Health visitor visits at home",
+                    "Breastfeeding support",
+                    "Mental health support for parents",
+                    "Help with money and food",
+                    "Stay and play groups",
+                ),
+            },
+            {
+                "id": "easy-to-find",
+                "type": "likert",
+                "required": True,
+                "text": (
+                    "How much do you agree: 'It was easy to find out what support was available.'"
+                ),
+            },
+            {
+                "id": "your-story",
+                "type": "free_text",
+                "max_length": 2000,
+                "text": "Tell us about your experience.",
+            },
+        ]
+    },
 }
 
 STARTING_WELL_OUTCOME = {
-    "summary": ("Over a third of families told us mental health support for parents was "
-                "hard to find. We are changing how we tell families about it, and adding "
-                "evening stay and play sessions in Huddersfield and Halifax."),
+    "summary": (
+        "Over a third of families told us mental health support for parents was "
+        "hard to find. We are changing how we tell families about it, and adding "
+        "evening stay and play sessions in Huddersfield and Halifax."
+    ),
     "decisions": [
-        {"you_said": "It was hard to find out what support was available.",
-         "we_did": "Every family now gets one printed and online guide at their first "
-                   "health visitor appointment, in the five most-spoken local languages.",
-         "status": "done"},
-        {"you_said": "Parents need mental health support, especially in the first year.",
-         "we_did": "Perinatal mental health drop-ins are starting in family hubs.",
-         "status": "in-progress"},
-        {"you_said": "Groups only run in the daytime, when working parents can't come.",
-         "we_did": "Evening stay and play sessions will start in Huddersfield and Halifax.",
-         "status": "planned"},
-        {"you_said": "Bring back the baby clinic in every GP surgery.",
-         "we_did": "We looked at this carefully but are not taking it forward.",
-         "status": "not-taken-forward",
-         "reason": "There are not enough health visitors to staff every surgery; the family "
-                   "hubs are open longer hours and are on bus routes."},
+        {
+            "you_said": "It was hard to find out what support was available.",
+            "we_did": "Every family now gets one printed and online guide at their first "
+            "health visitor appointment, in the five most-spoken local languages.",
+            "status": "done",
+        },
+        {
+            "you_said": "Parents need mental health support, especially in the first year.",
+            "we_did": "Perinatal mental health drop-ins are starting in family hubs.",
+            "status": "in-progress",
+        },
+        {
+            "you_said": "Groups only run in the daytime, when working parents can't come.",
+            "we_did": "Evening stay and play sessions will start in Huddersfield and Halifax.",
+            "status": "planned",
+        },
+        {
+            "you_said": "Bring back the baby clinic in every GP surgery.",
+            "we_did": "We looked at this carefully but are not taking it forward.",
+            "status": "not-taken-forward",
+            "reason": "There are not enough health visitors to staff every surgery; the family "
+            "hubs are open longer hours and are on bus routes.",
+        },
     ],
 }
 
@@ -131,23 +216,43 @@ def _find(surveys: Any, title: str) -> dict[str, Any] | None:
 
 def _sample_answers(rng: random.Random) -> dict[str, Any]:
     return {
-        "support-needed": rng.sample(["health-visitor-visits-at-home", "breastfeeding-support",
-                                      "mental-health-support-for-parents",
-                                      "help-with-money-and-food", "stay-and-play-groups"],
-                                     k=rng.randint(1, 3)),
-        "easy-to-find": rng.choice(["strongly-agree", "agree", "neither", "disagree",
-                                    "disagree", "strongly-disagree"]),
-        "your-story": rng.choice(["", "The health visitor was brilliant.",
-                                  "I didn't know the groups existed until my baby was 8 months.",
-                                  "Evening sessions would help as we both work."]),
+        "support-needed": rng.sample(
+            [
+                "health-visitor-visits-at-home",
+                "breastfeeding-support",
+                "mental-health-support-for-parents",
+                "help-with-money-and-food",
+                "stay-and-play-groups",
+            ],
+            k=rng.randint(1, 3),
+        ),
+        "easy-to-find": rng.choice(
+            ["strongly-agree", "agree", "neither", "disagree", "disagree", "strongly-disagree"]
+        ),
+        "your-story": rng.choice(
+            [
+                "",
+                "The health visitor was brilliant.",
+                "I didn't know the groups existed until my baby was 8 months.",
+                "Evening sessions would help as we both work.",
+            ]
+        ),
     }
 
 
 def _sample_equality(rng: random.Random) -> dict[str, str]:
     return {
         "age_band": rng.choice(["16-24", "25-34", "25-34", "35-44", "prefer-not-to-say"]),
-        "ethnicity": rng.choice(["white-british", "asian-pakistani", "asian-indian",
-                                 "black-african", "mixed-white-asian", "prefer-not-to-say"]),
+        "ethnicity": rng.choice(
+            [
+                "white-british",
+                "asian-pakistani",
+                "asian-indian",
+                "black-african",
+                "mixed-white-asian",
+                "prefer-not-to-say",
+            ]
+        ),
         "postcode_district": rng.choice(["HX1", "HX3", "HD1", "HD3", "WF13", "OL14"]),
         "unpaid_carer": rng.choice(["no", "no", "yes-up-to-19", "prefer-not-to-say"]),
     }
@@ -160,21 +265,32 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
         surveys = rpc.surveys
         now = datetime.now(UTC)
         if _find(surveys, AGEING_WELL["title"]) is None:
-            c = surveys.create_consultation({
-                **AGEING_WELL, "opens_at": (now - timedelta(days=3)).isoformat(),
-                "closes_at": (now + timedelta(days=60)).isoformat()})
+            c = surveys.create_consultation(
+                {
+                    **AGEING_WELL,
+                    "opens_at": (now - timedelta(days=3)).isoformat(),
+                    "closes_at": (now + timedelta(days=60)).isoformat(),
+                }
+            )
             surveys.open_consultation(c["id"])
             made["ageing_well"] = c["id"]
         if _find(surveys, STARTING_WELL["title"]) is None:
-            c = surveys.create_consultation({
-                **STARTING_WELL, "opens_at": (now - timedelta(days=45)).isoformat(),
-                "closes_at": (now + timedelta(days=1)).isoformat()})
+            c = surveys.create_consultation(
+                {
+                    **STARTING_WELL,
+                    "opens_at": (now - timedelta(days=45)).isoformat(),
+                    "closes_at": (now + timedelta(days=1)).isoformat(),
+                }
+            )
             surveys.open_consultation(c["id"])
             publisher = DurablePublisher(settings.amqp_uri)
             rng = random.Random(2024)
             for _ in range(responses):
-                sub = {"answers": _sample_answers(rng), "equality": _sample_equality(rng),
-                       "consent": {"given": True, "version": c["consent"]["version"]}}
+                sub = {
+                    "answers": _sample_answers(rng),
+                    "equality": _sample_equality(rng),
+                    "consent": {"given": True, "version": c["consent"]["version"]},
+                }
                 cleaned = surveys.validate_submission(c["id"], sub)
                 queue_response(settings.secret_key, publisher, c["id"], cleaned, None)
             deadline = time.monotonic() + 60
@@ -188,10 +304,10 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
     pool = Pool(settings.database_url, size=1)
     with pool.connection() as conn:
         admin = store.staff_by_email(conn, ADMIN_EMAIL) or store.create_staff(
-            conn, ADMIN_EMAIL, "Demo Admin", "admin")
+            conn, ADMIN_EMAIL, "Demo Admin", "admin"
+        )
         # The previous run's demo token stops working: tokens do not pile up.
-        token, _ = reissue_labelled(conn, admin["id"], DEMO_TOKEN_LABEL,
-                                    settings.token_ttl_days)
+        token, _ = reissue_labelled(conn, admin["id"], DEMO_TOKEN_LABEL, settings.token_ttl_days)
     pool.close()
     made["admin_token"] = token
     return made
@@ -205,8 +321,10 @@ def main() -> None:
             print(f"[engage] demo consultation loaded: {key} ({made[key]})")
     print(f"[engage] staff API token for the demo admin ({ADMIN_EMAIL}), role admin:")
     print(f"[engage]   {made['admin_token']}")
-    print("[engage]   e.g. curl -H 'Authorization: Bearer <token>' "
-          f"{settings.public_url}/api/v1/staff/consultations")
+    print(
+        "[engage]   e.g. curl -H 'Authorization: Bearer <token>' "
+        f"{settings.public_url}/api/v1/staff/consultations"
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ from typing import Any
 class ApiError(Exception):
     status = 400
 
-    def __init__(self, message: str, fields: dict[str, Any] | None = None,
-                 status: int | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        fields: dict[str, Any] | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}

@@ -31,8 +31,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gateway.manage", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.manage",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create/upgrade the gateway database")
     staff = commands.add_parser("create-staff", help="add a staff user")
@@ -42,12 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     issue = commands.add_parser("issue-token", help="issue an API token (printed once)")
     issue.add_argument("--email", required=True)
     issue.add_argument("--label", default="")
-    issue.add_argument("--valid-days", type=int, default=None,
-                       help="days the token works for (default and most: TOKEN_TTL_DAYS)")
+    issue.add_argument(
+        "--valid-days",
+        type=int,
+        default=None,
+        help="days the token works for (default and most: TOKEN_TTL_DAYS)",
+    )
     revoke = commands.add_parser("revoke-token", help="revoke a token by its prefix")
     revoke.add_argument("--prefix", required=True)
-    revoke.add_argument("--force", action="store_true",
-                        help="even the last working admin token")
+    revoke.add_argument("--force", action="store_true", help="even the last working admin token")
     commands.add_parser("list-tokens", help="list tokens (prefixes, never the tokens)")
     return parser
 
@@ -83,14 +89,17 @@ def _run(conn: psycopg.Connection, args: argparse.Namespace, settings: Settings)
             return 1
         days = args.valid_days or settings.token_ttl_days
         if not 1 <= days <= settings.token_ttl_days:
-            print(f"error: --valid-days must be from 1 to {settings.token_ttl_days}",
-                  file=sys.stderr)
+            print(
+                f"error: --valid-days must be from 1 to {settings.token_ttl_days}", file=sys.stderr
+            )
             return 1
         token, row = issue_token(conn, user["id"], args.label, days)
         store.audit(conn, None, "token.issue", row["prefix"])
-        print(f"# token {row['prefix']} for {user['email']} ({user['role']}), works until "
-              f"{row['expires_at']:%Y-%m-%d %H:%M} UTC; shown once, store it safely:",
-              file=sys.stderr)
+        print(
+            f"# token {row['prefix']} for {user['email']} ({user['role']}), works until "
+            f"{row['expires_at']:%Y-%m-%d %H:%M} UTC; shown once, store it safely:",
+            file=sys.stderr,
+        )
         print(token)
         return 0
     if args.command == "revoke-token":
@@ -108,8 +117,10 @@ def _run(conn: psycopg.Connection, args: argparse.Namespace, settings: Settings)
     if args.command == "list-tokens":
         for row in store.list_tokens(conn):
             used = row["last_used_at"].isoformat() if row["last_used_at"] else "never"
-            print(f"{row['prefix']}\t{token_state(row)}\t{row['email']}\t{row['role']}\t"
-                  f"{row['label']}\texpires {row['expires_at']:%Y-%m-%d}\tlast used {used}")
+            print(
+                f"{row['prefix']}\t{token_state(row)}\t{row['email']}\t{row['role']}\t"
+                f"{row['label']}\texpires {row['expires_at']:%Y-%m-%d}\tlast used {used}"
+            )
         return 0
     raise AssertionError(args.command)  # argparse only allows the commands above
 

@@ -55,8 +55,11 @@ class DeadLetterConsumer(Consumer):
 
     def handle_message(self, body: Any, message: Any) -> None:
         raw = message.body
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else (
-            raw if isinstance(raw, str) else json.dumps(body, default=str))
+        text = (
+            raw.decode("utf-8", "replace")
+            if isinstance(raw, bytes | bytearray)
+            else (raw if isinstance(raw, str) else json.dumps(body, default=str))
+        )
         letter = {
             "message_id": (message.properties or {}).get("message_id"),
             "headers": json.loads(json.dumps(dict(message.headers or {}), default=str)),
@@ -65,8 +68,9 @@ class DeadLetterConsumer(Consumer):
         args = (letter,)
         handle_result = self._handle_result(message)
         try:
-            self.container.spawn_worker(self, args, {}, context_data={},
-                                        handle_result=handle_result)
+            self.container.spawn_worker(
+                self, args, {}, context_data={}, handle_result=handle_result
+            )
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
@@ -103,12 +107,20 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
         " event_at = EXCLUDED.event_at, updated_at = now()"
         " WHERE consultation_summaries.event_at IS NULL"
         " OR consultation_summaries.event_at <= EXCLUDED.event_at",
-        (event["consultation_id"], event.get("title") or "", event.get("summary"),
-         list(event.get("places") or []),
-         list(event.get("priorities") or []), event.get("status") or "unknown",
-         _when(event.get("opens_at")), _when(event.get("closes_at")),
-         _when(event.get("closed_at")), Jsonb(outcome) if outcome is not None else None,
-         _when(event.get("occurred_at")), event.get("summary")),
+        (
+            event["consultation_id"],
+            event.get("title") or "",
+            event.get("summary"),
+            list(event.get("places") or []),
+            list(event.get("priorities") or []),
+            event.get("status") or "unknown",
+            _when(event.get("opens_at")),
+            _when(event.get("closes_at")),
+            _when(event.get("closed_at")),
+            Jsonb(outcome) if outcome is not None else None,
+            _when(event.get("occurred_at")),
+            event.get("summary"),
+        ),
     )
 
 
@@ -140,9 +152,13 @@ def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO dead_letters (message_id, queue, error, headers, body)"
         " VALUES (%s, %s, %s, %s, %s)",
-        (letter.get("message_id"), str(headers.get("x-engage-original-queue") or "unknown"),
-         str(headers.get("x-engage-error") or "no error recorded"), Jsonb(headers),
-         letter.get("body") or ""),
+        (
+            letter.get("message_id"),
+            str(headers.get("x-engage-original-queue") or "unknown"),
+            str(headers.get("x-engage-error") or "no error recorded"),
+            Jsonb(headers),
+            letter.get("body") or "",
+        ),
     )
 
 

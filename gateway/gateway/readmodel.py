@@ -26,8 +26,9 @@ NOT_GIVEN = "Not given"
 PLACE_WORDS = {**PLACES, OUTSIDE_AREA: "Outside West Yorkshire and Harrogate"}
 
 
-def you_said_we_did(conn: Connection, place: str | None = None,
-                    priority: str | None = None) -> list[dict[str, Any]]:
+def you_said_we_did(
+    conn: Connection, place: str | None = None, priority: str | None = None
+) -> list[dict[str, Any]]:
     """Consultations that have closed or have a published outcome, latest closing first,
     each with ``responses_by_place`` ([{place, label, count}], biggest first, then
     ``place`` None: residents who did not say). ``place``/``priority`` keep only the
@@ -43,25 +44,41 @@ def you_said_we_did(conn: Connection, place: str | None = None,
         # For a closed consultation, ``closes_at`` is when it actually closed.
         "SELECT id, title, places, priorities, status, opens_at,"
         " COALESCE(closed_at, closes_at) AS closes_at, outcome, response_count"
-        " FROM consultation_summaries WHERE " + " AND ".join(clauses)
-        + " ORDER BY COALESCE(closed_at, closes_at) DESC NULLS LAST, id", params).fetchall()
+        " FROM consultation_summaries WHERE "
+        + " AND ".join(clauses)
+        + " ORDER BY COALESCE(closed_at, closes_at) DESC NULLS LAST, id",
+        params,
+    ).fetchall()
     counts = conn.execute(
         "SELECT consultation_id, place, count FROM responses_by_place"
         " WHERE consultation_id = ANY(%s) ORDER BY place = '', count DESC, place",
-        ([r["id"] for r in rows],)).fetchall()
+        ([r["id"] for r in rows],),
+    ).fetchall()
     by_place: dict[str, list[dict[str, Any]]] = {}
     for c in counts:
         code = c["place"] or None
-        by_place.setdefault(str(c["consultation_id"]), []).append({
-            "place": code, "label": PLACE_WORDS.get(code, code) if code else NOT_GIVEN,
-            "count": c["count"]})
-    return [{**r, "id": str(r["id"]), "places": list(r["places"]),
-             "priorities": list(r["priorities"]),
-             "responses_by_place": by_place.get(str(r["id"]), [])} for r in rows]
+        by_place.setdefault(str(c["consultation_id"]), []).append(
+            {
+                "place": code,
+                "label": PLACE_WORDS.get(code, code) if code else NOT_GIVEN,
+                "count": c["count"],
+            }
+        )
+    return [
+        {
+            **r,
+            "id": str(r["id"]),
+            "places": list(r["places"]),
+            "priorities": list(r["priorities"]),
+            "responses_by_place": by_place.get(str(r["id"]), []),
+        }
+        for r in rows
+    ]
 
 
-def open_consultations(conn: Connection, now: datetime, place: str | None = None,
-                       priority: str | None = None) -> list[dict[str, Any]]:
+def open_consultations(
+    conn: Connection, now: datetime, place: str | None = None, priority: str | None = None
+) -> list[dict[str, Any]]:
     """Consultations taking answers at ``now``, as the home page lists them (soonest to
     close first), from events: what residents still see while surveys is away."""
     clauses, params = ["status = 'open'", "opens_at <= %s", "closes_at > %s"], [now, now]
@@ -73,17 +90,26 @@ def open_consultations(conn: Connection, now: datetime, place: str | None = None
         params.append(priority)
     rows = conn.execute(
         "SELECT id, title, summary, places, priorities, opens_at, closes_at"
-        " FROM consultation_summaries WHERE " + " AND ".join(clauses)
-        + " ORDER BY closes_at, id", params).fetchall()
-    return [{**r, "id": str(r["id"]), "opens_at": r["opens_at"].isoformat(),
-             "closes_at": r["closes_at"].isoformat()} for r in rows]
+        " FROM consultation_summaries WHERE " + " AND ".join(clauses) + " ORDER BY closes_at, id",
+        params,
+    ).fetchall()
+    return [
+        {
+            **r,
+            "id": str(r["id"]),
+            "opens_at": r["opens_at"].isoformat(),
+            "closes_at": r["closes_at"].isoformat(),
+        }
+        for r in rows
+    ]
 
 
-def split_decided(found: list[dict[str, Any]]
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def split_decided(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(consultations with a published outcome, closed ones still waiting for a decision)."""
-    return ([c for c in found if c["outcome"]],
-            [c for c in found if not c["outcome"] and c["status"] == "closed"])
+    return (
+        [c for c in found if c["outcome"]],
+        [c for c in found if not c["outcome"] and c["status"] == "closed"],
+    )
 
 
 def status_words(status: str | None) -> str:

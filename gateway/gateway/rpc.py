@@ -54,16 +54,16 @@ class _ExpiringClusterProxy(ClusterProxy):
             raise AttributeError(name)
         if name not in self._proxies:
             # Publisher options reach kombu's ``publish``: ``expiration`` is in seconds.
-            self._proxies[name] = ServiceProxy(self._worker_ctx, name, self._reply_listener,
-                                               expiration=self._expiration)
+            self._proxies[name] = ServiceProxy(
+                self._worker_ctx, name, self._reply_listener, expiration=self._expiration
+            )
         return self._proxies[name]
 
 
 class ExpiringClusterRpcProxy(ClusterRpcProxy):
     """A standalone cluster proxy whose requests expire when the caller stops waiting."""
 
-    def __init__(self, config: dict[str, Any], timeout: float | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, config: dict[str, Any], timeout: float | None = None, **kwargs: Any) -> None:
         super().__init__(config, timeout=timeout, **kwargs)
         self._proxy = _ExpiringClusterProxy(self._worker_ctx, self._reply_listener, timeout)
 
@@ -90,8 +90,13 @@ class _Caller:
 
 
 class Services:
-    def __init__(self, amqp_uri: str, timeout: float, probe_interval: float = PROBE_INTERVAL,
-                 probe_timeout: float = PROBE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        amqp_uri: str,
+        timeout: float,
+        probe_interval: float = PROBE_INTERVAL,
+        probe_timeout: float = PROBE_TIMEOUT,
+    ) -> None:
         self.config = {"AMQP_URI": amqp_uri}
         self.timeout = timeout
         self.probe_interval = probe_interval
@@ -116,8 +121,9 @@ class Services:
                 log.warning("%s is not answering: failing fast until it does", service)
             self._down.add(service)
             if self._prober is None:
-                self._prober = threading.Thread(target=self._probe, name="engage-rpc-probe",
-                                                daemon=True)
+                self._prober = threading.Thread(
+                    target=self._probe, name="engage-rpc-probe", daemon=True
+                )
                 self._prober.start()
 
     def _probe(self) -> None:
@@ -138,8 +144,9 @@ class Services:
                         caller.reset()
                         continue
                     except Exception:  # it answered, with an error of its own: it is up
-                        log.warning("%s answered its health check with an error", service,
-                                    exc_info=True)
+                        log.warning(
+                            "%s answered its health check with an error", service, exc_info=True
+                        )
                     with self._lock:
                         self._down.discard(service)
                     log.warning("%s is answering again", service)

@@ -20,8 +20,10 @@ from surveys import schemas as contract
 def flatten_errors(messages: Any) -> dict[str, list[str]]:
     """The contract's flattening (``{"answers": {"q1": ["x"]}}`` -> ``{"answers.q1": ["x"]}``),
     with errors about the whole request body under ``body``."""
-    return {("body" if path == "_schema" else path): reasons
-            for path, reasons in contract.flatten_errors(messages).items()}
+    return {
+        ("body" if path == "_schema" else path): reasons
+        for path, reasons in contract.flatten_errors(messages).items()
+    }
 
 
 def load(schema: Schema, data: Any, what: str = "body") -> Any:
@@ -29,8 +31,11 @@ def load(schema: Schema, data: Any, what: str = "body") -> Any:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        message = ("Some fields need correcting." if what == "body"
-                   else "Some query parameters are not valid.")
+        message = (
+            "Some fields need correcting."
+            if what == "body"
+            else "Some query parameters are not valid."
+        )
         raise ApiError(message, fields=flatten_errors(exc.messages), status=422) from exc
 
 
@@ -40,13 +45,17 @@ class GatewaySchema(contract.BaseSchema):
 
 # -- errors ------------------------------------------------------------------------------------
 
+
 class ErrorDetailSchema(Schema):
     status = fields.Integer(required=True, metadata={"example": 422})
     message = fields.String(required=True)
-    field_errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
-                               required=True, data_key="fields",
-                               metadata={"description": "field path -> reasons",
-                                         "example": {"title": ["is required"]}})
+    field_errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        data_key="fields",
+        metadata={"description": "field path -> reasons", "example": {"title": ["is required"]}},
+    )
 
 
 class ErrorSchema(Schema):
@@ -55,13 +64,17 @@ class ErrorSchema(Schema):
 
 # -- public ------------------------------------------------------------------------------------
 
+
 class PublicListQuerySchema(GatewaySchema):
-    place = fields.String(validate=validate.OneOf(list(PLACES),
-                                                  error="choose one of the places"))
-    priority = fields.String(validate=validate.OneOf(list(PRIORITIES),
-                                                     error="choose one of the priorities"))
-    status = fields.String(load_default="open", validate=validate.OneOf(["open", "closed"]),
-                           metadata={"description": "open (default) or closed, to see outcomes"})
+    place = fields.String(validate=validate.OneOf(list(PLACES), error="choose one of the places"))
+    priority = fields.String(
+        validate=validate.OneOf(list(PRIORITIES), error="choose one of the priorities")
+    )
+    status = fields.String(
+        load_default="open",
+        validate=validate.OneOf(["open", "closed"]),
+        metadata={"description": "open (default) or closed, to see outcomes"},
+    )
 
 
 class SubmissionAcceptedSchema(Schema):
@@ -111,8 +124,9 @@ class StaffUserUpdateSchema(GatewaySchema):
 
 
 class TokenSchema(Schema):
-    prefix = fields.String(metadata={"description": "public id of the token",
-                                     "example": "eng_3f9a1c2b"})
+    prefix = fields.String(
+        metadata={"description": "public id of the token", "example": "eng_3f9a1c2b"}
+    )
     label = fields.String()
     email = fields.String()
     name = fields.String()
@@ -121,8 +135,9 @@ class TokenSchema(Schema):
     expires_at = fields.DateTime(metadata={"description": "the token stops working then"})
     revoked_at = fields.DateTime(allow_none=True)
     last_used_at = fields.DateTime(allow_none=True)
-    state = fields.Function(lambda t: token_state(t), metadata={
-        "enum": ["active", "revoked", "expired"]})
+    state = fields.Function(
+        lambda t: token_state(t), metadata={"enum": ["active", "revoked", "expired"]}
+    )
 
 
 def token_state(token: dict[str, Any]) -> str:
@@ -139,10 +154,16 @@ class IssuedTokenSchema(TokenSchema):
 class TokenIssueSchema(GatewaySchema):
     email = fields.Email(required=True)
     label = fields.String(load_default="", validate=validate.Length(max=200))
-    valid_days = fields.Integer(strict=True, validate=validate.Range(
-        min=1, max=365, error="must be a whole number of days from 1 to 365"), metadata={
-        "description": "days the token works for: up to TOKEN_TTL_DAYS (90 unless "
-                       "configured), which is also the default"})
+    valid_days = fields.Integer(
+        strict=True,
+        validate=validate.Range(
+            min=1, max=365, error="must be a whole number of days from 1 to 365"
+        ),
+        metadata={
+            "description": "days the token works for: up to TOKEN_TTL_DAYS (90 unless "
+            "configured), which is also the default"
+        },
+    )
 
 
 class TokenListSchema(Schema):
@@ -163,18 +184,25 @@ class MeSchema(Schema):
 
 # -- privacy: erasure requests and the audit log ------------------------------------------------
 
+
 class ErasureRequestSchema(GatewaySchema):
     """An erasure request: find what is held about a person, then (``confirm``) erase it."""
 
-    receipt_code = fields.String(load_default=None, allow_none=True,
-                                 validate=validate.Length(max=40))
-    text = fields.String(load_default=None, allow_none=True,
-                         validate=validate.Length(min=3, max=200,
-                                                  error="must be 3 to 200 characters"),
-                         metadata={"description": "e.g. a name or email address a resident "
-                                   "typed into a free-text answer"})
-    confirm = fields.Boolean(load_default=False, metadata={
-        "description": "false: only find; true: erase everything found"})
+    receipt_code = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=40)
+    )
+    text = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=3, max=200, error="must be 3 to 200 characters"),
+        metadata={
+            "description": "e.g. a name or email address a resident typed into a free-text answer"
+        },
+    )
+    confirm = fields.Boolean(
+        load_default=False,
+        metadata={"description": "false: only find; true: erase everything found"},
+    )
 
 
 class ErasureResultSchema(Schema):
@@ -198,5 +226,8 @@ class AuditLogSchema(Schema):
 
 
 class AuditQuerySchema(GatewaySchema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000),
-                           error_messages={"invalid": "must be a whole number"})
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=1000),
+        error_messages={"invalid": "must be a whole number"},
+    )

@@ -31,15 +31,17 @@ WRITE, READ = "write", "read"
 # Roughly one request in this many sweeps away windows that have ended.
 SWEEP_EVERY = 200
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
-                          "interest-cohort=()",
+    "interest-cohort=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 HSTS = "max-age=31536000; includeSubDomains"
@@ -59,7 +61,8 @@ def is_https() -> bool:
     if request.is_secure:
         return True
     return engage().settings.trust_proxy and (
-        request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https")
+        request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
+    )
 
 
 def hit(bucket: str, limit: int, now: datetime | None = None) -> int | None:
@@ -75,10 +78,11 @@ def hit(bucket: str, limit: int, now: datetime | None = None) -> int | None:
             row = conn.execute(
                 "INSERT INTO rate_limits (key, window_start, hits) VALUES (%s, %s, 1)"
                 " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1"
-                " RETURNING hits", (key, start)).fetchone()
+                " RETURNING hits",
+                (key, start),
+            ).fetchone()
             if random.randrange(SWEEP_EVERY) == 0:
-                conn.execute("DELETE FROM rate_limits WHERE window_start < %s",
-                             (start - WINDOW,))
+                conn.execute("DELETE FROM rate_limits WHERE window_start < %s", (start - WINDOW,))
     except psycopg.Error:
         # Fail open: a resident must still be able to read and answer while the
         # gateway's own database is unreachable (their answers go to RabbitMQ).
@@ -98,13 +102,18 @@ def rate_limited(kind: str = WRITE) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             settings = engage().settings
-            limit = (settings.rate_limit_per_minute if kind == WRITE
-                     else settings.rate_limit_reads_per_minute)
+            limit = (
+                settings.rate_limit_per_minute
+                if kind == WRITE
+                else settings.rate_limit_reads_per_minute
+            )
             wait = hit(kind, limit)
             if wait is not None:
-                raise ApiError("Too many requests from you just now. Please wait a minute "
-                               "and try again.", status=429,
-                               headers={"Retry-After": str(wait)})
+                raise ApiError(
+                    "Too many requests from you just now. Please wait a minute and try again.",
+                    status=429,
+                    headers={"Retry-After": str(wait)},
+                )
             return view(*args, **kwargs)
 
         wrapper.__rate_limited__ = kind  # type: ignore[attr-defined]

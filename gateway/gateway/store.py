@@ -30,8 +30,7 @@ def create_staff(conn: Connection, email: str, name: str, role: str) -> Row:
 
 def staff_by_email(conn: Connection, email: str) -> Row | None:
     return conn.execute(
-        "SELECT id, email, name, role, created_at FROM staff_users"
-        " WHERE lower(email) = lower(%s)",
+        "SELECT id, email, name, role, created_at FROM staff_users WHERE lower(email) = lower(%s)",
         (email.strip(),),
     ).fetchone()
 
@@ -42,8 +41,9 @@ def list_staff(conn: Connection) -> list[Row]:
     ).fetchall()
 
 
-def insert_token(conn: Connection, staff_user_id: int, token_hash: str, prefix: str,
-                 label: str, valid_days: int) -> Row:
+def insert_token(
+    conn: Connection, staff_user_id: int, token_hash: str, prefix: str, label: str, valid_days: int
+) -> Row:
     row = conn.execute(
         "INSERT INTO api_tokens (token_hash, prefix, label, staff_user_id, expires_at)"
         " VALUES (%s, %s, %s, %s, now() + make_interval(days => %s)) RETURNING id",
@@ -108,8 +108,9 @@ def lock_admins(conn: Connection) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(727002)")
 
 
-def working_admins(conn: Connection, except_token: str | None = None,
-                   except_user: int | None = None) -> int:
+def working_admins(
+    conn: Connection, except_token: str | None = None, except_user: int | None = None
+) -> int:
     """Admins with at least one working token, leaving out one token (by prefix) or one
     user (as if demoted)."""
     return conn.execute(
@@ -135,8 +136,7 @@ def update_staff(conn: Connection, staff_user_id: int, changes: dict[str, Any]) 
         return staff_by_id(conn, staff_user_id)
     sets = ", ".join(f"{column} = %s" for column in allowed)
     return conn.execute(
-        f"UPDATE staff_users SET {sets} WHERE id = %s"
-        " RETURNING id, email, name, role, created_at",
+        f"UPDATE staff_users SET {sets} WHERE id = %s RETURNING id, email, name, role, created_at",
         (*allowed.values(), staff_user_id),
     ).fetchone()
 

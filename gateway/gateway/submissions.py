@@ -41,8 +41,9 @@ RECEIPT_CODE = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
 
 
 def submission_id(secret: str, consultation_id: str, idempotency_key: str) -> str:
-    digest = hmac.new(secret.encode(), f"{consultation_id}:{idempotency_key}".encode(),
-                      hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode(), f"{consultation_id}:{idempotency_key}".encode(), hashlib.sha256
+    ).digest()
     return str(uuid.UUID(bytes=digest[:16]))
 
 
@@ -65,37 +66,51 @@ def normalise_receipt(code: str) -> str | None:
 
 def _format_code(raw: bytes) -> str:
     code = base64.b32encode(raw).decode()[:12]
-    return "-".join(code[i:i + 4] for i in range(0, 12, 4))
+    return "-".join(code[i : i + 4] for i in range(0, 12, 4))
 
 
-def submit_response(ctx: Engage, consultation_id: str, submission: dict[str, Any],
-                    idempotency_key: str | None,
-                    consultation: dict[str, Any] | None = None) -> dict[str, Any]:
+def submit_response(
+    ctx: Engage,
+    consultation_id: str,
+    submission: dict[str, Any],
+    idempotency_key: str | None,
+    consultation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Check ``submission`` against the consultation (fetched unless the caller already
     has it from ``current_or_snapshot``), queue it, and return the receipt."""
     if consultation is None:
         consultation = current_or_snapshot(ctx, consultation_id)
     cleaned = validate_locally(consultation, submission)
-    return queue_response(ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned,
-                          idempotency_key)
+    return queue_response(
+        ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned, idempotency_key
+    )
 
 
-def queue_response(secret: str, publisher: DurablePublisher, consultation_id: str,
-                   cleaned: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
+def queue_response(
+    secret: str,
+    publisher: DurablePublisher,
+    consultation_id: str,
+    cleaned: dict[str, Any],
+    idempotency_key: str | None,
+) -> dict[str, Any]:
     """Queue an already-checked response for surveys to store once; its receipt."""
     sid = submission_id(secret, consultation_id, idempotency_key or str(uuid.uuid4()))
     receipt = receipt_code(secret, sid)
     with _queue_or_503():
-        publisher.submit("surveys", {
-            "submission_id": sid,
-            "receipt_code": receipt,
-            "consultation_id": consultation_id,
-            "answers": cleaned["answers"],
-            "equality": cleaned.get("equality") or None,
-            "place": cleaned.get("place"),
-            "consent": cleaned["consent"],
-            "submitted_at": datetime.now(UTC).isoformat(),
-        }, message_id=sid)
+        publisher.submit(
+            "surveys",
+            {
+                "submission_id": sid,
+                "receipt_code": receipt,
+                "consultation_id": consultation_id,
+                "answers": cleaned["answers"],
+                "equality": cleaned.get("equality") or None,
+                "place": cleaned.get("place"),
+                "consent": cleaned["consent"],
+                "submitted_at": datetime.now(UTC).isoformat(),
+            },
+            message_id=sid,
+        )
     return {"receipt_code": receipt, "status": "received", "consultation_id": consultation_id}
 
 
@@ -131,8 +146,9 @@ def recall(pool: Pool, consultation_id: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     with pool.connection() as conn:
-        row = conn.execute("SELECT body FROM consultation_snapshots WHERE consultation_id = %s",
-                           (consultation_id,)).fetchone()
+        row = conn.execute(
+            "SELECT body FROM consultation_snapshots WHERE consultation_id = %s", (consultation_id,)
+        ).fetchone()
     return row["body"] if row else None
 
 
@@ -148,8 +164,12 @@ def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
             raise
         from surveys import domain
 
-        return {**snapshot, "accepting_responses": domain.accepting_responses(
-            _with_dates(snapshot), datetime.now(UTC))}
+        return {
+            **snapshot,
+            "accepting_responses": domain.accepting_responses(
+                _with_dates(snapshot), datetime.now(UTC)
+            ),
+        }
     if consultation.get("status") != "draft":
         remember(ctx.db, consultation)
     return consultation
@@ -157,8 +177,14 @@ def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
 
 def _with_dates(consultation: dict[str, Any]) -> dict[str, Any]:
     """The consultation with its ISO dates as datetimes, as surveys' rules expect."""
-    return {**consultation, **{key: datetime.fromisoformat(consultation[key])
-                               for key in ("opens_at", "closes_at") if consultation.get(key)}}
+    return {
+        **consultation,
+        **{
+            key: datetime.fromisoformat(consultation[key])
+            for key in ("opens_at", "closes_at")
+            if consultation.get(key)
+        },
+    }
 
 
 def validate_locally(consultation: dict[str, Any], submission: dict[str, Any]) -> dict[str, Any]:

@@ -31,10 +31,17 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def settings(make_database: Callable[[str], str], amqp: str,
-             settings_overrides: dict[str, Any]) -> Settings:
-    return Settings(**{"amqp_uri": amqp, "database_url": make_database("gateway"),
-                       "rpc_timeout": 5, **settings_overrides})
+def settings(
+    make_database: Callable[[str], str], amqp: str, settings_overrides: dict[str, Any]
+) -> Settings:
+    return Settings(
+        **{
+            "amqp_uri": amqp,
+            "database_url": make_database("gateway"),
+            "rpc_timeout": 5,
+            **settings_overrides,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +91,14 @@ def surveys_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def surveys(container_factory: Any, amqp: str, surveys_db: str,
-            surveys_config: dict[str, Any]) -> Any:
+def surveys(
+    container_factory: Any, amqp: str, surveys_db: str, surveys_config: dict[str, Any]
+) -> Any:
     """The real surveys service, on the gateway's vhost."""
     from surveys.service import SurveysService
 
-    container = container_factory(SurveysService, {
-        "AMQP_URI": amqp, "DATABASE_URL": surveys_db, **surveys_config})
+    container = container_factory(
+        SurveysService, {"AMQP_URI": amqp, "DATABASE_URL": surveys_db, **surveys_config}
+    )
     container.start()
     return container

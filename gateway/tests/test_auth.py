@@ -26,16 +26,27 @@ CREATE = ("POST", "/api/v1/staff/consultations", {"title": "t", "summary": "s"})
 EDIT = ("PATCH", C, {"title": "t"})
 OPEN = ("POST", f"{C}/open", None)
 CLOSE = ("POST", f"{C}/close", None)
-OUTCOME = ("PUT", f"{C}/outcome", {"summary": "s", "decisions": [
-    {"you_said": "more buses", "we_did": "asked the council", "status": "planned"}]})
+OUTCOME = (
+    "PUT",
+    f"{C}/outcome",
+    {
+        "summary": "s",
+        "decisions": [
+            {"you_said": "more buses", "we_did": "asked the council", "status": "planned"}
+        ],
+    },
+)
 EXPORT = ("GET", f"{C}/responses.csv", None)
 LIST_TOKENS = ("GET", "/api/v1/staff/tokens", None)
 ISSUE = ("POST", "/api/v1/staff/tokens", {"email": "admin@example.nhs.uk"})
 REVOKE = ("DELETE", "/api/v1/staff/tokens/eng_00000000", None)
 LIST_USERS = ("GET", "/api/v1/staff/users", None)
 CHANGE_USER = ("PATCH", "/api/v1/staff/users/999999", {"role": "analyst"})
-ADD_USER = ("POST", "/api/v1/staff/users", {"email": "x@example.nhs.uk", "name": "X",
-                                            "role": "admin"})
+ADD_USER = (
+    "POST",
+    "/api/v1/staff/users",
+    {"email": "x@example.nhs.uk", "name": "X", "role": "admin"},
+)
 ADMIN_ONLY = [LIST_TOKENS, ISSUE, REVOKE, LIST_USERS, ADD_USER, CHANGE_USER]
 CHANGES = [CREATE, EDIT, OPEN, CLOSE, OUTCOME]
 
@@ -63,20 +74,25 @@ def call(client: FlaskClient, route: tuple, token: str | None = None) -> object:
 
 
 @pytest.mark.parametrize("role", sorted(REFUSED))
-def test_each_role_is_refused_what_it_must_not_do(client: FlaskClient,
-                                                  tokens: dict[str, str], role: str) -> None:
+def test_each_role_is_refused_what_it_must_not_do(
+    client: FlaskClient, tokens: dict[str, str], role: str
+) -> None:
     for route in REFUSED[role]:
         response = call(client, route, tokens[role])
         assert response.status_code == 403, (role, route)
         assert role in response.get_json()["error"]["message"]
 
 
-def test_without_or_with_a_bad_token_it_is_401(client: FlaskClient,
-                                               tokens: dict[str, str]) -> None:
+def test_without_or_with_a_bad_token_it_is_401(client: FlaskClient, tokens: dict[str, str]) -> None:
     good = tokens["admin"]
-    for headers in ({}, {"Authorization": f"Basic {good}"}, {"Authorization": "Bearer"},
-                    {"Authorization": "Bearer eng_deadbeef_nottherealtoken"},
-                    {"Authorization": f"Bearer {good}x"}, {"Authorization": good}):
+    for headers in (
+        {},
+        {"Authorization": f"Basic {good}"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer eng_deadbeef_nottherealtoken"},
+        {"Authorization": f"Bearer {good}x"},
+        {"Authorization": good},
+    ):
         for route in (LIST_TOKENS, EXPORT, CREATE, ("GET", "/api/v1/staff/me", None)):
             method, path, body = route
             response = client.open(path, method=method, json=body, headers=headers)
@@ -87,10 +103,16 @@ def test_without_or_with_a_bad_token_it_is_401(client: FlaskClient,
 
 def test_allowed_roles_get_past_the_check(client: FlaskClient, tokens: dict[str, str]) -> None:
     """Past the role check the request reaches surveys, which is not running here: 503."""
-    allowed = {"admin": CHANGES + [EXPORT], "engagement-officer": CHANGES + [EXPORT],
-               "analyst": [EXPORT, ("GET", f"{C}/results", None)],
-               "board-viewer": [("GET", f"{C}/results", None), ("GET", C, None),
-                                ("GET", "/api/v1/staff/consultations", None)]}
+    allowed = {
+        "admin": CHANGES + [EXPORT],
+        "engagement-officer": CHANGES + [EXPORT],
+        "analyst": [EXPORT, ("GET", f"{C}/results", None)],
+        "board-viewer": [
+            ("GET", f"{C}/results", None),
+            ("GET", C, None),
+            ("GET", "/api/v1/staff/consultations", None),
+        ],
+    }
     for role, routes in allowed.items():
         for route in routes:
             assert call(client, route, tokens[role]).status_code == 503, (role, route)
@@ -105,35 +127,58 @@ def test_tokens_are_stored_only_as_sha256_hashes(db: Pool, tokens: dict[str, str
     for token in tokens.values():
         assert hashlib.sha256(token.encode()).hexdigest() in stored
         assert not any(token in str(value) for row in rows for value in row.values())
-        assert token.startswith(next(r["prefix"] for r in rows
-                                     if r["token_hash"] == hashlib.sha256(
-                                         token.encode()).hexdigest()) + "_")
+        assert token.startswith(
+            next(
+                r["prefix"]
+                for r in rows
+                if r["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+            )
+            + "_"
+        )
 
 
-def test_admin_issues_lists_and_revokes_tokens(client: FlaskClient, db: Pool,
-                                               tokens: dict[str, str]) -> None:
+def test_admin_issues_lists_and_revokes_tokens(
+    client: FlaskClient, db: Pool, tokens: dict[str, str]
+) -> None:
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
-    added = client.post("/api/v1/staff/users", headers=admin, json={
-        "email": "Analyst2@Example.nhs.uk", "name": "Second Analyst", "role": "analyst"})
+    added = client.post(
+        "/api/v1/staff/users",
+        headers=admin,
+        json={"email": "Analyst2@Example.nhs.uk", "name": "Second Analyst", "role": "analyst"},
+    )
     assert added.status_code == 201 and added.get_json()["email"] == "analyst2@example.nhs.uk"
-    again = client.post("/api/v1/staff/users", headers=admin, json={
-        "email": "analyst2@example.nhs.uk", "name": "Again", "role": "analyst"})
+    again = client.post(
+        "/api/v1/staff/users",
+        headers=admin,
+        json={"email": "analyst2@example.nhs.uk", "name": "Again", "role": "analyst"},
+    )
     assert again.status_code == 409
-    bad = client.post("/api/v1/staff/users", headers=admin, json={
-        "email": "not-an-email", "name": "", "role": "owner", "extra": 1})
+    bad = client.post(
+        "/api/v1/staff/users",
+        headers=admin,
+        json={"email": "not-an-email", "name": "", "role": "owner", "extra": 1},
+    )
     assert bad.status_code == 422
     assert set(bad.get_json()["error"]["fields"]) == {"email", "name", "role", "extra"}
 
-    issued = client.post("/api/v1/staff/tokens", headers=admin,
-                         json={"email": "analyst2@example.nhs.uk", "label": "laptop"})
+    issued = client.post(
+        "/api/v1/staff/tokens",
+        headers=admin,
+        json={"email": "analyst2@example.nhs.uk", "label": "laptop"},
+    )
     assert issued.status_code == 201
     token, prefix = issued.get_json()["token"], issued.get_json()["prefix"]
     assert token.startswith(prefix + "_")
     mine = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/staff/me", headers=mine).get_json()["email"] == (
-        "analyst2@example.nhs.uk")
-    assert client.post("/api/v1/staff/tokens", headers=admin,
-                       json={"email": "nobody@example.nhs.uk"}).status_code == 404
+        "analyst2@example.nhs.uk"
+    )
+    assert (
+        client.post(
+            "/api/v1/staff/tokens", headers=admin, json={"email": "nobody@example.nhs.uk"}
+        ).status_code
+        == 404
+    )
 
     listed = client.get("/api/v1/staff/tokens", headers=admin).get_json()["tokens"]
     entry = next(t for t in listed if t["prefix"] == prefix)
@@ -150,19 +195,37 @@ def test_admin_issues_lists_and_revokes_tokens(client: FlaskClient, db: Pool,
     assert {"staff.create", "token.issue", "token.revoke"} <= actions
 
 
-def test_manage_commands(settings: Settings, capsys: pytest.CaptureFixture[str],
-                         client: FlaskClient) -> None:
+def test_manage_commands(
+    settings: Settings, capsys: pytest.CaptureFixture[str], client: FlaskClient
+) -> None:
     def run(*argv: str) -> tuple[int, str, str]:
         code = manage.main(list(argv), settings)
         out, err = capsys.readouterr()
         return code, out, err
 
     assert run("migrate")[0] == 0  # already migrated: applies nothing, still fine
-    code, out, _ = run("create-staff", "--email", "board2@example.nhs.uk", "--name", "Board",
-                       "--role", "board-viewer")
+    code, out, _ = run(
+        "create-staff",
+        "--email",
+        "board2@example.nhs.uk",
+        "--name",
+        "Board",
+        "--role",
+        "board-viewer",
+    )
     assert code == 0 and "board-viewer board2@example.nhs.uk" in out
-    assert run("create-staff", "--email", "board2@example.nhs.uk", "--name", "B",
-               "--role", "board-viewer")[0] == 1
+    assert (
+        run(
+            "create-staff",
+            "--email",
+            "board2@example.nhs.uk",
+            "--name",
+            "B",
+            "--role",
+            "board-viewer",
+        )[0]
+        == 1
+    )
     code, out, err = run("issue-token", "--email", "board2@example.nhs.uk", "--label", "cli")
     token = out.strip()
     assert code == 0 and token.startswith("eng_") and "shown once" in err
@@ -245,14 +308,19 @@ def test_every_staff_route_checks_a_role_and_is_in_the_table(app: Flask) -> None
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_staff_route_for_every_role(app: Flask, client: FlaskClient,
-                                          tokens: dict[str, str], role: str) -> None:
+def test_every_staff_route_for_every_role(
+    app: Flask, client: FlaskClient, tokens: dict[str, str], role: str
+) -> None:
     """Refused: 403 naming the role. Allowed: past the check (the service is not running,
     so usually 503; never 401 or 403)."""
     checked = 0
     for endpoint, method, path in staff_routes(app):
-        response = client.open(path, method=method, json=BODIES.get(endpoint),
-                               headers={"Authorization": f"Bearer {tokens[role]}"})
+        response = client.open(
+            path,
+            method=method,
+            json=BODIES.get(endpoint),
+            headers={"Authorization": f"Bearer {tokens[role]}"},
+        )
         if role in ROUTE_ROLES[endpoint]:
             assert response.status_code not in (401, 403), (role, endpoint, response.json)
         else:
@@ -269,17 +337,17 @@ def test_the_readme_role_table_matches_the_routes(app: Flask) -> None:
     header = "| route | what | admin | engagement-officer | analyst | board-viewer |"
     roles = header.strip("|").split("|")[2:]
     table: dict[tuple[str, str], set[str]] = {}
-    for line in readme[readme.index(header):].splitlines()[2:]:
+    for line in readme[readme.index(header) :].splitlines()[2:]:
         if not line.startswith("| `"):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         method, path = cells[0].strip("`").split(" ", 1)
         table[(method, re.sub(r"<[^>]+>", "<>", path))] = {
-            r.strip() for r, cell in zip(roles, cells[2:], strict=True) if cell == "yes"}
+            r.strip() for r, cell in zip(roles, cells[2:], strict=True) if cell == "yes"
+        }
     in_code = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/staff"):
             for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
-                in_code[(method, re.sub(r"<[^>]+>", "<>", rule.rule))] = ROUTE_ROLES[
-                    rule.endpoint]
+                in_code[(method, re.sub(r"<[^>]+>", "<>", rule.rule))] = ROUTE_ROLES[rule.endpoint]
     assert table == in_code

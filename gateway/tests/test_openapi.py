@@ -34,8 +34,9 @@ def documented_rules(app: Flask) -> list[tuple[str, set[str], str]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.endswith("static"):
             path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
-            rules.append((path, {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}},
-                          rule.endpoint))
+            rules.append(
+                (path, {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}, rule.endpoint)
+            )
     return rules
 
 
@@ -55,10 +56,11 @@ def test_document_is_valid_openapi(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.")
 
 
-def test_staff_routes_need_a_bearer_token_and_public_ones_do_not(
-        document: dict[str, Any]) -> None:
+def test_staff_routes_need_a_bearer_token_and_public_ones_do_not(document: dict[str, Any]) -> None:
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer"}
+        "type": "http",
+        "scheme": "bearer",
+    }
     for path, operations in document["paths"].items():
         for method, op in operations.items():
             staff = path.startswith("/api/v1/staff/")
@@ -77,7 +79,8 @@ def test_errors_use_the_error_schema(document: dict[str, Any]) -> None:
             for status, response in op["responses"].items():
                 if int(status) >= 400:
                     assert response["content"]["application/json"]["schema"] == {
-                        "$ref": error_ref}, (path, status)
+                        "$ref": error_ref
+                    }, (path, status)
                     seen += 1
     assert seen > 40
     error = document["components"]["schemas"]["ErrorDetail"]
@@ -90,7 +93,8 @@ def test_bodies_and_filters_come_from_the_validating_schemas(document: dict[str,
 
     def body(path: str, method: str) -> str:
         return paths[path][method]["requestBody"]["content"]["application/json"]["schema"][
-            "$ref"].rsplit("/", 1)[1]
+            "$ref"
+        ].rsplit("/", 1)[1]
 
     create = body("/api/v1/staff/consultations", "post")
     assert set(schemas[create]["required"]) == {"title", "summary"}
@@ -99,8 +103,7 @@ def test_bodies_and_filters_come_from_the_validating_schemas(document: dict[str,
     assert body("/api/v1/consultations/{consultation_id}/responses", "post") == "ResponseInput"
     submit = paths["/api/v1/consultations/{consultation_id}/responses"]["post"]
     assert "202" in submit["responses"] and "409" in submit["responses"]
-    assert any(p["in"] == "header" and p["name"] == "Idempotency-Key"
-               for p in submit["parameters"])
+    assert any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in submit["parameters"])
     results = paths["/api/v1/staff/consultations/{consultation_id}/results"]["get"]
     query = {p["name"] for p in results["parameters"] if p["in"] == "query"}
     assert query == {"place", *EQUALITY_FIELDS}

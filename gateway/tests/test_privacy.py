@@ -20,9 +20,13 @@ from engage_common.testing import eventually
 from gateway import store
 
 QUESTIONS = [
-    {"id": "choice", "type": "single_choice", "text": "Where do you go first?",
-     "required": True, "options": [{"value": "gp", "label": "My GP"},
-                                   {"value": "ae", "label": "A&E"}]},
+    {
+        "id": "choice",
+        "type": "single_choice",
+        "text": "Where do you go first?",
+        "required": True,
+        "options": [{"value": "gp", "label": "My GP"}, {"value": "ae", "label": "A&E"}],
+    },
     {"id": "score", "type": "rating", "text": "How good is it?"},
     {"id": "agree", "type": "likert", "text": "It is easy to get to"},
     {"id": "tell", "type": "free_text", "text": "Tell us more"},
@@ -31,9 +35,11 @@ CONSENT = {"given": True, "version": CONSENT_VERSION}
 WORDING = CONSENT_WORDINGS[CONSENT_VERSION]
 # Emoji (with a ZWJ sequence and a skin tone), Arabic and Hebrew (right to left),
 # decomposed combining marks, CJK, a 4-byte mathematical letter, a bidi override.
-UNICODE = ("Caf\u0065\u0301 \U0001F469\u200D\U0001F469\u200D\U0001F467 \U0001F44D\U0001F3FD "
-           "\u0645\u0631\u062D\u0628\u0627 \u05E9\u05DC\u05D5\u05DD \u0928\u092E\u0938\u094D"
-           "\u0924\u0947 \u6F22\u5B57 \U0001D4AE \u202Eevil\u202C Z\u0351\u0361a\u0352\u0315")
+UNICODE = (
+    "Caf\u0065\u0301 \U0001f469\u200d\U0001f469\u200d\U0001f467 \U0001f44d\U0001f3fd "
+    "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd \u0928\u092e\u0938\u094d"
+    "\u0924\u0947 \u6f22\u5b57 \U0001d4ae \u202eevil\u202c Z\u0351\u0361a\u0352\u0315"
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,25 +65,34 @@ def headers(as_role: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
 
 
 def open_consultation(client: FlaskClient, officer: dict[str, str]) -> str:
-    body = {"title": "Walk-in centres", "summary": "Tell us", "places": ["leeds"],
-            "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
-            "questionnaire": {"questions": QUESTIONS}}
+    body = {
+        "title": "Walk-in centres",
+        "summary": "Tell us",
+        "places": ["leeds"],
+        "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+        "questionnaire": {"questions": QUESTIONS},
+    }
     created = client.post("/api/v1/staff/consultations", json=body, headers=officer)
     assert created.status_code == 201, created.get_json()
     cid = created.get_json()["id"]
-    assert client.post(f"/api/v1/staff/consultations/{cid}/open",
-                       headers=officer).status_code == 200
+    assert (
+        client.post(f"/api/v1/staff/consultations/{cid}/open", headers=officer).status_code == 200
+    )
     return cid
 
 
 def submit(client: FlaskClient, cid: str, **body: Any) -> str:
-    sent = client.post(f"/api/v1/consultations/{cid}/responses",
-                       json={"consent": CONSENT, **body},
-                       headers={"Idempotency-Key": str(uuid.uuid4())})
+    sent = client.post(
+        f"/api/v1/consultations/{cid}/responses",
+        json={"consent": CONSENT, **body},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
     assert sent.status_code == 202, sent.get_json()
     code = sent.get_json()["receipt_code"]
-    eventually(lambda: client.get(f"/api/v1/receipts/{code}").status_code == 200,
-               what=f"receipt {code} to be stored")
+    eventually(
+        lambda: client.get(f"/api/v1/receipts/{code}").status_code == 200,
+        what=f"receipt {code} to be stored",
+    )
     return code
 
 
@@ -87,14 +102,18 @@ def audit_rows(db: Pool) -> list[dict[str, Any]]:
 
 
 def test_resident_sees_exactly_what_they_sent_and_deletes_it(
-        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]],
-        sdb: Pool) -> None:
+    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], sdb: Pool
+) -> None:
     officer = headers["engagement-officer"]
     cid = open_consultation(client, officer)
     other = submit(client, cid, answers={"choice": "ae"})
-    code = submit(client, cid, answers={"choice": "gp", "score": 7, "tell": UNICODE},
-                  equality={"age_band": "35-44", "postcode_district": "LS6"},
-                  consent=CONSENT)
+    code = submit(
+        client,
+        cid,
+        answers={"choice": "gp", "score": 7, "tell": UNICODE},
+        equality={"age_band": "35-44", "postcode_district": "LS6"},
+        consent=CONSENT,
+    )
 
     mine = client.get(f"/api/v1/receipts/{code.lower()}/response")
     assert mine.status_code == 200, mine.get_json()
@@ -112,24 +131,33 @@ def test_resident_sees_exactly_what_they_sent_and_deletes_it(
     assert "My GP" in page.get_data(as_text=True)
 
     with sdb.connection() as conn:
-        rid = conn.execute("SELECT id FROM responses WHERE receipt_code = %s",
-                           (code,)).fetchone()["id"]
+        rid = conn.execute("SELECT id FROM responses WHERE receipt_code = %s", (code,)).fetchone()[
+            "id"
+        ]
     deleted = client.delete(f"/api/v1/receipts/{code}/response")
     assert deleted.status_code == 200 and deleted.get_json() == {
-        "receipt_code": code, "deleted": True}
+        "receipt_code": code,
+        "deleted": True,
+    }
     assert client.get(f"/api/v1/receipts/{code}/response").status_code == 404
     assert client.delete(f"/api/v1/receipts/{code}/response").status_code == 404
     assert client.get(f"/api/v1/receipts/{other}/response").status_code == 200
     with sdb.connection() as conn:
-        assert conn.execute("SELECT count(*) AS n FROM equality_monitoring"
-                            " WHERE response_id = %s", (rid,)).fetchone()["n"] == 0
-        events = conn.execute("SELECT payload FROM outbox WHERE event_type = "
-                              "'response_deleted'").fetchall()
+        assert (
+            conn.execute(
+                "SELECT count(*) AS n FROM equality_monitoring WHERE response_id = %s", (rid,)
+            ).fetchone()["n"]
+            == 0
+        )
+        events = conn.execute(
+            "SELECT payload FROM outbox WHERE event_type = 'response_deleted'"
+        ).fetchall()
     payload = events[-1]["payload"]
     assert {k: payload[k] for k in ("consultation_id", "place")} == {
-        "consultation_id": cid, "place": "leeds"}
-    assert not set(payload) - {"consultation_id", "place", "event_id", "event_type",
-                               "occurred_at"}
+        "consultation_id": cid,
+        "place": "leeds",
+    }
+    assert not set(payload) - {"consultation_id", "place", "event_id", "event_type", "occurred_at"}
     results = client.get(f"/api/v1/staff/consultations/{cid}/results", headers=officer)
     assert results.get_json()["total_responses"] == 1
     assert client.get("/api/v1/receipts/AAAA-AAAA-AAAA/response").status_code == 404
@@ -137,17 +165,21 @@ def test_resident_sees_exactly_what_they_sent_and_deletes_it(
 
 
 def test_web_delete_asks_first_needs_csrf_then_deletes(
-        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]]) -> None:
+    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]]
+) -> None:
     cid = open_consultation(client, headers["engagement-officer"])
-    code = submit(client, cid, answers={"choice": "gp"},
-                  consent=CONSENT)
+    code = submit(client, cid, answers={"choice": "gp"}, consent=CONSENT)
     receipt = client.get(f"/receipts/{code}").get_data(as_text=True)
     assert f"/receipts/{code}/response" in receipt  # "see what you sent"
     page = client.get(f"/receipts/{code}/response").get_data(as_text=True)
     csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
     assert client.post(f"/receipts/{code}/delete", data={"confirm": "yes"}).status_code == 400
-    assert client.post(f"/receipts/{code}/delete",
-                       data={"confirm": "yes", "csrf_token": "x" * 43}).status_code == 400
+    assert (
+        client.post(
+            f"/receipts/{code}/delete", data={"confirm": "yes", "csrf_token": "x" * 43}
+        ).status_code
+        == 400
+    )
     asked = client.post(f"/receipts/{code}/delete", data={"csrf_token": csrf})
     assert asked.status_code == 200 and "Are you sure" in asked.get_data(as_text=True)
     assert client.get(f"/api/v1/receipts/{code}/response").status_code == 200
@@ -159,12 +191,13 @@ def test_web_delete_asks_first_needs_csrf_then_deletes(
 
 
 def test_erasure_request_finds_then_erases_and_is_audited(
-        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]],
-        db: Pool) -> None:
+    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], db: Pool
+) -> None:
     officer = headers["engagement-officer"]
     cid = open_consultation(client, officer)
-    named = submit(client, cid, answers={"choice": "gp",
-                                         "tell": "I am Jane O'Neill, jane.100%@example.org"})
+    named = submit(
+        client, cid, answers={"choice": "gp", "tell": "I am Jane O'Neill, jane.100%@example.org"}
+    )
     by_code = submit(client, cid, answers={"choice": "ae", "tell": "No names here"})
     keep = submit(client, cid, answers={"choice": "ae", "tell": "Also Jane_Other? no: jxne"})
     url = "/api/v1/staff/erasure-requests"
@@ -175,20 +208,25 @@ def test_erasure_request_finds_then_erases_and_is_audited(
     assert client.post(url, json={"text": "ja"}, headers=officer).status_code == 422
 
     # LIKE wildcards are literal: "100%" matches only the text with "100%"
-    found = client.post(url, json={"text": "JANE.100%@EXAMPLE", "receipt_code": by_code},
-                        headers=officer)
+    found = client.post(
+        url, json={"text": "JANE.100%@EXAMPLE", "receipt_code": by_code}, headers=officer
+    )
     assert found.status_code == 200, found.get_json()
     body = found.get_json()
     assert {r["receipt_code"] for r in body["found"]} == {named, by_code}
     assert body["erased"] == 0
     assert set(body["services_checked"]) == {"surveys", "feedback", "events"}
     hit = next(r for r in body["found"] if r["receipt_code"] == named)
-    assert hit["matches"] == [{"field": "answers.tell",
-                               "text": "I am Jane O'Neill, jane.100%@example.org"}]
+    assert hit["matches"] == [
+        {"field": "answers.tell", "text": "I am Jane O'Neill, jane.100%@example.org"}
+    ]
     assert client.get(f"/api/v1/receipts/{named}/response").status_code == 200
 
-    erased = client.post(url, json={"text": "jane.100%@example", "receipt_code": by_code,
-                                    "confirm": True}, headers=officer)
+    erased = client.post(
+        url,
+        json={"text": "jane.100%@example", "receipt_code": by_code, "confirm": True},
+        headers=officer,
+    )
     assert erased.status_code == 200 and erased.get_json()["erased"] == 2
     for code in (named, by_code):
         assert client.get(f"/api/v1/receipts/{code}/response").status_code == 404
@@ -202,8 +240,8 @@ def test_erasure_request_finds_then_erases_and_is_audited(
 
 
 def test_exports_and_free_text_reads_are_audited_and_admins_read_the_log(
-        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]],
-        db: Pool) -> None:
+    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], db: Pool
+) -> None:
     officer, analyst = headers["engagement-officer"], headers["analyst"]
     cid = open_consultation(client, officer)
     submit(client, cid, answers={"choice": "gp", "tell": "Personal story"})
@@ -219,23 +257,38 @@ def test_exports_and_free_text_reads_are_audited_and_admins_read_the_log(
     assert ("analyst@example.nhs.uk", "consultation.results.free_text", cid) in entries
     for role in ("engagement-officer", "analyst", "board-viewer"):
         assert client.get("/api/v1/staff/audit-log", headers=headers[role]).status_code == 403
-    assert client.get("/api/v1/staff/audit-log?limit=0",
-                      headers=headers["admin"]).status_code == 422
+    assert (
+        client.get("/api/v1/staff/audit-log?limit=0", headers=headers["admin"]).status_code == 422
+    )
 
 
 def test_retention_purge_keeps_the_aggregates_and_drops_personal_details(
-        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], amqp: str,
-        sdb: Pool) -> None:
+    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], amqp: str, sdb: Pool
+) -> None:
     officer = headers["engagement-officer"]
     cid = open_consultation(client, officer)
-    codes = [submit(client, cid, answers={"choice": choice, "score": score, "agree": agree,
-                                          "tell": f"My name is Resident {score}"},
-                    equality={"postcode_district": "LS6", "age_band": "25-34"},
-                    consent=CONSENT)
-             for choice, score, agree in (("gp", 3, "agree"), ("ae", 8, "disagree"),
-                                          ("gp", 10, "strongly-agree"))]
-    assert client.post(f"/api/v1/staff/consultations/{cid}/close",
-                       headers=officer).status_code == 200
+    codes = [
+        submit(
+            client,
+            cid,
+            answers={
+                "choice": choice,
+                "score": score,
+                "agree": agree,
+                "tell": f"My name is Resident {score}",
+            },
+            equality={"postcode_district": "LS6", "age_band": "25-34"},
+            consent=CONSENT,
+        )
+        for choice, score, agree in (
+            ("gp", 3, "agree"),
+            ("ae", 8, "disagree"),
+            ("gp", 10, "strongly-agree"),
+        )
+    ]
+    assert (
+        client.post(f"/api/v1/staff/consultations/{cid}/close", headers=officer).status_code == 200
+    )
     url = f"/api/v1/staff/consultations/{cid}/results"
     before = client.get(url, headers=officer).get_json()
 
@@ -261,21 +314,30 @@ def test_retention_purge_keeps_the_aggregates_and_drops_personal_details(
     assert mine["consent"] is None and mine["purged_at"]
     assert mine["equality"] == {"age_band": "25-34"} and mine["place"] == "leeds"
     with sdb.connection() as conn:
-        row = conn.execute("SELECT e.postcode_district, e.derived_place FROM responses r"
-                           " JOIN equality_monitoring e ON e.response_id = r.id"
-                           " WHERE r.receipt_code = %s", (codes[0],)).fetchone()
+        row = conn.execute(
+            "SELECT e.postcode_district, e.derived_place FROM responses r"
+            " JOIN equality_monitoring e ON e.response_id = r.id"
+            " WHERE r.receipt_code = %s",
+            (codes[0],),
+        ).fetchone()
     assert row == {"postcode_district": None, "derived_place": "leeds"}
-    csv_text = client.get(f"/api/v1/staff/consultations/{cid}/responses.csv",
-                          headers=officer).get_data(as_text=True)
+    csv_text = client.get(
+        f"/api/v1/staff/consultations/{cid}/responses.csv", headers=officer
+    ).get_data(as_text=True)
     assert "Resident" not in csv_text and "LS6" not in csv_text
 
 
 def test_unicode_of_every_kind_round_trips_through_consultations_too(
-        surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]]) -> None:
+    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]]
+) -> None:
     officer = headers["engagement-officer"]
-    created = client.post("/api/v1/staff/consultations", headers=officer, json={
-        "title": UNICODE[:200], "summary": UNICODE})
+    created = client.post(
+        "/api/v1/staff/consultations",
+        headers=officer,
+        json={"title": UNICODE[:200], "summary": UNICODE},
+    )
     assert created.status_code == 201
-    got = client.get(f"/api/v1/staff/consultations/{created.get_json()['id']}",
-                     headers=officer).get_json()
+    got = client.get(
+        f"/api/v1/staff/consultations/{created.get_json()['id']}", headers=officer
+    ).get_json()
     assert got["title"] == UNICODE[:200] and got["summary"] == UNICODE

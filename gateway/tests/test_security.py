@@ -22,9 +22,13 @@ SUBMIT = f"/api/v1/consultations/{CID}/responses"
 @pytest.fixture(scope="module")
 def settings(make_database: Callable[[str], str], make_vhost: Callable[[], str]) -> Settings:
     # surveys is not running: past the limiter a request becomes a quick 503
-    return Settings(amqp_uri=make_vhost(), database_url=make_database("gateway"),
-                    rpc_timeout=0.2, rate_limit_per_minute=3,
-                    rate_limit_reads_per_minute=5)
+    return Settings(
+        amqp_uri=make_vhost(),
+        database_url=make_database("gateway"),
+        rpc_timeout=0.2,
+        rate_limit_per_minute=3,
+        rate_limit_reads_per_minute=5,
+    )
 
 
 @pytest.fixture
@@ -43,8 +47,9 @@ def make_app(settings: Settings) -> Iterator[Callable[..., Flask]]:
 
 def _fresh_window() -> None:
     """Counts reset on the minute: start counting well inside one, so it cannot flake."""
-    eventually(lambda: datetime.now(UTC).second < 50, 15, "a minute with ten seconds left",
-               interval=0.2)
+    eventually(
+        lambda: datetime.now(UTC).second < 50, 15, "a minute with ten seconds left", interval=0.2
+    )
 
 
 def _client(app: Flask, address: str) -> FlaskClient:
@@ -82,21 +87,29 @@ def test_reads_are_limited_and_web_pages_get_a_page(make_app: Callable[..., Flas
 
 
 def test_forwarded_for_is_believed_only_behind_a_trusted_proxy(
-        make_app: Callable[..., Flask]) -> None:
+    make_app: Callable[..., Flask],
+) -> None:
     _fresh_window()
     untrusted = _client(make_app(), "10.0.2.1")
     for n in range(3):
         untrusted.post(SUBMIT, json={}, headers={"X-Forwarded-For": f"192.0.2.{n}"})
-    assert untrusted.post(SUBMIT, json={},
-                          headers={"X-Forwarded-For": "192.0.2.99"}).status_code == 429
+    assert (
+        untrusted.post(SUBMIT, json={}, headers={"X-Forwarded-For": "192.0.2.99"}).status_code
+        == 429
+    )
 
     proxy = _client(make_app(trust_proxy=True), "10.0.2.2")
     for _ in range(3):
         proxy.post(SUBMIT, json={}, headers={"X-Forwarded-For": "198.51.100.1, 10.0.2.2"})
-    assert proxy.post(SUBMIT, json={}, headers={
-        "X-Forwarded-For": "198.51.100.1, 10.0.2.2"}).status_code == 429
-    assert proxy.post(SUBMIT, json={}, headers={
-        "X-Forwarded-For": "198.51.100.2"}).status_code != 429
+    assert (
+        proxy.post(
+            SUBMIT, json={}, headers={"X-Forwarded-For": "198.51.100.1, 10.0.2.2"}
+        ).status_code
+        == 429
+    )
+    assert (
+        proxy.post(SUBMIT, json={}, headers={"X-Forwarded-For": "198.51.100.2"}).status_code != 429
+    )
 
 
 def test_zero_turns_the_limit_off(make_app: Callable[..., Flask]) -> None:
@@ -104,9 +117,17 @@ def test_zero_turns_the_limit_off(make_app: Callable[..., Flask]) -> None:
     assert {client.get("/api/v1/reference").status_code for _ in range(8)} == {200}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/reference", "/openapi.json", "/healthz",
-                                  "/api/v1/nothing-here", "/static/web/engage.css",
-                                  "/api/v1/staff/me"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/reference",
+        "/openapi.json",
+        "/healthz",
+        "/api/v1/nothing-here",
+        "/static/web/engage.css",
+        "/api/v1/staff/me",
+    ],
+)
 def test_security_headers_on_every_response(make_app: Callable[..., Flask], path: str) -> None:
     response = _client(make_app(rate_limit_reads_per_minute=0), "10.0.4.1").get(path)
     csp = response.headers["Content-Security-Policy"]
@@ -121,14 +142,22 @@ def test_security_headers_on_every_response(make_app: Callable[..., Flask], path
 
 def test_hsts_only_over_https(make_app: Callable[..., Flask]) -> None:
     plain = make_app(rate_limit_reads_per_minute=0)
-    assert "max-age=" in plain.test_client().get(
-        "/healthz", base_url="https://engage.example").headers["Strict-Transport-Security"]
+    assert (
+        "max-age="
+        in plain.test_client()
+        .get("/healthz", base_url="https://engage.example")
+        .headers["Strict-Transport-Security"]
+    )
     # X-Forwarded-Proto counts only behind a trusted proxy
-    assert "Strict-Transport-Security" not in plain.test_client().get(
-        "/healthz", headers={"X-Forwarded-Proto": "https"}).headers
+    assert (
+        "Strict-Transport-Security"
+        not in plain.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"}).headers
+    )
     proxied = make_app(trust_proxy=True)
-    assert "Strict-Transport-Security" in proxied.test_client().get(
-        "/healthz", headers={"X-Forwarded-Proto": "https"}).headers
+    assert (
+        "Strict-Transport-Security"
+        in proxied.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"}).headers
+    )
 
 
 def test_session_cookie_flags(make_app: Callable[..., Flask]) -> None:

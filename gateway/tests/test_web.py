@@ -21,33 +21,65 @@ from engage_common.testing import eventually, holds_for
 from gateway.web import forms
 
 QUESTIONS: list[dict[str, Any]] = [
-    {"id": "use", "type": "single_choice", "text": "Have you used a walk-in centre?",
-     "required": True, "options": [{"value": "yes", "label": "Yes"},
-                                   {"value": "no", "label": "No"}]},
-    {"id": "why", "type": "multiple_choice", "text": "Why did you go?", "max_choices": 2,
-     "show_if": {"question": "use", "equals": ["yes"]},
-     "options": [{"value": "gp", "label": "Could not see a GP"},
-                 {"value": "near", "label": "It was near"},
-                 {"value": "open", "label": "It was open late"}]},
-    {"id": "agree", "type": "likert", "text": "Walk-in centres should open at weekends.",
-     "hint": "Think about the last year."},
-    {"id": "score", "type": "rating", "text": "How likely are you to recommend it?",
-     "required": True},
+    {
+        "id": "use",
+        "type": "single_choice",
+        "text": "Have you used a walk-in centre?",
+        "required": True,
+        "options": [{"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"}],
+    },
+    {
+        "id": "why",
+        "type": "multiple_choice",
+        "text": "Why did you go?",
+        "max_choices": 2,
+        "show_if": {"question": "use", "equals": ["yes"]},
+        "options": [
+            {"value": "gp", "label": "Could not see a GP"},
+            {"value": "near", "label": "It was near"},
+            {"value": "open", "label": "It was open late"},
+        ],
+    },
+    {
+        "id": "agree",
+        "type": "likert",
+        "text": "Walk-in centres should open at weekends.",
+        "hint": "Think about the last year.",
+    },
+    {
+        "id": "score",
+        "type": "rating",
+        "text": "How likely are you to recommend it?",
+        "required": True,
+    },
     {"id": "tell", "type": "free_text", "text": "Tell us more", "max_length": 300},
-    {"id": "order", "type": "ranking", "text": "Put these in order of importance",
-     "options": [{"value": "wait", "label": "Short waits"},
-                 {"value": "near", "label": "Close to home"},
-                 {"value": "hours", "label": "Long opening hours"}]},
+    {
+        "id": "order",
+        "type": "ranking",
+        "text": "Put these in order of importance",
+        "options": [
+            {"value": "wait", "label": "Short waits"},
+            {"value": "near", "label": "Close to home"},
+            {"value": "hours", "label": "Long opening hours"},
+        ],
+    },
 ]
 
 
 # --- pure: building fields -------------------------------------------------------------
 
+
 def test_every_question_type_becomes_a_field_with_its_inputs() -> None:
     fields = forms.build_fields(QUESTIONS)
     kinds = {f.id: f.kind for f in fields}
-    assert kinds == {"q-use": "radios", "q-why": "checkboxes", "q-agree": "radios",
-                     "q-score": "rating", "q-tell": "textarea", "q-order": "ranking"}
+    assert kinds == {
+        "q-use": "radios",
+        "q-why": "checkboxes",
+        "q-agree": "radios",
+        "q-score": "rating",
+        "q-tell": "textarea",
+        "q-order": "ranking",
+    }
     use, why, agree, score, tell, order = fields
     assert use.required and not why.required
     assert [c.id for c in use.choices] == ["q-use", "q-use-1"]  # first input carries field id
@@ -62,8 +94,15 @@ def test_every_question_type_becomes_a_field_with_its_inputs() -> None:
 
 
 def test_fields_keep_posted_answers_and_show_errors() -> None:
-    posted = MultiDict([("answers-use", "no"), ("answers-why", "gp"), ("answers-why", "open"),
-                        ("answers-tell", "Too far"), ("answers-order-rank-1", "1")])
+    posted = MultiDict(
+        [
+            ("answers-use", "no"),
+            ("answers-why", "gp"),
+            ("answers-why", "open"),
+            ("answers-tell", "Too far"),
+            ("answers-order-rank-1", "1"),
+        ]
+    )
     fields = forms.build_fields(QUESTIONS, posted, {"q-score": "Choose an answer"})
     by_id = {f.id: f for f in fields}
     assert [c.checked for c in by_id["q-use"].choices] == [False, True]
@@ -90,63 +129,90 @@ def test_equality_section_has_every_question_grouped_ethnicity_and_free_postcode
 
 # --- pure: parsing ------------------------------------------------------------------------
 
+
 def test_parse_turns_each_type_into_the_contract_shape() -> None:
-    posted = MultiDict([
-        ("answers-use", "yes"), ("answers-why", "gp"), ("answers-why", "near"),
-        ("answers-agree", "agree"), ("answers-score", "7"), ("answers-tell", " Late \r\nopening "),
-        ("answers-order-rank-0", "3"), ("answers-order-rank-1", "1"),
-        ("answers-order-rank-2", "2"), ("equality-age_band", "25-34"),
-        ("equality-postcode_district", "ls6"), ("equality-sex", ""), ("consent", "yes"),
-    ])
+    posted = MultiDict(
+        [
+            ("answers-use", "yes"),
+            ("answers-why", "gp"),
+            ("answers-why", "near"),
+            ("answers-agree", "agree"),
+            ("answers-score", "7"),
+            ("answers-tell", " Late \r\nopening "),
+            ("answers-order-rank-0", "3"),
+            ("answers-order-rank-1", "1"),
+            ("answers-order-rank-2", "2"),
+            ("equality-age_band", "25-34"),
+            ("equality-postcode_district", "ls6"),
+            ("equality-sex", ""),
+            ("consent", "yes"),
+        ]
+    )
     parsed = forms.parse_form(QUESTIONS, posted)
     assert parsed.errors == {}
-    assert parsed.answers == {"use": "yes", "why": ["gp", "near"], "agree": "agree",
-                              "score": 7, "tell": "Late \nopening",
-                              "order": ["near", "hours", "wait"]}
+    assert parsed.answers == {
+        "use": "yes",
+        "why": ["gp", "near"],
+        "agree": "agree",
+        "score": 7,
+        "tell": "Late \nopening",
+        "order": ["near", "hours", "wait"],
+    }
     assert parsed.equality == {"age_band": "25-34", "postcode_district": "ls6"}
     assert parsed.consent == {"given": True, "version": CONSENT_VERSION}
     assert parsed.submission()["equality"] == parsed.equality
 
 
 def test_parse_leaves_out_blanks_and_passes_odd_values_through_for_validation() -> None:
-    parsed = forms.parse_form(QUESTIONS, MultiDict([("answers-score", "ten"),
-                                                    ("answers-tell", "   ")]))
+    parsed = forms.parse_form(
+        QUESTIONS, MultiDict([("answers-score", "ten"), ("answers-tell", "   ")])
+    )
     assert parsed.answers == {"score": "ten"}
     assert parsed.equality == {}
     assert parsed.submission()["equality"] is None
     assert parsed.consent["given"] is False and parsed.errors == {"consent": ["is required"]}
 
 
-@pytest.mark.parametrize(("ranks", "problem"), [
-    (["1", "", "2"], "give every option a number"),
-    (["1", "1", "2"], "give each option a different number"),
-    (["1", "x", "2"], "'x' is not a number"),
-    (["1", "2", "9"], "use the numbers 1 to 3"),
-])
-def test_parse_reports_rankings_the_contract_cannot_express(ranks: list[str],
-                                                             problem: str) -> None:
-    posted = MultiDict([(f"answers-order-rank-{i}", r) for i, r in enumerate(ranks)]
-                       + [("consent", "yes")])
+@pytest.mark.parametrize(
+    ("ranks", "problem"),
+    [
+        (["1", "", "2"], "give every option a number"),
+        (["1", "1", "2"], "give each option a different number"),
+        (["1", "x", "2"], "'x' is not a number"),
+        (["1", "2", "9"], "use the numbers 1 to 3"),
+    ],
+)
+def test_parse_reports_rankings_the_contract_cannot_express(ranks: list[str], problem: str) -> None:
+    posted = MultiDict(
+        [(f"answers-order-rank-{i}", r) for i, r in enumerate(ranks)] + [("consent", "yes")]
+    )
     parsed = forms.parse_form(QUESTIONS, posted)
     assert "order" not in parsed.answers
     assert parsed.errors == {"answers.order": [problem]}
 
 
 def test_error_messages_link_each_path_to_its_input() -> None:
-    summary, inline = forms.error_messages(QUESTIONS, {
-        "equality.postcode_district": ["must be the first half of a UK postcode"],
-        "answers.score": ['Question 4 "How likely are you to recommend it?": answer this '
-                          'question'],
-        "answers.use": ['Question 1 "Have you used a walk-in centre?": choose one of the '
-                        'options'],
-        "consent": ["is required"],
-        "place": ["choose one of the places"],
-    })
+    summary, inline = forms.error_messages(
+        QUESTIONS,
+        {
+            "equality.postcode_district": ["must be the first half of a UK postcode"],
+            "answers.score": [
+                'Question 4 "How likely are you to recommend it?": answer this question'
+            ],
+            "answers.use": [
+                'Question 1 "Have you used a walk-in centre?": choose one of the options'
+            ],
+            "consent": ["is required"],
+            "place": ["choose one of the places"],
+        },
+    )
     assert summary == [
         ("Question 1: choose one of the options", "q-use"),
         ("Choose an answer to question 4", "q-score"),
-        ("Enter the first half of a UK postcode, like LS6 or BD23, or leave it blank",
-         "equality-postcode_district"),
+        (
+            "Enter the first half of a UK postcode, like LS6 or BD23, or leave it blank",
+            "equality-postcode_district",
+        ),
         ("Tick the box to agree to how we use your answers", "consent"),
         ("Your response: choose one of the places", None),
     ]
@@ -154,6 +220,7 @@ def test_error_messages_link_each_path_to_its_input() -> None:
 
 
 # --- pages against the real surveys service ------------------------------------------------
+
 
 class _Page(HTMLParser):
     """Just enough HTML parsing to check ids, labels, fieldsets and links."""
@@ -199,16 +266,18 @@ def _in_days(days: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def surveys_uri(make_vhost: Callable[[], str],
-                make_database: Callable[[str], str]) -> Iterator[str]:
+def surveys_uri(
+    make_vhost: Callable[[], str], make_database: Callable[[str], str]
+) -> Iterator[str]:
     """A real surveys service on its own vhost and database for this module."""
     from nameko.containers import ServiceContainer
 
     from surveys.service import SurveysService
 
     uri = make_vhost()
-    container = ServiceContainer(SurveysService, {"AMQP_URI": uri,
-                                                  "DATABASE_URL": make_database("surveys")})
+    container = ServiceContainer(
+        SurveysService, {"AMQP_URI": uri, "DATABASE_URL": make_database("surveys")}
+    )
     container.start()
     try:
         yield uri
@@ -221,8 +290,9 @@ def app(surveys_uri: str, make_database: Callable[[str], str]) -> Flask:
     from gateway.app import create_app
     from gateway.config import Settings
 
-    flask_app = create_app(Settings(amqp_uri=surveys_uri, database_url=make_database("gateway"),
-                                    rpc_timeout=5))
+    flask_app = create_app(
+        Settings(amqp_uri=surveys_uri, database_url=make_database("gateway"), rpc_timeout=5)
+    )
     flask_app.config["TESTING"] = True
     return flask_app
 
@@ -234,11 +304,17 @@ def rpc(surveys_uri: str) -> Iterator[Any]:
 
 
 def make_consultation(rpc: Any, open_it: bool = True, **changes: Any) -> dict[str, Any]:
-    data = {"title": "Walk-in centres in Leeds", "summary": "Tell us how you use them.",
-            "description": "We want to hear from you.\n\nIt takes five minutes.",
-            "places": ["leeds"], "priorities": ["living-well"],
-            "opens_at": _in_days(-1), "closes_at": _in_days(30),
-            "questionnaire": {"questions": QUESTIONS}, **changes}
+    data = {
+        "title": "Walk-in centres in Leeds",
+        "summary": "Tell us how you use them.",
+        "description": "We want to hear from you.\n\nIt takes five minutes.",
+        "places": ["leeds"],
+        "priorities": ["living-well"],
+        "opens_at": _in_days(-1),
+        "closes_at": _in_days(30),
+        "questionnaire": {"questions": QUESTIONS},
+        **changes,
+    }
     consultation = rpc.surveys.create_consultation(data)
     if open_it:
         consultation = rpc.surveys.open_consultation(consultation["id"])
@@ -257,15 +333,24 @@ def _form_page(client: FlaskClient, cid: str) -> tuple[str, _Page]:
     return html, _Page(html)
 
 
-GOOD = [("answers-use", "yes"), ("answers-why", "gp"), ("answers-score", "8"),
-        ("answers-agree", "agree"), ("answers-tell", "Open later please"),
-        ("answers-order-rank-0", "2"), ("answers-order-rank-1", "1"),
-        ("answers-order-rank-2", "3"), ("equality-age_band", "35-44"),
-        ("equality-postcode_district", "LS6"), ("consent", "yes")]
+GOOD = [
+    ("answers-use", "yes"),
+    ("answers-why", "gp"),
+    ("answers-score", "8"),
+    ("answers-agree", "agree"),
+    ("answers-tell", "Open later please"),
+    ("answers-order-rank-0", "2"),
+    ("answers-order-rank-1", "1"),
+    ("answers-order-rank-2", "3"),
+    ("equality-age_band", "35-44"),
+    ("equality-postcode_district", "LS6"),
+    ("consent", "yes"),
+]
 
 
-def _post(client: FlaskClient, cid: str, page: _Page, fields: list[tuple[str, str]],
-          **overrides: str) -> Any:
+def _post(
+    client: FlaskClient, cid: str, page: _Page, fields: list[tuple[str, str]], **overrides: str
+) -> Any:
     data = MultiDict(fields)
     data["csrf_token"] = page.hidden["csrf_token"]
     data["idempotency_key"] = page.hidden["idempotency_key"]
@@ -301,26 +386,38 @@ def test_form_renders_every_question_accessibly(app: Flask, consultation: dict) 
     uuid.UUID(page.hidden["idempotency_key"])
     assert len(page.hidden["csrf_token"]) >= 32
     # a new idempotency key for each rendering
-    assert _form_page(client, consultation["id"])[1].hidden["idempotency_key"] != \
-        page.hidden["idempotency_key"]
+    assert (
+        _form_page(client, consultation["id"])[1].hidden["idempotency_key"]
+        != page.hidden["idempotency_key"]
+    )
 
 
-def test_bad_answers_give_422_with_summary_links_to_real_inputs(app: Flask,
-                                                                consultation: dict) -> None:
+def test_bad_answers_give_422_with_summary_links_to_real_inputs(
+    app: Flask, consultation: dict
+) -> None:
     client = app.test_client()
     _, page = _form_page(client, consultation["id"])
-    response = _post(client, consultation["id"], page, [
-        ("answers-why", "gp"), ("answers-why", "near"), ("answers-why", "open"),
-        ("answers-use", "yes"), ("answers-tell", "kept answer"),
-        ("answers-order-rank-0", "1"), ("answers-order-rank-1", "1"),
-        ("equality-postcode_district", "not a postcode")])
+    response = _post(
+        client,
+        consultation["id"],
+        page,
+        [
+            ("answers-why", "gp"),
+            ("answers-why", "near"),
+            ("answers-why", "open"),
+            ("answers-use", "yes"),
+            ("answers-tell", "kept answer"),
+            ("answers-order-rank-0", "1"),
+            ("answers-order-rank-1", "1"),
+            ("equality-postcode_district", "not a postcode"),
+        ],
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     again = _Page(html)
     assert 'role="alert"' in html and "There is a problem" in html
     links = [h[1:] for h in again.hrefs if h.startswith("#") and h != "#main-content"]
-    assert set(links) == {"q-why", "q-score", "q-order", "equality-postcode_district",
-                          "consent"}
+    assert set(links) == {"q-why", "q-score", "q-order", "equality-postcode_district", "consent"}
     for target in links:
         assert target in again.inputs, target
         error_id = f"{target}-error"
@@ -342,8 +439,9 @@ def _receipt_status(client: FlaskClient, url: str, want: str, timeout: float = 3
     return eventually(page, timeout, f"{want!r} on {url}")
 
 
-def test_good_answers_redirect_to_a_receipt_and_store_once(app: Flask, consultation: dict,
-                                                           rpc: Any) -> None:
+def test_good_answers_redirect_to_a_receipt_and_store_once(
+    app: Flask, consultation: dict, rpc: Any
+) -> None:
     client = app.test_client()
     _, page = _form_page(client, consultation["id"])
     response = _post(client, consultation["id"], page, GOOD)
@@ -359,8 +457,11 @@ def test_good_answers_redirect_to_a_receipt_and_store_once(app: Flask, consultat
     assert consultation["title"] in html
     stored = rpc.surveys.get_submission(code)
     assert stored["status"] == "stored" and stored["consultation_id"] == consultation["id"]
-    holds_for(lambda: rpc.surveys.get_results(consultation["id"], {})["total_responses"] == 1,
-              0.5, "the double click stored once")
+    holds_for(
+        lambda: rpc.surveys.get_results(consultation["id"], {})["total_responses"] == 1,
+        0.5,
+        "the double click stored once",
+    )
 
 
 def test_unknown_receipt_is_received_and_bad_code_is_404(app: Flask) -> None:
@@ -395,8 +496,11 @@ def test_honeypot_shows_a_receipt_but_stores_nothing(app: Flask, rpc: Any) -> No
     response = _post(client, quiet["id"], page, GOOD, website="http://spam.example")
     assert response.status_code == 200
     assert "Thank you for your response" in response.get_data(as_text=True)
-    holds_for(lambda: rpc.surveys.get_results(quiet["id"], {})["total_responses"] == 0, 1.0,
-              "nothing stored from the honeypot")
+    holds_for(
+        lambda: rpc.surveys.get_results(quiet["id"], {})["total_responses"] == 0,
+        1.0,
+        "nothing stored from the honeypot",
+    )
 
 
 def test_closed_draft_and_unknown_consultations(app: Flask, rpc: Any) -> None:
@@ -412,10 +516,12 @@ def test_closed_draft_and_unknown_consultations(app: Flask, rpc: Any) -> None:
     assert "<h1>Page not found</h1>" in missing.get_data(as_text=True)
 
 
-def test_home_lists_open_consultations_and_filters(app: Flask, rpc: Any,
-                                                   consultation: dict) -> None:
-    other = make_consultation(rpc, title="Calderdale maternity", places=["calderdale"],
-                              priorities=["starting-well"])
+def test_home_lists_open_consultations_and_filters(
+    app: Flask, rpc: Any, consultation: dict
+) -> None:
+    other = make_consultation(
+        rpc, title="Calderdale maternity", places=["calderdale"], priorities=["starting-well"]
+    )
     client = app.test_client()
     html = client.get("/").get_data(as_text=True)
     assert consultation["title"] in html and other["title"] in html
@@ -427,8 +533,7 @@ def test_home_lists_open_consultations_and_filters(app: Flask, rpc: Any,
     assert '<option value="living-well" selected>' in html
 
 
-def test_closing_while_answering_shows_it_closed_and_keeps_nothing(app: Flask,
-                                                                  rpc: Any) -> None:
+def test_closing_while_answering_shows_it_closed_and_keeps_nothing(app: Flask, rpc: Any) -> None:
     late = make_consultation(rpc, title="Closes mid-answer")
     client = app.test_client()
     html, page = _form_page(client, late["id"])

@@ -23,8 +23,9 @@ import pytest
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(os.environ.get("ENGAGE_SKIP_BROWSER") == "1",
-                       reason="ENGAGE_SKIP_BROWSER=1"),
+    pytest.mark.skipif(
+        os.environ.get("ENGAGE_SKIP_BROWSER") == "1", reason="ENGAGE_SKIP_BROWSER=1"
+    ),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,28 +33,50 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("ENGAGE_CHROMIUM", "/usr/bin/chromium")
 
 QUESTIONS: list[dict[str, Any]] = [
-    {"id": "use", "type": "single_choice", "text": "Have you used a walk-in centre?",
-     "required": True, "options": [{"value": "yes", "label": "Yes"},
-                                   {"value": "no", "label": "No"}]},
-    {"id": "why", "type": "multiple_choice", "text": "Why did you go?", "max_choices": 2,
-     "show_if": {"question": "use", "equals": ["yes"]},
-     "options": [{"value": "gp", "label": "Could not see a GP"},
-                 {"value": "near", "label": "It was near"},
-                 {"value": "open", "label": "It was open late"}]},
+    {
+        "id": "use",
+        "type": "single_choice",
+        "text": "Have you used a walk-in centre?",
+        "required": True,
+        "options": [{"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"}],
+    },
+    {
+        "id": "why",
+        "type": "multiple_choice",
+        "text": "Why did you go?",
+        "max_choices": 2,
+        "show_if": {"question": "use", "equals": ["yes"]},
+        "options": [
+            {"value": "gp", "label": "Could not see a GP"},
+            {"value": "near", "label": "It was near"},
+            {"value": "open", "label": "It was open late"},
+        ],
+    },
     {"id": "agree", "type": "likert", "text": "Walk-in centres should open at weekends."},
-    {"id": "score", "type": "rating", "text": "How likely are you to recommend it?",
-     "required": True},
+    {
+        "id": "score",
+        "type": "rating",
+        "text": "How likely are you to recommend it?",
+        "required": True,
+    },
     {"id": "tell", "type": "free_text", "text": "Tell us more", "max_length": 300},
-    {"id": "order", "type": "ranking", "text": "Put these in order of importance",
-     "options": [{"value": "wait", "label": "Short waits"},
-                 {"value": "near", "label": "Close to home"},
-                 {"value": "hours", "label": "Long opening hours"}]},
+    {
+        "id": "order",
+        "type": "ranking",
+        "text": "Put these in order of importance",
+        "options": [
+            {"value": "wait", "label": "Short waits"},
+            {"value": "near", "label": "Close to home"},
+            {"value": "hours", "label": "Long opening hours"},
+        ],
+    },
 ]
 
 
 @pytest.fixture(scope="module")
-def server(make_vhost: Callable[[], str],
-           make_database: Callable[[str], str]) -> Iterator[tuple[str, dict[str, Any], str]]:
+def server(
+    make_vhost: Callable[[], str], make_database: Callable[[str], str]
+) -> Iterator[tuple[str, dict[str, Any], str]]:
     """(base URL of the app over real HTTP, an open consultation, AMQP URI)."""
     from nameko.containers import ServiceContainer
     from nameko.standalone.rpc import ClusterRpcProxy
@@ -64,8 +87,9 @@ def server(make_vhost: Callable[[], str],
     from surveys.service import SurveysService
 
     uri = make_vhost()
-    container = ServiceContainer(SurveysService, {"AMQP_URI": uri,
-                                                  "DATABASE_URL": make_database("surveys")})
+    container = ServiceContainer(
+        SurveysService, {"AMQP_URI": uri, "DATABASE_URL": make_database("surveys")}
+    )
     container.start()
     gateway_db = make_database("gateway")
     app = create_app(Settings(amqp_uri=uri, database_url=gateway_db, rpc_timeout=5))
@@ -76,12 +100,18 @@ def server(make_vhost: Callable[[], str],
     try:
         with ClusterRpcProxy({"AMQP_URI": uri}, timeout=10) as rpc:
             now = datetime.now(UTC)
-            created = rpc.surveys.create_consultation({
-                "title": "Walk-in centres in Leeds", "summary": "Tell us how you use them.",
-                "description": "We want to hear from you.", "places": ["leeds"],
-                "priorities": ["living-well"], "opens_at": (now - timedelta(days=1)).isoformat(),
-                "closes_at": (now + timedelta(days=30)).isoformat(),
-                "questionnaire": {"questions": QUESTIONS}})
+            created = rpc.surveys.create_consultation(
+                {
+                    "title": "Walk-in centres in Leeds",
+                    "summary": "Tell us how you use them.",
+                    "description": "We want to hear from you.",
+                    "places": ["leeds"],
+                    "priorities": ["living-well"],
+                    "opens_at": (now - timedelta(days=1)).isoformat(),
+                    "closes_at": (now + timedelta(days=30)).isoformat(),
+                    "questionnaire": {"questions": QUESTIONS},
+                }
+            )
             consultation = rpc.surveys.open_consultation(created["id"])
         yield f"http://127.0.0.1:{http.server_port}", consultation, uri
     finally:
@@ -99,25 +129,48 @@ def fill_read_model(url: str) -> None:
     from gateway.projections import apply_consultation, apply_response
 
     closed = datetime.now(UTC) - timedelta(days=7)
-    outcome = {"summary": "We will pilot evening appointments.", "decisions": [
-        {"you_said": "Evenings suit working people.", "we_did": "A pilot in two practices.",
-         "status": "in-progress"},
-        {"you_said": "Open at weekends.", "we_did": "Not this year.",
-         "status": "not-taken-forward", "reason": "There are not enough GPs yet."}]}
+    outcome = {
+        "summary": "We will pilot evening appointments.",
+        "decisions": [
+            {
+                "you_said": "Evenings suit working people.",
+                "we_did": "A pilot in two practices.",
+                "status": "in-progress",
+            },
+            {
+                "you_said": "Open at weekends.",
+                "we_did": "Not this year.",
+                "status": "not-taken-forward",
+                "reason": "There are not enough GPs yet.",
+            },
+        ],
+    }
     pool = Pool(url, size=1)
     try:
         with pool.connection() as conn:
-            for title, outcome_or_none in (("Evening GP appointments", outcome),
-                                           ("Dementia cafes", None)):
+            for title, outcome_or_none in (
+                ("Evening GP appointments", outcome),
+                ("Dementia cafes", None),
+            ):
                 cid = str(uuid.uuid4())
-                apply_consultation(conn, {
-                    "event_id": str(uuid.uuid4()), "occurred_at": closed.isoformat(),
-                    "consultation_id": cid, "title": title, "places": ["leeds"],
-                    "priorities": ["living-well"], "status": "closed",
-                    "opens_at": (closed - timedelta(days=28)).isoformat(),
-                    "closes_at": closed.isoformat(), "outcome": outcome_or_none})
-                apply_response(conn, {"event_id": str(uuid.uuid4()), "consultation_id": cid,
-                                      "place": "leeds"})
+                apply_consultation(
+                    conn,
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "occurred_at": closed.isoformat(),
+                        "consultation_id": cid,
+                        "title": title,
+                        "places": ["leeds"],
+                        "priorities": ["living-well"],
+                        "status": "closed",
+                        "opens_at": (closed - timedelta(days=28)).isoformat(),
+                        "closes_at": closed.isoformat(),
+                        "outcome": outcome_or_none,
+                    },
+                )
+                apply_response(
+                    conn, {"event_id": str(uuid.uuid4()), "consultation_id": cid, "place": "leeds"}
+                )
     finally:
         pool.close()
 
@@ -125,15 +178,19 @@ def fill_read_model(url: str) -> None:
 def assert_accessible(page: Any, where: str) -> None:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document)")
-    bad = [f"{v['id']} ({v['impact']}): {v['help']} at "
-           + ", ".join(str(n["target"]) for n in v["nodes"])
-           for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(str(n["target"]) for n in v["nodes"])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert not bad, f"{where}: " + "; ".join(bad)
 
 
 def assert_no_sideways_scroll(page: Any, where: str) -> None:
     widths = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
     assert widths[0] <= widths[1], f"{where} scrolls sideways: {widths}"
 
 
@@ -147,13 +204,14 @@ def run_in_browser(base: str, title: str) -> str:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             # axe-core goes in as a script tag, which the app's CSP (rightly) blocks;
             # bypass_csp lets the test inject it without loosening the policy.
-            page = chromium.new_page(viewport={"width": 360, "height": 640},
-                                     bypass_csp=True)
+            page = chromium.new_page(viewport={"width": 360, "height": 640}, bypass_csp=True)
             return _journey(page, base, title)
         finally:
             chromium.close()
@@ -243,13 +301,19 @@ def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str
     assert AXE.exists(), "run `npm install` at the repository root for axe-core"
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
     base, consultation, uri = server
-    child = subprocess.run([sys.executable, __file__, base, consultation["title"]],
-                           capture_output=True, text=True, timeout=180, cwd=ROOT,
-                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    child = subprocess.run(
+        [sys.executable, __file__, base, consultation["title"]],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert child.returncode == 0, child.stdout + child.stderr
     code = child.stdout.strip().splitlines()[-1]
     # What the browser was told is what the service stored.
     with ClusterRpcProxy({"AMQP_URI": uri}, timeout=10) as rpc:
+
         def receipt() -> dict[str, Any] | None:
             try:
                 return rpc.surveys.get_submission(code)

@@ -40,15 +40,19 @@ class HealthCheck:
         with self.db.connection() as conn:
             row = conn.execute("SELECT 1 AS ok").fetchone()
         return HealthSchema().dump(
-            {"service": self.name, "database": row is not None and row["ok"] == 1})
+            {"service": self.name, "database": row is not None and row["ok"] == 1}
+        )
 
 
 def check(service: str, amqp_uri: str, timeout: float = 5.0) -> dict[str, Any]:
     """The service's health answer; raises when it is unreachable or unwell."""
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=timeout) as cluster:
         answer = getattr(cluster, service).health()
-    if not (isinstance(answer, dict) and answer.get("service") == service
-            and answer.get("database") is True):
+    if not (
+        isinstance(answer, dict)
+        and answer.get("service") == service
+        and answer.get("database") is True
+    ):
         raise RuntimeError(f"unhealthy answer: {answer!r}")
     return answer
 

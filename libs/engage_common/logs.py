@@ -35,8 +35,9 @@ class ExpectedOutcomeFilter(logging.Filter):
         exc = _expected_exception(record)
         if exc is not None:
             ctx = _worker_context(record)
-            where = f"{ctx.service_name}.{ctx.entrypoint.method_name}" if ctx else (
-                record.getMessage())
+            where = (
+                f"{ctx.service_name}.{ctx.entrypoint.method_name}" if ctx else (record.getMessage())
+            )
             record.msg, record.args = "%s: %s: %s", (where, type(exc).__name__, exc)
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)

@@ -30,8 +30,9 @@ SUBMISSIONS_EXCHANGE = Exchange("engage.submissions", type="direct", durable=Tru
 
 def submissions_queue(owner: str) -> Queue:
     """The durable queue of resident submissions that ``owner`` (a service) stores."""
-    return Queue(f"{owner}.submissions", exchange=SUBMISSIONS_EXCHANGE, routing_key=owner,
-                 durable=True)
+    return Queue(
+        f"{owner}.submissions", exchange=SUBMISSIONS_EXCHANGE, routing_key=owner, durable=True
+    )
 
 
 def claim_message(conn: Connection, message_id: str, handler: str) -> bool:
@@ -49,8 +50,9 @@ class _RetryThenDeadLetter:
 
     max_attempts = MAX_ATTEMPTS
 
-    def handle_message_processed(self, message: Any, result: Any = None,
-                                 exc_info: Any = None) -> None:
+    def handle_message_processed(
+        self, message: Any, result: Any = None, exc_info: Any = None
+    ) -> None:
         if exc_info is not None:
             try:
                 self._divert(message, exc_info)
@@ -68,19 +70,29 @@ class _RetryThenDeadLetter:
         if attempts < self.max_attempts:
             headers[ATTEMPTS_HEADER] = attempts + 1
             log.warning("message on %s failed (attempt %s); retrying", queue_name, attempts)
-            publisher.publish(message.body, exchange=None, routing_key=queue_name,
-                              headers=headers, serializer=None,
-                              content_type=message.content_type,
-                              content_encoding=message.content_encoding)
+            publisher.publish(
+                message.body,
+                exchange=None,
+                routing_key=queue_name,
+                headers=headers,
+                serializer=None,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+            )
             return
         error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
         headers.update({"x-engage-original-queue": queue_name, "x-engage-error": error[:2000]})
-        log.error("message on %s dead-lettered after %s attempts: %s", queue_name, attempts,
-                  error)
-        publisher.publish(message.body, exchange=None, routing_key=DEAD_LETTER_QUEUE.name,
-                          headers=headers, serializer=None, content_type=message.content_type,
-                          content_encoding=message.content_encoding,
-                          declare=[DEAD_LETTER_QUEUE])
+        log.error("message on %s dead-lettered after %s attempts: %s", queue_name, attempts, error)
+        publisher.publish(
+            message.body,
+            exchange=None,
+            routing_key=DEAD_LETTER_QUEUE.name,
+            headers=headers,
+            serializer=None,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            declare=[DEAD_LETTER_QUEUE],
+        )
 
 
 class ReliableConsumer(_RetryThenDeadLetter, Consumer):
@@ -97,8 +109,7 @@ event_handler = ReliableEventHandler.decorator
 
 # Ride out a blip in the connection, but answer within a second when RabbitMQ is away
 # (nameko's default policy waits about 5 s before giving up).
-SHORT_RETRY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.3,
-               "interval_max": 0.5}
+SHORT_RETRY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.3, "interval_max": 0.5}
 
 
 class DurablePublisher:
@@ -108,10 +119,16 @@ class DurablePublisher:
     ``OSError``) within about a second."""
 
     def __init__(self, amqp_uri: str) -> None:
-        self._publisher = Publisher(amqp_uri, use_confirms=True, serializer="json",
-                                    mandatory=True, retry_policy=SHORT_RETRY)
+        self._publisher = Publisher(
+            amqp_uri, use_confirms=True, serializer="json", mandatory=True, retry_policy=SHORT_RETRY
+        )
 
     def submit(self, owner: str, payload: dict[str, Any], message_id: str) -> None:
         queue = submissions_queue(owner)
-        self._publisher.publish(payload, exchange=SUBMISSIONS_EXCHANGE, routing_key=owner,
-                                message_id=message_id, declare=[queue])
+        self._publisher.publish(
+            payload,
+            exchange=SUBMISSIONS_EXCHANGE,
+            routing_key=owner,
+            message_id=message_id,
+            declare=[queue],
+        )

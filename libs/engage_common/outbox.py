@@ -109,9 +109,7 @@ class OutboxRelay(DependencyProvider):
         self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
 
     def _pool(self) -> Pool:
-        provider = next(
-            d for d in self.container.dependencies if d.attr_name == self.database_attr
-        )
+        provider = next(d for d in self.container.dependencies if d.attr_name == self.database_attr)
         return provider.pool
 
     def _run(self) -> None:

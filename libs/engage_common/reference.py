@@ -36,7 +36,8 @@ PREFER_NOT_TO_SAY = "prefer-not-to-say"
 CONSENT_WORDINGS: dict[str, str] = {
     "2026-11": (
         "I agree that my answers can be stored and used, without my name or anything that "
-        "identifies me, to report what people told the NHS in this consultation."),
+        "identifies me, to report what people told the NHS in this consultation."
+    ),
 }
 CONSENT_VERSION = "2026-11"
 
@@ -50,16 +51,28 @@ def consent_record(version: str) -> dict[str, Any]:
     """What is stored for a resident who agreed to ``version``: the server's wording."""
     return {"given": True, "version": version, "wording": CONSENT_WORDINGS[version]}
 
+
 # Postcode districts (the first half of a postcode) to place. Most areas map by
 # their letters; the districts listed in _DISTRICT_EXCEPTIONS cross a boundary.
-_AREA_PLACES = {"BD": "bradford-craven", "HX": "calderdale", "HG": "harrogate",
-                "HD": "kirklees", "LS": "leeds", "WF": "wakefield"}
+_AREA_PLACES = {
+    "BD": "bradford-craven",
+    "HX": "calderdale",
+    "HG": "harrogate",
+    "HD": "kirklees",
+    "LS": "leeds",
+    "WF": "wakefield",
+}
 _DISTRICT_EXCEPTIONS = {
     "LS29": "bradford-craven",  # Ilkley
     "OL14": "calderdale",  # Todmorden
-    "WF12": "kirklees", "WF13": "kirklees", "WF14": "kirklees",
-    "WF15": "kirklees", "WF16": "kirklees", "WF17": "kirklees",  # Dewsbury, Batley
-    "YO51": "harrogate", "YO61": "harrogate",  # Boroughbridge, Easingwold edge
+    "WF12": "kirklees",
+    "WF13": "kirklees",
+    "WF14": "kirklees",
+    "WF15": "kirklees",
+    "WF16": "kirklees",
+    "WF17": "kirklees",  # Dewsbury, Batley
+    "YO51": "harrogate",
+    "YO61": "harrogate",  # Boroughbridge, Easingwold edge
 }
 POSTCODE_DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
 
@@ -84,61 +97,137 @@ def _options(*pairs: tuple[str, str]) -> list[dict[str, str]]:
 
 
 ETHNICITY_GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
-    ("Asian or Asian British", [
-        ("asian-bangladeshi", "Bangladeshi"), ("asian-chinese", "Chinese"),
-        ("asian-indian", "Indian"), ("asian-pakistani", "Pakistani"),
-        ("asian-other", "Any other Asian background")]),
-    ("Black, Black British, Caribbean or African", [
-        ("black-african", "African"), ("black-caribbean", "Caribbean"),
-        ("black-other", "Any other Black, Black British or Caribbean background")]),
-    ("Mixed or Multiple ethnic groups", [
-        ("mixed-white-asian", "White and Asian"),
-        ("mixed-white-black-african", "White and Black African"),
-        ("mixed-white-black-caribbean", "White and Black Caribbean"),
-        ("mixed-other", "Any other Mixed or Multiple ethnic background")]),
-    ("White", [
-        ("white-british", "English, Welsh, Scottish, Northern Irish or British"),
-        ("white-irish", "Irish"), ("white-gypsy-irish-traveller", "Gypsy or Irish Traveller"),
-        ("white-roma", "Roma"), ("white-other", "Any other White background")]),
+    (
+        "Asian or Asian British",
+        [
+            ("asian-bangladeshi", "Bangladeshi"),
+            ("asian-chinese", "Chinese"),
+            ("asian-indian", "Indian"),
+            ("asian-pakistani", "Pakistani"),
+            ("asian-other", "Any other Asian background"),
+        ],
+    ),
+    (
+        "Black, Black British, Caribbean or African",
+        [
+            ("black-african", "African"),
+            ("black-caribbean", "Caribbean"),
+            ("black-other", "Any other Black, Black British or Caribbean background"),
+        ],
+    ),
+    (
+        "Mixed or Multiple ethnic groups",
+        [
+            ("mixed-white-asian", "White and Asian"),
+            ("mixed-white-black-african", "White and Black African"),
+            ("mixed-white-black-caribbean", "White and Black Caribbean"),
+            ("mixed-other", "Any other Mixed or Multiple ethnic background"),
+        ],
+    ),
+    (
+        "White",
+        [
+            ("white-british", "English, Welsh, Scottish, Northern Irish or British"),
+            ("white-irish", "Irish"),
+            ("white-gypsy-irish-traveller", "Gypsy or Irish Traveller"),
+            ("white-roma", "Roma"),
+            ("white-other", "Any other White background"),
+        ],
+    ),
     ("Other ethnic group", [("other-arab", "Arab"), ("other-any", "Any other ethnic group")]),
 ]
 
 EQUALITY_QUESTIONS: list[dict[str, Any]] = [
-    {"id": "age_band", "text": "What is your age?", "options": _options(
-        ("under-16", "Under 16"), ("16-24", "16 to 24"), ("25-34", "25 to 34"),
-        ("35-44", "35 to 44"), ("45-54", "45 to 54"), ("55-64", "55 to 64"),
-        ("65-74", "65 to 74"), ("75-84", "75 to 84"), ("85-plus", "85 or over"))},
-    {"id": "sex", "text": "What is your sex?", "options": _options(
-        ("female", "Female"), ("male", "Male"))},
-    {"id": "gender_identity", "text":
-        "Is the gender you identify with the same as your sex registered at birth?",
-     "options": _options(("yes", "Yes"), ("no", "No"))},
-    {"id": "ethnicity", "text": "What is your ethnic group?", "groups": [
-        {"label": g, "options": [{"value": v, "label": label} for v, label in opts]}
-        for g, opts in ETHNICITY_GROUPS],
-     "options": _options(*[o for _, opts in ETHNICITY_GROUPS for o in opts])},
-    {"id": "disability", "text": (
-        "Are your day-to-day activities limited because of a health problem or disability "
-        "which has lasted, or is expected to last, at least 12 months?"),
-     "options": _options(("yes-a-lot", "Yes, limited a lot"),
-                         ("yes-a-little", "Yes, limited a little"), ("no", "No"))},
-    {"id": "sexual_orientation", "text": "Which of the following best describes your sexual "
-     "orientation?", "options": _options(
-        ("straight", "Straight or heterosexual"), ("gay-lesbian", "Gay or lesbian"),
-        ("bisexual", "Bisexual"), ("other", "Another sexual orientation"))},
-    {"id": "religion", "text": "What is your religion or belief?", "options": _options(
-        ("none", "No religion"), ("christian", "Christian"), ("buddhist", "Buddhist"),
-        ("hindu", "Hindu"), ("jewish", "Jewish"), ("muslim", "Muslim"), ("sikh", "Sikh"),
-        ("other", "Any other religion or belief"))},
-    {"id": "unpaid_carer", "text": (
-        "Do you look after, or give any help or support to, anyone because they have long-term "
-        "physical or mental health conditions or illnesses, or problems related to old age?"),
-     "options": _options(("no", "No"), ("yes-up-to-19", "Yes, up to 19 hours a week"),
-                         ("yes-20-49", "Yes, 20 to 49 hours a week"),
-                         ("yes-50-plus", "Yes, 50 or more hours a week"))},
-    {"id": "postcode_district", "text": "What is the first half of your postcode?",
-     "hint": "For example, LS6 or BD23. We use this only to see which places we heard from.",
-     "free_text": True, "options": _options()},
+    {
+        "id": "age_band",
+        "text": "What is your age?",
+        "options": _options(
+            ("under-16", "Under 16"),
+            ("16-24", "16 to 24"),
+            ("25-34", "25 to 34"),
+            ("35-44", "35 to 44"),
+            ("45-54", "45 to 54"),
+            ("55-64", "55 to 64"),
+            ("65-74", "65 to 74"),
+            ("75-84", "75 to 84"),
+            ("85-plus", "85 or over"),
+        ),
+    },
+    {
+        "id": "sex",
+        "text": "What is your sex?",
+        "options": _options(("female", "Female"), ("male", "Male")),
+    },
+    {
+        "id": "gender_identity",
+        "text": "Is the gender you identify with the same as your sex registered at birth?",
+        "options": _options(("yes", "Yes"), ("no", "No")),
+    },
+    {
+        "id": "ethnicity",
+        "text": "What is your ethnic group?",
+        "groups": [
+            {"label": g, "options": [{"value": v, "label": label} for v, label in opts]}
+            for g, opts in ETHNICITY_GROUPS
+        ],
+        "options": _options(*[o for _, opts in ETHNICITY_GROUPS for o in opts]),
+    },
+    {
+        "id": "disability",
+        "text": (
+            "Are your day-to-day activities limited because of a health problem or disability "
+            "which has lasted, or is expected to last, at least 12 months?"
+        ),
+        "options": _options(
+            ("yes-a-lot", "Yes, limited a lot"),
+            ("yes-a-little", "Yes, limited a little"),
+            ("no", "No"),
+        ),
+    },
+    {
+        "id": "sexual_orientation",
+        "text": "Which of the following best describes your sexual orientation?",
+        "options": _options(
+            ("straight", "Straight or heterosexual"),
+            ("gay-lesbian", "Gay or lesbian"),
+            ("bisexual", "Bisexual"),
+            ("other", "Another sexual orientation"),
+        ),
+    },
+    {
+        "id": "religion",
+        "text": "What is your religion or belief?",
+        "options": _options(
+            ("none", "No religion"),
+            ("christian", "Christian"),
+            ("buddhist", "Buddhist"),
+            ("hindu", "Hindu"),
+            ("jewish", "Jewish"),
+            ("muslim", "Muslim"),
+            ("sikh", "Sikh"),
+            ("other", "Any other religion or belief"),
+        ),
+    },
+    {
+        "id": "unpaid_carer",
+        "text": (
+            "Do you look after, or give any help or support to, anyone because they have long-term "
+            "physical or mental health conditions or illnesses, or problems related to old age?"
+        ),
+        "options": _options(
+            ("no", "No"),
+            ("yes-up-to-19", "Yes, up to 19 hours a week"),
+            ("yes-20-49", "Yes, 20 to 49 hours a week"),
+            ("yes-50-plus", "Yes, 50 or more hours a week"),
+        ),
+    },
+    {
+        "id": "postcode_district",
+        "text": "What is the first half of your postcode?",
+        "hint": "For example, LS6 or BD23. We use this only to see which places we heard from.",
+        "free_text": True,
+        "options": _options(),
+    },
 ]
 EQUALITY_FIELDS = [q["id"] for q in EQUALITY_QUESTIONS]
 
@@ -171,7 +260,8 @@ def validate_equality(
             district = normalise_postcode_district(value)
             if not POSTCODE_DISTRICT.match(district):
                 errors[f"equality.{qid}"] = [
-                    "must be the first half of a UK postcode, like LS6 or BD23"]
+                    "must be the first half of a UK postcode, like LS6 or BD23"
+                ]
             else:
                 clean[qid] = district
             continue

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "",
-               interval: float = 0.05) -> T:
+def eventually(
+    check: Callable[[], T], timeout: float = 30.0, what: str = "", interval: float = 0.05
+) -> T:
     """Call ``check`` until it returns something truthy (returned) or ``timeout`` passes
     (AssertionError naming ``what`` and the last value seen). Exceptions propagate."""
     deadline = time.monotonic() + timeout
@@ -25,13 +26,16 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "",
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for "
-                                 f"{what or getattr(check, '__name__', check)}; last: {value!r}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for "
+                f"{what or getattr(check, '__name__', check)}; last: {value!r}"
+            )
         time.sleep(interval)
 
 
-def holds_for(check: Callable[[], Any], seconds: float, what: str = "",
-              interval: float = 0.05) -> None:
+def holds_for(
+    check: Callable[[], Any], seconds: float, what: str = "", interval: float = 0.05
+) -> None:
     """``check`` is truthy on every call for ``seconds`` (AssertionError at the first
     time it is not)."""
     deadline = time.monotonic() + seconds

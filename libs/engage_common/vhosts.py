@@ -15,13 +15,15 @@ AUTH = ("guest", "guest")
 def create_vhost(name: str, amqp_base: str) -> str:
     """Create ``name`` with full rights for guest; its AMQP URI under ``amqp_base``."""
     vhost = quote(name, safe="")
-    requests.put(f"{MANAGEMENT_URL}/api/vhosts/{vhost}", auth=AUTH,
-                 timeout=30).raise_for_status()
-    requests.put(f"{MANAGEMENT_URL}/api/permissions/{vhost}/guest", auth=AUTH, timeout=30,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    requests.put(f"{MANAGEMENT_URL}/api/vhosts/{vhost}", auth=AUTH, timeout=30).raise_for_status()
+    requests.put(
+        f"{MANAGEMENT_URL}/api/permissions/{vhost}/guest",
+        auth=AUTH,
+        timeout=30,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+    ).raise_for_status()
     return f"{amqp_base.rstrip('/')}/{name}"
 
 
 def delete_vhost(name: str) -> None:
-    requests.delete(f"{MANAGEMENT_URL}/api/vhosts/{quote(name, safe='')}", auth=AUTH,
-                    timeout=30)
+    requests.delete(f"{MANAGEMENT_URL}/api/vhosts/{quote(name, safe='')}", auth=AUTH, timeout=30)

@@ -28,8 +28,10 @@ TAG = "dashboard"
 
 
 class PlaceCountSchema(Schema):
-    place = fields.String(allow_none=True, metadata={
-        "description": "place code, or null when the resident did not say"})
+    place = fields.String(
+        allow_none=True,
+        metadata={"description": "place code, or null when the resident did not say"},
+    )
     label = fields.String()
     count = fields.Integer()
 
@@ -75,29 +77,50 @@ def _iso(value: Any) -> str | None:
 
 @bp.get("/you-said-we-did")
 @rate_limited(READ)
-@doc("You said, we did: closed consultations, responses per place and decisions", tag=TAG,
-     response=YouSaidWeDidSchema, description="Built from events (a read model), so it "
-     "answers even while the services are down and may lag them by a moment.")
+@doc(
+    "You said, we did: closed consultations, responses per place and decisions",
+    tag=TAG,
+    response=YouSaidWeDidSchema,
+    description="Built from events (a read model), so it "
+    "answers even while the services are down and may lag them by a moment.",
+)
 def you_said_we_did() -> Any:
     with engage().db.connection() as conn:
         rows = readmodel.you_said_we_did(conn)
-    return jsonify(consultations=[{
-        "id": r["id"], "title": r["title"], "places": r["places"],
-        "priorities": r["priorities"], "status": r["status"],
-        "opens_at": _iso(r["opens_at"]), "closes_at": _iso(r["closes_at"]),
-        "response_count": r["response_count"],
-        "responses_by_place": r["responses_by_place"], "outcome": r["outcome"],
-    } for r in rows])
+    return jsonify(
+        consultations=[
+            {
+                "id": r["id"],
+                "title": r["title"],
+                "places": r["places"],
+                "priorities": r["priorities"],
+                "status": r["status"],
+                "opens_at": _iso(r["opens_at"]),
+                "closes_at": _iso(r["closes_at"]),
+                "response_count": r["response_count"],
+                "responses_by_place": r["responses_by_place"],
+                "outcome": r["outcome"],
+            }
+            for r in rows
+        ]
+    )
 
 
 @bp.get("/staff/dead-letters")
 @require_role(ADMIN)
-@doc("Messages that failed every retry, newest first, with their errors", tag="admin",
-     query=DeadLetterQuerySchema, response=DeadLetterListSchema, errors=(401, 403, 422))
+@doc(
+    "Messages that failed every retry, newest first, with their errors",
+    tag="admin",
+    query=DeadLetterQuerySchema,
+    response=DeadLetterListSchema,
+    errors=(401, 403, 422),
+)
 def staff_dead_letters() -> Any:
     limit = query_args(DeadLetterQuerySchema())["limit"]
     with engage().db.connection() as conn:
         rows = conn.execute(
             "SELECT id, message_id, queue, error, headers, body, received_at FROM dead_letters"
-            " ORDER BY received_at DESC, id DESC LIMIT %s", (limit,)).fetchall()
+            " ORDER BY received_at DESC, id DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
     return jsonify(dead_letters=[{**r, "received_at": _iso(r["received_at"])} for r in rows])

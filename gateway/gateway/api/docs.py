@@ -13,12 +13,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 SchemaLike = type[Schema] | Schema
 
 
-def doc(summary: str, *, tag: str, body: SchemaLike | None = None,
-        query: SchemaLike | None = None, response: SchemaLike | None = None,
-        status: int = 200, errors: Sequence[int] = (), description: str = "",
-        produces: str = "application/json", headers: dict[str, str] | None = None,
-        request_headers: dict[str, str] | None = None,
-        consumes: str = "application/json") -> Callable[[F], F]:
+def doc(
+    summary: str,
+    *,
+    tag: str,
+    body: SchemaLike | None = None,
+    query: SchemaLike | None = None,
+    response: SchemaLike | None = None,
+    status: int = 200,
+    errors: Sequence[int] = (),
+    description: str = "",
+    produces: str = "application/json",
+    headers: dict[str, str] | None = None,
+    request_headers: dict[str, str] | None = None,
+    consumes: str = "application/json",
+) -> Callable[[F], F]:
     """``errors``: the 4xx/5xx statuses the route can answer (all use the error schema).
     ``headers``: response headers on success; ``request_headers``: optional request headers.
     ``consumes``: the request body's media type (web forms post
@@ -27,10 +36,18 @@ def doc(summary: str, *, tag: str, body: SchemaLike | None = None,
 
     def decorate(view: F) -> F:
         view.__openapi__ = {  # type: ignore[attr-defined]
-            "summary": summary, "tag": tag, "body": body, "query": query,
-            "response": response, "status": status, "errors": tuple(errors),
-            "description": description, "produces": produces, "headers": headers or {},
-            "request_headers": request_headers or {}, "consumes": consumes,
+            "summary": summary,
+            "tag": tag,
+            "body": body,
+            "query": query,
+            "response": response,
+            "status": status,
+            "errors": tuple(errors),
+            "description": description,
+            "produces": produces,
+            "headers": headers or {},
+            "request_headers": request_headers or {},
+            "consumes": consumes,
         }
         return view
 

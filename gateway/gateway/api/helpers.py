@@ -23,14 +23,14 @@ def json_body(schema: Schema, raw: bool = False) -> Any:
     not match the schema (wrong types, unknown or missing fields).
     """
     if not request.is_json:
-        raise ApiError("Send the body as JSON with 'Content-Type: application/json'.",
-                       status=415)
+        raise ApiError("Send the body as JSON with 'Content-Type: application/json'.", status=415)
     body = request.get_data(cache=True)
     try:
         data = json.loads(body, parse_constant=_no_constants, parse_float=_finite)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ApiError(f"The body is not valid JSON: {exc}", status=400,
-                       fields={"body": ["is not valid JSON"]}) from exc
+        raise ApiError(
+            f"The body is not valid JSON: {exc}", status=400, fields={"body": ["is not valid JSON"]}
+        ) from exc
     refuse_unstorable(data, "body")
     loaded = load(schema, data)
     return data if raw else loaded
@@ -59,8 +59,13 @@ def refuse_unstorable(data: Any, what: str) -> None:
     accepted, never a receipt for something then lost, nor a 500."""
     bad = unstorable(data)
     if bad:
-        raise ApiError("Some fields need correcting." if what == "body" else
-                       "Some query parameters are not valid.", status=422, fields=bad)
+        raise ApiError(
+            "Some fields need correcting."
+            if what == "body"
+            else "Some query parameters are not valid.",
+            status=422,
+            fields=bad,
+        )
 
 
 def check_id(value: str, what: str = "consultation") -> str:

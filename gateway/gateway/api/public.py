@@ -32,8 +32,7 @@ PublicConsultationSchema = contract.ConsultationSchema(exclude=PRIVATE_FIELDS)
 
 
 class PublicConsultationListSchema(Schema):
-    consultations = fields.List(fields.Nested(contract.ConsultationSchema(
-        exclude=PRIVATE_FIELDS)))
+    consultations = fields.List(fields.Nested(contract.ConsultationSchema(exclude=PRIVATE_FIELDS)))
 
 
 def public_view(consultation: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +50,13 @@ def published_consultation(consultation_id: str) -> dict[str, Any]:
 
 @bp.get("/consultations")
 @rate_limited(READ)
-@doc("List published consultations (open by default)", tag=TAG, query=PublicListQuerySchema,
-     response=PublicConsultationListSchema, errors=(422, 503))
+@doc(
+    "List published consultations (open by default)",
+    tag=TAG,
+    query=PublicListQuerySchema,
+    response=PublicConsultationListSchema,
+    errors=(422, 503),
+)
 def list_consultations() -> Any:
     filters = query_args(PublicListQuerySchema())
     found = engage().services.surveys("list_consultations", filters)
@@ -61,26 +65,34 @@ def list_consultations() -> Any:
 
 @bp.get("/consultations/<consultation_id>")
 @rate_limited(READ)
-@doc("Read a published consultation", tag=TAG, response=PublicConsultationSchema,
-     errors=(404, 503))
+@doc("Read a published consultation", tag=TAG, response=PublicConsultationSchema, errors=(404, 503))
 def get_consultation(consultation_id: str) -> Any:
     return jsonify(public_view(published_consultation(consultation_id)))
 
 
 @bp.post("/consultations/<consultation_id>/responses")
 @rate_limited(WRITE)
-@doc("Submit a response", tag=TAG, body=contract.ResponseInputSchema,
-     response=SubmissionAcceptedSchema, status=202, errors=(400, 404, 409, 413, 415, 422, 503),
-     description="The response is queued durably and stored once. Sending the same "
-     "`Idempotency-Key` again returns the same receipt and stores nothing new.",
-     headers={"Location": "where to check the receipt"},
-     request_headers={"Idempotency-Key": "any printable string up to 200 characters"})
+@doc(
+    "Submit a response",
+    tag=TAG,
+    body=contract.ResponseInputSchema,
+    response=SubmissionAcceptedSchema,
+    status=202,
+    errors=(400, 404, 409, 413, 415, 422, 503),
+    description="The response is queued durably and stored once. Sending the same "
+    "`Idempotency-Key` again returns the same receipt and stores nothing new.",
+    headers={"Location": "where to check the receipt"},
+    request_headers={"Idempotency-Key": "any printable string up to 200 characters"},
+)
 def submit(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
-        raise ApiError("The Idempotency-Key header is not valid.", status=422, fields={
-            "Idempotency-Key": ["must be 1 to 200 printable characters without spaces"]})
+        raise ApiError(
+            "The Idempotency-Key header is not valid.",
+            status=422,
+            fields={"Idempotency-Key": ["must be 1 to 200 printable characters without spaces"]},
+        )
     body = json_body(contract.ResponseInputSchema(), raw=True)
     receipt = submit_response(engage(), consultation_id, body, key)
     response = jsonify(receipt)
@@ -91,9 +103,13 @@ def submit(consultation_id: str) -> Any:
 
 @bp.get("/receipts/<code>")
 @rate_limited(READ)
-@doc("What became of a submission", tag=TAG, response=contract.ReceiptSchema,
-     errors=(404, 503),
-     description="404 while the submission is still queued (usually a second or two).")
+@doc(
+    "What became of a submission",
+    tag=TAG,
+    response=contract.ReceiptSchema,
+    errors=(404, 503),
+    description="404 while the submission is still queued (usually a second or two).",
+)
 def get_receipt(code: str) -> Any:
     return jsonify(engage().services.surveys("get_submission", receipt(code)))
 
@@ -110,10 +126,14 @@ def receipt(code: str) -> str:
 # only key, so guessing codes must be slow (they are 60-bit HMACs: guessing is hopeless).
 @bp.get("/receipts/<code>/response")
 @rate_limited(WRITE)
-@doc("See what you sent (answers, equality answers, consent)", tag=TAG,
-     response=contract.MyResponseSchema, errors=(404, 503),
-     description="The receipt code is the key: anyone holding it can see and delete the "
-     "response, so keep it safe. 404 while the response is still queued.")
+@doc(
+    "See what you sent (answers, equality answers, consent)",
+    tag=TAG,
+    response=contract.MyResponseSchema,
+    errors=(404, 503),
+    description="The receipt code is the key: anyone holding it can see and delete the "
+    "response, so keep it safe. 404 while the response is still queued.",
+)
 def my_response(code: str) -> Any:
     response = jsonify(engage().services.surveys("get_my_response", receipt(code)))
     response.headers["Cache-Control"] = "no-store"
@@ -122,18 +142,21 @@ def my_response(code: str) -> Any:
 
 @bp.delete("/receipts/<code>/response")
 @rate_limited(WRITE)
-@doc("Delete what you sent", tag=TAG, response=contract.ResponseDeletedSchema,
-     errors=(404, 503),
-     description="Deletes the response and its equality answers for good. Published "
-     "results no longer count it.")
+@doc(
+    "Delete what you sent",
+    tag=TAG,
+    response=contract.ResponseDeletedSchema,
+    errors=(404, 503),
+    description="Deletes the response and its equality answers for good. Published "
+    "results no longer count it.",
+)
 def delete_my_response(code: str) -> Any:
     return jsonify(engage().services.surveys("delete_my_response", receipt(code)))
 
 
 @bp.get("/reference")
 @rate_limited(READ)
-@doc("Places, priorities and equality-monitoring questions", tag=TAG,
-     response=ReferenceSchema)
+@doc("Places, priorities and equality-monitoring questions", tag=TAG, response=ReferenceSchema)
 def reference() -> Any:
     return jsonify(
         places=[{"value": k, "label": v} for k, v in PLACES.items()],

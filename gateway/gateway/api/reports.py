@@ -27,15 +27,28 @@ from gateway.schemas import GatewaySchema
 
 TAG = "reports"
 LONDON = ZoneInfo("Europe/London")
-COLUMNS = ["consultation", "places", "priorities", "closed", "responses", "you said",
-           "we did", "status", "reason"]
+COLUMNS = [
+    "consultation",
+    "places",
+    "priorities",
+    "closed",
+    "responses",
+    "you said",
+    "we did",
+    "status",
+    "reason",
+]
 
 
 class ReportFiltersSchema(GatewaySchema):
-    place = fields.String(validate=validate.OneOf(list(PLACES)), metadata={
-        "description": "only consultations for this place"})
-    priority = fields.String(validate=validate.OneOf(list(PRIORITIES)), metadata={
-        "description": "only consultations for this priority"})
+    place = fields.String(
+        validate=validate.OneOf(list(PLACES)),
+        metadata={"description": "only consultations for this place"},
+    )
+    priority = fields.String(
+        validate=validate.OneOf(list(PRIORITIES)),
+        metadata={"description": "only consultations for this priority"},
+    )
 
 
 def _report() -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -58,10 +71,17 @@ def decision_rows(found: list[dict[str, Any]]) -> Iterator[list[Any]]:
     """One row per published decision, in ``COLUMNS`` order, in plain words."""
     for c in found:
         for d in (c["outcome"] or {}).get("decisions") or []:
-            yield [c["title"], [PLACES.get(p, p) for p in c["places"]] or ["All places"],
-                   [PRIORITIES.get(p, p) for p in c["priorities"]], _day(c["closes_at"]),
-                   c["response_count"], d.get("you_said"), d.get("we_did"),
-                   readmodel.status_words(d.get("status")), d.get("reason")]
+            yield [
+                c["title"],
+                [PLACES.get(p, p) for p in c["places"]] or ["All places"],
+                [PRIORITIES.get(p, p) for p in c["priorities"]],
+                _day(c["closes_at"]),
+                c["response_count"],
+                d.get("you_said"),
+                d.get("we_did"),
+                readmodel.status_words(d.get("status")),
+                d.get("reason"),
+            ]
 
 
 def _csv(found: list[dict[str, Any]]) -> Iterator[str]:
@@ -72,47 +92,68 @@ def _csv(found: list[dict[str, Any]]) -> Iterator[str]:
 
 @bp.get("/staff/reports/you-said-we-did.csv")
 @require_role(*RESULTS)  # officers, analysts, board viewers (and admins)
-@doc("Board report: every published decision as CSV (streamed)", tag=TAG,
-     query=ReportFiltersSchema, produces="text/csv", errors=(401, 403, 422),
-     description="One row per decision: consultation, places, priorities, closed, "
-     "responses, you said, we did, status (in words), reason. From the read model. Text "
-     "that a spreadsheet would run as a formula is prefixed with an apostrophe.")
+@doc(
+    "Board report: every published decision as CSV (streamed)",
+    tag=TAG,
+    query=ReportFiltersSchema,
+    produces="text/csv",
+    errors=(401, 403, 422),
+    description="One row per decision: consultation, places, priorities, closed, "
+    "responses, you said, we did, status (in words), reason. From the read model. Text "
+    "that a spreadsheet would run as a formula is prefixed with an apostrophe.",
+)
 def staff_report_csv() -> Any:
     filters, found = _report()
     audit("report.you_said_we_did.csv", _audit_target(filters))
-    return Response(_csv(found), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="you-said-we-did.csv"',
-        "Cache-Control": "no-store"})
+    return Response(
+        _csv(found),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="you-said-we-did.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def summary(decided: list[dict[str, Any]], waiting: list[dict[str, Any]]) -> dict[str, Any]:
     """The numbers a board paper opens with."""
-    statuses = Counter(d.get("status") for c in decided
-                       for d in c["outcome"].get("decisions") or [])
+    statuses = Counter(
+        d.get("status") for c in decided for d in c["outcome"].get("decisions") or []
+    )
     return {
         "decided": len(decided),
         "waiting": len(waiting),
         "responses": sum(c["response_count"] for c in decided),
         "decisions": sum(statuses.values()),
-        "by_status": [(words, statuses.get(status, 0))
-                      for status, words in readmodel.DECISION_STATUS_WORDS.items()],
+        "by_status": [
+            (words, statuses.get(status, 0))
+            for status, words in readmodel.DECISION_STATUS_WORDS.items()
+        ],
     }
 
 
 @bp.get("/staff/reports/you-said-we-did.html")
 @require_role(*RESULTS)  # officers, analysts, board viewers (and admins)
-@doc("Board report: a print-friendly HTML board paper of every published decision",
-     tag=TAG, query=ReportFiltersSchema, produces="text/html", errors=(401, 403, 422),
-     description="The CSV's content with a summary table (consultations, responses, "
-     "decisions by status) and the consultations waiting for a decision; print it to PDF.")
+@doc(
+    "Board report: a print-friendly HTML board paper of every published decision",
+    tag=TAG,
+    query=ReportFiltersSchema,
+    produces="text/html",
+    errors=(401, 403, 422),
+    description="The CSV's content with a summary table (consultations, responses, "
+    "decisions by status) and the consultations waiting for a decision; print it to PDF.",
+)
 def staff_report_html() -> Any:
     filters, found = _report()
     audit("report.you_said_we_did.html", _audit_target(filters))
     decided, waiting = readmodel.split_decided(found)
     html = render_template(
-        "board_report.html", summary=summary(decided, waiting), decided=decided,
+        "board_report.html",
+        summary=summary(decided, waiting),
+        decided=decided,
         waiting=waiting,
         place=PLACES.get(filters.get("place", ""), ""),
         priority=PRIORITIES.get(filters.get("priority", ""), ""),
-        produced=datetime.now(UTC))
+        produced=datetime.now(UTC),
+    )
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})

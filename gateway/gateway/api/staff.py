@@ -66,44 +66,70 @@ def surveys(method: str, *args: Any) -> Any:
 
 # -- consultations -----------------------------------------------------------------------------
 
+
 @bp.get("/staff/consultations")
 @require_role(*READ)
-@doc("List all consultations, drafts included", tag=TAG, query=contract.ConsultationFiltersSchema,
-     response=ConsultationListSchema, errors=(401, 403, 422, 503))
+@doc(
+    "List all consultations, drafts included",
+    tag=TAG,
+    query=contract.ConsultationFiltersSchema,
+    response=ConsultationListSchema,
+    errors=(401, 403, 422, 503),
+)
 def staff_list_consultations() -> Any:
-    return jsonify(consultations=surveys("list_consultations",
-                                         query_args(contract.ConsultationFiltersSchema())))
+    return jsonify(
+        consultations=surveys(
+            "list_consultations", query_args(contract.ConsultationFiltersSchema())
+        )
+    )
 
 
 @bp.post("/staff/consultations")
 @require_role(*EDIT)
-@doc("Create a draft consultation", tag=TAG, body=contract.ConsultationCreateSchema,
-     response=contract.ConsultationSchema, status=201,
-     errors=(400, 401, 403, 413, 415, 422, 503), headers={"Location": "the new consultation"})
+@doc(
+    "Create a draft consultation",
+    tag=TAG,
+    body=contract.ConsultationCreateSchema,
+    response=contract.ConsultationSchema,
+    status=201,
+    errors=(400, 401, 403, 413, 415, 422, 503),
+    headers={"Location": "the new consultation"},
+)
 def staff_create_consultation() -> Any:
-    consultation = surveys("create_consultation",
-                           json_body(contract.ConsultationCreateSchema(), raw=True))
+    consultation = surveys(
+        "create_consultation", json_body(contract.ConsultationCreateSchema(), raw=True)
+    )
     audit("consultation.create", str(consultation["id"]))
     response = jsonify(consultation)
     response.status_code = 201
-    response.headers["Location"] = url_for("api.staff_get_consultation",
-                                           consultation_id=consultation["id"])
+    response.headers["Location"] = url_for(
+        "api.staff_get_consultation", consultation_id=consultation["id"]
+    )
     return response
 
 
 @bp.get("/staff/consultations/<consultation_id>")
 @require_role(*READ)
-@doc("Read a consultation", tag=TAG, response=contract.ConsultationSchema,
-     errors=(401, 403, 404, 503))
+@doc(
+    "Read a consultation",
+    tag=TAG,
+    response=contract.ConsultationSchema,
+    errors=(401, 403, 404, 503),
+)
 def staff_get_consultation(consultation_id: str) -> Any:
     return jsonify(surveys("get_consultation", check_id(consultation_id)))
 
 
 @bp.patch("/staff/consultations/<consultation_id>")
 @require_role(*EDIT)
-@doc("Edit a consultation", tag=TAG, body=contract.ConsultationUpdateSchema,
-     response=contract.ConsultationSchema, errors=(400, 401, 403, 404, 409, 413, 415, 422, 503),
-     description="Drafts change freely; open consultations only their text and `closes_at`.")
+@doc(
+    "Edit a consultation",
+    tag=TAG,
+    body=contract.ConsultationUpdateSchema,
+    response=contract.ConsultationSchema,
+    errors=(400, 401, 403, 404, 409, 413, 415, 422, 503),
+    description="Drafts change freely; open consultations only their text and `closes_at`.",
+)
 def staff_update_consultation(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     changes = json_body(contract.ConsultationUpdateSchema(), raw=True)
@@ -114,8 +140,12 @@ def staff_update_consultation(consultation_id: str) -> Any:
 
 @bp.post("/staff/consultations/<consultation_id>/open")
 @require_role(*EDIT)
-@doc("Open a draft consultation to responses", tag=TAG, response=contract.ConsultationSchema,
-     errors=(401, 403, 404, 409, 422, 503))
+@doc(
+    "Open a draft consultation to responses",
+    tag=TAG,
+    response=contract.ConsultationSchema,
+    errors=(401, 403, 404, 409, 422, 503),
+)
 def staff_open_consultation(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     consultation = surveys("open_consultation", consultation_id)
@@ -125,8 +155,12 @@ def staff_open_consultation(consultation_id: str) -> Any:
 
 @bp.post("/staff/consultations/<consultation_id>/close")
 @require_role(*EDIT)
-@doc("Close a consultation", tag=TAG, response=contract.ConsultationSchema,
-     errors=(401, 403, 404, 409, 503))
+@doc(
+    "Close a consultation",
+    tag=TAG,
+    response=contract.ConsultationSchema,
+    errors=(401, 403, 404, 409, 503),
+)
 def staff_close_consultation(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     consultation = surveys("close_consultation", consultation_id)
@@ -136,9 +170,13 @@ def staff_close_consultation(consultation_id: str) -> Any:
 
 @bp.put("/staff/consultations/<consultation_id>/outcome")
 @require_role(*EDIT)
-@doc("Publish the outcome ('you said, we did') of a closed consultation", tag=TAG,
-     body=contract.OutcomeSchema, response=contract.ConsultationSchema,
-     errors=(400, 401, 403, 404, 409, 413, 415, 422, 503))
+@doc(
+    "Publish the outcome ('you said, we did') of a closed consultation",
+    tag=TAG,
+    body=contract.OutcomeSchema,
+    response=contract.ConsultationSchema,
+    errors=(400, 401, 403, 404, 409, 413, 415, 422, 503),
+)
 def staff_publish_outcome(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     outcome = json_body(contract.OutcomeSchema(), raw=True)
@@ -149,9 +187,13 @@ def staff_publish_outcome(consultation_id: str) -> Any:
 
 @bp.get("/staff/consultations/<consultation_id>/results")
 @require_role(*RESULTS)
-@doc("Aggregated results, optionally for one place or equality group", tag=TAG,
-     query=contract.ResultsFiltersSchema, response=contract.ResultsSchema,
-     errors=(401, 403, 404, 422, 503))
+@doc(
+    "Aggregated results, optionally for one place or equality group",
+    tag=TAG,
+    query=contract.ResultsFiltersSchema,
+    response=contract.ResultsSchema,
+    errors=(401, 403, 404, 422, 503),
+)
 def staff_results(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     filters = query_args(contract.ResultsFiltersSchema())
@@ -211,10 +253,14 @@ def export_lines(first: dict[str, Any], fetch: Any) -> Iterator[str]:
 
 @bp.get("/staff/consultations/<consultation_id>/responses.csv")
 @require_role(*EXPORT)
-@doc("Every response as CSV (streamed)", tag=TAG, produces="text/csv",
-     errors=(401, 403, 404, 503),
-     description="One row per stored response, with a header row. Text that a spreadsheet "
-     "would run as a formula is prefixed with an apostrophe.")
+@doc(
+    "Every response as CSV (streamed)",
+    tag=TAG,
+    produces="text/csv",
+    errors=(401, 403, 404, 503),
+    description="One row per stored response, with a header row. Text that a spreadsheet "
+    "would run as a formula is prefixed with an apostrophe.",
+)
 def staff_export_responses(consultation_id: str) -> Any:
     consultation_id = check_id(consultation_id)
     services = engage().services  # the generator runs after the request context is gone
@@ -227,13 +273,17 @@ def staff_export_responses(consultation_id: str) -> Any:
     return Response(
         export_lines(first, fetch),
         mimetype="text/csv",
-        headers={"Content-Disposition":
-                 f'attachment; filename="consultation-{consultation_id}-responses.csv"',
-                 "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="consultation-{consultation_id}-responses.csv"'
+            ),
+            "Cache-Control": "no-store",
+        },
     )
 
 
 # -- who am I, staff users, tokens (admin) -----------------------------------------------------
+
 
 @bp.get("/staff/me")
 @require_role(*READ)
@@ -254,8 +304,14 @@ def staff_list_users() -> Any:
 
 @bp.post("/staff/users")
 @require_role(ADMIN)
-@doc("Add a staff user", tag="admin", body=StaffUserSchema, response=StaffUserSchema,
-     status=201, errors=(400, 401, 403, 409, 415, 422))
+@doc(
+    "Add a staff user",
+    tag="admin",
+    body=StaffUserSchema,
+    response=StaffUserSchema,
+    status=201,
+    errors=(400, 401, 403, 409, 415, 422),
+)
 def staff_create_user() -> Any:
     data = json_body(StaffUserSchema())
     try:
@@ -263,31 +319,47 @@ def staff_create_user() -> Any:
             row = store.create_staff(conn, data["email"], data["name"], data["role"])
             store.audit(conn, current_staff().id, "staff.create", row["email"])
     except psycopg.errors.UniqueViolation as exc:
-        raise ApiError("A staff user with that email already exists.", status=409,
-                       fields={"email": ["is already in use"]}) from exc
+        raise ApiError(
+            "A staff user with that email already exists.",
+            status=409,
+            fields={"email": ["is already in use"]},
+        ) from exc
     return jsonify(StaffUserSchema().dump(row)), 201
 
 
 @bp.patch("/staff/users/<int:user_id>")
 @require_role(ADMIN)
-@doc("Rename a staff user or change their role", tag="admin", body=StaffUserUpdateSchema,
-     response=StaffUserSchema, errors=(400, 401, 403, 404, 409, 415, 422),
-     description="409 when it would demote the last admin with a working token.")
+@doc(
+    "Rename a staff user or change their role",
+    tag="admin",
+    body=StaffUserUpdateSchema,
+    response=StaffUserSchema,
+    errors=(400, 401, 403, 404, 409, 415, 422),
+    description="409 when it would demote the last admin with a working token.",
+)
 def staff_update_user(user_id: int) -> Any:
     changes = json_body(StaffUserUpdateSchema())
     with engage().db.connection() as conn:
         row = update_staff(conn, user_id, changes)
         if row is None:
             raise ApiError("There is no staff user with that id.", status=404)
-        store.audit(conn, current_staff().id, "staff.update",
-                    f"{row['email']} " + " ".join(f"{k}={v}" for k, v in changes.items()))
+        store.audit(
+            conn,
+            current_staff().id,
+            "staff.update",
+            f"{row['email']} " + " ".join(f"{k}={v}" for k, v in changes.items()),
+        )
     return jsonify(StaffUserSchema().dump(row))
 
 
 @bp.get("/staff/tokens")
 @require_role(ADMIN)
-@doc("List API tokens (prefixes only; tokens are stored hashed)", tag="admin",
-     response=TokenListSchema, errors=(401, 403))
+@doc(
+    "List API tokens (prefixes only; tokens are stored hashed)",
+    tag="admin",
+    response=TokenListSchema,
+    errors=(401, 403),
+)
 def staff_list_tokens() -> Any:
     with engage().db.connection() as conn:
         rows = store.list_tokens(conn)
@@ -296,20 +368,32 @@ def staff_list_tokens() -> Any:
 
 @bp.post("/staff/tokens")
 @require_role(ADMIN)
-@doc("Issue a token for a staff user (shown once)", tag="admin", body=TokenIssueSchema,
-     response=IssuedTokenSchema, status=201, errors=(400, 401, 403, 404, 415, 422))
+@doc(
+    "Issue a token for a staff user (shown once)",
+    tag="admin",
+    body=TokenIssueSchema,
+    response=IssuedTokenSchema,
+    status=201,
+    errors=(400, 401, 403, 404, 415, 422),
+)
 def staff_issue_token() -> Any:
     data = json_body(TokenIssueSchema())
     most = engage().settings.token_ttl_days
     days = data.get("valid_days", most)
     if days > most:
-        raise ApiError("Some fields need correcting.", status=422, fields={
-            "valid_days": [f"must be at most {most} (TOKEN_TTL_DAYS)"]})
+        raise ApiError(
+            "Some fields need correcting.",
+            status=422,
+            fields={"valid_days": [f"must be at most {most} (TOKEN_TTL_DAYS)"]},
+        )
     with engage().db.connection() as conn:
         user = store.staff_by_email(conn, data["email"])
         if user is None:
-            raise ApiError("There is no staff user with that email.", status=404,
-                           fields={"email": ["is not a staff user"]})
+            raise ApiError(
+                "There is no staff user with that email.",
+                status=404,
+                fields={"email": ["is not a staff user"]},
+            )
         token, row = issue_token(conn, user["id"], data["label"], days)
         store.audit(conn, current_staff().id, "token.issue", row["prefix"])
     return jsonify(IssuedTokenSchema().dump({**row, "token": token})), 201
@@ -317,9 +401,13 @@ def staff_issue_token() -> Any:
 
 @bp.delete("/staff/tokens/<prefix>")
 @require_role(ADMIN)
-@doc("Revoke a token by its prefix", tag="admin", response=TokenSchema,
-     errors=(401, 403, 404, 409),
-     description="409 when it is the last working token of any admin.")
+@doc(
+    "Revoke a token by its prefix",
+    tag="admin",
+    response=TokenSchema,
+    errors=(401, 403, 404, 409),
+    description="409 when it is the last working token of any admin.",
+)
 def staff_revoke_token(prefix: str) -> Any:
     if not TOKEN_PREFIX_PATTERN.match(prefix):
         raise ApiError("There is no token with that prefix.", status=404)
@@ -344,19 +432,26 @@ SERVICES_CHECKED = {
 
 @bp.post("/staff/erasure-requests")
 @require_role(*ERASE)
-@doc("Find, and with confirm erase, everything held about a person", tag="privacy",
-     body=ErasureRequestSchema, response=ErasureResultSchema,
-     errors=(400, 401, 403, 413, 415, 422, 503),
-     description="Give a receipt code and/or a text the person may have typed (a name, an "
-     "email). Send `confirm: false` first to see what matches, then `confirm: true` to "
-     "erase those responses. Both are audited (without the searched text).")
+@doc(
+    "Find, and with confirm erase, everything held about a person",
+    tag="privacy",
+    body=ErasureRequestSchema,
+    response=ErasureResultSchema,
+    errors=(400, 401, 403, 413, 415, 422, 503),
+    description="Give a receipt code and/or a text the person may have typed (a name, an "
+    "email). Send `confirm: false` first to see what matches, then `confirm: true` to "
+    "erase those responses. Both are audited (without the searched text).",
+)
 def staff_erasure_request() -> Any:
     data = json_body(ErasureRequestSchema())
     code = (data.get("receipt_code") or "").strip().upper() or None
     text = (data.get("text") or "").strip() or None
     if not code and not text:
-        raise ApiError("Give a receipt code, a text to search for, or both.", status=422,
-                       fields={"receipt_code": ["give this, text, or both"]})
+        raise ApiError(
+            "Give a receipt code, a text to search for, or both.",
+            status=422,
+            fields={"receipt_code": ["give this, text, or both"]},
+        )
     found = surveys("find_personal_data", code, text)
     ids = [r["response_id"] for r in found["responses"]]
     # The audit says who searched and what was found, never the searched text itself.
@@ -366,14 +461,23 @@ def staff_erasure_request() -> Any:
     if data["confirm"] and ids:
         erased = surveys("erase_responses", ids)["erased"]
         audit("personal_data.erase", "responses " + ",".join(str(i) for i in ids))
-    return jsonify(found=found["responses"], truncated=found["truncated"], erased=erased,
-                   services_checked=SERVICES_CHECKED)
+    return jsonify(
+        found=found["responses"],
+        truncated=found["truncated"],
+        erased=erased,
+        services_checked=SERVICES_CHECKED,
+    )
 
 
 @bp.get("/staff/audit-log")
 @require_role(ADMIN)
-@doc("The audit log, newest first", tag="admin", query=AuditQuerySchema,
-     response=AuditLogSchema, errors=(401, 403, 422))
+@doc(
+    "The audit log, newest first",
+    tag="admin",
+    query=AuditQuerySchema,
+    response=AuditLogSchema,
+    errors=(401, 403, 422),
+)
 def staff_audit_log() -> Any:
     limit = query_args(AuditQuerySchema())["limit"]
     with engage().db.connection() as conn:

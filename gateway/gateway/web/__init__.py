@@ -39,8 +39,13 @@ from gateway.web.schemas import CsrfForm, PageFilters, ResponseForm
 
 TAG = "resident web pages"
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static/web")
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/web",
+)
 
 LONDON = ZoneInfo("Europe/London")
 CSRF_SESSION_KEY = "csrf"
@@ -57,8 +62,7 @@ def when(value: str | None) -> str:
     except ValueError:
         return str(value)
     hour = moment.strftime("%I").lstrip("0")
-    return (f"{moment.day} {moment:%B %Y} at {hour}:{moment:%M}"
-            f"{moment.strftime('%p').lower()}")
+    return f"{moment.day} {moment:%B %Y} at {hour}:{moment:%M}{moment.strftime('%p').lower()}"
 
 
 @bp.app_template_filter("day")
@@ -67,8 +71,9 @@ def day(value: datetime | str | None) -> str:
     if not value:
         return ""
     try:
-        moment = (value if isinstance(value, datetime)
-                  else datetime.fromisoformat(str(value))).astimezone(LONDON)
+        moment = (
+            value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        ).astimezone(LONDON)
     except ValueError:
         return str(value)
     return f"{moment.day} {moment:%B %Y}"
@@ -78,8 +83,10 @@ def day(value: datetime | str | None) -> str:
 def paragraphs(value: str | None) -> Markup:
     """Plain text to paragraphs, escaped (staff text is never trusted as HTML)."""
     blocks = [b.strip() for b in re.split(r"\n\s*\n", value or "") if b.strip()]
-    return Markup("\n").join(Markup("<p>{}</p>").format(
-        Markup("<br>").join(escape(line) for line in block.splitlines())) for block in blocks)
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in block.splitlines()))
+        for block in blocks
+    )
 
 
 @bp.app_context_processor
@@ -99,8 +106,11 @@ def _check_csrf() -> None:
     expected = session.get(CSRF_SESSION_KEY)
     sent = request.form.get(forms.CSRF_FIELD, "")
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
-        raise ApiError("Your form could not be sent, because it had expired or did not come "
-                       "from this website. Go back, reload the page and try again.", status=400)
+        raise ApiError(
+            "Your form could not be sent, because it had expired or did not come "
+            "from this website. Go back, reload the page and try again.",
+            status=400,
+        )
 
 
 def _idempotency_key(sent: str | None = None) -> str:
@@ -138,10 +148,13 @@ def _notice(consultation: dict[str, Any]) -> str | None:
     return "This consultation is not taking answers just now."
 
 
-def _render_consultation(consultation: dict[str, Any], status: int = 200,
-                         form: Any | None = None,
-                         errors: dict[str, Any] | None = None,
-                         idempotency_key: str | None = None) -> tuple[str, int]:
+def _render_consultation(
+    consultation: dict[str, Any],
+    status: int = 200,
+    form: Any | None = None,
+    errors: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[str, int]:
     questions = (consultation.get("questionnaire") or {}).get("questions") or []
     summary, inline = forms.error_messages(questions, errors or {})
     html = render_template(
@@ -169,9 +182,14 @@ def _page_filters() -> tuple[str, str]:
 
 
 @bp.get("/")
-@doc("Home: the consultations open now, filterable by place and priority", tag=TAG,
-     query=PageFilters, produces="text/html", description="From surveys; while it does "
-     "not answer, from the gateway's read model (kept from surveys' events).")
+@doc(
+    "Home: the consultations open now, filterable by place and priority",
+    tag=TAG,
+    query=PageFilters,
+    produces="text/html",
+    description="From surveys; while it does "
+    "not answer, from the gateway's read model (kept from surveys' events).",
+)
 def index() -> Any:
     filters: dict[str, Any] = {"status": "open", "accepting": True}
     place, priority = _page_filters()
@@ -184,30 +202,42 @@ def index() -> Any:
         consultations = ctx.services.surveys("list_consultations", filters)
     except ServiceUnavailable:
         with ctx.db.connection() as conn:
-            consultations = readmodel.open_consultations(conn, datetime.now(UTC),
-                                                         place or None, priority or None)
-    return render_template("index.html", consultations=consultations, place=place,
-                           priority=priority)
+            consultations = readmodel.open_consultations(
+                conn, datetime.now(UTC), place or None, priority or None
+            )
+    return render_template(
+        "index.html", consultations=consultations, place=place, priority=priority
+    )
 
 
 @bp.get("/you-said-we-did")
 @rate_limited(READ)
-@doc("You said, we did: what people told us in closed consultations, what was decided "
-     "and what is still waiting for a decision", tag=TAG, query=PageFilters,
-     produces="text/html", description="Read from the gateway's read model only (no call "
-     "to the services), so it answers while they are down and may lag them by a moment.")
+@doc(
+    "You said, we did: what people told us in closed consultations, what was decided "
+    "and what is still waiting for a decision",
+    tag=TAG,
+    query=PageFilters,
+    produces="text/html",
+    description="Read from the gateway's read model only (no call "
+    "to the services), so it answers while they are down and may lag them by a moment.",
+)
 def you_said_we_did() -> Any:
     place, priority = _page_filters()
     with engage().db.connection() as conn:
         found = readmodel.you_said_we_did(conn, place or None, priority or None)
     decided, waiting = readmodel.split_decided(found)
-    return render_template("you_said_we_did.html", place=place, priority=priority,
-                           decided=decided, waiting=waiting)
+    return render_template(
+        "you_said_we_did.html", place=place, priority=priority, decided=decided, waiting=waiting
+    )
 
 
 @bp.get("/consultations/<consultation_id>")
-@doc("A consultation and its questionnaire as an accessible form (no JavaScript needed)",
-     tag=TAG, produces="text/html", errors=(404, 503))
+@doc(
+    "A consultation and its questionnaire as an accessible form (no JavaScript needed)",
+    tag=TAG,
+    produces="text/html",
+    errors=(404, 503),
+)
 def consultation(consultation_id: str) -> Any:
     # From the snapshot while surveys is down: residents can still answer (see submissions).
     found = _visible(current_or_snapshot(engage(), consultation_id))
@@ -216,18 +246,30 @@ def consultation(consultation_id: str) -> Any:
 
 @bp.post("/consultations/<consultation_id>")
 @rate_limited(WRITE)
-@doc("Send a response from the form: 303 to the receipt page, or the form again with an "
-     "error summary (422)", tag=TAG, body=ResponseForm,
-     consumes="application/x-www-form-urlencoded", produces="text/html", status=303,
-     headers={"Location": "the receipt page"}, errors=(400, 404, 409, 413, 422, 503))
+@doc(
+    "Send a response from the form: 303 to the receipt page, or the form again with an "
+    "error summary (422)",
+    tag=TAG,
+    body=ResponseForm,
+    consumes="application/x-www-form-urlencoded",
+    produces="text/html",
+    status=303,
+    headers={"Location": "the receipt page"},
+    errors=(400, 404, 409, 413, 422, 503),
+)
 def respond(consultation_id: str) -> Any:
     _check_csrf()
     ctx = engage()
     found = _visible(current_or_snapshot(ctx, consultation_id))
     if request.form.get(forms.HONEYPOT_FIELD):
         # Filled in by something that is not a person: store nothing, say nothing.
-        return render_template("receipt.html", code=decoy_receipt_code(), status="received",
-                               consultation=found, reasons=[])
+        return render_template(
+            "receipt.html",
+            code=decoy_receipt_code(),
+            status="received",
+            consultation=found,
+            reasons=[],
+        )
     questions = (found.get("questionnaire") or {}).get("questions") or []
     parsed = forms.parse_form(questions, request.form)
     key = _idempotency_key(request.form.get(forms.IDEMPOTENCY_FIELD))
@@ -241,24 +283,35 @@ def respond(consultation_id: str) -> Any:
             receipt = submit_response(ctx, consultation_id, parsed.submission(), key, found)
     except ValidationFailed as failed:
         # The form's own reason (e.g. "consent") wins over the rules' for the same input.
-        errors.update({k: v for k, v in failed.errors.items()
-                       if k.split(".")[0] not in errors and k not in errors})
+        errors.update(
+            {
+                k: v
+                for k, v in failed.errors.items()
+                if k.split(".")[0] not in errors and k not in errors
+            }
+        )
     except Conflict:
         # It closed while the resident was answering.
         found = current_or_snapshot(ctx, consultation_id)
         return _render_consultation(found, status=409)
     if errors:
         return _render_consultation(found, 422, request.form, errors, key)
-    session[LAST_RECEIPT_KEY] = {"code": receipt["receipt_code"],
-                                 "consultation_id": consultation_id,
-                                 "title": found.get("title", "")}
+    session[LAST_RECEIPT_KEY] = {
+        "code": receipt["receipt_code"],
+        "consultation_id": consultation_id,
+        "title": found.get("title", ""),
+    }
     return redirect(url_for("web.receipt", code=receipt["receipt_code"]), code=303)
 
 
 @bp.get("/receipts/<code>")
 @rate_limited(READ)
-@doc("A receipt: whether the response is received, stored or rejected", tag=TAG,
-     produces="text/html", errors=(404, 503))
+@doc(
+    "A receipt: whether the response is received, stored or rejected",
+    tag=TAG,
+    produces="text/html",
+    errors=(404, 503),
+)
 def receipt(code: str) -> Any:
     code = _receipt_code(code)
     ctx = engage()
@@ -279,8 +332,9 @@ def receipt(code: str) -> Any:
             found = ctx.services.surveys("get_consultation", consultation_id)
         except NotFound:
             found = None
-    return render_template("receipt.html", code=code, status=status, consultation=found,
-                           reasons=reasons)
+    return render_template(
+        "receipt.html", code=code, status=status, consultation=found, reasons=reasons
+    )
 
 
 def _receipt_code(code: str) -> str:
@@ -295,8 +349,9 @@ def _label(options: list[dict[str, Any]] | None, value: Any) -> str:
     return str(labels.get(str(value), value))
 
 
-def readable_answers(questions: list[dict[str, Any]], answers: dict[str, Any]
-                     ) -> list[dict[str, str]]:
+def readable_answers(
+    questions: list[dict[str, Any]], answers: dict[str, Any]
+) -> list[dict[str, str]]:
     """``[{question, answer}]`` in questionnaire order, with option labels, not values."""
     out = []
     for q in questions:
@@ -314,14 +369,16 @@ def readable_answers(questions: list[dict[str, Any]], answers: dict[str, Any]
     return out
 
 
-def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]],
-                                        list[dict[str, str]]]:
+def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]], list[dict[str, str]]]:
     ctx = engage()
     try:
         sent = ctx.services.surveys("get_my_response", code)
     except NotFound:
-        raise ApiError("We do not hold a response with that receipt code. If you only just "
-                       "sent it, wait a few seconds and reload this page.", status=404) from None
+        raise ApiError(
+            "We do not hold a response with that receipt code. If you only just "
+            "sent it, wait a few seconds and reload this page.",
+            status=404,
+        ) from None
     try:
         consultation = ctx.services.surveys("get_consultation", sent["consultation_id"])
         questions = (consultation.get("questionnaire") or {}).get("questions") or []
@@ -333,36 +390,56 @@ def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]],
 
 @bp.get("/receipts/<code>/response")
 @rate_limited(WRITE)
-@doc("What the resident sent, with a button to delete it", tag=TAG, produces="text/html",
-     errors=(404, 503))
+@doc(
+    "What the resident sent, with a button to delete it",
+    tag=TAG,
+    produces="text/html",
+    errors=(404, 503),
+)
 def my_response(code: str) -> Any:
     """See what you sent: the receipt code is the only key a resident holds."""
     code = _receipt_code(code)
     sent, answers, equality = _show_response(code)
-    response = Response(render_template("my_response.html", code=code, response=sent,
-                                        answers=answers, equality=equality,
-                                        csrf_token=_csrf_token()), mimetype="text/html")
+    response = Response(
+        render_template(
+            "my_response.html",
+            code=code,
+            response=sent,
+            answers=answers,
+            equality=equality,
+            csrf_token=_csrf_token(),
+        ),
+        mimetype="text/html",
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.post("/receipts/<code>/delete")
 @rate_limited(WRITE)
-@doc("Delete the resident's response (asks to confirm first)", tag=TAG, body=CsrfForm,
-     consumes="application/x-www-form-urlencoded", produces="text/html",
-     errors=(400, 404, 503))
+@doc(
+    "Delete the resident's response (asks to confirm first)",
+    tag=TAG,
+    body=CsrfForm,
+    consumes="application/x-www-form-urlencoded",
+    produces="text/html",
+    errors=(400, 404, 503),
+)
 def delete_response(code: str) -> Any:
     """Ask first (a page with a confirm button), then delete for good."""
     _check_csrf()
     code = _receipt_code(code)
     if request.form.get("confirm") != "yes":
-        return render_template("delete_response.html", code=code, deleted=False,
-                               csrf_token=_csrf_token())
+        return render_template(
+            "delete_response.html", code=code, deleted=False, csrf_token=_csrf_token()
+        )
     try:
         engage().services.surveys("delete_my_response", code)
     except NotFound:
-        raise ApiError("We do not hold a response with that receipt code. It may have "
-                       "been deleted already.", status=404) from None
+        raise ApiError(
+            "We do not hold a response with that receipt code. It may have been deleted already.",
+            status=404,
+        ) from None
     if (session.get(LAST_RECEIPT_KEY) or {}).get("code") == code:
         session.pop(LAST_RECEIPT_KEY)
     return render_template("delete_response.html", code=code, deleted=True)
@@ -386,15 +463,19 @@ def render_error(error: ApiError) -> Response:
     status = error.status if 400 <= error.status < 600 else 500
     title = ERROR_TITLES.get(status, "Sorry, there is a problem with the service")
     if status == 404:
-        message = ("If you typed the web address, check it is correct. If you pasted it, "
-                   "check you copied the entire address.")
+        message = (
+            "If you typed the web address, check it is correct. If you pasted it, "
+            "check you copied the entire address."
+        )
     elif status >= 500 and status != 503:
         message = "Something went wrong on our side. Please try again later."
     else:
         message = error.message
-    response = Response(render_template("error.html", title=title, message=message,
-                                        status=status), status=status,
-                        mimetype="text/html")
+    response = Response(
+        render_template("error.html", title=title, message=message, status=status),
+        status=status,
+        mimetype="text/html",
+    )
     for key, value in error.headers.items():
         response.headers[key] = value
     return response

@@ -138,9 +138,10 @@ def equality_field_id(qid: str) -> str:
 
 def _choices(base: str, options: Iterable[tuple[str, str]], checked: set[str]) -> list[Choice]:
     """The first choice's id is the field id, so a link to the field lands on an input."""
-    return [Choice(id=base if i == 0 else f"{base}-{i}", value=v, label=label,
-                   checked=v in checked)
-            for i, (v, label) in enumerate(options)]
+    return [
+        Choice(id=base if i == 0 else f"{base}-{i}", value=v, label=label, checked=v in checked)
+        for i, (v, label) in enumerate(options)
+    ]
 
 
 def _option_pairs(question: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -158,8 +159,11 @@ def _condition_hint(question: Mapping[str, Any], by_id: Mapping[str, tuple[int, 
     return f"Answer this only if you answered {said} to {where}."
 
 
-def build_fields(questions: list[Mapping[str, Any]], form: Any | None = None,
-                 errors: Mapping[str, str] | None = None) -> list[Field]:
+def build_fields(
+    questions: list[Mapping[str, Any]],
+    form: Any | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> list[Field]:
     """View models for a questionnaire; ``form`` keeps a resident's answers on re-render."""
     data = FormData(form)
     errors = errors or {}
@@ -174,8 +178,16 @@ def build_fields(questions: list[Mapping[str, Any]], form: Any | None = None,
             hints.append(_condition_hint(question, by_id))
         if question.get("hint"):
             hints.append(str(question["hint"]))
-        f = Field(id=fid, name=name, kind="radios", number=number, text=question["text"],
-                  required=bool(question.get("required")), hints=hints, error=errors.get(fid))
+        f = Field(
+            id=fid,
+            name=name,
+            kind="radios",
+            number=number,
+            text=question["text"],
+            required=bool(question.get("required")),
+            hints=hints,
+            error=errors.get(fid),
+        )
         if kind_of in ("single_choice", "likert"):
             f.choices = _choices(fid, _option_pairs(question), {data.get(name)})
         elif kind_of == "multiple_choice":
@@ -187,8 +199,7 @@ def build_fields(questions: list[Mapping[str, Any]], form: Any | None = None,
             f.choices = _choices(fid, _option_pairs(question), set(data.getlist(name)))
         elif kind_of == "rating":
             f.kind = "rating"
-            f.hints.append(f"Choose a number from {RATING_MIN} (lowest) to {RATING_MAX} "
-                           "(highest).")
+            f.hints.append(f"Choose a number from {RATING_MIN} (lowest) to {RATING_MAX} (highest).")
             pairs = [(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
             f.choices = _choices(fid, pairs, {data.get(name)})
         elif kind_of == "free_text":
@@ -199,13 +210,20 @@ def build_fields(questions: list[Mapping[str, Any]], form: Any | None = None,
         elif kind_of == "ranking":
             f.kind = "ranking"
             options = _option_pairs(question)
-            f.hints.append(f"Give each option a different number from 1 to {len(options)}. "
-                           "1 is the one that matters most to you.")
+            f.hints.append(
+                f"Give each option a different number from 1 to {len(options)}. "
+                "1 is the one that matters most to you."
+            )
             f.rank_numbers = list(range(1, len(options) + 1))
-            f.ranks = [RankRow(id=fid if i == 0 else f"{fid}-rank-{i}",
-                               name=rank_name(qid, i), label=label,
-                               selected=data.get(rank_name(qid, i)))
-                       for i, (_, label) in enumerate(options)]
+            f.ranks = [
+                RankRow(
+                    id=fid if i == 0 else f"{fid}-rank-{i}",
+                    name=rank_name(qid, i),
+                    label=label,
+                    selected=data.get(rank_name(qid, i)),
+                )
+                for i, (_, label) in enumerate(options)
+            ]
         else:  # an unknown type from a newer service: still let people see it
             f.kind = "textarea"
             f.max_length = DEFAULT_MAX_LENGTH
@@ -214,8 +232,9 @@ def build_fields(questions: list[Mapping[str, Any]], form: Any | None = None,
     return fields
 
 
-def build_equality_fields(form: Any | None = None,
-                          errors: Mapping[str, str] | None = None) -> list[Field]:
+def build_equality_fields(
+    form: Any | None = None, errors: Mapping[str, str] | None = None
+) -> list[Field]:
     """The optional 'About you' section, the same for every consultation."""
     data = FormData(form)
     errors = errors or {}
@@ -223,9 +242,15 @@ def build_equality_fields(form: Any | None = None,
     for question in EQUALITY_QUESTIONS:
         qid = question["id"]
         fid, name = equality_field_id(qid), equality_name(qid)
-        f = Field(id=fid, name=name, kind="radios", number=None, text=question["text"],
-                  hints=[question["hint"]] if question.get("hint") else [],
-                  error=errors.get(fid))
+        f = Field(
+            id=fid,
+            name=name,
+            kind="radios",
+            number=None,
+            text=question["text"],
+            hints=[question["hint"]] if question.get("hint") else [],
+            error=errors.get(fid),
+        )
         chosen = {data.get(name)}
         if question.get("free_text"):
             f.kind = "text"
@@ -239,15 +264,23 @@ def build_equality_fields(form: Any | None = None,
                 choices = []
                 for option in group["options"]:
                     cid = fid if index == 0 else f"{fid}-{index}"
-                    choices.append(Choice(id=cid, value=option["value"], label=option["label"],
-                                          checked=option["value"] in chosen))
+                    choices.append(
+                        Choice(
+                            id=cid,
+                            value=option["value"],
+                            label=option["label"],
+                            checked=option["value"] in chosen,
+                        )
+                    )
                     index += 1
                 groups.append(ChoiceGroup(label=group["label"], choices=choices))
             grouped = {c.value for g in groups for c in g.choices}
             rest = [(v, label) for v, label in _option_pairs(question) if v not in grouped]
             f.groups = groups
-            f.choices = [Choice(id=f"{fid}-{index + i}", value=v, label=label,
-                                checked=v in chosen) for i, (v, label) in enumerate(rest)]
+            f.choices = [
+                Choice(id=f"{fid}-{index + i}", value=v, label=label, checked=v in chosen)
+                for i, (v, label) in enumerate(rest)
+            ]
         else:
             f.choices = _choices(fid, _option_pairs(question), chosen)
         fields.append(f)
@@ -264,8 +297,7 @@ class Parsed:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def submission(self) -> dict[str, Any]:
-        return {"answers": self.answers, "equality": self.equality or None,
-                "consent": self.consent}
+        return {"answers": self.answers, "equality": self.equality or None, "consent": self.consent}
 
 
 def _parse_ranking(question: Mapping[str, Any], data: FormData) -> tuple[Any, list[str]]:
@@ -337,8 +369,10 @@ def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
         if value:
             equality[question["id"]] = value
     # The version of the wording the page showed, so what was agreed to is what was seen.
-    consent = {"given": data.get(CONSENT_FIELD) == "yes",
-               "version": data.get(CONSENT_VERSION_FIELD).strip() or CONSENT_VERSION}
+    consent = {
+        "given": data.get(CONSENT_FIELD) == "yes",
+        "version": data.get(CONSENT_VERSION_FIELD).strip() or CONSENT_VERSION,
+    }
     if not consent["given"]:
         errors["consent"] = ["is required"]
     return Parsed(answers=answers, equality=equality, consent=consent, errors=errors)
@@ -347,8 +381,7 @@ def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
 def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
     """Error path (``answers.q3``, ``equality.age_band``, ``consent``) -> input id."""
     targets = {f"answers.{q['id']}": field_id(q["id"]) for q in questions}
-    targets.update({f"equality.{q['id']}": equality_field_id(q["id"])
-                    for q in EQUALITY_QUESTIONS})
+    targets.update({f"equality.{q['id']}": equality_field_id(q["id"]) for q in EQUALITY_QUESTIONS})
     targets["consent"] = "consent"
     return targets
 
@@ -362,15 +395,18 @@ def _friendly(reason: str, what: str, kind: str | None) -> str:
     """A reason from validation as a sentence that says what to do."""
     reason = _NAMED.sub("", str(reason).strip()).rstrip(".")
     if any(word in reason.lower() for word in _REQUIRED_WORDS):
-        verb = {"free_text": "Enter an answer to", "ranking": "Number every option in",
-                "multiple_choice": "Choose at least one answer to"}.get(kind or "",
-                                                                      "Choose an answer to")
+        verb = {
+            "free_text": "Enter an answer to",
+            "ranking": "Number every option in",
+            "multiple_choice": "Choose at least one answer to",
+        }.get(kind or "", "Choose an answer to")
         return f"{verb} {what}"
     return f"{what[:1].upper()}{what[1:]}: {reason}"
 
 
-def error_messages(questions: list[Mapping[str, Any]], errors: Mapping[str, Any]
-                   ) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
+def error_messages(
+    questions: list[Mapping[str, Any]], errors: Mapping[str, Any]
+) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
     """(summary entries ``(message, input id or None)``, inline message by input id)."""
     targets = error_targets(questions)
     numbers = {q["id"]: (n, q["type"]) for n, q in enumerate(questions, start=1)}
@@ -394,8 +430,7 @@ def error_messages(questions: list[Mapping[str, Any]], errors: Mapping[str, Any]
             number, kind = numbers[parts[1]]
             message = _friendly(str(reasons[0]), f"question {number}", kind)
         elif parts[0] == "equality" and len(parts) > 1 and parts[1] == "postcode_district":
-            message = ("Enter the first half of a UK postcode, like LS6 or BD23, "
-                       "or leave it blank")
+            message = "Enter the first half of a UK postcode, like LS6 or BD23, or leave it blank"
         elif parts[0] == "equality" and len(parts) > 1 and parts[1] in equality_text:
             message = _friendly(str(reasons[0]), f"'{equality_text[parts[1]]}'", None)
         elif parts[0] == "consent":

@@ -16,10 +16,15 @@ class PageFilters(Schema):
 
 
 class CsrfForm(Schema):
-    csrf_token = fields.String(required=True, data_key=forms.CSRF_FIELD,
-                               metadata={"description": "from the page's hidden field"})
-    confirm = fields.String(validate=validate.OneOf(["yes"]),
-                            metadata={"description": "'yes' deletes; absent asks first"})
+    csrf_token = fields.String(
+        required=True,
+        data_key=forms.CSRF_FIELD,
+        metadata={"description": "from the page's hidden field"},
+    )
+    confirm = fields.String(
+        validate=validate.OneOf(["yes"]),
+        metadata={"description": "'yes' deletes; absent asks first"},
+    )
 
 
 class ResponseForm(Schema):
@@ -27,16 +32,32 @@ class ResponseForm(Schema):
         unknown = INCLUDE
 
     csrf_token = fields.String(required=True, data_key=forms.CSRF_FIELD)
-    idempotency_key = fields.String(data_key=forms.IDEMPOTENCY_FIELD, metadata={
-        "description": "generated with the form, so a double click stores one response"})
-    consent = fields.String(data_key=forms.CONSENT_FIELD, validate=validate.OneOf(["yes"]),
-                            metadata={"description": "'yes': the resident agrees to the "
-                                      "consultation's privacy wording (required)"})
-    consent_version = fields.String(data_key=forms.CONSENT_VERSION_FIELD, metadata={
-        "description": "the version of the privacy wording the page showed"})
-    website = fields.String(data_key=forms.HONEYPOT_FIELD, metadata={
-        "description": "a honeypot: left empty by people, filled by bots"})
-    answers = fields.String(metadata={"description": (
-        "one field per question, 'answers-<question id>' (repeated for multiple choice; "
-        "'answers-<id>-rank-<n>' for ranking), and 'equality-<field>' for the optional "
-        "equality-monitoring section")})
+    idempotency_key = fields.String(
+        data_key=forms.IDEMPOTENCY_FIELD,
+        metadata={"description": "generated with the form, so a double click stores one response"},
+    )
+    consent = fields.String(
+        data_key=forms.CONSENT_FIELD,
+        validate=validate.OneOf(["yes"]),
+        metadata={
+            "description": "'yes': the resident agrees to the "
+            "consultation's privacy wording (required)"
+        },
+    )
+    consent_version = fields.String(
+        data_key=forms.CONSENT_VERSION_FIELD,
+        metadata={"description": "the version of the privacy wording the page showed"},
+    )
+    website = fields.String(
+        data_key=forms.HONEYPOT_FIELD,
+        metadata={"description": "a honeypot: left empty by people, filled by bots"},
+    )
+    answers = fields.String(
+        metadata={
+            "description": (
+                "one field per question, 'answers-<question id>' (repeated for multiple choice; "
+                "'answers-<id>-rank-<n>' for ranking), and 'equality-<field>' for the optional "
+                "equality-monitoring section"
+            )
+        }
+    )

@@ -19,8 +19,12 @@ from engage_common.errors import Conflict, NotFound
 from engage_common.logs import EXPECTED, ExpectedOutcomeFilter
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIGS = ("services/surveys/config.yaml", "services/feedback/config.yaml",
-           "services/events/config.yaml", "gateway/projections.yaml")
+CONFIGS = (
+    "services/surveys/config.yaml",
+    "services/feedback/config.yaml",
+    "services/events/config.yaml",
+    "gateway/projections.yaml",
+)
 
 
 class Lookup:
@@ -58,8 +62,8 @@ def log_output() -> Iterator[io.StringIO]:
 
 
 def test_an_expected_outcome_is_one_line_and_a_failure_one_traceback(
-        container_factory: Callable, make_vhost: Callable[[], str],
-        log_output: io.StringIO) -> None:
+    container_factory: Callable, make_vhost: Callable[[], str], log_output: io.StringIO
+) -> None:
     config = {"AMQP_URI": make_vhost()}
     container = container_factory(Lookup, config)
     container.start()
@@ -76,13 +80,17 @@ def test_an_expected_outcome_is_one_line_and_a_failure_one_traceback(
 
     output = log_output.getvalue()
     lines = output.splitlines()
-    assert ("INFO nameko.containers: lookup.find: NotFound: There is no consultation with id c-42"
-            in lines), output
-    assert ("INFO nameko.containers: lookup.close: Conflict: consultation c-7 is already closed"
-            in lines), output
+    assert (
+        "INFO nameko.containers: lookup.find: NotFound: There is no consultation with id c-42"
+        in lines
+    ), output
+    assert (
+        "INFO nameko.containers: lookup.close: Conflict: consultation c-7 is already closed"
+        in lines
+    ), output
     assert "INFO nameko.containers: lookup.choose: KeyError: 'flavour'" in lines, output
     assert output.count("Traceback") == 1, output
-    failure = output[output.index("ERROR nameko.containers: error handling worker"):]
+    failure = output[output.index("ERROR nameko.containers: error handling worker") :]
     assert "lookup.divide" in failure.splitlines()[0]
     assert "Traceback" in failure and "ZeroDivisionError: division by zero" in failure
 
@@ -91,8 +99,9 @@ def test_a_record_without_an_expected_exception_is_untouched() -> None:
     try:
         {}["missing"]
     except KeyError:
-        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "lookup failed: %s",
-                                   ("missing",), sys.exc_info())
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "lookup failed: %s", ("missing",), sys.exc_info()
+        )
     assert ExpectedOutcomeFilter().filter(record)
     assert record.levelno == logging.ERROR and record.exc_info is not None
     assert record.getMessage() == "lookup failed: missing"
@@ -120,8 +129,12 @@ for path in sys.argv[1:]:
 def test_every_shipped_logging_config_applies_the_filter() -> None:
     result = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", LOG_WITH_EACH_CONFIG, *CONFIGS],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={"PYTHONPATH": str(ROOT / "libs"), "PATH": ""})
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT / "libs"), "PATH": ""},
+    )
     assert result.returncode == 0, result.stderr
     sections = result.stdout.split("== ")[1:]
     assert [s.splitlines()[0] for s in sections] == list(CONFIGS)

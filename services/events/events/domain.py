@@ -33,8 +33,9 @@ def places_left(capacity: int | None, registered: int) -> int | None:
     return max(capacity - registered, 0)
 
 
-def registration_refusal(status: str, starts_at: datetime, capacity: int | None,
-                         registered: int, now: datetime) -> str | None:
+def registration_refusal(
+    status: str, starts_at: datetime, capacity: int | None, registered: int, now: datetime
+) -> str | None:
     """Why a resident cannot register now, or ``None`` when they can."""
     if status != "published":
         return "this event is not open for registration"

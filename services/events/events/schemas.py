@@ -25,13 +25,15 @@ class EngagementEventSchema(Schema):
     id = fields.UUID(dump_only=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=10000))
-    place = fields.String(load_default=None, allow_none=True,
-                          validate=validate.OneOf([*PLACES, OUTSIDE_AREA]))
+    place = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf([*PLACES, OUTSIDE_AREA])
+    )
     venue = fields.String(required=True, validate=validate.Length(min=1, max=300))
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(required=True)
-    capacity = fields.Integer(load_default=None, allow_none=True,
-                              validate=validate.Range(min=1, max=100000))
+    capacity = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=100000)
+    )
     accessibility = fields.Nested(AccessibilitySchema, load_default=dict)
     status = fields.String(dump_only=True, validate=validate.OneOf(STATUSES))
 

@@ -35,21 +35,29 @@ def test_places_left() -> None:
     assert places_left(10, 12) == 0
 
 
-@pytest.mark.parametrize(("status", "starts", "capacity", "registered", "reason"), [
-    ("published", LATER, 10, 9, None),
-    ("published", LATER, None, 10_000, None),
-    ("draft", LATER, 10, 0, "this event is not open for registration"),
-    ("cancelled", LATER, 10, 0, "this event is not open for registration"),
-    ("published", NOW, 10, 0, "this event has already started"),
-    ("published", LATER, 10, 10, "this event is full"),
-])
+@pytest.mark.parametrize(
+    ("status", "starts", "capacity", "registered", "reason"),
+    [
+        ("published", LATER, 10, 9, None),
+        ("published", LATER, None, 10_000, None),
+        ("draft", LATER, 10, 0, "this event is not open for registration"),
+        ("cancelled", LATER, 10, 0, "this event is not open for registration"),
+        ("published", NOW, 10, 0, "this event has already started"),
+        ("published", LATER, 10, 10, "this event is full"),
+    ],
+)
 def test_registration_refusal(status, starts, capacity, registered, reason) -> None:
     assert registration_refusal(status, starts, capacity, registered, NOW) == reason
 
 
-EVENT = {"title": "Ageing Well drop-in", "venue": "Wakefield One", "place": "wakefield",
-         "starts_at": "2025-06-01T10:00:00+01:00", "ends_at": "2025-06-01T12:00:00+01:00",
-         "accessibility": {"step_free": True, "hearing_loop": True}}
+EVENT = {
+    "title": "Ageing Well drop-in",
+    "venue": "Wakefield One",
+    "place": "wakefield",
+    "starts_at": "2025-06-01T10:00:00+01:00",
+    "ends_at": "2025-06-01T12:00:00+01:00",
+    "accessibility": {"step_free": True, "hearing_loop": True},
+}
 
 
 def test_event_schema_fills_defaults() -> None:
@@ -59,11 +67,16 @@ def test_event_schema_fills_defaults() -> None:
     assert event["accessibility"]["bsl_interpreter"] is False
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"ends_at": "2025-06-01T09:00:00+01:00"}, "ends_at"),
-    ({"capacity": 0}, "capacity"), ({"place": "york"}, "place"), ({"title": ""}, "title"),
-    ({"status": "published"}, "status"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"ends_at": "2025-06-01T09:00:00+01:00"}, "ends_at"),
+        ({"capacity": 0}, "capacity"),
+        ({"place": "york"}, "place"),
+        ({"title": ""}, "title"),
+        ({"status": "published"}, "status"),
+    ],
+)
 def test_event_schema_rejects(changes: dict, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         EngagementEventSchema().load({**EVENT, **changes})
@@ -71,8 +84,13 @@ def test_event_schema_rejects(changes: dict, field: str) -> None:
 
 
 def test_registration_schema() -> None:
-    data = {"engagement_event_id": str(uuid.uuid4()), "submission_id": str(uuid.uuid4()),
-            "receipt_code": "EV-2M9X", "name": "A Resident", "contact": "a@example.org"}
+    data = {
+        "engagement_event_id": str(uuid.uuid4()),
+        "submission_id": str(uuid.uuid4()),
+        "receipt_code": "EV-2M9X",
+        "name": "A Resident",
+        "contact": "a@example.org",
+    }
     assert RegistrationSchema().load(data)["access_needs"] == ""
     with pytest.raises(ValidationError) as caught:
         RegistrationSchema().load({**data, "name": ""})

@@ -37,30 +37,41 @@ def test_health_fails_when_the_database_is_gone(container_factory, config) -> No
 
 def _event(conn: psycopg.Connection, **overrides: object) -> uuid.UUID:
     starts = datetime.now(UTC) + timedelta(days=7)
-    row = {"id": uuid.uuid4(), "title": "Listening event", "venue": "Halifax Central Library",
-           "starts_at": starts, "ends_at": starts + timedelta(hours=2), "capacity": 30,
-           **overrides}
-    conn.execute("INSERT INTO engagement_events (id, title, venue, starts_at, ends_at, capacity)"
-                 " VALUES (%(id)s, %(title)s, %(venue)s, %(starts_at)s, %(ends_at)s,"
-                 " %(capacity)s)", row)
+    row = {
+        "id": uuid.uuid4(),
+        "title": "Listening event",
+        "venue": "Halifax Central Library",
+        "starts_at": starts,
+        "ends_at": starts + timedelta(hours=2),
+        "capacity": 30,
+        **overrides,
+    }
+    conn.execute(
+        "INSERT INTO engagement_events (id, title, venue, starts_at, ends_at, capacity)"
+        " VALUES (%(id)s, %(title)s, %(venue)s, %(starts_at)s, %(ends_at)s,"
+        " %(capacity)s)",
+        row,
+    )
     return row["id"]
 
 
 def test_migration_defaults_and_checks(config) -> None:
     with connect(config["DATABASE_URL"]) as conn:
         event_id = _event(conn)
-        row = conn.execute("SELECT status, accessibility FROM engagement_events WHERE id = %s",
-                           (event_id,)).fetchone()
+        row = conn.execute(
+            "SELECT status, accessibility FROM engagement_events WHERE id = %s", (event_id,)
+        ).fetchone()
         assert row == {"status": "draft", "accessibility": {}}
     starts = datetime.now(UTC)
     for bad in ({"ends_at": starts - timedelta(hours=1), "starts_at": starts}, {"capacity": 0}):
-        with connect(config["DATABASE_URL"]) as conn, \
-                pytest.raises(psycopg.errors.CheckViolation):
+        with connect(config["DATABASE_URL"]) as conn, pytest.raises(psycopg.errors.CheckViolation):
             _event(conn, **bad)
 
 
-REGISTER = ("INSERT INTO registrations (id, engagement_event_id, submission_id, receipt_code,"
-            " name, contact) VALUES (%s, %s, %s, %s, 'A Resident', 'a@example.org')")
+REGISTER = (
+    "INSERT INTO registrations (id, engagement_event_id, submission_id, receipt_code,"
+    " name, contact) VALUES (%s, %s, %s, %s, 'A Resident', 'a@example.org')"
+)
 
 
 def test_migration_keeps_registrations_unique_and_tied_to_an_event(config) -> None:
@@ -68,9 +79,11 @@ def test_migration_keeps_registrations_unique_and_tied_to_an_event(config) -> No
     with connect(config["DATABASE_URL"]) as conn:
         event_id = _event(conn)
         conn.execute(REGISTER, (uuid.uuid4(), event_id, submission, receipt))
-    cases = [((event_id, submission, "EV-OTHER"), psycopg.errors.UniqueViolation),
-             ((event_id, uuid.uuid4(), receipt), psycopg.errors.UniqueViolation),
-             ((uuid.uuid4(), uuid.uuid4(), "EV-NONE"), psycopg.errors.ForeignKeyViolation)]
+    cases = [
+        ((event_id, submission, "EV-OTHER"), psycopg.errors.UniqueViolation),
+        ((event_id, uuid.uuid4(), receipt), psycopg.errors.UniqueViolation),
+        ((uuid.uuid4(), uuid.uuid4(), "EV-NONE"), psycopg.errors.ForeignKeyViolation),
+    ]
     for (event, sub, code), error in cases:
         with connect(config["DATABASE_URL"]) as conn, pytest.raises(error):
             conn.execute(REGISTER, (uuid.uuid4(), event, sub, code))

@@ -22,10 +22,12 @@ class FeedbackItemSchema(Schema):
     id = fields.UUID(dump_only=True)
     submission_id = fields.UUID(required=True)
     receipt_code = fields.String(required=True, validate=validate.Length(min=4, max=32))
-    place = fields.String(load_default=None, allow_none=True,
-                          validate=validate.OneOf([*PLACES, OUTSIDE_AREA]))
-    priority = fields.String(load_default=None, allow_none=True,
-                             validate=validate.OneOf(list(PRIORITIES)))
+    place = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf([*PLACES, OUTSIDE_AREA])
+    )
+    priority = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(list(PRIORITIES))
+    )
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT_LENGTH))
     themes = fields.List(fields.String(), load_default=list)

@@ -24,9 +24,15 @@ def test_normalise_themes_dedupes_in_order_and_reports_unusable() -> None:
     assert errors == [f"at most {MAX_THEMES} themes"]
 
 
-VALID = {"submission_id": str(uuid.uuid4()), "receipt_code": "FB-7K3Q", "channel": "web",
-         "text": "More evening appointments please", "themes": ["Access", "access"],
-         "place": "kirklees", "submitted_at": "2025-03-01T09:30:00+00:00"}
+VALID = {
+    "submission_id": str(uuid.uuid4()),
+    "receipt_code": "FB-7K3Q",
+    "channel": "web",
+    "text": "More evening appointments please",
+    "themes": ["Access", "access"],
+    "place": "kirklees",
+    "submitted_at": "2025-03-01T09:30:00+00:00",
+}
 
 
 def test_schema_loads_a_valid_item_with_slugged_themes() -> None:
@@ -35,10 +41,17 @@ def test_schema_loads_a_valid_item_with_slugged_themes() -> None:
     assert item["priority"] is None and item["place"] == "kirklees"
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("channel", "fax"), ("place", "york"), ("priority", "thriving"), ("text", "   "),
-    ("submitted_at", "2025-03-01T09:30:00"), ("themes", ["???"]),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("channel", "fax"),
+        ("place", "york"),
+        ("priority", "thriving"),
+        ("text", "   "),
+        ("submitted_at", "2025-03-01T09:30:00"),
+        ("themes", ["???"]),
+    ],
+)
 def test_schema_rejects(field: str, value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         FeedbackItemSchema().load({**VALID, field: value})

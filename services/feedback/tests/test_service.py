@@ -36,27 +36,40 @@ def test_health_fails_when_the_database_is_gone(container_factory, config) -> No
 
 
 def _item(**overrides: object) -> dict:
-    return {"id": uuid.uuid4(), "submission_id": uuid.uuid4(),
-            "receipt_code": uuid.uuid4().hex[:8].upper(), "place": "leeds",
-            "priority": "living-well", "channel": "web", "text": "Parking at LGI is hard",
-            "themes": ["parking", "access"], "submitted_at": datetime.now(UTC), **overrides}
+    return {
+        "id": uuid.uuid4(),
+        "submission_id": uuid.uuid4(),
+        "receipt_code": uuid.uuid4().hex[:8].upper(),
+        "place": "leeds",
+        "priority": "living-well",
+        "channel": "web",
+        "text": "Parking at LGI is hard",
+        "themes": ["parking", "access"],
+        "submitted_at": datetime.now(UTC),
+        **overrides,
+    }
 
 
-INSERT = ("INSERT INTO feedback_items (id, submission_id, receipt_code, place, priority,"
-          " channel, text, themes, submitted_at) VALUES (%(id)s, %(submission_id)s,"
-          " %(receipt_code)s, %(place)s, %(priority)s, %(channel)s, %(text)s, %(themes)s,"
-          " %(submitted_at)s)")
+INSERT = (
+    "INSERT INTO feedback_items (id, submission_id, receipt_code, place, priority,"
+    " channel, text, themes, submitted_at) VALUES (%(id)s, %(submission_id)s,"
+    " %(receipt_code)s, %(place)s, %(priority)s, %(channel)s, %(text)s, %(themes)s,"
+    " %(submitted_at)s)"
+)
 
 
 def test_migration_keeps_one_item_per_submission_and_receipt(config) -> None:
     first = _item()
     with connect(config["DATABASE_URL"]) as conn:
         conn.execute(INSERT, first)
-        row = conn.execute("SELECT themes FROM feedback_items WHERE id = %s",
-                           (first["id"],)).fetchone()
+        row = conn.execute(
+            "SELECT themes FROM feedback_items WHERE id = %s", (first["id"],)
+        ).fetchone()
         assert row["themes"] == ["parking", "access"]
-    for duplicate in ({"submission_id": first["submission_id"]},
-                      {"receipt_code": first["receipt_code"]}):
+    for duplicate in (
+        {"submission_id": first["submission_id"]},
+        {"receipt_code": first["receipt_code"]},
+    ):
         with connect(config["DATABASE_URL"]) as conn, pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(INSERT, _item(**duplicate))
 

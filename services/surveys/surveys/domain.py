@@ -26,8 +26,18 @@ from surveys import questionnaire as qn
 STATUSES = ("draft", "open", "closed")
 DECISION_STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
 EDITABLE_WHEN_OPEN = frozenset({"title", "summary", "description", "closes_at"})
-DRAFT_FIELDS = frozenset({"title", "summary", "description", "places", "priorities",
-                          "opens_at", "closes_at", "questionnaire"})
+DRAFT_FIELDS = frozenset(
+    {
+        "title",
+        "summary",
+        "description",
+        "places",
+        "priorities",
+        "opens_at",
+        "closes_at",
+        "questionnaire",
+    }
+)
 # Submissions queued just before the close date still get stored: the automatic
 # close waits this long after ``closes_at`` so the queue can drain.
 CLOSE_GRACE = timedelta(minutes=5)
@@ -35,8 +45,12 @@ CLOSE_GRACE = timedelta(minutes=5)
 
 def accepting_responses(consultation: dict[str, Any], now: datetime) -> bool:
     opens_at, closes_at = consultation.get("opens_at"), consultation.get("closes_at")
-    return (consultation.get("status") == "open" and opens_at is not None
-            and closes_at is not None and opens_at <= now < closes_at)
+    return (
+        consultation.get("status") == "open"
+        and opens_at is not None
+        and closes_at is not None
+        and opens_at <= now < closes_at
+    )
 
 
 def accepting_submission(consultation: dict[str, Any], submitted_at: datetime) -> bool:
@@ -51,25 +65,30 @@ def check_schedule(opens_at: datetime | None, closes_at: datetime | None) -> dic
     return {}
 
 
-def apply_update(consultation: dict[str, Any], changes: dict[str, Any],
-                 now: datetime) -> dict[str, Any]:
+def apply_update(
+    consultation: dict[str, Any], changes: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     """The consultation with ``changes`` applied, if its status allows them."""
     status = consultation["status"]
     if status == "closed":
-        raise Conflict("A closed consultation cannot be changed; you can only publish "
-                       "its outcome")
+        raise Conflict("A closed consultation cannot be changed; you can only publish its outcome")
     if status == "open":
         locked = sorted(set(changes) - EDITABLE_WHEN_OPEN)
         if locked:
-            raise Conflict("Once a consultation is open only its title, summary, description "
-                           "and closing date can change, not: " + ", ".join(locked))
+            raise Conflict(
+                "Once a consultation is open only its title, summary, description "
+                "and closing date can change, not: " + ", ".join(locked)
+            )
     unknown = sorted(set(changes) - DRAFT_FIELDS)
     if unknown:
         raise ValidationFailed({name: ["cannot be changed"] for name in unknown})
     updated = {**consultation, **changes, "updated_at": now}
     errors = check_schedule(updated.get("opens_at"), updated.get("closes_at"))
-    if status == "open" and "closes_at" in changes and (
-            changes["closes_at"] is None or changes["closes_at"] <= now):
+    if (
+        status == "open"
+        and "closes_at" in changes
+        and (changes["closes_at"] is None or changes["closes_at"] <= now)
+    ):
         errors.setdefault("closes_at", []).append("must be in the future")
     if errors:
         raise ValidationFailed(errors)
@@ -78,8 +97,7 @@ def apply_update(consultation: dict[str, Any], changes: dict[str, Any],
 
 def open_consultation(consultation: dict[str, Any], now: datetime) -> dict[str, Any]:
     if consultation["status"] != "draft":
-        raise Conflict(f"Only a draft can be opened; this consultation is "
-                       f"{consultation['status']}")
+        raise Conflict(f"Only a draft can be opened; this consultation is {consultation['status']}")
     errors: dict[str, list[str]] = {}
     if not consultation["questionnaire"].get("questions"):
         errors["questionnaire.questions"] = ["add at least one question before opening"]
@@ -92,23 +110,34 @@ def open_consultation(consultation: dict[str, Any], now: datetime) -> dict[str, 
     elif closes_at <= opens_at:
         errors["closes_at"] = ["must be after the opening date"]
     if errors:
-        raise Conflict("This consultation cannot be opened yet: " + "; ".join(
-            f"{field} {', '.join(reasons)}" for field, reasons in errors.items()))
-    return {**consultation, "status": "open", "opens_at": opens_at, "opened_at": now,
-            "updated_at": now}
+        raise Conflict(
+            "This consultation cannot be opened yet: "
+            + "; ".join(f"{field} {', '.join(reasons)}" for field, reasons in errors.items())
+        )
+    return {
+        **consultation,
+        "status": "open",
+        "opens_at": opens_at,
+        "opened_at": now,
+        "updated_at": now,
+    }
 
 
 def close_consultation(consultation: dict[str, Any], now: datetime) -> dict[str, Any]:
     if consultation["status"] != "open":
-        raise Conflict(f"Only an open consultation can be closed; this one is "
-                       f"{consultation['status']}")
+        raise Conflict(
+            f"Only an open consultation can be closed; this one is {consultation['status']}"
+        )
     return {**consultation, "status": "closed", "closed_at": now, "updated_at": now}
 
 
 def due_to_close(consultation: dict[str, Any], now: datetime) -> bool:
     closes_at = consultation.get("closes_at")
-    return (consultation["status"] == "open" and closes_at is not None
-            and closes_at + CLOSE_GRACE <= now)
+    return (
+        consultation["status"] == "open"
+        and closes_at is not None
+        and closes_at + CLOSE_GRACE <= now
+    )
 
 
 def check_outcome(outcome: dict[str, Any]) -> dict[str, list[str]]:
@@ -123,13 +152,13 @@ def check_outcome(outcome: dict[str, Any]) -> dict[str, list[str]]:
             errors[f"decisions.{i}.status"] = ["must be one of " + ", ".join(DECISION_STATUSES)]
         reason = decision.get("reason")
         if status == "not-taken-forward" and not (isinstance(reason, str) and reason.strip()):
-            errors[f"decisions.{i}.reason"] = [
-                "explain why this was not taken forward"]
+            errors[f"decisions.{i}.reason"] = ["explain why this was not taken forward"]
     return errors
 
 
-def publish_outcome(consultation: dict[str, Any], outcome: dict[str, Any],
-                    now: datetime) -> dict[str, Any]:
+def publish_outcome(
+    consultation: dict[str, Any], outcome: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     if consultation["status"] != "closed":
         raise Conflict("An outcome can only be published once the consultation is closed")
     errors = check_outcome(outcome)
@@ -143,8 +172,9 @@ def publish_outcome(consultation: dict[str, Any], outcome: dict[str, Any],
     return {**consultation, "outcome": published, "updated_at": now}
 
 
-def check_submission(consultation: dict[str, Any], submission: dict[str, Any]
-                     ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def check_submission(
+    consultation: dict[str, Any], submission: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Clean a resident's response (answers, equality, place) against a consultation.
 
     Returns ``({"answers", "equality", "place", "consent"}, errors)``. When the resident
@@ -163,8 +193,12 @@ def check_submission(consultation: dict[str, Any], submission: dict[str, Any]
         place = derived_place(equality)
     consent, consent_errors = check_consent(submission.get("consent"))
     errors.update(consent_errors)
-    return {"answers": answers, "equality": equality or None, "place": place,
-            "consent": consent}, errors
+    return {
+        "answers": answers,
+        "equality": equality or None,
+        "place": place,
+        "consent": consent,
+    }, errors
 
 
 def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
@@ -174,18 +208,21 @@ def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[s
         return None, {"consent": ["is required: agree to how we use your answers"]}
     errors = {}
     if consent.get("given") is not True:
-        errors["consent.given"] = ["must be true: we can only store a response you agree "
-                                   "we may use"]
+        errors["consent.given"] = [
+            "must be true: we can only store a response you agree we may use"
+        ]
     if consent.get("version") not in CONSENT_WORDINGS:
-        errors["consent.version"] = ["is not a privacy wording we use: reload the "
-                                     "consultation to see the current one"]
+        errors["consent.version"] = [
+            "is not a privacy wording we use: reload the consultation to see the current one"
+        ]
     if errors:
         return None, errors
     return {"given": True, "version": consent["version"]}, {}
 
 
-def validate_submission(consultation: dict[str, Any], submission: dict[str, Any],
-                        now: datetime) -> dict[str, Any]:
+def validate_submission(
+    consultation: dict[str, Any], submission: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     """A loaded ``ResponseInputSchema`` checked against the consultation, as both surveys
     and the gateway (while surveys is down) check it: the cleaned response, or
     ``Conflict`` when it is not accepting responses, or ``ValidationFailed``."""
@@ -227,8 +264,9 @@ def percent(count: int, total: int) -> float:
     return round(100.0 * count / total, 1) if total else 0.0
 
 
-def shape_results(consultation: dict[str, Any], total: int, filters: dict[str, Any],
-                  aggregates: dict[str, Any]) -> dict[str, Any]:
+def shape_results(
+    consultation: dict[str, Any], total: int, filters: dict[str, Any], aggregates: dict[str, Any]
+) -> dict[str, Any]:
     """Turn the store's raw per-question aggregates into the results contract.
 
     ``aggregates`` has ``answered`` {qid: n}, ``counts`` {qid: {value: n}},
@@ -239,36 +277,57 @@ def shape_results(consultation: dict[str, Any], total: int, filters: dict[str, A
     for question in consultation["questionnaire"]["questions"]:
         qid, qtype = question["id"], question["type"]
         answered = int(aggregates["answered"].get(qid, 0))
-        item: dict[str, Any] = {"id": qid, "type": qtype, "text": question["text"],
-                                "answered": answered}
+        item: dict[str, Any] = {
+            "id": qid,
+            "type": qtype,
+            "text": question["text"],
+            "answered": answered,
+        }
         counts = aggregates["counts"].get(qid, {})
         if qtype in ("single_choice", "multiple_choice", "likert"):
             item["options"] = [
-                {**o, "count": int(counts.get(o["value"], 0)),
-                 "percent": percent(int(counts.get(o["value"], 0)), answered)}
-                for o in qn.option_labels(question)]
+                {
+                    **o,
+                    "count": int(counts.get(o["value"], 0)),
+                    "percent": percent(int(counts.get(o["value"], 0)), answered),
+                }
+                for o in qn.option_labels(question)
+            ]
         if qtype in ("likert", "rating"):
             mean = aggregates["means"].get(qid)
             item["mean"] = round(float(mean), 2) if mean is not None else None
         if qtype == "rating":
             item["distribution"] = [
-                {"value": v, "count": int(counts.get(str(v), 0)),
-                 "percent": percent(int(counts.get(str(v), 0)), answered)}
-                for v in range(qn.RATING_MIN, qn.RATING_MAX + 1)]
+                {
+                    "value": v,
+                    "count": int(counts.get(str(v), 0)),
+                    "percent": percent(int(counts.get(str(v), 0)), answered),
+                }
+                for v in range(qn.RATING_MIN, qn.RATING_MAX + 1)
+            ]
         if qtype == "ranking":
             ranks = aggregates["ranking"].get(qid, {})
             rows = []
             for o in qn.option_labels(question):
                 mean_rank, first = ranks.get(o["value"], (None, 0))
-                rows.append({**o, "mean_rank": round(float(mean_rank), 2)
-                             if mean_rank is not None else None, "first_choice": int(first)})
+                rows.append(
+                    {
+                        **o,
+                        "mean_rank": round(float(mean_rank), 2) if mean_rank is not None else None,
+                        "first_choice": int(first),
+                    }
+                )
             rows.sort(key=lambda r: (r["mean_rank"] is None, r["mean_rank"] or 0))
             item["ranking"] = rows
         if qtype == "free_text":
             item["free_text"] = aggregates["free_text"].get(qid, [])
         out.append(item)
-    return {"consultation_id": str(consultation["id"]), "total_responses": total,
-            "filters": filters, "questions": out}
+    return {
+        "consultation_id": str(consultation["id"]),
+        "total_responses": total,
+        "filters": filters,
+        "questions": out,
+    }
 
 
 FIXED_EXPORT_COLUMNS = ("receipt_code", "submitted_at", "place")
@@ -280,8 +339,10 @@ def export_columns(consultation: dict[str, Any]) -> list[str]:
     A question id that clashes with a fixed column is prefixed with ``question:``.
     """
     fixed = set(FIXED_EXPORT_COLUMNS) | set(EQUALITY_FIELDS)
-    questions = [q["id"] if q["id"] not in fixed else f"question:{q['id']}"
-                 for q in consultation["questionnaire"]["questions"]]
+    questions = [
+        q["id"] if q["id"] not in fixed else f"question:{q['id']}"
+        for q in consultation["questionnaire"]["questions"]
+    ]
     return [*FIXED_EXPORT_COLUMNS, *questions, *EQUALITY_FIELDS]
 
 
@@ -291,28 +352,35 @@ def export_cell(value: Any) -> Any:
     return value
 
 
-def export_table(consultation: dict[str, Any], rows: list[dict[str, Any]],
-                 next_after: int | None) -> dict[str, Any]:
+def export_table(
+    consultation: dict[str, Any], rows: list[dict[str, Any]], next_after: int | None
+) -> dict[str, Any]:
     """Shape stored rows (``id, receipt_code, submitted_at, place, answers`` and the
     equality fields) into ``{"columns", "rows", "next_after"}``."""
     questions = [q["id"] for q in consultation["questionnaire"]["questions"]]
     table = []
     for row in rows:
         answers = row["answers"] or {}
-        table.append([
-            row["receipt_code"], row["submitted_at"].isoformat(), row["place"],
-            *[export_cell(answers.get(qid)) for qid in questions],
-            *[row.get(field) for field in EQUALITY_FIELDS],
-        ])
+        table.append(
+            [
+                row["receipt_code"],
+                row["submitted_at"].isoformat(),
+                row["place"],
+                *[export_cell(answers.get(qid)) for qid in questions],
+                *[row.get(field) for field in EQUALITY_FIELDS],
+            ]
+        )
     return {"columns": export_columns(consultation), "rows": table, "next_after": next_after}
 
 
 # -- privacy (UK GDPR) ------------------------------------------------------------------------
 
+
 def free_text_ids(questionnaire: dict[str, Any]) -> set[str]:
     """Ids of the questions whose answers are a resident's own words (personal data)."""
-    return {q["id"] for q in (questionnaire or {}).get("questions", [])
-            if q.get("type") == "free_text"}
+    return {
+        q["id"] for q in (questionnaire or {}).get("questions", []) if q.get("type") == "free_text"
+    }
 
 
 def without_free_text(answers: dict[str, Any], questionnaire: dict[str, Any]) -> dict[str, Any]:

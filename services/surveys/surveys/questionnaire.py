@@ -88,12 +88,17 @@ def validate_questionnaire(questionnaire: Any) -> Errors:
     return errors
 
 
-def _check_question(question: dict[str, Any], path: str, earlier: dict[str, dict[str, Any]],
-                    errors: Errors) -> None:
+def _check_question(
+    question: dict[str, Any], path: str, earlier: dict[str, dict[str, Any]], errors: Errors
+) -> None:
     qid, qtype = question.get("id"), question.get("type")
     if not isinstance(qid, str) or not QUESTION_ID.match(qid):
-        _add(errors, f"{path}.id", "must be 1 to 40 lower-case letters, digits, '-' or '_', "
-             "starting with a letter or digit")
+        _add(
+            errors,
+            f"{path}.id",
+            "must be 1 to 40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit",
+        )
     if qtype not in QUESTION_TYPES:
         _add(errors, f"{path}.type", "must be one of " + ", ".join(QUESTION_TYPES))
     text = question.get("text")
@@ -108,8 +113,11 @@ def _check_question(question: dict[str, Any], path: str, earlier: dict[str, dict
     if qtype in CHOICE_TYPES:
         _check_options(options, f"{path}.options", errors)
     elif options is not None:
-        _add(errors, f"{path}.options", f"only choice and ranking questions have options, "
-             f"not {qtype} questions")
+        _add(
+            errors,
+            f"{path}.options",
+            f"only choice and ranking questions have options, not {qtype} questions",
+        )
 
     max_choices = question.get("max_choices")
     if max_choices is not None:
@@ -118,16 +126,20 @@ def _check_question(question: dict[str, Any], path: str, earlier: dict[str, dict
         elif not _is_int(max_choices) or max_choices < 1:
             _add(errors, f"{path}.max_choices", "must be a whole number of at least 1")
         elif isinstance(options, list) and max_choices > len(options):
-            _add(errors, f"{path}.max_choices",
-                 f"cannot be more than the number of options ({len(options)})")
+            _add(
+                errors,
+                f"{path}.max_choices",
+                f"cannot be more than the number of options ({len(options)})",
+            )
 
     max_length = question.get("max_length")
     if max_length is not None:
         if qtype != "free_text":
             _add(errors, f"{path}.max_length", "only free text questions have max_length")
         elif not _is_int(max_length) or not 1 <= max_length <= MAX_LENGTH_LIMIT:
-            _add(errors, f"{path}.max_length",
-                 f"must be a whole number from 1 to {MAX_LENGTH_LIMIT}")
+            _add(
+                errors, f"{path}.max_length", f"must be a whole number from 1 to {MAX_LENGTH_LIMIT}"
+            )
 
     show_if = question.get("show_if")
     if show_if is not None:
@@ -139,8 +151,11 @@ def _check_options(options: Any, path: str, errors: Errors) -> None:
         _add(errors, path, f"give between {MIN_OPTIONS} and {MAX_OPTIONS} options")
         return
     if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-        _add(errors, path, f"give between {MIN_OPTIONS} and {MAX_OPTIONS} options "
-             f"(there are {len(options)})")
+        _add(
+            errors,
+            path,
+            f"give between {MIN_OPTIONS} and {MAX_OPTIONS} options (there are {len(options)})",
+        )
     values: set[str] = set()
     for i, option in enumerate(options):
         if not isinstance(option, dict):
@@ -161,8 +176,9 @@ def _check_options(options: Any, path: str, errors: Errors) -> None:
             _add(errors, f"{path}.{i}.label", f"must be {MAX_TEXT} characters or fewer")
 
 
-def _check_show_if(show_if: Any, path: str, earlier: dict[str, dict[str, Any]],
-                   errors: Errors) -> None:
+def _check_show_if(
+    show_if: Any, path: str, earlier: dict[str, dict[str, Any]], errors: Errors
+) -> None:
     if not isinstance(show_if, dict):
         _add(errors, path, "must say which earlier question and answers it depends on")
         return
@@ -172,8 +188,11 @@ def _check_show_if(show_if: Any, path: str, earlier: dict[str, dict[str, Any]],
         _add(errors, f"{path}.question", "must be the id of an earlier question")
         return
     if target.get("type") not in SHOW_IF_TYPES:
-        _add(errors, f"{path}.question", "must be a single choice, multiple choice or "
-             "agree/disagree (likert) question")
+        _add(
+            errors,
+            f"{path}.question",
+            "must be a single choice, multiple choice or agree/disagree (likert) question",
+        )
         return
     if not isinstance(equals, list) or not equals:
         _add(errors, f"{path}.equals", "list at least one answer that shows this question")
@@ -209,12 +228,15 @@ def is_shown(question: dict[str, Any], clean: dict[str, Any]) -> bool:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or (
-        isinstance(value, str) and not value.strip())
+    return (
+        value is None
+        or value == ""
+        or value == []
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
-def validate_answers(questionnaire: dict[str, Any],
-                     answers: Any) -> tuple[dict[str, Any], Errors]:
+def validate_answers(questionnaire: dict[str, Any], answers: Any) -> tuple[dict[str, Any], Errors]:
     """Check a resident's answers; returns (clean answers, errors by ``answers.<id>``).
 
     Clean answers keep only questions that were asked and answered; a question whose
@@ -283,8 +305,11 @@ def _check_answer(question: dict[str, Any], value: Any) -> tuple[Any, str | None
         return text, None
     if qtype == "ranking":
         allowed = option_values(question)
-        if (not isinstance(value, list) or not all(isinstance(v, str) for v in value)
-                or sorted(value) != sorted(allowed)):
+        if (
+            not isinstance(value, list)
+            or not all(isinstance(v, str) for v in value)
+            or sorted(value) != sorted(allowed)
+        ):
             return None, "put every option in order, using each option exactly once"
         return list(value), None
     return None, "cannot be answered"  # pragma: no cover - questionnaire already validated

@@ -36,31 +36,49 @@ PLACE_VALUES = [*PLACES, OUTSIDE_AREA]
 
 
 def _msgs(**extra: str) -> dict[str, str]:
-    return {"required": "is required", "null": "cannot be empty",
-            "invalid": "is not the right kind of value", **extra}
+    return {
+        "required": "is required",
+        "null": "cannot be empty",
+        "invalid": "is not the right kind of value",
+        **extra,
+    }
 
 
-def _text(required: bool = False, max_length: int = 500, min_length: int = 0,
-          **kwargs: Any) -> fields.String:
-    validators = [validate.Length(min=min_length, max=max_length,
-                                  error=f"must be {min_length} to {max_length} characters"
-                                  if min_length else f"must be {max_length} characters or fewer")]
-    return fields.String(required=required, validate=validators,
-                         error_messages=_msgs(invalid="must be text"), **kwargs)
+def _text(
+    required: bool = False, max_length: int = 500, min_length: int = 0, **kwargs: Any
+) -> fields.String:
+    validators = [
+        validate.Length(
+            min=min_length,
+            max=max_length,
+            error=f"must be {min_length} to {max_length} characters"
+            if min_length
+            else f"must be {max_length} characters or fewer",
+        )
+    ]
+    return fields.String(
+        required=required,
+        validate=validators,
+        error_messages=_msgs(invalid="must be text"),
+        **kwargs,
+    )
 
 
 def _when(required: bool = False, **kwargs: Any) -> fields.AwareDateTime:
     return fields.AwareDateTime(
-        required=required, format="iso",
+        required=required,
+        format="iso",
         validate=validate.Range(min=DATE_MIN, max=DATE_MAX, error=DATE_MESSAGE),
-        error_messages=_msgs(invalid="must be a date and time, like 2026-03-01T09:00:00+00:00",
-                             invalid_awareness="must include a time zone, like +00:00"),
-        **kwargs)
+        error_messages=_msgs(
+            invalid="must be a date and time, like 2026-03-01T09:00:00+00:00",
+            invalid_awareness="must include a time zone, like +00:00",
+        ),
+        **kwargs,
+    )
 
 
 class BaseSchema(Schema):
-    error_messages = {"unknown": "is not a field we know about",
-                      "type": "must be an object"}
+    error_messages = {"unknown": "is not a field we know about", "type": "must be an object"}
 
     class Meta:
         unknown = RAISE
@@ -74,49 +92,87 @@ class BaseSchema(Schema):
 
 
 class OptionSchema(BaseSchema):
-    value = _text(required=True, min_length=1, max_length=qn.MAX_OPTION_VALUE,
-                  metadata={"description": "Stored in answers; unique within the question"})
+    value = _text(
+        required=True,
+        min_length=1,
+        max_length=qn.MAX_OPTION_VALUE,
+        metadata={"description": "Stored in answers; unique within the question"},
+    )
     label = _text(required=True, min_length=1, max_length=qn.MAX_TEXT)
 
 
 class ShowIfSchema(BaseSchema):
-    question = fields.String(required=True, error_messages=_msgs(invalid="must be text"),
-                             metadata={"description": "id of an earlier question"})
-    equals = fields.List(fields.String(error_messages=_msgs(invalid="must be text")),
-                         required=True, validate=validate.Length(min=1, error="list at least "
-                                                                 "one answer"),
-                         error_messages=_msgs(invalid="must be a list of answers"))
+    question = fields.String(
+        required=True,
+        error_messages=_msgs(invalid="must be text"),
+        metadata={"description": "id of an earlier question"},
+    )
+    equals = fields.List(
+        fields.String(error_messages=_msgs(invalid="must be text")),
+        required=True,
+        validate=validate.Length(min=1, error="list at least one answer"),
+        error_messages=_msgs(invalid="must be a list of answers"),
+    )
 
 
 class QuestionSchema(BaseSchema):
-    id = fields.String(required=True, validate=validate.Regexp(
-        qn.QUESTION_ID, error="must be 1 to 40 lower-case letters, digits, '-' or '_', "
-        "starting with a letter or digit"), error_messages=_msgs(invalid="must be text"))
-    type = fields.String(required=True, validate=validate.OneOf(
-        qn.QUESTION_TYPES, error="must be one of " + ", ".join(qn.QUESTION_TYPES)),
-        error_messages=_msgs(invalid="must be text"))
+    id = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            qn.QUESTION_ID,
+            error="must be 1 to 40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit",
+        ),
+        error_messages=_msgs(invalid="must be text"),
+    )
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            qn.QUESTION_TYPES, error="must be one of " + ", ".join(qn.QUESTION_TYPES)
+        ),
+        error_messages=_msgs(invalid="must be text"),
+    )
     text = _text(required=True, min_length=1, max_length=qn.MAX_TEXT)
     hint = _text(max_length=qn.MAX_TEXT, allow_none=True)
-    required = fields.Boolean(load_default=False,
-                              error_messages=_msgs(invalid="must be true or false"))
-    options = fields.List(fields.Nested(OptionSchema), allow_none=True,
-                          error_messages=_msgs(invalid="must be a list of options"))
-    max_choices = fields.Integer(strict=True, allow_none=True, validate=validate.Range(
-        min=1, error="must be at least 1"), error_messages=_msgs(invalid="must be a whole number"))
-    max_length = fields.Integer(strict=True, allow_none=True, validate=validate.Range(
-        min=1, max=qn.MAX_LENGTH_LIMIT, error=f"must be from 1 to {qn.MAX_LENGTH_LIMIT}"),
-        error_messages=_msgs(invalid="must be a whole number"))
+    required = fields.Boolean(
+        load_default=False, error_messages=_msgs(invalid="must be true or false")
+    )
+    options = fields.List(
+        fields.Nested(OptionSchema),
+        allow_none=True,
+        error_messages=_msgs(invalid="must be a list of options"),
+    )
+    max_choices = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1, error="must be at least 1"),
+        error_messages=_msgs(invalid="must be a whole number"),
+    )
+    max_length = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(
+            min=1, max=qn.MAX_LENGTH_LIMIT, error=f"must be from 1 to {qn.MAX_LENGTH_LIMIT}"
+        ),
+        error_messages=_msgs(invalid="must be a whole number"),
+    )
     show_if = fields.Nested(ShowIfSchema, allow_none=True)
 
 
 class QuestionnaireSchema(BaseSchema):
-    questions = fields.List(fields.Nested(QuestionSchema), load_default=list,
-                            error_messages=_msgs(invalid="must be a list of questions"))
+    questions = fields.List(
+        fields.Nested(QuestionSchema),
+        load_default=list,
+        error_messages=_msgs(invalid="must be a list of questions"),
+    )
 
     @validates_schema
     def _cross_checks(self, data: dict[str, Any], **kwargs: Any) -> None:
-        raw = {"questions": [{k: v for k, v in q.items() if v is not None}
-                             for q in data.get("questions", [])]}
+        raw = {
+            "questions": [
+                {k: v for k, v in q.items() if v is not None} for q in data.get("questions", [])
+            ]
+        }
         errors = qn.validate_questionnaire(raw)
         if errors:
             raise ValidationError(_nest(errors))
@@ -138,12 +194,22 @@ class _ConsultationFields(BaseSchema):
     title = _text(min_length=1, max_length=200)
     summary = _text(min_length=1, max_length=500)
     description = _text(max_length=20000)
-    places = fields.List(fields.String(validate=validate.OneOf(
-        PLACE_VALUES[:-1], error="is not one of our places: " + ", ".join(PLACES))),
-        error_messages=_msgs(invalid="must be a list of places"))
-    priorities = fields.List(fields.String(validate=validate.OneOf(
-        list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES))),
-        error_messages=_msgs(invalid="must be a list of priorities"))
+    places = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                PLACE_VALUES[:-1], error="is not one of our places: " + ", ".join(PLACES)
+            )
+        ),
+        error_messages=_msgs(invalid="must be a list of places"),
+    )
+    priorities = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES)
+            )
+        ),
+        error_messages=_msgs(invalid="must be a list of priorities"),
+    )
     opens_at = _when(allow_none=True)
     closes_at = _when(allow_none=True)
     questionnaire = fields.Nested(QuestionnaireSchema)
@@ -161,12 +227,24 @@ class ConsultationCreateSchema(_ConsultationFields):
     title = _text(required=True, min_length=1, max_length=200)
     summary = _text(required=True, min_length=1, max_length=500)
     description = _text(max_length=20000, load_default="")
-    places = fields.List(fields.String(validate=validate.OneOf(
-        list(PLACES), error="is not one of our places: " + ", ".join(PLACES))),
-        load_default=list, error_messages=_msgs(invalid="must be a list of places"))
-    priorities = fields.List(fields.String(validate=validate.OneOf(
-        list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES))),
-        load_default=list, error_messages=_msgs(invalid="must be a list of priorities"))
+    places = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                list(PLACES), error="is not one of our places: " + ", ".join(PLACES)
+            )
+        ),
+        load_default=list,
+        error_messages=_msgs(invalid="must be a list of places"),
+    )
+    priorities = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES)
+            )
+        ),
+        load_default=list,
+        error_messages=_msgs(invalid="must be a list of priorities"),
+    )
     opens_at = _when(allow_none=True, load_default=None)
     closes_at = _when(allow_none=True, load_default=None)
     questionnaire = fields.Nested(QuestionnaireSchema, load_default=lambda: {"questions": []})
@@ -180,9 +258,13 @@ class ConsultationUpdateSchema(_ConsultationFields):
 class DecisionSchema(BaseSchema):
     you_said = _text(required=True, min_length=1, max_length=2000)
     we_did = _text(required=True, min_length=1, max_length=2000)
-    status = fields.String(required=True, validate=validate.OneOf(
-        domain.DECISION_STATUSES, error="must be one of " + ", ".join(domain.DECISION_STATUSES)),
-        error_messages=_msgs(invalid="must be text"))
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            domain.DECISION_STATUSES, error="must be one of " + ", ".join(domain.DECISION_STATUSES)
+        ),
+        error_messages=_msgs(invalid="must be text"),
+    )
     reason = _text(max_length=2000, allow_none=True)
 
     @validates_schema
@@ -195,9 +277,12 @@ class OutcomeSchema(BaseSchema):
     """The "you said, we did" outcome staff publish once a consultation has closed."""
 
     summary = _text(required=True, min_length=1, max_length=5000)
-    decisions = fields.List(fields.Nested(DecisionSchema), required=True,
-                            validate=validate.Length(min=1, error="add at least one decision"),
-                            error_messages=_msgs(invalid="must be a list of decisions"))
+    decisions = fields.List(
+        fields.Nested(DecisionSchema),
+        required=True,
+        validate=validate.Length(min=1, error="add at least one decision"),
+        error_messages=_msgs(invalid="must be a list of decisions"),
+    )
     published_at = _when(dump_only=True)
 
 
@@ -205,10 +290,16 @@ class ConsentSchema(BaseSchema):
     """A resident's agreement to the privacy wording of ``version`` (the consultation's
     ``consent``). The wording itself is the server's: it is stored from ``version``."""
 
-    given = fields.Boolean(required=True, error_messages=_msgs(invalid="must be true or false"),
-                           metadata={"description": "must be true (``domain.check_consent``)"})
-    version = fields.String(required=True, error_messages=_msgs(invalid="must be text"),
-                            metadata={"enum": list(CONSENT_WORDINGS)})
+    given = fields.Boolean(
+        required=True,
+        error_messages=_msgs(invalid="must be true or false"),
+        metadata={"description": "must be true (``domain.check_consent``)"},
+    )
+    version = fields.String(
+        required=True,
+        error_messages=_msgs(invalid="must be text"),
+        metadata={"enum": list(CONSENT_WORDINGS)},
+    )
 
 
 class ConsentWordingSchema(Schema):
@@ -230,30 +321,48 @@ class ResponseInputSchema(BaseSchema):
     """What a resident sends. Answers are checked against the questionnaire with
     ``questionnaire.validate_answers``, equality answers with ``validate_equality``."""
 
-    answers = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
-                          load_default=dict,
-                          error_messages=_msgs(invalid="must be an object of answers keyed "
-                                               "by question id"),
-                          metadata={"description": "Keyed by question id"})
-    equality = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
-                           allow_none=True, load_default=None,
-                           error_messages=_msgs(invalid="must be an object of answers"),
-                           metadata={"description": "Optional equality monitoring; fields: "
-                                     + ", ".join(EQUALITY_FIELDS)})
-    place = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(
-        PLACE_VALUES, error="choose one of the places"),
-        error_messages=_msgs(invalid="must be text"))
-    consent = fields.Nested(ConsentSchema, required=True, error_messages=_msgs(
-        required="is required: agree to how we use your answers, as "
-        "{{given: true, version: <the consultation's consent version>}}"))
+    answers = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        error_messages=_msgs(invalid="must be an object of answers keyed by question id"),
+        metadata={"description": "Keyed by question id"},
+    )
+    equality = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        allow_none=True,
+        load_default=None,
+        error_messages=_msgs(invalid="must be an object of answers"),
+        metadata={
+            "description": "Optional equality monitoring; fields: " + ", ".join(EQUALITY_FIELDS)
+        },
+    )
+    place = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.OneOf(PLACE_VALUES, error="choose one of the places"),
+        error_messages=_msgs(invalid="must be text"),
+    )
+    consent = fields.Nested(
+        ConsentSchema,
+        required=True,
+        error_messages=_msgs(
+            required="is required: agree to how we use your answers, as "
+            "{{given: true, version: <the consultation's consent version>}}"
+        ),
+    )
 
 
 class SubmissionSchema(ResponseInputSchema):
     """The message the gateway queues on ``surveys.submissions`` for the service to store."""
 
     submission_id = fields.UUID(required=True, error_messages=_msgs(invalid="must be a UUID"))
-    receipt_code = fields.String(required=True, validate=validate.Length(min=1, max=40),
-                                 error_messages=_msgs(invalid="must be text"))
+    receipt_code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        error_messages=_msgs(invalid="must be text"),
+    )
     consultation_id = fields.String(required=True, error_messages=_msgs(invalid="must be text"))
     submitted_at = _when(required=True)
 
@@ -273,8 +382,10 @@ class ConsultationSchema(Schema):
     accepting_responses = fields.Boolean()
     questionnaire = fields.Nested(QuestionnaireSchema)
     outcome = fields.Nested(OutcomeSchema, allow_none=True)
-    consent = fields.Nested(ConsentWordingSchema, metadata={
-        "description": "the privacy wording a response must agree to (send its version)"})
+    consent = fields.Nested(
+        ConsentWordingSchema,
+        metadata={"description": "the privacy wording a response must agree to (send its version)"},
+    )
     response_count = fields.Integer()
     created_at = fields.AwareDateTime(format="iso")
     updated_at = fields.AwareDateTime(format="iso")
@@ -285,11 +396,15 @@ class ConsultationSchema(Schema):
 class ConsultationFiltersSchema(BaseSchema):
     """Filters for ``list_consultations``."""
 
-    status = fields.String(validate=validate.OneOf(domain.STATUSES, error="must be one of "
-                                                   + ", ".join(domain.STATUSES)))
+    status = fields.String(
+        validate=validate.OneOf(
+            domain.STATUSES, error="must be one of " + ", ".join(domain.STATUSES)
+        )
+    )
     place = fields.String(validate=validate.OneOf(list(PLACES), error="choose one of the places"))
-    priority = fields.String(validate=validate.OneOf(list(PRIORITIES),
-                                                     error="choose one of the priorities"))
+    priority = fields.String(
+        validate=validate.OneOf(list(PRIORITIES), error="choose one of the priorities")
+    )
     accepting = fields.Boolean(error_messages=_msgs(invalid="must be true or false"))
 
 
@@ -301,10 +416,14 @@ def _equality_filter(question: dict[str, Any]) -> fields.String:
 
 
 ResultsFiltersSchema = Schema.from_dict(
-    {"place": fields.String(validate=validate.OneOf(PLACE_VALUES,
-                                                    error="choose one of the places")),
-     **{q["id"]: _equality_filter(q) for q in EQUALITY_QUESTIONS}},
-    name="ResultsFiltersSchema")
+    {
+        "place": fields.String(
+            validate=validate.OneOf(PLACE_VALUES, error="choose one of the places")
+        ),
+        **{q["id"]: _equality_filter(q) for q in EQUALITY_QUESTIONS},
+    },
+    name="ResultsFiltersSchema",
+)
 ResultsFiltersSchema.error_messages = BaseSchema.error_messages
 
 
@@ -370,9 +489,13 @@ class MyResponseSchema(Schema):
     place = fields.String(allow_none=True)
     consent = fields.Nested(StoredConsentSchema, allow_none=True)
     submitted_at = fields.String()
-    purged_at = fields.String(allow_none=True, metadata={
-        "description": "when free text, postcode and consent were purged after the "
-                       "retention period"})
+    purged_at = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "when free text, postcode and consent were purged after the "
+            "retention period"
+        },
+    )
 
 
 class ResponseDeletedSchema(Schema):
@@ -383,8 +506,11 @@ class ResponseDeletedSchema(Schema):
 
 
 class PersonalDataMatchSchema(Schema):
-    field = fields.String(metadata={"description": "receipt_code, answers.<question id> or "
-                                    "equality.postcode_district"})
+    field = fields.String(
+        metadata={
+            "description": "receipt_code, answers.<question id> or equality.postcode_district"
+        }
+    )
     text = fields.String()
 
 
@@ -433,12 +559,26 @@ def load(schema: Schema, data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 __all__ = [
-    "ConsentSchema", "ConsentWordingSchema", "ConsultationCreateSchema",
+    "ConsentSchema",
+    "ConsentWordingSchema",
+    "ConsultationCreateSchema",
     "ConsultationFiltersSchema",
-    "ConsultationSchema", "ConsultationUpdateSchema", "DecisionSchema",
-    "MyResponseSchema", "OptionSchema", "OutcomeSchema",
-    "QuestionSchema", "QuestionnaireSchema", "ReceiptSchema", "ResponseDeletedSchema",
+    "ConsultationSchema",
+    "ConsultationUpdateSchema",
+    "DecisionSchema",
+    "MyResponseSchema",
+    "OptionSchema",
+    "OutcomeSchema",
+    "QuestionSchema",
+    "QuestionnaireSchema",
+    "ReceiptSchema",
+    "ResponseDeletedSchema",
     "StoredConsentSchema",
-    "ResponseInputSchema", "ResultsFiltersSchema", "ResultsSchema", "ShowIfSchema",
-    "SubmissionSchema", "flatten_errors", "load",
+    "ResponseInputSchema",
+    "ResultsFiltersSchema",
+    "ResultsSchema",
+    "ShowIfSchema",
+    "SubmissionSchema",
+    "flatten_errors",
+    "load",
 ]

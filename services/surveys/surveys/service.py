@@ -55,15 +55,24 @@ def _uuid_or_404(value: Any, what: str = "consultation") -> str:
 def present(c: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A consultation row as the contract shapes it (JSON-safe)."""
     return {
-        "id": str(c["id"]), "title": c["title"], "summary": c["summary"],
-        "description": c["description"], "places": list(c["places"]),
-        "priorities": list(c["priorities"]), "opens_at": _iso(c.get("opens_at")),
-        "closes_at": _iso(c.get("closes_at")), "status": c["status"],
+        "id": str(c["id"]),
+        "title": c["title"],
+        "summary": c["summary"],
+        "description": c["description"],
+        "places": list(c["places"]),
+        "priorities": list(c["priorities"]),
+        "opens_at": _iso(c.get("opens_at")),
+        "closes_at": _iso(c.get("closes_at")),
+        "status": c["status"],
         "accepting_responses": domain.accepting_responses(c, now),
-        "questionnaire": c["questionnaire"], "outcome": c.get("outcome"),
-        "consent": current_consent(), "response_count": int(c.get("response_count") or 0),
-        "created_at": _iso(c.get("created_at")), "updated_at": _iso(c.get("updated_at")),
-        "opened_at": _iso(c.get("opened_at")), "closed_at": _iso(c.get("closed_at")),
+        "questionnaire": c["questionnaire"],
+        "outcome": c.get("outcome"),
+        "consent": current_consent(),
+        "response_count": int(c.get("response_count") or 0),
+        "created_at": _iso(c.get("created_at")),
+        "updated_at": _iso(c.get("updated_at")),
+        "opened_at": _iso(c.get("opened_at")),
+        "closed_at": _iso(c.get("closed_at")),
     }
 
 
@@ -72,8 +81,11 @@ def _reasons(errors: dict[str, list[str]]) -> list[str]:
     out = []
     for path, messages in errors.items():
         for message in messages:
-            out.append(message if path.startswith("answers.") and message.startswith(
-                "Question ") else f"{path}: {message}")
+            out.append(
+                message
+                if path.startswith("answers.") and message.startswith("Question ")
+                else f"{path}: {message}"
+            )
     return out
 
 
@@ -86,16 +98,22 @@ class SurveysService(healthcheck.HealthCheck):
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _load(self, conn: Connection, consultation_id: Any, lock: str | None = None,
-              with_count: bool = False) -> dict[str, Any]:
+    def _load(
+        self,
+        conn: Connection,
+        consultation_id: Any,
+        lock: str | None = None,
+        with_count: bool = False,
+    ) -> dict[str, Any]:
         cid = _uuid_or_404(consultation_id)
         consultation = store.get_consultation(conn, cid, lock=lock, with_count=with_count)
         if consultation is None:
             raise NotFound(f"There is no consultation with id {cid}")
         return consultation
 
-    def _transition(self, consultation_id: Any, change: Any, event: str,
-                    payload: Any = domain.event_payload) -> dict[str, Any]:
+    def _transition(
+        self, consultation_id: Any, change: Any, event: str, payload: Any = domain.event_payload
+    ) -> dict[str, Any]:
         """Load and lock, apply the pure ``change``, save, and record ``event`` with
         ``payload(updated)`` in the same transaction."""
         now = _now()
@@ -113,24 +131,31 @@ class SurveysService(healthcheck.HealthCheck):
         clean = schemas.load(schemas.ConsultationCreateSchema(), data)
         now = _now()
         consultation = {
-            **clean, "id": str(uuid.uuid4()), "status": "draft",
+            **clean,
+            "id": str(uuid.uuid4()),
+            "status": "draft",
             "questionnaire": qn.normalise_questionnaire(clean["questionnaire"]),
-            "outcome": None, "response_count": 0, "created_at": now, "updated_at": now,
-            "opened_at": None, "closed_at": None,
+            "outcome": None,
+            "response_count": 0,
+            "created_at": now,
+            "updated_at": now,
+            "opened_at": None,
+            "closed_at": None,
         }
         with self.db.connection() as conn:
             store.insert_consultation(conn, consultation)
         return present(consultation, now)
 
     @rpc(expected_exceptions=EXPECTED)
-    def update_consultation(self, consultation_id: str,
-                            changes: dict[str, Any]) -> dict[str, Any]:
+    def update_consultation(self, consultation_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         clean = schemas.load(schemas.ConsultationUpdateSchema(), changes)
         if "questionnaire" in clean:
             clean["questionnaire"] = qn.normalise_questionnaire(clean["questionnaire"])
-        return self._transition(consultation_id,
-                                lambda c, now: domain.apply_update(c, clean, now),
-                                "consultation_updated")
+        return self._transition(
+            consultation_id,
+            lambda c, now: domain.apply_update(c, clean, now),
+            "consultation_updated",
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def open_consultation(self, consultation_id: str) -> dict[str, Any]:
@@ -138,16 +163,17 @@ class SurveysService(healthcheck.HealthCheck):
 
     @rpc(expected_exceptions=EXPECTED)
     def close_consultation(self, consultation_id: str) -> dict[str, Any]:
-        return self._transition(consultation_id, domain.close_consultation,
-                                "consultation_closed")
+        return self._transition(consultation_id, domain.close_consultation, "consultation_closed")
 
     @rpc(expected_exceptions=EXPECTED)
     def publish_outcome(self, consultation_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
         clean = schemas.load(schemas.OutcomeSchema(), outcome, prefix="outcome")
-        return self._transition(consultation_id,
-                                lambda c, now: domain.publish_outcome(c, clean, now),
-                                "outcome_published",
-                                lambda c: {**domain.event_payload(c), "outcome": c["outcome"]})
+        return self._transition(
+            consultation_id,
+            lambda c, now: domain.publish_outcome(c, clean, now),
+            "outcome_published",
+            lambda c: {**domain.event_payload(c), "outcome": c["outcome"]},
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def get_consultation(self, consultation_id: str) -> dict[str, Any]:
@@ -164,8 +190,9 @@ class SurveysService(healthcheck.HealthCheck):
         return [present(row, now) for row in rows]
 
     @rpc(expected_exceptions=EXPECTED)
-    def validate_submission(self, consultation_id: str,
-                            submission: dict[str, Any]) -> dict[str, Any]:
+    def validate_submission(
+        self, consultation_id: str, submission: dict[str, Any]
+    ) -> dict[str, Any]:
         data = schemas.load(schemas.ResponseInputSchema(), submission)
         with self.db.connection() as conn:
             consultation = self._load(conn, consultation_id)
@@ -178,13 +205,18 @@ class SurveysService(healthcheck.HealthCheck):
             row = store.find_receipt(conn, code)
         if row is None:
             raise NotFound("We have not stored a response with that receipt code (yet)")
-        return {"receipt_code": row["receipt_code"], "consultation_id": row["consultation_id"],
-                "status": row["status"], "reasons": list(row["reasons"] or []),
-                "submitted_at": _iso(row["submitted_at"])}
+        return {
+            "receipt_code": row["receipt_code"],
+            "consultation_id": row["consultation_id"],
+            "status": row["status"],
+            "reasons": list(row["reasons"] or []),
+            "submitted_at": _iso(row["submitted_at"]),
+        }
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_results(self, consultation_id: str,
-                    filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    def get_results(
+        self, consultation_id: str, filters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         clean = schemas.load(schemas.ResultsFiltersSchema(), filters or {}, prefix="filters")
         with self.db.connection() as conn:
             consultation = self._load(conn, consultation_id)
@@ -192,19 +224,25 @@ class SurveysService(healthcheck.HealthCheck):
         results = domain.shape_results(consultation, total, clean, aggregates)
         for item in results["questions"]:
             if item["type"] == "free_text":
-                item["free_text_truncated"] = (
-                    int(aggregates["answered"].get(item["id"], 0)) > len(item["free_text"]))
+                item["free_text_truncated"] = int(aggregates["answered"].get(item["id"], 0)) > len(
+                    item["free_text"]
+                )
         return results
 
     @rpc(expected_exceptions=EXPECTED)
-    def export_responses(self, consultation_id: str, after: int | None = 0,
-                         limit: int = 1000) -> dict[str, Any]:
+    def export_responses(
+        self, consultation_id: str, after: int | None = 0, limit: int = 1000
+    ) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
-        if after is not None and (not isinstance(after, int) or isinstance(after, bool)
-                                  or after < 0):
+        if after is not None and (
+            not isinstance(after, int) or isinstance(after, bool) or after < 0
+        ):
             errors["after"] = ["must be a whole number of at least 0"]
-        if not isinstance(limit, int) or isinstance(limit, bool) or not (
-                1 <= limit <= EXPORT_MAX_LIMIT):
+        if (
+            not isinstance(limit, int)
+            or isinstance(limit, bool)
+            or not (1 <= limit <= EXPORT_MAX_LIMIT)
+        ):
             errors["limit"] = [f"must be a whole number from 1 to {EXPORT_MAX_LIMIT}"]
         if errors:
             raise ValidationFailed(errors)
@@ -225,13 +263,22 @@ class SurveysService(healthcheck.HealthCheck):
             row = store.response_by_receipt(conn, code)
         if row is None:
             raise NotFound("We do not hold a response with that receipt code")
-        equality = ({f: row[f] for f in EQUALITY_FIELDS if row[f] is not None}
-                    if row["has_equality"] is not None else None)
-        return {"receipt_code": row["receipt_code"], "consultation_id": row["consultation_id"],
-                "consultation_title": row["consultation_title"], "answers": row["answers"],
-                "equality": equality, "place": row["place"], "consent": row["consent"],
-                "submitted_at": _iso(row["submitted_at"]),
-                "purged_at": _iso(row["purged_at"])}
+        equality = (
+            {f: row[f] for f in EQUALITY_FIELDS if row[f] is not None}
+            if row["has_equality"] is not None
+            else None
+        )
+        return {
+            "receipt_code": row["receipt_code"],
+            "consultation_id": row["consultation_id"],
+            "consultation_title": row["consultation_title"],
+            "answers": row["answers"],
+            "equality": equality,
+            "place": row["place"],
+            "consent": row["consent"],
+            "submitted_at": _iso(row["submitted_at"]),
+            "purged_at": _iso(row["purged_at"]),
+        }
 
     @rpc(expected_exceptions=EXPECTED)
     def delete_my_response(self, receipt_code: str) -> dict[str, Any]:
@@ -248,15 +295,20 @@ class SurveysService(healthcheck.HealthCheck):
         deleted = store.delete_responses(conn, response_ids)
         for row in deleted:
             # consultation and place only: counts can follow, nothing about the person
-            record_event(conn, SOURCE, "response_deleted", {
-                "consultation_id": row["consultation_id"], "place": row["place"]})
+            record_event(
+                conn,
+                SOURCE,
+                "response_deleted",
+                {"consultation_id": row["consultation_id"], "place": row["place"]},
+            )
         if deleted:
             log.info("deleted %d response(s) at the request of %s", len(deleted), by)
         return [row["id"] for row in deleted]
 
     @rpc(expected_exceptions=EXPECTED)
-    def find_personal_data(self, receipt_code: str | None = None,
-                           text: str | None = None) -> dict[str, Any]:
+    def find_personal_data(
+        self, receipt_code: str | None = None, text: str | None = None
+    ) -> dict[str, Any]:
         """Responses that may be about one person: by receipt code and/or a text (a name,
         an email) found in their free-text answers or postcode district."""
         errors: dict[str, list[str]] = {}
@@ -264,8 +316,9 @@ class SurveysService(healthcheck.HealthCheck):
         needle = text.strip() if isinstance(text, str) else None
         if text is not None and not isinstance(text, str):
             errors["text"] = ["must be text"]
-        elif problems := {k: v for k, v in {"receipt_code": code, "text": needle}.items()
-                          if v and text_problem(v)}:
+        elif problems := {
+            k: v for k, v in {"receipt_code": code, "text": needle}.items() if v and text_problem(v)
+        }:
             errors.update({k: [text_problem(v)] for k, v in problems.items()})
         elif needle is not None and not (SEARCH_MIN_TEXT <= len(needle) <= 200):
             errors["text"] = [f"must be {SEARCH_MIN_TEXT} to 200 characters"]
@@ -282,26 +335,39 @@ class SurveysService(healthcheck.HealthCheck):
             if code and row["receipt_code"] == code:
                 matches.append({"field": "receipt_code", "text": row["receipt_code"]})
             for qid, value in (row["answers"] or {}).items():
-                if (qid in free and needle and isinstance(value, str)
-                        and needle.casefold() in value.casefold()):
+                if (
+                    qid in free
+                    and needle
+                    and isinstance(value, str)
+                    and needle.casefold() in value.casefold()
+                ):
                     matches.append({"field": f"answers.{qid}", "text": value})
             district = row["postcode_district"]
             if needle and district and needle.casefold() in district.casefold():
                 matches.append({"field": "equality.postcode_district", "text": district})
             if matches:
-                found.append({"response_id": row["id"], "receipt_code": row["receipt_code"],
-                              "consultation_id": row["consultation_id"],
-                              "submitted_at": _iso(row["submitted_at"]), "matches": matches})
+                found.append(
+                    {
+                        "response_id": row["id"],
+                        "receipt_code": row["receipt_code"],
+                        "consultation_id": row["consultation_id"],
+                        "submitted_at": _iso(row["submitted_at"]),
+                        "matches": matches,
+                    }
+                )
         return {"responses": found, "truncated": len(rows) > SEARCH_LIMIT}
 
     @rpc(expected_exceptions=EXPECTED)
     def erase_responses(self, response_ids: list[int]) -> dict[str, Any]:
         """Erase responses (an erasure request under UK GDPR), equality answers included."""
-        if (not isinstance(response_ids, list) or len(response_ids) > ERASE_MAX
-                or not all(isinstance(i, int) and not isinstance(i, bool)
-                           for i in response_ids)):
-            raise ValidationFailed({"response_ids": [
-                f"must be a list of up to {ERASE_MAX} response ids"]})
+        if (
+            not isinstance(response_ids, list)
+            or len(response_ids) > ERASE_MAX
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in response_ids)
+        ):
+            raise ValidationFailed(
+                {"response_ids": [f"must be a list of up to {ERASE_MAX} response ids"]}
+            )
         with self.db.connection() as conn:
             erased = self._delete(conn, sorted(set(response_ids)), "staff")
         return {"erased": len(erased), "response_ids": erased}
@@ -332,8 +398,12 @@ class SurveysService(healthcheck.HealthCheck):
             with self.db.connection() as conn:
                 rows = store.expired_responses(conn, closed_before, PURGE_BATCH)
                 for row in rows:
-                    store.purge_response(conn, row["id"], domain.without_free_text(
-                        row["answers"], row["questionnaire"]), now)
+                    store.purge_response(
+                        conn,
+                        row["id"],
+                        domain.without_free_text(row["answers"], row["questionnaire"]),
+                        now,
+                    )
             total += len(rows)
             if len(rows) < PURGE_BATCH:
                 return total
@@ -371,13 +441,15 @@ class SurveysService(healthcheck.HealthCheck):
             submitted_at = datetime.fromisoformat(str(fields.get("submitted_at")))
         except ValueError:
             submitted_at = None
-        record = {"submission_id": submission_id, "receipt_code": receipt,
-                  "consultation_id": str(fields.get("consultation_id")),
-                  "submitted_at": submitted_at}
+        record = {
+            "submission_id": submission_id,
+            "receipt_code": receipt,
+            "consultation_id": str(fields.get("consultation_id")),
+            "submitted_at": submitted_at,
+        }
         with self.db.connection() as conn:
             if claim_message(conn, submission_id, "surveys.store_submission"):
-                store.insert_rejected(conn, record, _reasons(
-                    schemas.flatten_errors(exc.messages)))
+                store.insert_rejected(conn, record, _reasons(schemas.flatten_errors(exc.messages)))
         return "rejected"
 
     def _store(self, conn: Connection, message: dict[str, Any]) -> str:
@@ -392,8 +464,11 @@ class SurveysService(healthcheck.HealthCheck):
             return "rejected"
         message["consultation_id"] = cid
         if not domain.accepting_submission(consultation, message["submitted_at"]):
-            store.insert_rejected(conn, message, [
-                "The consultation was no longer accepting responses when this was stored"])
+            store.insert_rejected(
+                conn,
+                message,
+                ["The consultation was no longer accepting responses when this was stored"],
+            )
             return "rejected"
         clean, errors = domain.check_submission(consultation, message)
         if errors:
@@ -407,10 +482,18 @@ class SurveysService(healthcheck.HealthCheck):
         place_from_district = domain.derived_place(equality)
         if equality:
             store.insert_equality(conn, response_id, cid, equality, place_from_district)
-        record_event(conn, SOURCE, "response_submitted", {
-            "consultation_id": cid, "response_id": response_id,
-            "receipt_code": message["receipt_code"], "place": clean["place"],
-            "submitted_at": message["submitted_at"].isoformat()})
+        record_event(
+            conn,
+            SOURCE,
+            "response_submitted",
+            {
+                "consultation_id": cid,
+                "response_id": response_id,
+                "receipt_code": message["receipt_code"],
+                "place": clean["place"],
+                "submitted_at": message["submitted_at"].isoformat(),
+            },
+        )
         return "stored"
 
     @timer(interval=60)

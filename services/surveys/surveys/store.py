@@ -26,12 +26,14 @@ FROM consultations c
 
 
 # The equality-monitoring answers, selected beside a response (``e`` joined on it).
-_EQUALITY_COLUMNS = sql.SQL(", ").join(sql.SQL("e.{}").format(sql.Identifier(f))
-                                       for f in EQUALITY_FIELDS)
+_EQUALITY_COLUMNS = sql.SQL(", ").join(
+    sql.SQL("e.{}").format(sql.Identifier(f)) for f in EQUALITY_FIELDS
+)
 
 
-def get_consultation(conn: Connection, consultation_id: str, lock: str | None = None,
-                     with_count: bool = False) -> dict[str, Any] | None:
+def get_consultation(
+    conn: Connection, consultation_id: str, lock: str | None = None, with_count: bool = False
+) -> dict[str, Any] | None:
     """One consultation; ``lock`` is ``"update"`` or ``"share"`` to lock its row.
     ``with_count`` adds ``response_count`` (a count over its responses: only for
     callers that show it)."""
@@ -43,9 +45,14 @@ def get_consultation(conn: Connection, consultation_id: str, lock: str | None = 
     return conn.execute(query, (consultation_id,)).fetchone()
 
 
-def list_consultations(conn: Connection, now: datetime, status: str | None = None,
-                       place: str | None = None, priority: str | None = None,
-                       accepting: bool | None = None) -> list[dict[str, Any]]:
+def list_consultations(
+    conn: Connection,
+    now: datetime,
+    status: str | None = None,
+    place: str | None = None,
+    priority: str | None = None,
+    accepting: bool | None = None,
+) -> list[dict[str, Any]]:
     clauses, params = [], []
     if status is not None:
         clauses.append("c.status = %s")
@@ -70,9 +77,21 @@ def insert_consultation(conn: Connection, c: dict[str, Any]) -> None:
         "INSERT INTO consultations (id, title, summary, description, places, priorities,"
         " opens_at, closes_at, status, questionnaire, created_at, updated_at)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (c["id"], c["title"], c["summary"], c["description"], c["places"], c["priorities"],
-         c["opens_at"], c["closes_at"], c["status"], Jsonb(c["questionnaire"]),
-         c["created_at"], c["updated_at"]))
+        (
+            c["id"],
+            c["title"],
+            c["summary"],
+            c["description"],
+            c["places"],
+            c["priorities"],
+            c["opens_at"],
+            c["closes_at"],
+            c["status"],
+            Jsonb(c["questionnaire"]),
+            c["created_at"],
+            c["updated_at"],
+        ),
+    )
 
 
 def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
@@ -80,43 +99,71 @@ def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
         "UPDATE consultations SET title = %s, summary = %s, description = %s, places = %s,"
         " priorities = %s, opens_at = %s, closes_at = %s, status = %s, questionnaire = %s,"
         " outcome = %s, updated_at = %s, opened_at = %s, closed_at = %s WHERE id = %s",
-        (c["title"], c["summary"], c["description"], c["places"], c["priorities"],
-         c["opens_at"], c["closes_at"], c["status"], Jsonb(c["questionnaire"]),
-         Jsonb(c["outcome"]) if c.get("outcome") is not None else None, c["updated_at"],
-         c.get("opened_at"), c.get("closed_at"), c["id"]))
+        (
+            c["title"],
+            c["summary"],
+            c["description"],
+            c["places"],
+            c["priorities"],
+            c["opens_at"],
+            c["closes_at"],
+            c["status"],
+            Jsonb(c["questionnaire"]),
+            Jsonb(c["outcome"]) if c.get("outcome") is not None else None,
+            c["updated_at"],
+            c.get("opened_at"),
+            c.get("closed_at"),
+            c["id"],
+        ),
+    )
 
 
 def open_past_close(conn: Connection, before: datetime, limit: int = 100) -> list[str]:
     """Ids of open consultations whose close date is before ``before``, locked."""
     rows = conn.execute(
         "SELECT id FROM consultations WHERE status = 'open' AND closes_at <= %s"
-        " ORDER BY closes_at LIMIT %s FOR UPDATE SKIP LOCKED", (before, limit)).fetchall()
+        " ORDER BY closes_at LIMIT %s FOR UPDATE SKIP LOCKED",
+        (before, limit),
+    ).fetchall()
     return [str(r["id"]) for r in rows]
 
 
-def insert_response(conn: Connection, submission: dict[str, Any], answers: dict[str, Any],
-                    place: str | None) -> int | None:
+def insert_response(
+    conn: Connection, submission: dict[str, Any], answers: dict[str, Any], place: str | None
+) -> int | None:
     """Store a response; ``None`` if its ``submission_id`` was already stored."""
     row = conn.execute(
         "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers, place,"
         " consent, submitted_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (submission_id) DO NOTHING RETURNING id",
-        (submission["submission_id"], submission["receipt_code"],
-         submission["consultation_id"], Jsonb(answers), place,
-         Jsonb(submission["consent"]) if submission.get("consent") else None,
-         submission["submitted_at"])).fetchone()
+        (
+            submission["submission_id"],
+            submission["receipt_code"],
+            submission["consultation_id"],
+            Jsonb(answers),
+            place,
+            Jsonb(submission["consent"]) if submission.get("consent") else None,
+            submission["submitted_at"],
+        ),
+    ).fetchone()
     return row["id"] if row else None
 
 
-def insert_equality(conn: Connection, response_id: int, consultation_id: str,
-                    equality: dict[str, str], derived_place: str | None) -> None:
+def insert_equality(
+    conn: Connection,
+    response_id: int,
+    consultation_id: str,
+    equality: dict[str, str],
+    derived_place: str | None,
+) -> None:
     columns = [sql.Identifier(f) for f in EQUALITY_FIELDS]
     conn.execute(
-        sql.SQL("INSERT INTO equality_monitoring (response_id, consultation_id, {}, derived_place)"
-                " VALUES (%s, %s, {}, %s)").format(
-            sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
-        [response_id, consultation_id, *[equality.get(f) for f in EQUALITY_FIELDS],
-         derived_place])
+        sql.SQL(
+            "INSERT INTO equality_monitoring (response_id, consultation_id, {}, derived_place)"
+            " VALUES (%s, %s, {}, %s)"
+        ).format(sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
+        [response_id, consultation_id, *[equality.get(f) for f in EQUALITY_FIELDS], derived_place],
+    )
 
 
 def insert_rejected(conn: Connection, submission: dict[str, Any], reasons: list[str]) -> None:
@@ -124,8 +171,14 @@ def insert_rejected(conn: Connection, submission: dict[str, Any], reasons: list[
         "INSERT INTO rejected_submissions (submission_id, receipt_code, consultation_id,"
         " reasons, submitted_at) VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT DO NOTHING",
-        (submission["submission_id"], submission["receipt_code"],
-         str(submission["consultation_id"]), Jsonb(reasons), submission.get("submitted_at")))
+        (
+            submission["submission_id"],
+            submission["receipt_code"],
+            str(submission["consultation_id"]),
+            Jsonb(reasons),
+            submission.get("submitted_at"),
+        ),
+    )
 
 
 def find_receipt(conn: Connection, receipt_code: str) -> dict[str, Any] | None:
@@ -134,7 +187,8 @@ def find_receipt(conn: Connection, receipt_code: str) -> dict[str, Any] | None:
         " '[]'::jsonb AS reasons, submitted_at FROM responses WHERE receipt_code = %s"
         " UNION ALL SELECT receipt_code, consultation_id, 'rejected', reasons, submitted_at"
         " FROM rejected_submissions WHERE receipt_code = %s LIMIT 1",
-        (receipt_code, receipt_code)).fetchone()
+        (receipt_code, receipt_code),
+    ).fetchone()
     return row
 
 
@@ -157,8 +211,9 @@ def _filtered(consultation_id: str, filters: dict[str, str]) -> tuple[sql.Compos
     return cte, params
 
 
-def aggregate_results(conn: Connection, consultation: dict[str, Any],
-                      filters: dict[str, str]) -> tuple[int, dict[str, Any]]:
+def aggregate_results(
+    conn: Connection, consultation: dict[str, Any], filters: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
     """``(total responses, aggregates)`` for ``domain.shape_results``."""
     questions = consultation["questionnaire"]["questions"]
     by_type: dict[str, list[str]] = {}
@@ -170,79 +225,111 @@ def aggregate_results(conn: Connection, consultation: dict[str, Any],
         return conn.execute(cte + sql.SQL(query), [*params, *extra]).fetchall()
 
     total = run("SELECT count(*) AS n FROM f")[0]["n"]
-    answered = {r["question"]: r["n"] for r in run(
-        "SELECT a.key AS question, count(*) AS n FROM f, jsonb_each(f.answers) a GROUP BY 1")}
+    answered = {
+        r["question"]: r["n"]
+        for r in run(
+            "SELECT a.key AS question, count(*) AS n FROM f, jsonb_each(f.answers) a GROUP BY 1"
+        )
+    }
 
     counts: dict[str, dict[str, int]] = {}
-    scalar = by_type.get("single_choice", []) + by_type.get("likert", []) + by_type.get(
-        "rating", [])
-    for r in run("SELECT a.key AS question, a.value #>> '{}' AS value, count(*) AS n"
-                 " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)"
-                 " AND jsonb_typeof(a.value) IN ('string', 'number') GROUP BY 1, 2", scalar):
+    scalar = (
+        by_type.get("single_choice", []) + by_type.get("likert", []) + by_type.get("rating", [])
+    )
+    for r in run(
+        "SELECT a.key AS question, a.value #>> '{}' AS value, count(*) AS n"
+        " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)"
+        " AND jsonb_typeof(a.value) IN ('string', 'number') GROUP BY 1, 2",
+        scalar,
+    ):
         counts.setdefault(r["question"], {})[r["value"]] = r["n"]
-    for r in run("SELECT a.key AS question, el #>> '{}' AS value, count(*) AS n"
-                 " FROM f, jsonb_each(f.answers) a, jsonb_array_elements(a.value) el"
-                 " WHERE a.key = ANY(%s) AND jsonb_typeof(a.value) = 'array' GROUP BY 1, 2",
-                 by_type.get("multiple_choice", [])):
+    for r in run(
+        "SELECT a.key AS question, el #>> '{}' AS value, count(*) AS n"
+        " FROM f, jsonb_each(f.answers) a, jsonb_array_elements(a.value) el"
+        " WHERE a.key = ANY(%s) AND jsonb_typeof(a.value) = 'array' GROUP BY 1, 2",
+        by_type.get("multiple_choice", []),
+    ):
         counts.setdefault(r["question"], {})[r["value"]] = r["n"]
 
-    likert_case = " ".join(f"WHEN '{value}' THEN {score}"
-                           for value, score in qn.LIKERT_SCORES.items())
-    means = {r["question"]: r["mean"] for r in run(
-        "SELECT a.key AS question, avg(CASE WHEN a.key = ANY(%s)"
-        f" THEN CASE a.value #>> '{{}}' {likert_case} END"
-        " ELSE (a.value #>> '{}')::numeric END) AS mean"
-        " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s) GROUP BY 1",
-        by_type.get("likert", []), by_type.get("likert", []) + by_type.get("rating", []))}
+    likert_case = " ".join(
+        f"WHEN '{value}' THEN {score}" for value, score in qn.LIKERT_SCORES.items()
+    )
+    means = {
+        r["question"]: r["mean"]
+        for r in run(
+            "SELECT a.key AS question, avg(CASE WHEN a.key = ANY(%s)"
+            f" THEN CASE a.value #>> '{{}}' {likert_case} END"
+            " ELSE (a.value #>> '{}')::numeric END) AS mean"
+            " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s) GROUP BY 1",
+            by_type.get("likert", []),
+            by_type.get("likert", []) + by_type.get("rating", []),
+        )
+    }
 
     ranking: dict[str, dict[str, tuple[Any, int]]] = {}
-    for r in run("SELECT a.key AS question, el.value #>> '{}' AS value,"
-                 " avg(el.position) AS mean_rank,"
-                 " count(*) FILTER (WHERE el.position = 1) AS first_choice"
-                 " FROM f, jsonb_each(f.answers) a,"
-                 " jsonb_array_elements(a.value) WITH ORDINALITY el(value, position)"
-                 " WHERE a.key = ANY(%s) AND jsonb_typeof(a.value) = 'array' GROUP BY 1, 2",
-                 by_type.get("ranking", [])):
+    for r in run(
+        "SELECT a.key AS question, el.value #>> '{}' AS value,"
+        " avg(el.position) AS mean_rank,"
+        " count(*) FILTER (WHERE el.position = 1) AS first_choice"
+        " FROM f, jsonb_each(f.answers) a,"
+        " jsonb_array_elements(a.value) WITH ORDINALITY el(value, position)"
+        " WHERE a.key = ANY(%s) AND jsonb_typeof(a.value) = 'array' GROUP BY 1, 2",
+        by_type.get("ranking", []),
+    ):
         ranking.setdefault(r["question"], {})[r["value"]] = (r["mean_rank"], r["first_choice"])
 
     free_text: dict[str, list[dict[str, Any]]] = {}
-    for r in run("SELECT question, response_id, text FROM (SELECT a.key AS question,"
-                 " f.id AS response_id, a.value #>> '{}' AS text, row_number() OVER"
-                 " (PARTITION BY a.key ORDER BY f.id) AS n"
-                 " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)) t"
-                 " WHERE n <= %s ORDER BY question, response_id",
-                 by_type.get("free_text", []), FREE_TEXT_LIMIT):
+    for r in run(
+        "SELECT question, response_id, text FROM (SELECT a.key AS question,"
+        " f.id AS response_id, a.value #>> '{}' AS text, row_number() OVER"
+        " (PARTITION BY a.key ORDER BY f.id) AS n"
+        " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)) t"
+        " WHERE n <= %s ORDER BY question, response_id",
+        by_type.get("free_text", []),
+        FREE_TEXT_LIMIT,
+    ):
         free_text.setdefault(r["question"], []).append(
-            {"response_id": r["response_id"], "text": r["text"]})
-    return total, {"answered": answered, "counts": counts, "means": means,
-                   "ranking": ranking, "free_text": free_text}
+            {"response_id": r["response_id"], "text": r["text"]}
+        )
+    return total, {
+        "answered": answered,
+        "counts": counts,
+        "means": means,
+        "ranking": ranking,
+        "free_text": free_text,
+    }
 
 
-def export_page(conn: Connection, consultation_id: str, after: int,
-                limit: int) -> list[dict[str, Any]]:
+def export_page(
+    conn: Connection, consultation_id: str, after: int, limit: int
+) -> list[dict[str, Any]]:
     """Up to ``limit`` responses with ``id > after``, oldest first, with equality answers."""
     return conn.execute(
-        sql.SQL("SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.answers, {}"
-                " FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
-                " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s"
-                ).format(_EQUALITY_COLUMNS),
-        (consultation_id, after, limit)).fetchall()
-
-
+        sql.SQL(
+            "SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.answers, {}"
+            " FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+            " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s"
+        ).format(_EQUALITY_COLUMNS),
+        (consultation_id, after, limit),
+    ).fetchall()
 
 
 # -- privacy (UK GDPR) ------------------------------------------------------------------------
 
+
 def response_by_receipt(conn: Connection, receipt_code: str) -> dict[str, Any] | None:
     """A stored response with its equality answers, by receipt code."""
     return conn.execute(
-        sql.SQL("SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
-                " c.title AS consultation_title, r.answers, r.place, r.consent,"
-                " r.submitted_at, r.purged_at, e.response_id AS has_equality, {}"
-                " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
-                " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
-                " WHERE r.receipt_code = %s").format(_EQUALITY_COLUMNS),
-        (receipt_code,)).fetchone()
+        sql.SQL(
+            "SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
+            " c.title AS consultation_title, r.answers, r.place, r.consent,"
+            " r.submitted_at, r.purged_at, e.response_id AS has_equality, {}"
+            " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
+            " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+            " WHERE r.receipt_code = %s"
+        ).format(_EQUALITY_COLUMNS),
+        (receipt_code,),
+    ).fetchone()
 
 
 def delete_responses(conn: Connection, response_ids: list[int]) -> list[dict[str, Any]]:
@@ -253,7 +340,8 @@ def delete_responses(conn: Connection, response_ids: list[int]) -> list[dict[str
     return conn.execute(
         "DELETE FROM responses WHERE id = ANY(%s)"
         " RETURNING id, consultation_id::text AS consultation_id, place",
-        (response_ids,)).fetchall()
+        (response_ids,),
+    ).fetchall()
 
 
 def _like(text: str) -> str:
@@ -261,8 +349,9 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def search_personal_data(conn: Connection, receipt_code: str | None, text: str | None,
-                         limit: int) -> list[dict[str, Any]]:
+def search_personal_data(
+    conn: Connection, receipt_code: str | None, text: str | None, limit: int
+) -> list[dict[str, Any]]:
     """Responses whose receipt code is ``receipt_code``, or with a string answer or a
     postcode district containing ``text`` (case-insensitive). Each row carries the
     consultation's questionnaire so the caller can tell free text from choices."""
@@ -271,9 +360,11 @@ def search_personal_data(conn: Connection, receipt_code: str | None, text: str |
         clauses.append("r.receipt_code = %s")
         params.append(receipt_code)
     if text:
-        clauses.append("(EXISTS (SELECT 1 FROM jsonb_each(r.answers) a"
-                       " WHERE jsonb_typeof(a.value) = 'string'"
-                       " AND a.value #>> '{}' ILIKE %s) OR e.postcode_district ILIKE %s)")
+        clauses.append(
+            "(EXISTS (SELECT 1 FROM jsonb_each(r.answers) a"
+            " WHERE jsonb_typeof(a.value) = 'string'"
+            " AND a.value #>> '{}' ILIKE %s) OR e.postcode_district ILIKE %s)"
+        )
         params += [_like(text), _like(text)]
     return conn.execute(
         "SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
@@ -281,25 +372,33 @@ def search_personal_data(conn: Connection, receipt_code: str | None, text: str |
         " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
         " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
         f" WHERE {' OR '.join(clauses)} ORDER BY r.id LIMIT %s",
-        [*params, limit]).fetchall()
+        [*params, limit],
+    ).fetchall()
 
 
-def expired_responses(conn: Connection, closed_before: datetime,
-                      limit: int) -> list[dict[str, Any]]:
+def expired_responses(
+    conn: Connection, closed_before: datetime, limit: int
+) -> list[dict[str, Any]]:
     """Unpurged responses to consultations closed before ``closed_before``, locked."""
     return conn.execute(
         "SELECT r.id, r.answers, c.questionnaire FROM responses r"
         " JOIN consultations c ON c.id = r.consultation_id"
         " WHERE c.status = 'closed' AND c.closed_at < %s AND r.purged_at IS NULL"
         " ORDER BY r.id LIMIT %s FOR UPDATE OF r SKIP LOCKED",
-        (closed_before, limit)).fetchall()
+        (closed_before, limit),
+    ).fetchall()
 
 
-def purge_response(conn: Connection, response_id: int, answers: dict[str, Any],
-                   now: datetime) -> None:
+def purge_response(
+    conn: Connection, response_id: int, answers: dict[str, Any], now: datetime
+) -> None:
     """Keep ``answers`` (already stripped of free text) and the place; drop consent and
     the postcode district."""
-    conn.execute("UPDATE responses SET answers = %s, consent = NULL, purged_at = %s"
-                 " WHERE id = %s", (Jsonb(answers), now, response_id))
-    conn.execute("UPDATE equality_monitoring SET postcode_district = NULL"
-                 " WHERE response_id = %s", (response_id,))
+    conn.execute(
+        "UPDATE responses SET answers = %s, consent = NULL, purged_at = %s WHERE id = %s",
+        (Jsonb(answers), now, response_id),
+    )
+    conn.execute(
+        "UPDATE equality_monitoring SET postcode_district = NULL WHERE response_id = %s",
+        (response_id,),
+    )

@@ -17,14 +17,31 @@ DAY = timedelta(days=1)
 
 def consultation(**kwargs: Any) -> dict[str, Any]:
     base = {
-        "id": "0b7c3d1e-0000-4000-8000-000000000001", "title": "Urgent care", "summary": "S",
-        "description": "", "places": ["leeds"], "priorities": ["living-well"],
-        "opens_at": NOW - DAY, "closes_at": NOW + 10 * DAY, "status": "draft",
-        "questionnaire": {"questions": [
-            {"id": "q1", "type": "single_choice", "text": "Pick", "required": True,
-             "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]}]},
-        "outcome": None, "created_at": NOW - 2 * DAY, "updated_at": NOW - 2 * DAY,
-        "opened_at": None, "closed_at": None,
+        "id": "0b7c3d1e-0000-4000-8000-000000000001",
+        "title": "Urgent care",
+        "summary": "S",
+        "description": "",
+        "places": ["leeds"],
+        "priorities": ["living-well"],
+        "opens_at": NOW - DAY,
+        "closes_at": NOW + 10 * DAY,
+        "status": "draft",
+        "questionnaire": {
+            "questions": [
+                {
+                    "id": "q1",
+                    "type": "single_choice",
+                    "text": "Pick",
+                    "required": True,
+                    "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                }
+            ]
+        },
+        "outcome": None,
+        "created_at": NOW - 2 * DAY,
+        "updated_at": NOW - 2 * DAY,
+        "opened_at": None,
+        "closed_at": None,
     }
     return {**base, **kwargs}
 
@@ -32,18 +49,22 @@ def consultation(**kwargs: Any) -> dict[str, Any]:
 # -- accepting responses -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, opens, closes, expected", [
-    ("open", NOW - DAY, NOW + DAY, True),
-    ("open", NOW, NOW + DAY, True),            # opens_at is inclusive
-    ("open", NOW - DAY, NOW, False),           # closes_at is exclusive
-    ("open", NOW + DAY, NOW + 2 * DAY, False),  # not yet open
-    ("open", NOW - 2 * DAY, NOW - DAY, False),  # past its close date
-    ("draft", NOW - DAY, NOW + DAY, False),
-    ("closed", NOW - DAY, NOW + DAY, False),
-    ("open", None, NOW + DAY, False),
-])
-def test_accepting_responses(status: str, opens: datetime | None, closes: datetime,
-                             expected: bool) -> None:
+@pytest.mark.parametrize(
+    "status, opens, closes, expected",
+    [
+        ("open", NOW - DAY, NOW + DAY, True),
+        ("open", NOW, NOW + DAY, True),  # opens_at is inclusive
+        ("open", NOW - DAY, NOW, False),  # closes_at is exclusive
+        ("open", NOW + DAY, NOW + 2 * DAY, False),  # not yet open
+        ("open", NOW - 2 * DAY, NOW - DAY, False),  # past its close date
+        ("draft", NOW - DAY, NOW + DAY, False),
+        ("closed", NOW - DAY, NOW + DAY, False),
+        ("open", None, NOW + DAY, False),
+    ],
+)
+def test_accepting_responses(
+    status: str, opens: datetime | None, closes: datetime, expected: bool
+) -> None:
     c = consultation(status=status, opens_at=opens, closes_at=closes)
     assert domain.accepting_responses(c, NOW) is expected
 
@@ -63,14 +84,16 @@ def test_opening_without_an_open_date_opens_now() -> None:
     assert opened["opens_at"] == NOW
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"questionnaire": {"questions": []}}, "at least one question"),
-    ({"closes_at": None}, "closing date"),
-    ({"closes_at": NOW - timedelta(seconds=1)}, "future"),
-    ({"opens_at": NOW + 5 * DAY, "closes_at": NOW + 4 * DAY}, "after the opening date"),
-])
-def test_open_needs_questions_and_a_future_close_date(changes: dict[str, Any],
-                                                      words: str) -> None:
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"questionnaire": {"questions": []}}, "at least one question"),
+        ({"closes_at": None}, "closing date"),
+        ({"closes_at": NOW - timedelta(seconds=1)}, "future"),
+        ({"opens_at": NOW + 5 * DAY, "closes_at": NOW + 4 * DAY}, "after the opening date"),
+    ],
+)
+def test_open_needs_questions_and_a_future_close_date(changes: dict[str, Any], words: str) -> None:
     with pytest.raises(Conflict) as exc:
         domain.open_consultation(consultation(**changes), NOW)
     assert words in exc.value.message
@@ -95,9 +118,14 @@ def test_only_open_consultations_close(status: str) -> None:
 
 
 def test_drafts_change_freely() -> None:
-    changes = {"title": "New", "places": ["calderdale"], "priorities": [],
-               "opens_at": NOW + DAY, "closes_at": NOW + 3 * DAY,
-               "questionnaire": {"questions": []}}
+    changes = {
+        "title": "New",
+        "places": ["calderdale"],
+        "priorities": [],
+        "opens_at": NOW + DAY,
+        "closes_at": NOW + 3 * DAY,
+        "questionnaire": {"questions": []},
+    }
     updated = domain.apply_update(consultation(), changes, NOW)
     assert {k: updated[k] for k in changes} == changes
     assert updated["updated_at"] == NOW
@@ -105,8 +133,9 @@ def test_drafts_change_freely() -> None:
 
 def test_open_consultations_change_only_text_and_close_date() -> None:
     c = consultation(status="open")
-    updated = domain.apply_update(c, {"title": "T2", "summary": "S2", "description": "D2",
-                                      "closes_at": NOW + 20 * DAY}, NOW)
+    updated = domain.apply_update(
+        c, {"title": "T2", "summary": "S2", "description": "D2", "closes_at": NOW + 20 * DAY}, NOW
+    )
     assert updated["title"] == "T2" and updated["closes_at"] == NOW + 20 * DAY
     for field in ("questionnaire", "places", "priorities", "opens_at"):
         with pytest.raises(Conflict) as exc:
@@ -140,10 +169,18 @@ def test_due_to_close_waits_for_the_grace_period() -> None:
 
 # -- outcome --------------------------------------------------------------------------------
 
-OUTCOME = {"summary": "We listened", "decisions": [
-    {"you_said": "Evening hours", "we_did": "Open till 8pm", "status": "done"},
-    {"you_said": "Free parking", "we_did": "Not possible", "status": "not-taken-forward",
-     "reason": "The land is not ours"}]}
+OUTCOME = {
+    "summary": "We listened",
+    "decisions": [
+        {"you_said": "Evening hours", "we_did": "Open till 8pm", "status": "done"},
+        {
+            "you_said": "Free parking",
+            "we_did": "Not possible",
+            "status": "not-taken-forward",
+            "reason": "The land is not ours",
+        },
+    ],
+}
 
 
 def test_outcome_published_only_when_closed() -> None:
@@ -156,47 +193,75 @@ def test_outcome_published_only_when_closed() -> None:
             domain.publish_outcome(consultation(status=status), OUTCOME, NOW)
 
 
-@pytest.mark.parametrize("decision, path", [
-    ({"you_said": "x", "we_did": "y", "status": "not-taken-forward"}, "decisions.0.reason"),
-    ({"you_said": "x", "we_did": "y", "status": "not-taken-forward", "reason": "  "},
-     "decisions.0.reason"),
-    ({"you_said": "x", "we_did": "y", "status": "maybe"}, "decisions.0.status"),
-])
+@pytest.mark.parametrize(
+    "decision, path",
+    [
+        ({"you_said": "x", "we_did": "y", "status": "not-taken-forward"}, "decisions.0.reason"),
+        (
+            {"you_said": "x", "we_did": "y", "status": "not-taken-forward", "reason": "  "},
+            "decisions.0.reason",
+        ),
+        ({"you_said": "x", "we_did": "y", "status": "maybe"}, "decisions.0.status"),
+    ],
+)
 def test_outcome_rules(decision: dict[str, Any], path: str) -> None:
     assert path in domain.check_outcome({"summary": "s", "decisions": [decision]})
     with pytest.raises(ValidationFailed) as exc:
-        domain.publish_outcome(consultation(status="closed"),
-                               {"summary": "s", "decisions": [decision]}, NOW)
+        domain.publish_outcome(
+            consultation(status="closed"), {"summary": "s", "decisions": [decision]}, NOW
+        )
     assert f"outcome.{path}" in exc.value.errors
 
 
 @pytest.mark.parametrize("status", domain.DECISION_STATUSES[:3])
 def test_other_decision_statuses_need_no_reason(status: str) -> None:
-    assert domain.check_outcome({"summary": "s", "decisions": [
-        {"you_said": "x", "we_did": "y", "status": status}]}) == {}
+    assert (
+        domain.check_outcome(
+            {"summary": "s", "decisions": [{"you_said": "x", "we_did": "y", "status": status}]}
+        )
+        == {}
+    )
 
 
 # -- submissions --------------------------------------------------------------------------------
 
 
 def test_check_submission_cleans_answers_equality_and_place() -> None:
-    clean, errors = domain.check_submission(consultation(), {
-        "answers": {"q1": "a"}, "equality": {"age_band": "25-34", "postcode_district": "ls6"},
-        "place": None, "consent": {"given": True, "version": CONSENT_VERSION}})
+    clean, errors = domain.check_submission(
+        consultation(),
+        {
+            "answers": {"q1": "a"},
+            "equality": {"age_band": "25-34", "postcode_district": "ls6"},
+            "place": None,
+            "consent": {"given": True, "version": CONSENT_VERSION},
+        },
+    )
     assert errors == {}
-    assert clean == {"answers": {"q1": "a"},
-                     "equality": {"age_band": "25-34", "postcode_district": "LS6"},
-                     "place": "leeds", "consent": {"given": True, "version": CONSENT_VERSION}}
+    assert clean == {
+        "answers": {"q1": "a"},
+        "equality": {"age_band": "25-34", "postcode_district": "LS6"},
+        "place": "leeds",
+        "consent": {"given": True, "version": CONSENT_VERSION},
+    }
 
 
 def test_check_submission_keeps_a_given_place_and_reports_all_errors() -> None:
-    clean, _ = domain.check_submission(consultation(), {
-        "answers": {"q1": "a"}, "equality": {"postcode_district": "LS6"}, "place": "wakefield"})
+    clean, _ = domain.check_submission(
+        consultation(),
+        {"answers": {"q1": "a"}, "equality": {"postcode_district": "LS6"}, "place": "wakefield"},
+    )
     assert clean["place"] == "wakefield"
-    _, errors = domain.check_submission(consultation(), {
-        "answers": {}, "equality": {"age_band": "old", "shoe_size": "9"}, "place": "paris"})
-    assert set(errors) == {"answers.q1", "equality.age_band", "equality.shoe_size", "place",
-                           "consent"}
+    _, errors = domain.check_submission(
+        consultation(),
+        {"answers": {}, "equality": {"age_band": "old", "shoe_size": "9"}, "place": "paris"},
+    )
+    assert set(errors) == {
+        "answers.q1",
+        "equality.age_band",
+        "equality.shoe_size",
+        "place",
+        "consent",
+    }
 
 
 def test_derived_place() -> None:
@@ -216,11 +281,17 @@ def test_a_queued_submission_is_judged_by_when_it_was_sent() -> None:
 
 def test_event_payload_is_public_facts_only() -> None:
     payload = domain.event_payload(consultation(status="open"))
-    assert payload == {"consultation_id": "0b7c3d1e-0000-4000-8000-000000000001",
-                       "title": "Urgent care", "summary": "S", "places": ["leeds"],
-                       "priorities": ["living-well"], "status": "open",
-                       "opens_at": (NOW - DAY).isoformat(),
-                       "closes_at": (NOW + 10 * DAY).isoformat(), "closed_at": None}
+    assert payload == {
+        "consultation_id": "0b7c3d1e-0000-4000-8000-000000000001",
+        "title": "Urgent care",
+        "summary": "S",
+        "places": ["leeds"],
+        "priorities": ["living-well"],
+        "status": "open",
+        "opens_at": (NOW - DAY).isoformat(),
+        "closes_at": (NOW + 10 * DAY).isoformat(),
+        "closed_at": None,
+    }
     closed = domain.close_consultation(consultation(status="open"), NOW)
     assert domain.event_payload(closed)["closed_at"] == NOW.isoformat()
 
@@ -229,43 +300,88 @@ def test_event_payload_is_public_facts_only() -> None:
 
 
 def test_shape_results_percentages_means_and_ranking() -> None:
-    c = consultation(questionnaire={"questions": [
-        {"id": "c", "type": "single_choice", "text": "C",
-         "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]},
-        {"id": "l", "type": "likert", "text": "L"},
-        {"id": "r", "type": "rating", "text": "R"},
-        {"id": "k", "type": "ranking", "text": "K",
-         "options": [{"value": "x", "label": "X"}, {"value": "y", "label": "Y"}]},
-        {"id": "t", "type": "free_text", "text": "T"}]})
-    results = domain.shape_results(c, 3, {"place": "leeds"}, {
-        "answered": {"c": 3, "l": 2, "r": 2, "k": 2, "t": 1},
-        "counts": {"c": {"a": 2, "b": 1}, "l": {"agree": 2}, "r": {"3": 1, "10": 1}},
-        "means": {"l": 4, "r": 6.5},
-        "ranking": {"k": {"x": (1.5, 1), "y": (1.25, 1)}},
-        "free_text": {"t": [{"response_id": 1, "text": "hi"}]}})
+    c = consultation(
+        questionnaire={
+            "questions": [
+                {
+                    "id": "c",
+                    "type": "single_choice",
+                    "text": "C",
+                    "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                },
+                {"id": "l", "type": "likert", "text": "L"},
+                {"id": "r", "type": "rating", "text": "R"},
+                {
+                    "id": "k",
+                    "type": "ranking",
+                    "text": "K",
+                    "options": [{"value": "x", "label": "X"}, {"value": "y", "label": "Y"}],
+                },
+                {"id": "t", "type": "free_text", "text": "T"},
+            ]
+        }
+    )
+    results = domain.shape_results(
+        c,
+        3,
+        {"place": "leeds"},
+        {
+            "answered": {"c": 3, "l": 2, "r": 2, "k": 2, "t": 1},
+            "counts": {"c": {"a": 2, "b": 1}, "l": {"agree": 2}, "r": {"3": 1, "10": 1}},
+            "means": {"l": 4, "r": 6.5},
+            "ranking": {"k": {"x": (1.5, 1), "y": (1.25, 1)}},
+            "free_text": {"t": [{"response_id": 1, "text": "hi"}]},
+        },
+    )
     assert results["total_responses"] == 3 and results["filters"] == {"place": "leeds"}
     c_q, l_q, r_q, k_q, t_q = results["questions"]
-    assert c_q["options"] == [{"value": "a", "label": "A", "count": 2, "percent": 66.7},
-                              {"value": "b", "label": "B", "count": 1, "percent": 33.3}]
+    assert c_q["options"] == [
+        {"value": "a", "label": "A", "count": 2, "percent": 66.7},
+        {"value": "b", "label": "B", "count": 1, "percent": 33.3},
+    ]
     assert l_q["mean"] == 4.0 and l_q["options"][1] == {
-        "value": "agree", "label": "Agree", "count": 2, "percent": 100.0}
+        "value": "agree",
+        "label": "Agree",
+        "count": 2,
+        "percent": 100.0,
+    }
     assert len(l_q["options"]) == 5
     assert r_q["mean"] == 6.5 and [d["count"] for d in r_q["distribution"]] == [
-        0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1]
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+    ]
     assert [r["value"] for r in k_q["ranking"]] == ["y", "x"]
     assert t_q["free_text"] == [{"response_id": 1, "text": "hi"}]
 
 
 def test_shape_results_with_no_responses() -> None:
-    results = domain.shape_results(consultation(), 0, {}, {
-        "answered": {}, "counts": {}, "means": {}, "ranking": {}, "free_text": {}})
+    results = domain.shape_results(
+        consultation(),
+        0,
+        {},
+        {"answered": {}, "counts": {}, "means": {}, "ranking": {}, "free_text": {}},
+    )
     assert results["questions"][0]["options"][0]["percent"] == 0.0
 
 
 def test_export_columns_avoid_clashes() -> None:
-    c = consultation(questionnaire={"questions": [
-        {"id": "place", "type": "rating", "text": "R"}, {"id": "q2", "type": "rating",
-                                                         "text": "R"}]})
+    c = consultation(
+        questionnaire={
+            "questions": [
+                {"id": "place", "type": "rating", "text": "R"},
+                {"id": "q2", "type": "rating", "text": "R"},
+            ]
+        }
+    )
     columns = domain.export_columns(c)
     assert columns[:5] == ["receipt_code", "submitted_at", "place", "question:place", "q2"]
     assert columns[-1] == "postcode_district"
@@ -276,36 +392,67 @@ def test_export_columns_avoid_clashes() -> None:
 
 def test_create_schema_names_fields_in_plain_english() -> None:
     with pytest.raises(ValidationFailed) as exc:
-        schemas.load(schemas.ConsultationCreateSchema(), {
-            "title": "", "places": ["york"], "opens_at": "tomorrow", "colour": "red",
-            "questionnaire": {"questions": [{"id": "a", "type": "single_choice", "text": "A",
-                                             "options": [{"value": "x", "label": "X"}]}]}})
+        schemas.load(
+            schemas.ConsultationCreateSchema(),
+            {
+                "title": "",
+                "places": ["york"],
+                "opens_at": "tomorrow",
+                "colour": "red",
+                "questionnaire": {
+                    "questions": [
+                        {
+                            "id": "a",
+                            "type": "single_choice",
+                            "text": "A",
+                            "options": [{"value": "x", "label": "X"}],
+                        }
+                    ]
+                },
+            },
+        )
     errors = exc.value.errors
     assert errors["summary"] == ["is required"]
     assert errors["colour"] == ["is not a field we know about"]
     assert "places.0" in errors and "opens_at" in errors and "title" in errors
     assert errors["questionnaire.questions.0.options"] == [
-        "give between 2 and 50 options (there are 1)"]
+        "give between 2 and 50 options (there are 1)"
+    ]
 
 
 def test_create_schema_requires_time_zones_and_order() -> None:
     with pytest.raises(ValidationFailed) as exc:
-        schemas.load(schemas.ConsultationCreateSchema(), {
-            "title": "T", "summary": "S", "opens_at": "2026-03-01T09:00:00"})
+        schemas.load(
+            schemas.ConsultationCreateSchema(),
+            {"title": "T", "summary": "S", "opens_at": "2026-03-01T09:00:00"},
+        )
     assert exc.value.errors == {"opens_at": ["must include a time zone, like +00:00"]}
     with pytest.raises(ValidationFailed) as exc:
-        schemas.load(schemas.ConsultationCreateSchema(), {
-            "title": "T", "summary": "S", "opens_at": "2026-03-02T09:00:00Z",
-            "closes_at": "2026-03-01T09:00:00Z"})
+        schemas.load(
+            schemas.ConsultationCreateSchema(),
+            {
+                "title": "T",
+                "summary": "S",
+                "opens_at": "2026-03-02T09:00:00Z",
+                "closes_at": "2026-03-01T09:00:00Z",
+            },
+        )
     assert exc.value.errors == {"closes_at": ["must be after the opening date"]}
 
 
 def test_outcome_schema_requires_reason_for_not_taken_forward() -> None:
     with pytest.raises(ValidationFailed) as exc:
-        schemas.load(schemas.OutcomeSchema(), {"summary": "s", "decisions": [
-            {"you_said": "a", "we_did": "b", "status": "not-taken-forward"}]}, prefix="outcome")
-    assert exc.value.errors == {"outcome.decisions.0.reason": [
-        "explain why this was not taken forward"]}
+        schemas.load(
+            schemas.OutcomeSchema(),
+            {
+                "summary": "s",
+                "decisions": [{"you_said": "a", "we_did": "b", "status": "not-taken-forward"}],
+            },
+            prefix="outcome",
+        )
+    assert exc.value.errors == {
+        "outcome.decisions.0.reason": ["explain why this was not taken forward"]
+    }
     assert schemas.load(schemas.OutcomeSchema(), OUTCOME)["decisions"][0]["status"] == "done"
 
 
@@ -314,8 +461,10 @@ def test_response_input_and_results_filter_schemas() -> None:
     data = schemas.load(schemas.ResponseInputSchema(), {"answers": {"q1": "a"}, "consent": yes})
     assert data == {"answers": {"q1": "a"}, "equality": None, "place": None, "consent": yes}
     with pytest.raises(ValidationFailed) as exc:
-        schemas.load(schemas.ResponseInputSchema(), {"answers": [], "place": "mars",
-                                                     "consent": {"given": "maybe"}})
+        schemas.load(
+            schemas.ResponseInputSchema(),
+            {"answers": [], "place": "mars", "consent": {"given": "maybe"}},
+        )
     assert set(exc.value.errors) == {"answers", "place", "consent.given", "consent.version"}
     assert exc.value.errors["consent.given"] == ["must be true or false"]
 
@@ -326,19 +475,26 @@ def test_consent_must_be_given_to_a_wording_we_use() -> None:
         schemas.load(schemas.ResponseInputSchema(), {"answers": {}})
     assert set(exc.value.errors) == {"consent"}
     with pytest.raises(ValidationFailed) as exc:  # the wording is the server's, never sent
-        schemas.load(schemas.ResponseInputSchema(), {"answers": {}, "consent": {
-            "given": True, "version": CONSENT_VERSION, "wording": "mine"}})
+        schemas.load(
+            schemas.ResponseInputSchema(),
+            {
+                "answers": {},
+                "consent": {"given": True, "version": CONSENT_VERSION, "wording": "mine"},
+            },
+        )
     assert set(exc.value.errors) == {"consent.wording"}
     empty = {"questionnaire": {"questions": []}}
     for consent, fields in (
-            (None, {"consent"}),
-            ({"given": False, "version": CONSENT_VERSION}, {"consent.given"}),
-            ({"given": True, "version": "1999-01"}, {"consent.version"}),
-            ({"given": "yes", "version": None}, {"consent.given", "consent.version"})):
+        (None, {"consent"}),
+        ({"given": False, "version": CONSENT_VERSION}, {"consent.given"}),
+        ({"given": True, "version": "1999-01"}, {"consent.version"}),
+        ({"given": "yes", "version": None}, {"consent.given", "consent.version"}),
+    ):
         clean, errors = domain.check_submission(empty, {"answers": {}, "consent": consent})
         assert set(errors) == fields and clean["consent"] is None, consent
-    clean, errors = domain.check_submission(empty, {"answers": {}, "consent": {
-        "given": True, "version": CONSENT_VERSION}})
+    clean, errors = domain.check_submission(
+        empty, {"answers": {}, "consent": {"given": True, "version": CONSENT_VERSION}}
+    )
     assert errors == {} and clean["consent"] == {"given": True, "version": CONSENT_VERSION}
     assert schemas.load(schemas.ResultsFiltersSchema(), {"sex": "female"}) == {"sex": "female"}
     with pytest.raises(ValidationFailed) as exc:

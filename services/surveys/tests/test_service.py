@@ -21,13 +21,26 @@ from engage_common.reference import CONSENT_VERSION
 from engage_common.testing import eventually
 from surveys.service import SurveysService
 
-OPTIONS = [{"value": "a", "label": "Option A"}, {"value": "b", "label": "Option B"},
-           {"value": "c", "label": "Option C"}]
+OPTIONS = [
+    {"value": "a", "label": "Option A"},
+    {"value": "b", "label": "Option B"},
+    {"value": "c", "label": "Option C"},
+]
 QUESTIONS = [
-    {"id": "pick", "type": "single_choice", "text": "Which one?", "required": True,
-     "options": OPTIONS},
-    {"id": "many", "type": "multiple_choice", "text": "Which ones?", "options": OPTIONS,
-     "max_choices": 2},
+    {
+        "id": "pick",
+        "type": "single_choice",
+        "text": "Which one?",
+        "required": True,
+        "options": OPTIONS,
+    },
+    {
+        "id": "many",
+        "type": "multiple_choice",
+        "text": "Which ones?",
+        "options": OPTIONS,
+        "max_choices": 2,
+    },
     {"id": "agree", "type": "likert", "text": "Do you agree?"},
     {"id": "score", "type": "rating", "text": "Score it"},
     {"id": "order", "type": "ranking", "text": "Put them in order", "options": OPTIONS},
@@ -35,18 +48,24 @@ QUESTIONS = [
 ]
 
 
-
 YES = {"given": True, "version": CONSENT_VERSION}
+
 
 def iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
 def draft(**kwargs: Any) -> dict[str, Any]:
-    return {"title": "Urgent treatment centres", "summary": "Where should they be?",
-            "places": ["leeds", "wakefield"], "priorities": ["living-well"],
-            "opens_at": iso(-timedelta(minutes=1)), "closes_at": iso(timedelta(days=30)),
-            "questionnaire": {"questions": QUESTIONS}, **kwargs}
+    return {
+        "title": "Urgent treatment centres",
+        "summary": "Where should they be?",
+        "places": ["leeds", "wakefield"],
+        "priorities": ["living-well"],
+        "opens_at": iso(-timedelta(minutes=1)),
+        "closes_at": iso(timedelta(days=30)),
+        "questionnaire": {"questions": QUESTIONS},
+        **kwargs,
+    }
 
 
 def stored(rpc: Any, receipt_code: str) -> Any:
@@ -59,8 +78,7 @@ def stored(rpc: Any, receipt_code: str) -> Any:
 
 @pytest.fixture(scope="module")
 def config(make_vhost: Callable[[], str], make_database: Callable[[str], str]) -> dict[str, Any]:
-    return {"AMQP_URI": make_vhost(), "DATABASE_URL": make_database("surveys"),
-            "max_workers": 10}
+    return {"AMQP_URI": make_vhost(), "DATABASE_URL": make_database("surveys"), "max_workers": 10}
 
 
 @pytest.fixture
@@ -80,9 +98,12 @@ def rpc(service: Any, config: dict[str, Any]) -> Iterator[Any]:
 def events(config: dict[str, Any]) -> Iterator[Callable[[str, int], list[dict[str, Any]]]]:
     """Our own queue bound to ``surveys.events``; returns ``take(event_type, n)``."""
     connection = Connection(config["AMQP_URI"])
-    queue = Queue(f"test-surveys-events-{uuid.uuid4().hex[:8]}",
-                  exchange=get_event_exchange("surveys", config), routing_key="#",
-                  auto_delete=True)
+    queue = Queue(
+        f"test-surveys-events-{uuid.uuid4().hex[:8]}",
+        exchange=get_event_exchange("surveys", config),
+        routing_key="#",
+        auto_delete=True,
+    )
     bound = queue(connection.default_channel)
     bound.declare()
     seen: list[dict[str, Any]] = []
@@ -100,18 +121,28 @@ def events(config: dict[str, Any]) -> Iterator[Callable[[str, int], list[dict[st
     connection.release()
 
 
-def message(consultation_id: str, answers: dict[str, Any], equality: dict[str, Any] | None = None,
-            place: str | None = None, submitted_at: str | None = None) -> dict[str, Any]:
+def message(
+    consultation_id: str,
+    answers: dict[str, Any],
+    equality: dict[str, Any] | None = None,
+    place: str | None = None,
+    submitted_at: str | None = None,
+) -> dict[str, Any]:
     sid = str(uuid.uuid4())
-    return {"submission_id": sid, "receipt_code": "T-" + sid[:13].upper(),
-            "consultation_id": consultation_id, "answers": answers, "equality": equality,
-            "place": place, "consent": YES,
-            "submitted_at": submitted_at or iso()}
+    return {
+        "submission_id": sid,
+        "receipt_code": "T-" + sid[:13].upper(),
+        "consultation_id": consultation_id,
+        "answers": answers,
+        "equality": equality,
+        "place": place,
+        "consent": YES,
+        "submitted_at": submitted_at or iso(),
+    }
 
 
 def submit(config: dict[str, Any], body: dict[str, Any]) -> None:
-    DurablePublisher(config["AMQP_URI"]).submit("surveys", body,
-                                                message_id=body["submission_id"])
+    DurablePublisher(config["AMQP_URI"]).submit("surveys", body, message_id=body["submission_id"])
 
 
 def test_health(rpc: Any) -> None:
@@ -126,8 +157,9 @@ def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None
     assert created["questionnaire"]["questions"][0]["required"] is True
     assert created["opens_at"].endswith("+00:00")
 
-    edited = rpc.update_consultation(cid, {"questionnaire": {"questions": QUESTIONS},
-                                           "places": ["calderdale"]})
+    edited = rpc.update_consultation(
+        cid, {"questionnaire": {"questions": QUESTIONS}, "places": ["calderdale"]}
+    )
     assert [q["id"] for q in edited["questionnaire"]["questions"]] == [q["id"] for q in QUESTIONS]
     assert edited["questionnaire"]["questions"][5]["max_length"] == 100
     assert edited["places"] == ["calderdale"]
@@ -135,8 +167,9 @@ def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None
     with pytest.raises(Conflict):
         rpc.close_consultation(cid)
     with pytest.raises(Conflict):
-        rpc.publish_outcome(cid, {"summary": "s", "decisions": [
-            {"you_said": "a", "we_did": "b", "status": "done"}]})
+        rpc.publish_outcome(
+            cid, {"summary": "s", "decisions": [{"you_said": "a", "we_did": "b", "status": "done"}]}
+        )
 
     opened = rpc.open_consultation(cid)
     assert opened["status"] == "open" and opened["accepting_responses"] is True
@@ -151,8 +184,9 @@ def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None
     with pytest.raises(Conflict) as exc:
         rpc.update_consultation(cid, {"questionnaire": {"questions": QUESTIONS[:1]}})
     assert "questionnaire" in exc.value.message
-    retitled = rpc.update_consultation(cid, {"title": "New title",
-                                             "closes_at": iso(timedelta(days=40))})
+    retitled = rpc.update_consultation(
+        cid, {"title": "New title", "closes_at": iso(timedelta(days=40))}
+    )
     assert retitled["title"] == "New title" and retitled["status"] == "open"
     assert events("consultation_updated", 2)[-1]["title"] == "New title"  # draft edit, then this
 
@@ -165,14 +199,28 @@ def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None
         rpc.close_consultation(cid)
 
     with pytest.raises(ValidationFailed) as bad:
-        rpc.publish_outcome(cid, {"summary": "s", "decisions": [
-            {"you_said": "a", "we_did": "b", "status": "not-taken-forward"}]})
-    assert bad.value.errors == {"outcome.decisions.0.reason": [
-        "explain why this was not taken forward"]}
-    outcome = {"summary": "What we did", "decisions": [
-        {"you_said": "More evening slots", "we_did": "Open until 8pm", "status": "in-progress"},
-        {"you_said": "Free parking", "we_did": "Not possible", "status": "not-taken-forward",
-         "reason": "The car park is not ours"}]}
+        rpc.publish_outcome(
+            cid,
+            {
+                "summary": "s",
+                "decisions": [{"you_said": "a", "we_did": "b", "status": "not-taken-forward"}],
+            },
+        )
+    assert bad.value.errors == {
+        "outcome.decisions.0.reason": ["explain why this was not taken forward"]
+    }
+    outcome = {
+        "summary": "What we did",
+        "decisions": [
+            {"you_said": "More evening slots", "we_did": "Open until 8pm", "status": "in-progress"},
+            {
+                "you_said": "Free parking",
+                "we_did": "Not possible",
+                "status": "not-taken-forward",
+                "reason": "The car park is not ours",
+            },
+        ],
+    }
     published = rpc.publish_outcome(cid, outcome)
     assert published["outcome"]["decisions"] == outcome["decisions"]
     assert published["outcome"]["published_at"]
@@ -183,15 +231,32 @@ def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None
 
 def test_bad_input_names_the_fields(rpc: Any) -> None:
     with pytest.raises(ValidationFailed) as exc:
-        rpc.create_consultation({"title": "", "places": ["york"], "closes_at": "soon",
-                                 "questionnaire": {"questions": [
-                                     {"id": "q1", "type": "single_choice", "text": "Q",
-                                      "options": OPTIONS},
-                                     {"id": "q2", "type": "rating", "text": "R",
-                                      "show_if": {"question": "q1", "equals": ["zzz"]}}]}})
+        rpc.create_consultation(
+            {
+                "title": "",
+                "places": ["york"],
+                "closes_at": "soon",
+                "questionnaire": {
+                    "questions": [
+                        {"id": "q1", "type": "single_choice", "text": "Q", "options": OPTIONS},
+                        {
+                            "id": "q2",
+                            "type": "rating",
+                            "text": "R",
+                            "show_if": {"question": "q1", "equals": ["zzz"]},
+                        },
+                    ]
+                },
+            }
+        )
     errors = exc.value.errors
-    assert {"title", "summary", "places.0", "closes_at",
-            "questionnaire.questions.1.show_if.equals"} <= set(errors)
+    assert {
+        "title",
+        "summary",
+        "places.0",
+        "closes_at",
+        "questionnaire.questions.1.show_if.equals",
+    } <= set(errors)
     assert all(isinstance(r, str) for reasons in errors.values() for r in reasons)
     created = rpc.create_consultation(draft())
     with pytest.raises(ValidationFailed) as exc:
@@ -208,16 +273,25 @@ def test_bad_input_names_the_fields(rpc: Any) -> None:
 
 def test_list_consultations_filters(rpc: Any) -> None:
     tag = uuid.uuid4().hex[:6]
-    open_one = rpc.open_consultation(rpc.create_consultation(
-        draft(title=f"open {tag}", places=["harrogate"], priorities=["dying-well"]))["id"])
-    later = rpc.open_consultation(rpc.create_consultation(
-        draft(title=f"later {tag}", places=["harrogate"], priorities=["starting-well"],
-              opens_at=iso(timedelta(days=1))))["id"])
+    open_one = rpc.open_consultation(
+        rpc.create_consultation(
+            draft(title=f"open {tag}", places=["harrogate"], priorities=["dying-well"])
+        )["id"]
+    )
+    later = rpc.open_consultation(
+        rpc.create_consultation(
+            draft(
+                title=f"later {tag}",
+                places=["harrogate"],
+                priorities=["starting-well"],
+                opens_at=iso(timedelta(days=1)),
+            )
+        )["id"]
+    )
     a_draft = rpc.create_consultation(draft(title=f"draft {tag}", places=["harrogate"]))
 
     def ids(filters: dict[str, Any]) -> set[str]:
-        return {c["id"] for c in rpc.list_consultations(filters)
-                if c["title"].endswith(tag)}
+        return {c["id"] for c in rpc.list_consultations(filters) if c["title"].endswith(tag)}
 
     everything = {open_one["id"], later["id"], a_draft["id"]}
     assert ids({}) == everything
@@ -235,17 +309,29 @@ def test_list_consultations_filters(rpc: Any) -> None:
 
 def test_validate_submission(rpc: Any) -> None:
     cid = rpc.open_consultation(rpc.create_consultation(draft())["id"])["id"]
-    cleaned = rpc.validate_submission(cid, {
-        "answers": {"pick": "a", "why": "  Café ☕ مرحبا  "},
-        "equality": {"age_band": "25-34", "postcode_district": "hx1"},
-        "consent": YES})
-    assert cleaned == {"answers": {"pick": "a", "why": "Café ☕ مرحبا"},
-                       "equality": {"age_band": "25-34", "postcode_district": "HX1"},
-                       "place": "calderdale", "consent": YES}
+    cleaned = rpc.validate_submission(
+        cid,
+        {
+            "answers": {"pick": "a", "why": "  Café ☕ مرحبا  "},
+            "equality": {"age_band": "25-34", "postcode_district": "hx1"},
+            "consent": YES,
+        },
+    )
+    assert cleaned == {
+        "answers": {"pick": "a", "why": "Café ☕ مرحبا"},
+        "equality": {"age_band": "25-34", "postcode_district": "HX1"},
+        "place": "calderdale",
+        "consent": YES,
+    }
     with pytest.raises(ValidationFailed) as exc:
-        rpc.validate_submission(cid, {"answers": {"many": ["a", "b", "c"], "score": 11,
-                                                  "nope": 1},
-                                      "equality": {"sex": "robot"}, "consent": YES})
+        rpc.validate_submission(
+            cid,
+            {
+                "answers": {"many": ["a", "b", "c"], "score": 11, "nope": 1},
+                "equality": {"sex": "robot"},
+                "consent": YES,
+            },
+        )
     errors = exc.value.errors
     assert errors["answers.pick"] == ['Question 1 "Which one?": answer this question']
     assert errors["answers.many"] == ['Question 2 "Which ones?": choose no more than 2 options']
@@ -256,31 +342,49 @@ def test_validate_submission(rpc: Any) -> None:
         rpc.validate_submission(cid, {"answers": {"pick": "a"}, "extra": True, "consent": YES})
     assert exc.value.errors == {"extra": ["is not a field we know about"]}
     with pytest.raises(Conflict):
-        rpc.validate_submission(rpc.create_consultation(draft())["id"],
-                                {"answers": {}, "consent": YES})
+        rpc.validate_submission(
+            rpc.create_consultation(draft())["id"], {"answers": {}, "consent": YES}
+        )
     with pytest.raises(NotFound):
         rpc.validate_submission(str(uuid.uuid4()), {"answers": {"pick": "a"}, "consent": YES})
 
 
-def test_submission_is_stored_exactly_once_with_an_event(rpc: Any, config: dict[str, Any],
-                                                         events: Any) -> None:
+def test_submission_is_stored_exactly_once_with_an_event(
+    rpc: Any, config: dict[str, Any], events: Any
+) -> None:
     cid = rpc.open_consultation(rpc.create_consultation(draft())["id"])["id"]
-    body = message(cid, {"pick": "b", "why": "👨‍👩‍👧 \u200fשלום e\u0301"},
-                   equality={"age_band": "35-44", "postcode_district": "WF1"}, place="wakefield")
+    body = message(
+        cid,
+        {"pick": "b", "why": "👨‍👩‍👧 \u200fשלום e\u0301"},
+        equality={"age_band": "35-44", "postcode_district": "WF1"},
+        place="wakefield",
+    )
     with pytest.raises(NotFound):
         rpc.get_submission(body["receipt_code"])
     submit(config, body)
     submit(config, body)  # the gateway retried: same submission_id
     receipt = eventually(lambda: stored(rpc, body["receipt_code"]))
-    assert receipt == {"receipt_code": body["receipt_code"], "consultation_id": cid,
-                       "status": "stored", "reasons": [],
-                       "submitted_at": datetime.fromisoformat(body["submitted_at"]).isoformat()}
+    assert receipt == {
+        "receipt_code": body["receipt_code"],
+        "consultation_id": cid,
+        "status": "stored",
+        "reasons": [],
+        "submitted_at": datetime.fromisoformat(body["submitted_at"]).isoformat(),
+    }
 
     event = [e for e in events("response_submitted") if e["consultation_id"] == cid][0]
     assert event["receipt_code"] == body["receipt_code"] and event["place"] == "wakefield"
     assert isinstance(event["response_id"], int)
-    assert set(event) == {"consultation_id", "response_id", "receipt_code", "place",
-                          "submitted_at", "event_id", "event_type", "occurred_at"}
+    assert set(event) == {
+        "consultation_id",
+        "response_id",
+        "receipt_code",
+        "place",
+        "submitted_at",
+        "event_id",
+        "event_type",
+        "occurred_at",
+    }
 
     # A third copy after the first was stored is a no-op too; wait for the queue to drain.
     submit(config, body)
@@ -293,8 +397,7 @@ def test_submission_is_stored_exactly_once_with_an_event(rpc: Any, config: dict[
     assert export["next_after"] is None
     why = export["columns"].index("why")
     assert export["rows"][0][why] == "👨‍👩‍👧 \u200fשלום e\u0301"  # unicode exactly as sent
-    assert len([e for e in events("response_submitted", 2)
-                if e["consultation_id"] == cid]) == 2
+    assert len([e for e in events("response_submitted", 2) if e["consultation_id"] == cid]) == 2
 
 
 def test_submissions_that_became_invalid_are_rejected(rpc: Any, config: dict[str, Any]) -> None:
@@ -321,14 +424,37 @@ def test_submissions_that_became_invalid_are_rejected(rpc: Any, config: dict[str
 
 RESPONSES = [
     # place, age_band, sex, answers
-    ("leeds", "25-34", "female", {"pick": "a", "many": ["a", "b"], "agree": "strongly-agree",
-                                  "score": 10, "order": ["a", "b", "c"], "why": "Closer"}),
-    ("leeds", "25-34", "male", {"pick": "a", "many": ["b"], "agree": "agree", "score": 6,
-                                "order": ["b", "a", "c"]}),
-    ("leeds", "65-74", "female", {"pick": "b", "agree": "disagree", "score": 2,
-                                  "order": ["a", "c", "b"], "why": "Bus"}),
-    ("wakefield", "25-34", "female", {"pick": "c", "many": ["a"], "agree": "neither",
-                                      "score": 5, "order": ["c", "b", "a"]}),
+    (
+        "leeds",
+        "25-34",
+        "female",
+        {
+            "pick": "a",
+            "many": ["a", "b"],
+            "agree": "strongly-agree",
+            "score": 10,
+            "order": ["a", "b", "c"],
+            "why": "Closer",
+        },
+    ),
+    (
+        "leeds",
+        "25-34",
+        "male",
+        {"pick": "a", "many": ["b"], "agree": "agree", "score": 6, "order": ["b", "a", "c"]},
+    ),
+    (
+        "leeds",
+        "65-74",
+        "female",
+        {"pick": "b", "agree": "disagree", "score": 2, "order": ["a", "c", "b"], "why": "Bus"},
+    ),
+    (
+        "wakefield",
+        "25-34",
+        "female",
+        {"pick": "c", "many": ["a"], "agree": "neither", "score": 5, "order": ["c", "b", "a"]},
+    ),
     ("wakefield", None, None, {"pick": "a"}),
 ]
 
@@ -341,15 +467,17 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
         bodies.append(message(cid, answers, equality=equality, place=place))
         submit(config, bodies[-1])
     for body in bodies:
-        assert eventually(lambda b=body: stored(rpc, b["receipt_code"]))["status"] == (
-            "stored")
+        assert eventually(lambda b=body: stored(rpc, b["receipt_code"]))["status"] == ("stored")
 
     results = rpc.get_results(cid, {})
     assert results["consultation_id"] == cid and results["total_responses"] == 5
     q = {item["id"]: item for item in results["questions"]}
     assert q["pick"]["answered"] == 5
     assert [(o["value"], o["count"], o["percent"]) for o in q["pick"]["options"]] == [
-        ("a", 3, 60.0), ("b", 1, 20.0), ("c", 1, 20.0)]
+        ("a", 3, 60.0),
+        ("b", 1, 20.0),
+        ("c", 1, 20.0),
+    ]
     assert [o["count"] for o in q["many"]["options"]] == [2, 2, 0] and q["many"]["answered"] == 3
     assert q["agree"]["mean"] == 3.5  # (5 + 4 + 2 + 3) / 4
     assert [o["count"] for o in q["agree"]["options"]] == [1, 1, 1, 1, 0]
@@ -381,8 +509,17 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
         after = page["next_after"]
     assert [len(p["rows"]) for p in pages] == [2, 2, 1]
     columns = pages[0]["columns"]
-    assert columns[:9] == ["receipt_code", "submitted_at", "place", "pick", "many", "agree",
-                           "score", "order", "why"]
+    assert columns[:9] == [
+        "receipt_code",
+        "submitted_at",
+        "place",
+        "pick",
+        "many",
+        "agree",
+        "score",
+        "order",
+        "why",
+    ]
     assert columns[9:11] == ["age_band", "sex"]
     rows = [row for p in pages for row in p["rows"]]
     # stored concurrently, so not necessarily in publishing order; every row exactly once
@@ -397,12 +534,16 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
 
 
 def test_consultations_close_themselves_after_their_close_date(
-        rpc: Any, service: Any, config: dict[str, Any], events: Any) -> None:
+    rpc: Any, service: Any, config: dict[str, Any], events: Any
+) -> None:
     cid = rpc.open_consultation(rpc.create_consultation(draft())["id"])["id"]
     still_open = rpc.open_consultation(rpc.create_consultation(draft())["id"])["id"]
     with connect(config["DATABASE_URL"]) as conn:  # as if the close date passed an hour ago
-        conn.execute("UPDATE consultations SET opens_at = now() - interval '2 days',"
-                     " closes_at = now() - interval '1 hour' WHERE id = %s", (cid,))
+        conn.execute(
+            "UPDATE consultations SET opens_at = now() - interval '2 days',"
+            " closes_at = now() - interval '1 hour' WHERE id = %s",
+            (cid,),
+        )
     assert rpc.get_consultation(cid)["accepting_responses"] is False
     with entrypoint_hook(service, "close_expired") as close_expired:
         close_expired()
@@ -419,11 +560,11 @@ def test_malformed_submissions(rpc: Any, config: dict[str, Any]) -> None:
     assert receipt["status"] == "rejected"
     assert set(receipt["reasons"]) == {
         "answers: must be an object of answers keyed by question id",
-        "colour: is not a field we know about"}
+        "colour: is not a field we know about",
+    }
 
     # Nothing to record it under: retried, then kept on the dead-letter queue.
-    DurablePublisher(config["AMQP_URI"]).submit("surveys", {"hello": "world"},
-                                                message_id="no-id")
+    DurablePublisher(config["AMQP_URI"]).submit("surveys", {"hello": "world"}, message_id="no-id")
     with Connection(config["AMQP_URI"]) as connection:
         dead = DEAD_LETTER_QUEUE(connection.default_channel)
         dead.declare()
