@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import gateway  # noqa: F401  (the real gateway/gateway, before importlib mode can shadow it)
 from engage_common.db import drop_database
 from engage_common.migrate import migrate
 from engage_common.vhosts import create_vhost, delete_vhost

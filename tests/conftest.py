@@ -21,10 +21,6 @@ from engage_common.testing import eventually
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("surveys", "feedback", "events")
 PROCESSES = (*SERVICES, "projections", "gateway")
-PYTHONPATH = os.pathsep.join(
-    str(ROOT / p)
-    for p in ("libs", "services/surveys", "services/feedback", "services/events", "gateway")
-)
 BIN = Path(sys.executable).parent
 
 
@@ -48,8 +44,7 @@ class Suite:
     def env(self, owner: str) -> dict[str, str]:
         return {
             **os.environ,
-            "PYTHONPATH": PYTHONPATH,
-            "AMQP_URI": self.amqp_uri,
+                        "AMQP_URI": self.amqp_uri,
             "DATABASE_URL": self.databases[owner],
             "SECRET_KEY": self.secret_key,
             "RPC_TIMEOUT": "3",

@@ -1,0 +1,1 @@
+"""The contracts Engage's services and gateway agree on (see docs/architecture.md)."""
