@@ -44,7 +44,7 @@ class Suite:
     def env(self, owner: str) -> dict[str, str]:
         return {
             **os.environ,
-                        "AMQP_URI": self.amqp_uri,
+            "AMQP_URI": self.amqp_uri,
             "DATABASE_URL": self.databases[owner],
             "SECRET_KEY": self.secret_key,
             "RPC_TIMEOUT": "3",

@@ -20,8 +20,8 @@ import pytest
 import requests
 
 from engage_common.db import connect
-from engage_common.reference import CONSENT_VERSION
 from engage_common.testing import eventually, holds_for
+from engage_contracts.reference import CONSENT_VERSION
 from tests.conftest import Suite, start_suite
 
 QUESTIONNAIRE = {

@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from engage_common.reference import OUTSIDE_AREA, PLACES
+from engage_contracts.reference import OUTSIDE_AREA, PLACES
 
 # Decision statuses (surveys' ``domain.DECISION_STATUSES``) in plain words.
 DECISION_STATUS_WORDS = {

@@ -2,7 +2,7 @@
 query filters) and ``load``, which turns marshmallow errors into a 422 naming each field.
 
 Consultation, question, outcome, response and results schemas are the surveys
-service's published contract (``surveys.schemas``), imported, not copied.
+service's contract (``engage_contracts.surveys``), imported, not copied.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engage_common.reference import PLACES, PRIORITIES
+from engage_contracts import base
+from engage_contracts import surveys as contract
+from engage_contracts.reference import PLACES, PRIORITIES
 from gateway.errors import ApiError
-from surveys import schemas as contract
 
 
 def flatten_errors(messages: Any) -> dict[str, list[str]]:
@@ -22,7 +23,7 @@ def flatten_errors(messages: Any) -> dict[str, list[str]]:
     with errors about the whole request body under ``body``."""
     return {
         ("body" if path == "_schema" else path): reasons
-        for path, reasons in contract.flatten_errors(messages).items()
+        for path, reasons in base.flatten_errors(messages).items()
     }
 
 
@@ -39,7 +40,7 @@ def load(schema: Schema, data: Any, what: str = "body") -> Any:
         raise ApiError(message, fields=flatten_errors(exc.messages), status=422) from exc
 
 
-class GatewaySchema(contract.BaseSchema):
+class GatewaySchema(base.BaseSchema):
     """Base for the gateway's own request schemas: the contract's plain-English messages."""
 
 

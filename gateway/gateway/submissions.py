@@ -33,6 +33,8 @@ from psycopg.types.json import Jsonb
 
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
+from engage_contracts import surveys as contract
+from engage_contracts.base import load
 from gateway.context import Engage
 from gateway.errors import QueueUnavailable, ServiceUnavailable
 
@@ -162,11 +164,9 @@ def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
         snapshot = recall(ctx.db, consultation_id)
         if snapshot is None:
             raise
-        from surveys import domain
-
         return {
             **snapshot,
-            "accepting_responses": domain.accepting_responses(
+            "accepting_responses": contract.accepting_responses(
                 _with_dates(snapshot), datetime.now(UTC)
             ),
         }
@@ -190,7 +190,5 @@ def _with_dates(consultation: dict[str, Any]) -> dict[str, Any]:
 def validate_locally(consultation: dict[str, Any], submission: dict[str, Any]) -> dict[str, Any]:
     """The checks surveys' ``validate_submission`` makes, with the same pure rules, on the
     consultation as surveys just gave it (or its snapshot): one RPC per submission."""
-    from surveys import domain, schemas
-
-    data = schemas.load(schemas.ResponseInputSchema(), submission)
-    return domain.validate_submission(_with_dates(consultation), data, datetime.now(UTC))
+    data = load(contract.ResponseInputSchema(), submission)
+    return contract.validate_submission(_with_dates(consultation), data, datetime.now(UTC))

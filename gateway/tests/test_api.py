@@ -17,8 +17,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
-from engage_common.reference import CONSENT_VERSION, CONSENT_WORDINGS
 from engage_common.testing import eventually, holds_for
+from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
 from gateway import store
 from gateway.api import staff as staff_api
 from gateway.app import create_app

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 
-from engage_common.reference import EQUALITY_FIELDS
+from engage_contracts.reference import EQUALITY_FIELDS
 from gateway.app import create_app
 from gateway.config import Settings
 

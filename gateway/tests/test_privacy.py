@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
-from engage_common.reference import CONSENT_VERSION, CONSENT_WORDINGS
 from engage_common.testing import eventually
+from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
 from gateway import store
 
 QUESTIONS = [

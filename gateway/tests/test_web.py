@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from nameko.standalone.rpc import ClusterRpcProxy
 from werkzeug.datastructures import MultiDict
 
-from engage_common.reference import CONSENT_VERSION, CONSENT_WORDINGS, EQUALITY_QUESTIONS
 from engage_common.testing import eventually, holds_for
+from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS, EQUALITY_QUESTIONS
 from gateway.web import forms
 
 QUESTIONS: list[dict[str, Any]] = [

@@ -14,6 +14,7 @@ from typing import Any
 from flask import jsonify
 from marshmallow import Schema, fields, validate
 
+from engage_contracts import surveys as contract
 from gateway import readmodel
 from gateway.api import bp
 from gateway.api.docs import doc
@@ -22,7 +23,6 @@ from gateway.auth import ADMIN, require_role
 from gateway.context import engage
 from gateway.schemas import GatewaySchema
 from gateway.security import READ, rate_limited
-from surveys import schemas as contract
 
 TAG = "dashboard"
 

@@ -8,7 +8,8 @@ from typing import Any
 from flask import jsonify, request, url_for
 from marshmallow import Schema, fields
 
-from engage_common.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES
+from engage_contracts import surveys as contract
+from engage_contracts.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES
 from gateway.api import bp
 from gateway.api.docs import doc
 from gateway.api.helpers import check_id, json_body, query_args
@@ -21,7 +22,6 @@ from gateway.schemas import (
 )
 from gateway.security import READ, WRITE, rate_limited
 from gateway.submissions import normalise_receipt, submit_response
-from surveys import schemas as contract
 
 TAG = "public"
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")

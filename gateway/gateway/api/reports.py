@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, render_template
 from marshmallow import fields, validate
 
-from engage_common.reference import PLACES, PRIORITIES
+from engage_contracts.reference import PLACES, PRIORITIES
 from gateway import readmodel
 from gateway.api import bp
 from gateway.api.docs import doc

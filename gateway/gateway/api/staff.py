@@ -13,6 +13,7 @@ import psycopg
 from flask import Response, jsonify, url_for
 from marshmallow import Schema, fields
 
+from engage_contracts import surveys as contract
 from gateway import store
 from gateway.api import bp
 from gateway.api.docs import doc
@@ -47,7 +48,6 @@ from gateway.schemas import (
     TokenListSchema,
     TokenSchema,
 )
-from surveys import schemas as contract
 
 TAG = "staff"
 TOKEN_PREFIX_PATTERN = re.compile(r"^eng_[0-9a-z]{1,60}$")

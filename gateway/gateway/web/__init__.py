@@ -21,7 +21,7 @@ from flask import Blueprint, Response, redirect, render_template, request, sessi
 from markupsafe import Markup, escape
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
-from engage_common.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES, current_consent
+from engage_contracts.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES, current_consent
 from gateway import readmodel
 from gateway.api.docs import doc
 from gateway.context import engage

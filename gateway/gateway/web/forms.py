@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engage_common.reference import CONSENT_VERSION, EQUALITY_QUESTIONS
-from surveys.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
+from engage_contracts.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
+from engage_contracts.reference import CONSENT_VERSION, EQUALITY_QUESTIONS
 
 # Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
 # safe inside names and ids as they are.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from engage_common.reference import PLACES, PRIORITIES
+from engage_contracts.reference import PLACES, PRIORITIES
 from gateway.web import forms
 
 

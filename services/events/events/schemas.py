@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from engage_common.reference import OUTSIDE_AREA, PLACES
+from engage_contracts.reference import OUTSIDE_AREA, PLACES
 from events.domain import STATUSES, check_times
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
-from engage_common.reference import OUTSIDE_AREA, PLACES, PRIORITIES
+from engage_contracts.reference import OUTSIDE_AREA, PLACES, PRIORITIES
 from feedback.domain import CHANNELS, MAX_TEXT_LENGTH, THEME_SLUG, normalise_themes
 
 

@@ -1,5 +1,8 @@
 """Consultation lifecycle, outcome rules and results shaping, pure (no I/O).
 
+The rules the gateway applies too (is it taking responses, is this response acceptable)
+are in the contract, ``engage_contracts.surveys``; these are surveys' own.
+
 Functions take the consultation as a plain dict (as the store returns it) plus
 ``now``, and return the new dict or raise ``Conflict``/``ValidationFailed``;
 the service persists the result. Keeping ``now`` a parameter keeps the rules
@@ -12,19 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engage_common.errors import Conflict, ValidationFailed
-from engage_common.reference import (
-    CONSENT_WORDINGS,
-    EQUALITY_FIELDS,
-    OUTSIDE_AREA,
-    PLACES,
-    PREFER_NOT_TO_SAY,
-    place_for_postcode_district,
-    validate_equality,
-)
-from surveys import questionnaire as qn
+from engage_contracts import questionnaire as qn
+from engage_contracts.reference import EQUALITY_FIELDS
+from engage_contracts.surveys import DECISION_STATUSES, check_schedule
 
-STATUSES = ("draft", "open", "closed")
-DECISION_STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
 EDITABLE_WHEN_OPEN = frozenset({"title", "summary", "description", "closes_at"})
 DRAFT_FIELDS = frozenset(
     {
@@ -41,28 +35,6 @@ DRAFT_FIELDS = frozenset(
 # Submissions queued just before the close date still get stored: the automatic
 # close waits this long after ``closes_at`` so the queue can drain.
 CLOSE_GRACE = timedelta(minutes=5)
-
-
-def accepting_responses(consultation: dict[str, Any], now: datetime) -> bool:
-    opens_at, closes_at = consultation.get("opens_at"), consultation.get("closes_at")
-    return (
-        consultation.get("status") == "open"
-        and opens_at is not None
-        and closes_at is not None
-        and opens_at <= now < closes_at
-    )
-
-
-def accepting_submission(consultation: dict[str, Any], submitted_at: datetime) -> bool:
-    """Whether a queued submission may still be stored: the consultation is still open
-    (staff have not closed it meanwhile) and it was submitted within the open window."""
-    return accepting_responses(consultation, submitted_at)
-
-
-def check_schedule(opens_at: datetime | None, closes_at: datetime | None) -> dict[str, list[str]]:
-    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
-        return {"closes_at": ["must be after the opening date"]}
-    return {}
 
 
 def apply_update(
@@ -170,75 +142,6 @@ def publish_outcome(
         "published_at": now.isoformat(),
     }
     return {**consultation, "outcome": published, "updated_at": now}
-
-
-def check_submission(
-    consultation: dict[str, Any], submission: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Clean a resident's response (answers, equality, place) against a consultation.
-
-    Returns ``({"answers", "equality", "place", "consent"}, errors)``. When the resident
-    gave no place but gave a postcode district, the place is derived from the district.
-    ``consent`` is ``{given, version}`` as the schema checked it (the wording is the
-    server's, stored from the version).
-    """
-    answers, errors = qn.validate_answers(consultation["questionnaire"], submission.get("answers"))
-    equality, equality_errors = validate_equality(submission.get("equality"))
-    errors.update(equality_errors)
-    place = submission.get("place")
-    if place is not None and place not in PLACES and place != OUTSIDE_AREA:
-        errors["place"] = ["choose one of the places"]
-        place = None
-    if place is None:
-        place = derived_place(equality)
-    consent, consent_errors = check_consent(submission.get("consent"))
-    errors.update(consent_errors)
-    return {
-        "answers": answers,
-        "equality": equality or None,
-        "place": place,
-        "consent": consent,
-    }, errors
-
-
-def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """``({given: True, version}, {})`` when the resident agreed to a wording we use,
-    else ``(None, errors)``: nothing is stored without consent."""
-    if not isinstance(consent, dict):
-        return None, {"consent": ["is required: agree to how we use your answers"]}
-    errors = {}
-    if consent.get("given") is not True:
-        errors["consent.given"] = [
-            "must be true: we can only store a response you agree we may use"
-        ]
-    if consent.get("version") not in CONSENT_WORDINGS:
-        errors["consent.version"] = [
-            "is not a privacy wording we use: reload the consultation to see the current one"
-        ]
-    if errors:
-        return None, errors
-    return {"given": True, "version": consent["version"]}, {}
-
-
-def validate_submission(
-    consultation: dict[str, Any], submission: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """A loaded ``ResponseInputSchema`` checked against the consultation, as both surveys
-    and the gateway (while surveys is down) check it: the cleaned response, or
-    ``Conflict`` when it is not accepting responses, or ``ValidationFailed``."""
-    if not accepting_responses(consultation, now):
-        raise Conflict("This consultation is not accepting responses")
-    clean, errors = check_submission(consultation, submission)
-    if errors:
-        raise ValidationFailed(errors)
-    return clean
-
-
-def derived_place(equality: dict[str, Any] | None) -> str | None:
-    district = (equality or {}).get("postcode_district")
-    if not district or district == PREFER_NOT_TO_SAY:
-        return None
-    return place_for_postcode_district(district)
 
 
 def event_payload(consultation: dict[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,12 @@ from engage_common.errors import NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
-from engage_common.reference import EQUALITY_FIELDS, consent_record, current_consent
 from engage_common.storable import text_problem
+from engage_contracts import questionnaire as qn
+from engage_contracts import surveys as contract
+from engage_contracts.base import flatten_errors, load
+from engage_contracts.reference import EQUALITY_FIELDS, consent_record
 from surveys import domain, schemas, store
-from surveys import questionnaire as qn
 
 log = logging.getLogger(__name__)
 SOURCE = "surveys"
@@ -41,52 +43,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _uuid_or_404(value: Any, what: str = "consultation") -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise NotFound(f"There is no {what} with id {value}") from None
-
-
-def present(c: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A consultation row as the contract shapes it (JSON-safe)."""
-    return {
-        "id": str(c["id"]),
-        "title": c["title"],
-        "summary": c["summary"],
-        "description": c["description"],
-        "places": list(c["places"]),
-        "priorities": list(c["priorities"]),
-        "opens_at": _iso(c.get("opens_at")),
-        "closes_at": _iso(c.get("closes_at")),
-        "status": c["status"],
-        "accepting_responses": domain.accepting_responses(c, now),
-        "questionnaire": c["questionnaire"],
-        "outcome": c.get("outcome"),
-        "consent": current_consent(),
-        "response_count": int(c.get("response_count") or 0),
-        "created_at": _iso(c.get("created_at")),
-        "updated_at": _iso(c.get("updated_at")),
-        "opened_at": _iso(c.get("opened_at")),
-        "closed_at": _iso(c.get("closed_at")),
-    }
-
-
-def _reasons(errors: dict[str, list[str]]) -> list[str]:
-    """Flat, readable reasons for a rejected submission (answer errors name their question)."""
-    out = []
-    for path, messages in errors.items():
-        for message in messages:
-            out.append(
-                message
-                if path.startswith("answers.") and message.startswith("Question ")
-                else f"{path}: {message}"
-            )
-    return out
 
 
 class SurveysService(healthcheck.HealthCheck):
@@ -122,13 +83,13 @@ class SurveysService(healthcheck.HealthCheck):
             updated = change(current, now)
             store.save_consultation(conn, updated)
             record_event(conn, SOURCE, event, payload(updated))
-        return present(updated, now)
+        return schemas.consultation(updated, now)
 
     # -- RPC ---------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
     def create_consultation(self, data: dict[str, Any]) -> dict[str, Any]:
-        clean = schemas.load(schemas.ConsultationCreateSchema(), data)
+        clean = load(contract.ConsultationCreateSchema(), data)
         now = _now()
         consultation = {
             **clean,
@@ -144,11 +105,11 @@ class SurveysService(healthcheck.HealthCheck):
         }
         with self.db.connection() as conn:
             store.insert_consultation(conn, consultation)
-        return present(consultation, now)
+        return schemas.consultation(consultation, now)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_consultation(self, consultation_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        clean = schemas.load(schemas.ConsultationUpdateSchema(), changes)
+        clean = load(contract.ConsultationUpdateSchema(), changes)
         if "questionnaire" in clean:
             clean["questionnaire"] = qn.normalise_questionnaire(clean["questionnaire"])
         return self._transition(
@@ -167,7 +128,7 @@ class SurveysService(healthcheck.HealthCheck):
 
     @rpc(expected_exceptions=EXPECTED)
     def publish_outcome(self, consultation_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
-        clean = schemas.load(schemas.OutcomeSchema(), outcome, prefix="outcome")
+        clean = load(contract.OutcomeSchema(), outcome, prefix="outcome")
         return self._transition(
             consultation_id,
             lambda c, now: domain.publish_outcome(c, clean, now),
@@ -179,24 +140,24 @@ class SurveysService(healthcheck.HealthCheck):
     def get_consultation(self, consultation_id: str) -> dict[str, Any]:
         with self.db.connection() as conn:
             consultation = self._load(conn, consultation_id, with_count=True)
-        return present(consultation, _now())
+        return schemas.consultation(consultation, _now())
 
     @rpc(expected_exceptions=EXPECTED)
     def list_consultations(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        clean = schemas.load(schemas.ConsultationFiltersSchema(), filters or {})
+        clean = load(contract.ConsultationFiltersSchema(), filters or {})
         now = _now()
         with self.db.connection() as conn:
             rows = store.list_consultations(conn, now, **clean)
-        return [present(row, now) for row in rows]
+        return [schemas.consultation(row, now) for row in rows]
 
     @rpc(expected_exceptions=EXPECTED)
     def validate_submission(
         self, consultation_id: str, submission: dict[str, Any]
     ) -> dict[str, Any]:
-        data = schemas.load(schemas.ResponseInputSchema(), submission)
+        data = load(contract.ResponseInputSchema(), submission)
         with self.db.connection() as conn:
             consultation = self._load(conn, consultation_id)
-        return domain.validate_submission(consultation, data, _now())
+        return contract.validate_submission(consultation, data, _now())
 
     @rpc(expected_exceptions=EXPECTED)
     def get_submission(self, receipt_code: str) -> dict[str, Any]:
@@ -210,14 +171,14 @@ class SurveysService(healthcheck.HealthCheck):
             "consultation_id": row["consultation_id"],
             "status": row["status"],
             "reasons": list(row["reasons"] or []),
-            "submitted_at": _iso(row["submitted_at"]),
+            "submitted_at": schemas.iso(row["submitted_at"]),
         }
 
     @rpc(expected_exceptions=EXPECTED)
     def get_results(
         self, consultation_id: str, filters: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        clean = schemas.load(schemas.ResultsFiltersSchema(), filters or {}, prefix="filters")
+        clean = load(contract.ResultsFiltersSchema(), filters or {}, prefix="filters")
         with self.db.connection() as conn:
             consultation = self._load(conn, consultation_id)
             total, aggregates = store.aggregate_results(conn, consultation, clean)
@@ -276,8 +237,8 @@ class SurveysService(healthcheck.HealthCheck):
             "equality": equality,
             "place": row["place"],
             "consent": row["consent"],
-            "submitted_at": _iso(row["submitted_at"]),
-            "purged_at": _iso(row["purged_at"]),
+            "submitted_at": schemas.iso(row["submitted_at"]),
+            "purged_at": schemas.iso(row["purged_at"]),
         }
 
     @rpc(expected_exceptions=EXPECTED)
@@ -351,7 +312,7 @@ class SurveysService(healthcheck.HealthCheck):
                         "response_id": row["id"],
                         "receipt_code": row["receipt_code"],
                         "consultation_id": row["consultation_id"],
-                        "submitted_at": _iso(row["submitted_at"]),
+                        "submitted_at": schemas.iso(row["submitted_at"]),
                         "matches": matches,
                     }
                 )
@@ -414,7 +375,7 @@ class SurveysService(healthcheck.HealthCheck):
     def store_submission(self, body: dict[str, Any]) -> str:
         """Store a queued resident submission exactly once, or record why it was rejected."""
         try:
-            message = schemas.SubmissionSchema().load(body)
+            message = contract.SubmissionSchema().load(body)
         except ValidationError as exc:
             return self._reject_malformed(body, exc)
         message["submission_id"] = str(message["submission_id"])
@@ -449,7 +410,9 @@ class SurveysService(healthcheck.HealthCheck):
         }
         with self.db.connection() as conn:
             if claim_message(conn, submission_id, "surveys.store_submission"):
-                store.insert_rejected(conn, record, _reasons(schemas.flatten_errors(exc.messages)))
+                store.insert_rejected(
+                    conn, record, schemas.rejection_reasons(flatten_errors(exc.messages))
+                )
         return "rejected"
 
     def _store(self, conn: Connection, message: dict[str, Any]) -> str:
@@ -463,23 +426,23 @@ class SurveysService(healthcheck.HealthCheck):
             store.insert_rejected(conn, message, ["The consultation does not exist"])
             return "rejected"
         message["consultation_id"] = cid
-        if not domain.accepting_submission(consultation, message["submitted_at"]):
+        if not contract.accepting_submission(consultation, message["submitted_at"]):
             store.insert_rejected(
                 conn,
                 message,
                 ["The consultation was no longer accepting responses when this was stored"],
             )
             return "rejected"
-        clean, errors = domain.check_submission(consultation, message)
+        clean, errors = contract.check_submission(consultation, message)
         if errors:
-            store.insert_rejected(conn, message, _reasons(errors))
+            store.insert_rejected(conn, message, schemas.rejection_reasons(errors))
             return "rejected"
         message["consent"] = consent_record(clean["consent"]["version"])
         response_id = store.insert_response(conn, message, clean["answers"], clean["place"])
         if response_id is None:
             return "duplicate"
         equality = clean["equality"] or {}
-        place_from_district = domain.derived_place(equality)
+        place_from_district = contract.derived_place(equality)
         if equality:
             store.insert_equality(conn, response_id, cid, equality, place_from_district)
         record_event(

@@ -13,8 +13,8 @@ from typing import Any
 from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
-from engage_common.reference import EQUALITY_FIELDS
-from surveys import questionnaire as qn
+from engage_contracts import questionnaire as qn
+from engage_contracts.reference import EQUALITY_FIELDS
 
 FREE_TEXT_LIMIT = 1000  # per question in get_results; export_responses has them all
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from engage_common.errors import Conflict, ValidationFailed
-from engage_common.reference import CONSENT_VERSION
-from surveys import domain, schemas
+from engage_contracts import surveys as contract
+from surveys import domain
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -46,29 +46,6 @@ def consultation(**kwargs: Any) -> dict[str, Any]:
     return {**base, **kwargs}
 
 
-# -- accepting responses -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "status, opens, closes, expected",
-    [
-        ("open", NOW - DAY, NOW + DAY, True),
-        ("open", NOW, NOW + DAY, True),  # opens_at is inclusive
-        ("open", NOW - DAY, NOW, False),  # closes_at is exclusive
-        ("open", NOW + DAY, NOW + 2 * DAY, False),  # not yet open
-        ("open", NOW - 2 * DAY, NOW - DAY, False),  # past its close date
-        ("draft", NOW - DAY, NOW + DAY, False),
-        ("closed", NOW - DAY, NOW + DAY, False),
-        ("open", None, NOW + DAY, False),
-    ],
-)
-def test_accepting_responses(
-    status: str, opens: datetime | None, closes: datetime, expected: bool
-) -> None:
-    c = consultation(status=status, opens_at=opens, closes_at=closes)
-    assert domain.accepting_responses(c, NOW) is expected
-
-
 # -- lifecycle -----------------------------------------------------------------------------
 
 
@@ -76,7 +53,7 @@ def test_open_a_draft() -> None:
     opened = domain.open_consultation(consultation(), NOW)
     assert opened["status"] == "open"
     assert opened["opened_at"] == NOW and opened["updated_at"] == NOW
-    assert domain.accepting_responses(opened, NOW)
+    assert contract.accepting_responses(opened, NOW)
 
 
 def test_opening_without_an_open_date_opens_now() -> None:
@@ -108,7 +85,7 @@ def test_only_drafts_open(status: str) -> None:
 def test_close_an_open_consultation() -> None:
     closed = domain.close_consultation(consultation(status="open"), NOW)
     assert closed["status"] == "closed" and closed["closed_at"] == NOW
-    assert not domain.accepting_responses(closed, NOW)
+    assert not contract.accepting_responses(closed, NOW)
 
 
 @pytest.mark.parametrize("status", ["draft", "closed"])
@@ -223,62 +200,6 @@ def test_other_decision_statuses_need_no_reason(status: str) -> None:
     )
 
 
-# -- submissions --------------------------------------------------------------------------------
-
-
-def test_check_submission_cleans_answers_equality_and_place() -> None:
-    clean, errors = domain.check_submission(
-        consultation(),
-        {
-            "answers": {"q1": "a"},
-            "equality": {"age_band": "25-34", "postcode_district": "ls6"},
-            "place": None,
-            "consent": {"given": True, "version": CONSENT_VERSION},
-        },
-    )
-    assert errors == {}
-    assert clean == {
-        "answers": {"q1": "a"},
-        "equality": {"age_band": "25-34", "postcode_district": "LS6"},
-        "place": "leeds",
-        "consent": {"given": True, "version": CONSENT_VERSION},
-    }
-
-
-def test_check_submission_keeps_a_given_place_and_reports_all_errors() -> None:
-    clean, _ = domain.check_submission(
-        consultation(),
-        {"answers": {"q1": "a"}, "equality": {"postcode_district": "LS6"}, "place": "wakefield"},
-    )
-    assert clean["place"] == "wakefield"
-    _, errors = domain.check_submission(
-        consultation(),
-        {"answers": {}, "equality": {"age_band": "old", "shoe_size": "9"}, "place": "paris"},
-    )
-    assert set(errors) == {
-        "answers.q1",
-        "equality.age_band",
-        "equality.shoe_size",
-        "place",
-        "consent",
-    }
-
-
-def test_derived_place() -> None:
-    assert domain.derived_place({"postcode_district": "BD23"}) == "bradford-craven"
-    assert domain.derived_place({"postcode_district": "LS29"}) == "bradford-craven"
-    assert domain.derived_place({"postcode_district": "M1"}) == "outside-area"
-    assert domain.derived_place({"postcode_district": "prefer-not-to-say"}) is None
-    assert domain.derived_place(None) is None
-
-
-def test_a_queued_submission_is_judged_by_when_it_was_sent() -> None:
-    c = consultation(status="open")
-    assert domain.accepting_submission(c, NOW)
-    assert not domain.accepting_submission(c, c["closes_at"])
-    assert not domain.accepting_submission(consultation(status="closed"), NOW)
-
-
 def test_event_payload_is_public_facts_only() -> None:
     payload = domain.event_payload(consultation(status="open"))
     assert payload == {
@@ -385,118 +306,3 @@ def test_export_columns_avoid_clashes() -> None:
     columns = domain.export_columns(c)
     assert columns[:5] == ["receipt_code", "submitted_at", "place", "question:place", "q2"]
     assert columns[-1] == "postcode_district"
-
-
-# -- schemas ----------------------------------------------------------------------------------
-
-
-def test_create_schema_names_fields_in_plain_english() -> None:
-    with pytest.raises(ValidationFailed) as exc:
-        schemas.load(
-            schemas.ConsultationCreateSchema(),
-            {
-                "title": "",
-                "places": ["york"],
-                "opens_at": "tomorrow",
-                "colour": "red",
-                "questionnaire": {
-                    "questions": [
-                        {
-                            "id": "a",
-                            "type": "single_choice",
-                            "text": "A",
-                            "options": [{"value": "x", "label": "X"}],
-                        }
-                    ]
-                },
-            },
-        )
-    errors = exc.value.errors
-    assert errors["summary"] == ["is required"]
-    assert errors["colour"] == ["is not a field we know about"]
-    assert "places.0" in errors and "opens_at" in errors and "title" in errors
-    assert errors["questionnaire.questions.0.options"] == [
-        "give between 2 and 50 options (there are 1)"
-    ]
-
-
-def test_create_schema_requires_time_zones_and_order() -> None:
-    with pytest.raises(ValidationFailed) as exc:
-        schemas.load(
-            schemas.ConsultationCreateSchema(),
-            {"title": "T", "summary": "S", "opens_at": "2026-03-01T09:00:00"},
-        )
-    assert exc.value.errors == {"opens_at": ["must include a time zone, like +00:00"]}
-    with pytest.raises(ValidationFailed) as exc:
-        schemas.load(
-            schemas.ConsultationCreateSchema(),
-            {
-                "title": "T",
-                "summary": "S",
-                "opens_at": "2026-03-02T09:00:00Z",
-                "closes_at": "2026-03-01T09:00:00Z",
-            },
-        )
-    assert exc.value.errors == {"closes_at": ["must be after the opening date"]}
-
-
-def test_outcome_schema_requires_reason_for_not_taken_forward() -> None:
-    with pytest.raises(ValidationFailed) as exc:
-        schemas.load(
-            schemas.OutcomeSchema(),
-            {
-                "summary": "s",
-                "decisions": [{"you_said": "a", "we_did": "b", "status": "not-taken-forward"}],
-            },
-            prefix="outcome",
-        )
-    assert exc.value.errors == {
-        "outcome.decisions.0.reason": ["explain why this was not taken forward"]
-    }
-    assert schemas.load(schemas.OutcomeSchema(), OUTCOME)["decisions"][0]["status"] == "done"
-
-
-def test_response_input_and_results_filter_schemas() -> None:
-    yes = {"given": True, "version": CONSENT_VERSION}
-    data = schemas.load(schemas.ResponseInputSchema(), {"answers": {"q1": "a"}, "consent": yes})
-    assert data == {"answers": {"q1": "a"}, "equality": None, "place": None, "consent": yes}
-    with pytest.raises(ValidationFailed) as exc:
-        schemas.load(
-            schemas.ResponseInputSchema(),
-            {"answers": [], "place": "mars", "consent": {"given": "maybe"}},
-        )
-    assert set(exc.value.errors) == {"answers", "place", "consent.given", "consent.version"}
-    assert exc.value.errors["consent.given"] == ["must be true or false"]
-
-
-def test_consent_must_be_given_to_a_wording_we_use() -> None:
-    """Issue 7: the API stored responses with no consent, or consent refused."""
-    with pytest.raises(ValidationFailed) as exc:
-        schemas.load(schemas.ResponseInputSchema(), {"answers": {}})
-    assert set(exc.value.errors) == {"consent"}
-    with pytest.raises(ValidationFailed) as exc:  # the wording is the server's, never sent
-        schemas.load(
-            schemas.ResponseInputSchema(),
-            {
-                "answers": {},
-                "consent": {"given": True, "version": CONSENT_VERSION, "wording": "mine"},
-            },
-        )
-    assert set(exc.value.errors) == {"consent.wording"}
-    empty = {"questionnaire": {"questions": []}}
-    for consent, fields in (
-        (None, {"consent"}),
-        ({"given": False, "version": CONSENT_VERSION}, {"consent.given"}),
-        ({"given": True, "version": "1999-01"}, {"consent.version"}),
-        ({"given": "yes", "version": None}, {"consent.given", "consent.version"}),
-    ):
-        clean, errors = domain.check_submission(empty, {"answers": {}, "consent": consent})
-        assert set(errors) == fields and clean["consent"] is None, consent
-    clean, errors = domain.check_submission(
-        empty, {"answers": {}, "consent": {"given": True, "version": CONSENT_VERSION}}
-    )
-    assert errors == {} and clean["consent"] == {"given": True, "version": CONSENT_VERSION}
-    assert schemas.load(schemas.ResultsFiltersSchema(), {"sex": "female"}) == {"sex": "female"}
-    with pytest.raises(ValidationFailed) as exc:
-        schemas.load(schemas.ResultsFiltersSchema(), {"sex": "x", "shoe": "9"}, prefix="filters")
-    assert set(exc.value.errors) == {"filters.sex", "filters.shoe"}

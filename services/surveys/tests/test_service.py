@@ -17,8 +17,8 @@ from nameko.testing.services import entrypoint_hook
 from engage_common.db import connect
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DEAD_LETTER_QUEUE, DurablePublisher
-from engage_common.reference import CONSENT_VERSION
 from engage_common.testing import eventually
+from engage_contracts.reference import CONSENT_VERSION
 from surveys.service import SurveysService
 
 OPTIONS = [

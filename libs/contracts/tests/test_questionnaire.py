@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from surveys import questionnaire as qn
-from surveys.questionnaire import validate_answers, validate_questionnaire
+from engage_contracts import questionnaire as qn
+from engage_contracts.questionnaire import validate_answers, validate_questionnaire
 
 
 def opts(*values: str) -> list[dict[str, str]]:

@@ -1,0 +1,500 @@
+"""The surveys service's contract: the marshmallow schemas of its RPC arguments and
+results, its events and the submissions queued for it, and the rules the gateway and
+surveys both apply to a resident's response (so a response the gateway accepts while
+surveys is down is judged by the same rules surveys stores it by). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from engage_common.errors import Conflict, ValidationFailed
+from engage_contracts import questionnaire as qn
+from engage_contracts.base import BaseSchema, messages, moment, nest, string
+from engage_contracts.reference import (
+    EQUALITY_FIELDS,
+    EQUALITY_QUESTIONS,
+    OUTSIDE_AREA,
+    PLACES,
+    PREFER_NOT_TO_SAY,
+    PRIORITIES,
+    place_for_postcode_district,
+    validate_equality,
+)
+from engage_contracts.shared import (
+    ConsentSchema,
+    ConsentWordingSchema,
+    StoredConsentSchema,
+    check_consent,
+)
+
+STATUSES = ("draft", "open", "closed")
+DECISION_STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
+PLACE_VALUES = [*PLACES, OUTSIDE_AREA]
+
+
+# -- rules both sides apply ---------------------------------------------------------------
+
+
+def accepting_responses(consultation: dict[str, Any], now: datetime) -> bool:
+    opens_at, closes_at = consultation.get("opens_at"), consultation.get("closes_at")
+    return (
+        consultation.get("status") == "open"
+        and opens_at is not None
+        and closes_at is not None
+        and opens_at <= now < closes_at
+    )
+
+
+def accepting_submission(consultation: dict[str, Any], submitted_at: datetime) -> bool:
+    """Whether a queued submission may still be stored: the consultation is still open
+    (staff have not closed it meanwhile) and it was submitted within the open window."""
+    return accepting_responses(consultation, submitted_at)
+
+
+def check_schedule(opens_at: datetime | None, closes_at: datetime | None) -> dict[str, list[str]]:
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
+        return {"closes_at": ["must be after the opening date"]}
+    return {}
+
+
+def check_submission(
+    consultation: dict[str, Any], submission: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Clean a resident's response (answers, equality, place) against a consultation.
+
+    Returns ``({"answers", "equality", "place", "consent"}, errors)``. When the resident
+    gave no place but gave a postcode district, the place is derived from the district.
+    ``consent`` is ``{given, version}`` as the schema checked it (the wording is the
+    server's, stored from the version).
+    """
+    answers, errors = qn.validate_answers(consultation["questionnaire"], submission.get("answers"))
+    equality, equality_errors = validate_equality(submission.get("equality"))
+    errors.update(equality_errors)
+    place = submission.get("place")
+    if place is not None and place not in PLACES and place != OUTSIDE_AREA:
+        errors["place"] = ["choose one of the places"]
+        place = None
+    if place is None:
+        place = derived_place(equality)
+    consent, consent_errors = check_consent(submission.get("consent"))
+    errors.update(consent_errors)
+    return {
+        "answers": answers,
+        "equality": equality or None,
+        "place": place,
+        "consent": consent,
+    }, errors
+
+
+def validate_submission(
+    consultation: dict[str, Any], submission: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A loaded ``ResponseInputSchema`` checked against the consultation, as both surveys
+    and the gateway (while surveys is down) check it: the cleaned response, or
+    ``Conflict`` when it is not accepting responses, or ``ValidationFailed``."""
+    if not accepting_responses(consultation, now):
+        raise Conflict("This consultation is not accepting responses")
+    clean, errors = check_submission(consultation, submission)
+    if errors:
+        raise ValidationFailed(errors)
+    return clean
+
+
+def derived_place(equality: dict[str, Any] | None) -> str | None:
+    district = (equality or {}).get("postcode_district")
+    if not district or district == PREFER_NOT_TO_SAY:
+        return None
+    return place_for_postcode_district(district)
+
+
+# -- schemas --------------------------------------------------------------------------------
+
+
+class OptionSchema(BaseSchema):
+    value = string(
+        required=True,
+        min_length=1,
+        max_length=qn.MAX_OPTION_VALUE,
+        metadata={"description": "Stored in answers; unique within the question"},
+    )
+    label = string(required=True, min_length=1, max_length=qn.MAX_TEXT)
+
+
+class ShowIfSchema(BaseSchema):
+    question = fields.String(
+        required=True,
+        error_messages=messages(invalid="must be text"),
+        metadata={"description": "id of an earlier question"},
+    )
+    equals = fields.List(
+        fields.String(error_messages=messages(invalid="must be text")),
+        required=True,
+        validate=validate.Length(min=1, error="list at least one answer"),
+        error_messages=messages(invalid="must be a list of answers"),
+    )
+
+
+class QuestionSchema(BaseSchema):
+    id = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            qn.QUESTION_ID,
+            error="must be 1 to 40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit",
+        ),
+        error_messages=messages(invalid="must be text"),
+    )
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            qn.QUESTION_TYPES, error="must be one of " + ", ".join(qn.QUESTION_TYPES)
+        ),
+        error_messages=messages(invalid="must be text"),
+    )
+    text = string(required=True, min_length=1, max_length=qn.MAX_TEXT)
+    hint = string(max_length=qn.MAX_TEXT, allow_none=True)
+    required = fields.Boolean(
+        load_default=False, error_messages=messages(invalid="must be true or false")
+    )
+    options = fields.List(
+        fields.Nested(OptionSchema),
+        allow_none=True,
+        error_messages=messages(invalid="must be a list of options"),
+    )
+    max_choices = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1, error="must be at least 1"),
+        error_messages=messages(invalid="must be a whole number"),
+    )
+    max_length = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(
+            min=1, max=qn.MAX_LENGTH_LIMIT, error=f"must be from 1 to {qn.MAX_LENGTH_LIMIT}"
+        ),
+        error_messages=messages(invalid="must be a whole number"),
+    )
+    show_if = fields.Nested(ShowIfSchema, allow_none=True)
+
+
+class QuestionnaireSchema(BaseSchema):
+    questions = fields.List(
+        fields.Nested(QuestionSchema),
+        load_default=list,
+        error_messages=messages(invalid="must be a list of questions"),
+    )
+
+    @validates_schema
+    def _cross_checks(self, data: dict[str, Any], **kwargs: Any) -> None:
+        raw = {
+            "questions": [
+                {k: v for k, v in q.items() if v is not None} for q in data.get("questions", [])
+            ]
+        }
+        errors = qn.validate_questionnaire(raw)
+        if errors:
+            raise ValidationError(nest(errors))
+
+
+class _ConsultationFields(BaseSchema):
+    title = string(min_length=1, max_length=200)
+    summary = string(min_length=1, max_length=500)
+    description = string(max_length=20000)
+    places = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                PLACE_VALUES[:-1], error="is not one of our places: " + ", ".join(PLACES)
+            )
+        ),
+        error_messages=messages(invalid="must be a list of places"),
+    )
+    priorities = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES)
+            )
+        ),
+        error_messages=messages(invalid="must be a list of priorities"),
+    )
+    opens_at = moment(allow_none=True)
+    closes_at = moment(allow_none=True)
+    questionnaire = fields.Nested(QuestionnaireSchema)
+
+    @validates_schema
+    def _schedule(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = check_schedule(data.get("opens_at"), data.get("closes_at"))
+        if errors:
+            raise ValidationError(errors)
+
+
+class ConsultationCreateSchema(_ConsultationFields):
+    """What staff send to create a draft consultation."""
+
+    title = string(required=True, min_length=1, max_length=200)
+    summary = string(required=True, min_length=1, max_length=500)
+    description = string(max_length=20000, load_default="")
+    places = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                list(PLACES), error="is not one of our places: " + ", ".join(PLACES)
+            )
+        ),
+        load_default=list,
+        error_messages=messages(invalid="must be a list of places"),
+    )
+    priorities = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES)
+            )
+        ),
+        load_default=list,
+        error_messages=messages(invalid="must be a list of priorities"),
+    )
+    opens_at = moment(allow_none=True, load_default=None)
+    closes_at = moment(allow_none=True, load_default=None)
+    questionnaire = fields.Nested(QuestionnaireSchema, load_default=lambda: {"questions": []})
+
+
+class ConsultationUpdateSchema(_ConsultationFields):
+    """Changes to a consultation: any subset of the create fields. Once open, only
+    ``title``, ``summary``, ``description`` and ``closes_at`` may change."""
+
+
+class DecisionSchema(BaseSchema):
+    you_said = string(required=True, min_length=1, max_length=2000)
+    we_did = string(required=True, min_length=1, max_length=2000)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            DECISION_STATUSES, error="must be one of " + ", ".join(DECISION_STATUSES)
+        ),
+        error_messages=messages(invalid="must be text"),
+    )
+    reason = string(max_length=2000, allow_none=True)
+
+    @validates_schema
+    def _reason(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("status") == "not-taken-forward" and not (data.get("reason") or "").strip():
+            raise ValidationError({"reason": ["explain why this was not taken forward"]})
+
+
+class OutcomeSchema(BaseSchema):
+    """The "you said, we did" outcome staff publish once a consultation has closed."""
+
+    summary = string(required=True, min_length=1, max_length=5000)
+    decisions = fields.List(
+        fields.Nested(DecisionSchema),
+        required=True,
+        validate=validate.Length(min=1, error="add at least one decision"),
+        error_messages=messages(invalid="must be a list of decisions"),
+    )
+    published_at = moment(dump_only=True)
+
+
+class ResponseInputSchema(BaseSchema):
+    """What a resident sends. Answers are checked against the questionnaire with
+    ``questionnaire.validate_answers``, equality answers with ``validate_equality``."""
+
+    answers = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        error_messages=messages(invalid="must be an object of answers keyed by question id"),
+        metadata={"description": "Keyed by question id"},
+    )
+    equality = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        allow_none=True,
+        load_default=None,
+        error_messages=messages(invalid="must be an object of answers"),
+        metadata={
+            "description": "Optional equality monitoring; fields: " + ", ".join(EQUALITY_FIELDS)
+        },
+    )
+    place = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.OneOf(PLACE_VALUES, error="choose one of the places"),
+        error_messages=messages(invalid="must be text"),
+    )
+    consent = fields.Nested(
+        ConsentSchema,
+        required=True,
+        error_messages=messages(
+            required="is required: agree to how we use your answers, as "
+            "{{given: true, version: <the consultation's consent version>}}"
+        ),
+    )
+
+
+class SubmissionSchema(ResponseInputSchema):
+    """The message the gateway queues on ``surveys.submissions`` for the service to store."""
+
+    submission_id = fields.UUID(required=True, error_messages=messages(invalid="must be a UUID"))
+    receipt_code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        error_messages=messages(invalid="must be text"),
+    )
+    consultation_id = fields.String(required=True, error_messages=messages(invalid="must be text"))
+    submitted_at = moment(required=True)
+
+
+class ConsultationSchema(Schema):
+    """A consultation as the RPC and the API return it."""
+
+    id = fields.String()
+    title = fields.String()
+    summary = fields.String()
+    description = fields.String()
+    places = fields.List(fields.String())
+    priorities = fields.List(fields.String())
+    opens_at = fields.AwareDateTime(format="iso", allow_none=True)
+    closes_at = fields.AwareDateTime(format="iso", allow_none=True)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    accepting_responses = fields.Boolean()
+    questionnaire = fields.Nested(QuestionnaireSchema)
+    outcome = fields.Nested(OutcomeSchema, allow_none=True)
+    consent = fields.Nested(
+        ConsentWordingSchema,
+        metadata={"description": "the privacy wording a response must agree to (send its version)"},
+    )
+    response_count = fields.Integer()
+    created_at = fields.AwareDateTime(format="iso")
+    updated_at = fields.AwareDateTime(format="iso")
+    opened_at = fields.AwareDateTime(format="iso", allow_none=True)
+    closed_at = fields.AwareDateTime(format="iso", allow_none=True)
+
+
+class ConsultationFiltersSchema(BaseSchema):
+    """Filters for ``list_consultations``."""
+
+    status = fields.String(
+        validate=validate.OneOf(STATUSES, error="must be one of " + ", ".join(STATUSES))
+    )
+    place = fields.String(validate=validate.OneOf(list(PLACES), error="choose one of the places"))
+    priority = fields.String(
+        validate=validate.OneOf(list(PRIORITIES), error="choose one of the priorities")
+    )
+    accepting = fields.Boolean(error_messages=messages(invalid="must be true or false"))
+
+
+def _equality_filter(question: dict[str, Any]) -> fields.String:
+    if question.get("free_text"):
+        return fields.String(validate=validate.Length(min=1, max=10))
+    values = [o["value"] for o in question["options"]]
+    return fields.String(validate=validate.OneOf(values, error="is not one of the options"))
+
+
+ResultsFiltersSchema = Schema.from_dict(
+    {
+        "place": fields.String(
+            validate=validate.OneOf(PLACE_VALUES, error="choose one of the places")
+        ),
+        **{q["id"]: _equality_filter(q) for q in EQUALITY_QUESTIONS},
+    },
+    name="ResultsFiltersSchema",
+)
+ResultsFiltersSchema.error_messages = BaseSchema.error_messages
+
+
+class OptionResultSchema(Schema):
+    value = fields.Raw()
+    label = fields.String()
+    count = fields.Integer()
+    percent = fields.Float()
+
+
+class RankingResultSchema(Schema):
+    value = fields.String()
+    label = fields.String()
+    mean_rank = fields.Float(allow_none=True)
+    first_choice = fields.Integer()
+
+
+class FreeTextResultSchema(Schema):
+    response_id = fields.Integer()
+    text = fields.String()
+
+
+class QuestionResultSchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    text = fields.String()
+    answered = fields.Integer()
+    options = fields.List(fields.Nested(OptionResultSchema))
+    mean = fields.Float(allow_none=True)
+    distribution = fields.List(fields.Nested(OptionResultSchema))
+    ranking = fields.List(fields.Nested(RankingResultSchema))
+    free_text = fields.List(fields.Nested(FreeTextResultSchema))
+    free_text_truncated = fields.Boolean()
+
+
+class ResultsSchema(Schema):
+    """Aggregated results of a consultation (``get_results``)."""
+
+    consultation_id = fields.String()
+    total_responses = fields.Integer()
+    filters = fields.Dict(keys=fields.String(), values=fields.String())
+    questions = fields.List(fields.Nested(QuestionResultSchema))
+
+
+class ReceiptSchema(Schema):
+    """What ``get_submission`` returns for a receipt code."""
+
+    receipt_code = fields.String()
+    consultation_id = fields.String()
+    status = fields.String(validate=validate.OneOf(("stored", "rejected")))
+    reasons = fields.List(fields.String())
+    submitted_at = fields.String()
+
+
+class MyResponseSchema(Schema):
+    """What ``get_my_response`` returns: everything held about one response."""
+
+    receipt_code = fields.String()
+    consultation_id = fields.String()
+    consultation_title = fields.String()
+    answers = fields.Dict(keys=fields.String(), values=fields.Raw())
+    equality = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    place = fields.String(allow_none=True)
+    consent = fields.Nested(StoredConsentSchema, allow_none=True)
+    submitted_at = fields.String()
+    purged_at = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "when free text, postcode and consent were purged after the "
+            "retention period"
+        },
+    )
+
+
+class ResponseDeletedSchema(Schema):
+    """What ``delete_my_response`` returns."""
+
+    receipt_code = fields.String()
+    deleted = fields.Boolean()
+
+
+class PersonalDataMatchSchema(Schema):
+    field = fields.String(
+        metadata={
+            "description": "receipt_code, answers.<question id> or equality.postcode_district"
+        }
+    )
+    text = fields.String()
+
+
+class PersonalDataResponseSchema(Schema):
+    response_id = fields.Integer()
+    receipt_code = fields.String()
+    consultation_id = fields.String()
+    submitted_at = fields.String()
+    matches = fields.List(fields.Nested(PersonalDataMatchSchema))

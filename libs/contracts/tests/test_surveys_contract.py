@@ -1,0 +1,245 @@
+"""The surveys contract's rules and schemas, as the gateway and surveys both apply them:
+is a consultation taking responses, is a response acceptable, what staff may send."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engage_common.errors import ValidationFailed
+from engage_contracts import surveys as contract
+from engage_contracts.base import load
+from engage_contracts.reference import CONSENT_VERSION
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+OUTCOME = {
+    "summary": "We listened",
+    "decisions": [
+        {"you_said": "Evening hours", "we_did": "Open till 8pm", "status": "done"},
+        {
+            "you_said": "Free parking",
+            "we_did": "Not possible",
+            "status": "not-taken-forward",
+            "reason": "The land is not ours",
+        },
+    ],
+}
+
+
+def consultation(**kwargs: Any) -> dict[str, Any]:
+    base = {
+        "id": "0b7c3d1e-0000-4000-8000-000000000001",
+        "title": "Urgent care",
+        "summary": "S",
+        "description": "",
+        "places": ["leeds"],
+        "priorities": ["living-well"],
+        "opens_at": NOW - DAY,
+        "closes_at": NOW + 10 * DAY,
+        "status": "draft",
+        "questionnaire": {
+            "questions": [
+                {
+                    "id": "q1",
+                    "type": "single_choice",
+                    "text": "Pick",
+                    "required": True,
+                    "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                }
+            ]
+        },
+        "outcome": None,
+        "created_at": NOW - 2 * DAY,
+        "updated_at": NOW - 2 * DAY,
+        "opened_at": None,
+        "closed_at": None,
+    }
+    return {**base, **kwargs}
+
+
+@pytest.mark.parametrize(
+    "status, opens, closes, expected",
+    [
+        ("open", NOW - DAY, NOW + DAY, True),
+        ("open", NOW, NOW + DAY, True),  # opens_at is inclusive
+        ("open", NOW - DAY, NOW, False),  # closes_at is exclusive
+        ("open", NOW + DAY, NOW + 2 * DAY, False),  # not yet open
+        ("open", NOW - 2 * DAY, NOW - DAY, False),  # past its close date
+        ("draft", NOW - DAY, NOW + DAY, False),
+        ("closed", NOW - DAY, NOW + DAY, False),
+        ("open", None, NOW + DAY, False),
+    ],
+)
+def test_accepting_responses(
+    status: str, opens: datetime | None, closes: datetime, expected: bool
+) -> None:
+    c = consultation(status=status, opens_at=opens, closes_at=closes)
+    assert contract.accepting_responses(c, NOW) is expected
+
+
+def test_check_submission_cleans_answers_equality_and_place() -> None:
+    clean, errors = contract.check_submission(
+        consultation(),
+        {
+            "answers": {"q1": "a"},
+            "equality": {"age_band": "25-34", "postcode_district": "ls6"},
+            "place": None,
+            "consent": {"given": True, "version": CONSENT_VERSION},
+        },
+    )
+    assert errors == {}
+    assert clean == {
+        "answers": {"q1": "a"},
+        "equality": {"age_band": "25-34", "postcode_district": "LS6"},
+        "place": "leeds",
+        "consent": {"given": True, "version": CONSENT_VERSION},
+    }
+
+
+def test_check_submission_keeps_a_given_place_and_reports_all_errors() -> None:
+    clean, _ = contract.check_submission(
+        consultation(),
+        {"answers": {"q1": "a"}, "equality": {"postcode_district": "LS6"}, "place": "wakefield"},
+    )
+    assert clean["place"] == "wakefield"
+    _, errors = contract.check_submission(
+        consultation(),
+        {"answers": {}, "equality": {"age_band": "old", "shoe_size": "9"}, "place": "paris"},
+    )
+    assert set(errors) == {
+        "answers.q1",
+        "equality.age_band",
+        "equality.shoe_size",
+        "place",
+        "consent",
+    }
+
+
+def test_derived_place() -> None:
+    assert contract.derived_place({"postcode_district": "BD23"}) == "bradford-craven"
+    assert contract.derived_place({"postcode_district": "LS29"}) == "bradford-craven"
+    assert contract.derived_place({"postcode_district": "M1"}) == "outside-area"
+    assert contract.derived_place({"postcode_district": "prefer-not-to-say"}) is None
+    assert contract.derived_place(None) is None
+
+
+def test_a_queued_submission_is_judged_by_when_it_was_sent() -> None:
+    c = consultation(status="open")
+    assert contract.accepting_submission(c, NOW)
+    assert not contract.accepting_submission(c, c["closes_at"])
+    assert not contract.accepting_submission(consultation(status="closed"), NOW)
+
+
+def test_create_schema_names_fields_in_plain_english() -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        load(
+            contract.ConsultationCreateSchema(),
+            {
+                "title": "",
+                "places": ["york"],
+                "opens_at": "tomorrow",
+                "colour": "red",
+                "questionnaire": {
+                    "questions": [
+                        {
+                            "id": "a",
+                            "type": "single_choice",
+                            "text": "A",
+                            "options": [{"value": "x", "label": "X"}],
+                        }
+                    ]
+                },
+            },
+        )
+    errors = exc.value.errors
+    assert errors["summary"] == ["is required"]
+    assert errors["colour"] == ["is not a field we know about"]
+    assert "places.0" in errors and "opens_at" in errors and "title" in errors
+    assert errors["questionnaire.questions.0.options"] == [
+        "give between 2 and 50 options (there are 1)"
+    ]
+
+
+def test_create_schema_requires_time_zones_and_order() -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        load(
+            contract.ConsultationCreateSchema(),
+            {"title": "T", "summary": "S", "opens_at": "2026-03-01T09:00:00"},
+        )
+    assert exc.value.errors == {"opens_at": ["must include a time zone, like +00:00"]}
+    with pytest.raises(ValidationFailed) as exc:
+        load(
+            contract.ConsultationCreateSchema(),
+            {
+                "title": "T",
+                "summary": "S",
+                "opens_at": "2026-03-02T09:00:00Z",
+                "closes_at": "2026-03-01T09:00:00Z",
+            },
+        )
+    assert exc.value.errors == {"closes_at": ["must be after the opening date"]}
+
+
+def test_outcome_schema_requires_reason_for_not_taken_forward() -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        load(
+            contract.OutcomeSchema(),
+            {
+                "summary": "s",
+                "decisions": [{"you_said": "a", "we_did": "b", "status": "not-taken-forward"}],
+            },
+            prefix="outcome",
+        )
+    assert exc.value.errors == {
+        "outcome.decisions.0.reason": ["explain why this was not taken forward"]
+    }
+    assert load(contract.OutcomeSchema(), OUTCOME)["decisions"][0]["status"] == "done"
+
+
+def test_response_input_and_results_filter_schemas() -> None:
+    yes = {"given": True, "version": CONSENT_VERSION}
+    data = load(contract.ResponseInputSchema(), {"answers": {"q1": "a"}, "consent": yes})
+    assert data == {"answers": {"q1": "a"}, "equality": None, "place": None, "consent": yes}
+    with pytest.raises(ValidationFailed) as exc:
+        load(
+            contract.ResponseInputSchema(),
+            {"answers": [], "place": "mars", "consent": {"given": "maybe"}},
+        )
+    assert set(exc.value.errors) == {"answers", "place", "consent.given", "consent.version"}
+    assert exc.value.errors["consent.given"] == ["must be true or false"]
+
+
+def test_consent_must_be_given_to_a_wording_we_use() -> None:
+    """Issue 7: the API stored responses with no consent, or consent refused."""
+    with pytest.raises(ValidationFailed) as exc:
+        load(contract.ResponseInputSchema(), {"answers": {}})
+    assert set(exc.value.errors) == {"consent"}
+    with pytest.raises(ValidationFailed) as exc:  # the wording is the server's, never sent
+        load(
+            contract.ResponseInputSchema(),
+            {
+                "answers": {},
+                "consent": {"given": True, "version": CONSENT_VERSION, "wording": "mine"},
+            },
+        )
+    assert set(exc.value.errors) == {"consent.wording"}
+    empty = {"questionnaire": {"questions": []}}
+    for consent, fields in (
+        (None, {"consent"}),
+        ({"given": False, "version": CONSENT_VERSION}, {"consent.given"}),
+        ({"given": True, "version": "1999-01"}, {"consent.version"}),
+        ({"given": "yes", "version": None}, {"consent.given", "consent.version"}),
+    ):
+        clean, errors = contract.check_submission(empty, {"answers": {}, "consent": consent})
+        assert set(errors) == fields and clean["consent"] is None, consent
+    clean, errors = contract.check_submission(
+        empty, {"answers": {}, "consent": {"given": True, "version": CONSENT_VERSION}}
+    )
+    assert errors == {} and clean["consent"] == {"given": True, "version": CONSENT_VERSION}
+    assert load(contract.ResultsFiltersSchema(), {"sex": "female"}) == {"sex": "female"}
+    with pytest.raises(ValidationFailed) as exc:
+        load(contract.ResultsFiltersSchema(), {"sex": "x", "shoe": "9"}, prefix="filters")
+    assert set(exc.value.errors) == {"filters.sex", "filters.shoe"}
