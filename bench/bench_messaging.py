@@ -86,8 +86,9 @@ def bench_durable_publish(amqp_uri: str, messages: int) -> None:
                 "answers": {"q1": "yes", "q2": 7},
                 "equality": None,
                 "place": "leeds",
-                "consent": None,
+                "consent": {"given": True, "version": "2026-11"},
                 "submitted_at": "2025-01-01T00:00:00+00:00",
+                "channel": "online",
             },
             message_id=submission_id,
         )

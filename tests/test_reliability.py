@@ -417,6 +417,7 @@ def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, office
                 **answer(i),
                 "equality": None,
                 "submitted_at": now,
+                "channel": "online",
             },
             message_id=sid,
         )
@@ -478,6 +479,7 @@ def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
                 **answer(i),
                 "equality": None,
                 "submitted_at": now,
+                "channel": "online",
             },
             message_id=sid,
         )

@@ -292,7 +292,7 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
                     "consent": {"given": True, "version": c["consent"]["version"]},
                 }
                 cleaned = surveys.validate_submission(c["id"], sub)
-                queue_response(settings.secret_key, publisher, c["id"], cleaned, None)
+                queue_response(settings.secret_key, publisher, c["id"], cleaned, None, "online")
             deadline = time.monotonic() + 60
             while surveys.get_consultation(c["id"])["response_count"] < responses:
                 if time.monotonic() > deadline:

@@ -76,15 +76,17 @@ def submit_response(
     consultation_id: str,
     submission: dict[str, Any],
     idempotency_key: str | None,
+    channel: str,
     consultation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check ``submission`` against the consultation (fetched unless the caller already
-    has it from ``current_or_snapshot``), queue it, and return the receipt."""
+    has it from ``current_or_snapshot``), queue it as having come by ``channel``, and
+    return the receipt."""
     if consultation is None:
         consultation = current_or_snapshot(ctx, consultation_id)
     cleaned = validate_locally(consultation, submission)
     return queue_response(
-        ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned, idempotency_key
+        ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned, idempotency_key, channel
     )
 
 
@@ -94,8 +96,11 @@ def queue_response(
     consultation_id: str,
     cleaned: dict[str, Any],
     idempotency_key: str | None,
+    channel: str,
+    entered_by: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Queue an already-checked response for surveys to store once; its receipt."""
+    """Queue an already-checked response for surveys to store once; its receipt.
+    ``entered_by``: the staff member who entered it for the resident (paper, phone...)."""
     sid = submission_id(secret, consultation_id, idempotency_key or str(uuid.uuid4()))
     receipt = receipt_code(secret, sid)
     with _queue_or_503():
@@ -110,6 +115,8 @@ def queue_response(
                 "place": cleaned.get("place"),
                 "consent": cleaned["consent"],
                 "submitted_at": datetime.now(UTC).isoformat(),
+                "channel": channel,
+                "entered_by": entered_by,
             },
             message_id=sid,
         )

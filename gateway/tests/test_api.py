@@ -358,6 +358,7 @@ def test_csv_export_streams_a_header_and_one_row_per_response(
     assert len(data) == len(texts)
     assert sorted(r[header.index("receipt_code")] for r in data) == sorted(codes)
     tells = [r[header.index("tell")] for r in data]
+    assert {r[header.index("channel")] for r in data} == {"online"}  # the JSON API
     assert '\'=HYPERLINK("http://x")' in tells  # never a live formula in a spreadsheet
     assert {"plain, with a comma", "line\nbreak", "-2"} <= set(tells)
 

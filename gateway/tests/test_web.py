@@ -462,6 +462,8 @@ def test_good_answers_redirect_to_a_receipt_and_store_once(
         0.5,
         "the double click stored once",
     )
+    export = rpc.surveys.export_responses(consultation["id"], 0, 10)
+    assert [row[export["columns"].index("channel")] for row in export["rows"]] == ["web-form"]
 
 
 def test_unknown_receipt_is_received_and_bad_code_is_404(app: Flask) -> None:

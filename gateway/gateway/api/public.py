@@ -94,7 +94,7 @@ def submit(consultation_id: str) -> Any:
             fields={"Idempotency-Key": ["must be 1 to 200 printable characters without spaces"]},
         )
     body = json_body(contract.ResponseInputSchema(), raw=True)
-    receipt = submit_response(engage(), consultation_id, body, key)
+    receipt = submit_response(engage(), consultation_id, body, key, "online")
     response = jsonify(receipt)
     response.status_code = 202
     response.headers["Location"] = url_for("api.get_receipt", code=receipt["receipt_code"])

@@ -280,7 +280,9 @@ def respond(consultation_id: str) -> Any:
             # check only, so nothing is queued until everything is right.
             validate_locally(found, parsed.submission())
         else:
-            receipt = submit_response(ctx, consultation_id, parsed.submission(), key, found)
+            receipt = submit_response(
+                ctx, consultation_id, parsed.submission(), key, "web-form", found
+            )
     except ValidationFailed as failed:
         # The form's own reason (e.g. "consent") wins over the rules' for the same input.
         errors.update(

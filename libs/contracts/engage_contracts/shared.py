@@ -1,10 +1,15 @@
-"""Shapes every service shares for what residents give (defined once, here)."""
+"""Shapes every service shares for what residents give (defined once, here):
+
+- ``channel``: how it reached us, and ``entered_by``: the staff member who entered it on
+  the resident's behalf (every channel but the two a resident uses themselves);
+- consent to a versioned privacy wording (``ConsentSchema``, ``check_consent``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from engage_contracts.base import BaseSchema, messages
 from engage_contracts.reference import CONSENT_WORDINGS
@@ -58,3 +63,34 @@ def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[s
     if errors:
         return None, errors
     return {"given": True, "version": consent["version"]}, {}
+
+
+# How something a resident gave reached us. "online" is the JSON API (an app, a partner's
+# site); "web-form" is Engage's own pages; the rest are entered by staff for the resident.
+CHANNELS = ("online", "web-form", "phone", "paper", "email", "letter", "event", "partner")
+SELF_SERVICE_CHANNELS = ("online", "web-form")
+
+
+class EnteredBySchema(BaseSchema):
+    """The staff member who entered something on a resident's behalf."""
+
+    staff_id = fields.Integer(required=True, strict=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+def channel_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(CHANNELS, error="must be one of " + ", ".join(CHANNELS)),
+        error_messages=messages(invalid="must be text"),
+        metadata={"description": "how it reached us"},
+        **kwargs,
+    )
+
+
+def check_channel(channel: str, entered_by: dict[str, Any] | None) -> dict[str, list[str]]:
+    """Staff-entered channels name who entered them; a resident's own never do."""
+    if channel in SELF_SERVICE_CHANNELS and entered_by is not None:
+        return {"entered_by": [f"must be empty for the {channel} channel"]}
+    if channel not in SELF_SERVICE_CHANNELS and entered_by is None:
+        return {"entered_by": [f"name the staff member who entered this ({channel})"]}
+    return {}

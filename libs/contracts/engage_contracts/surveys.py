@@ -27,7 +27,10 @@ from engage_contracts.reference import (
 from engage_contracts.shared import (
     ConsentSchema,
     ConsentWordingSchema,
+    EnteredBySchema,
     StoredConsentSchema,
+    channel_field,
+    check_channel,
     check_consent,
 )
 
@@ -345,6 +348,14 @@ class SubmissionSchema(ResponseInputSchema):
     )
     consultation_id = fields.String(required=True, error_messages=messages(invalid="must be text"))
     submitted_at = moment(required=True)
+    channel = channel_field(required=True)
+    entered_by = fields.Nested(EnteredBySchema, allow_none=True, load_default=None)
+
+    @validates_schema
+    def _who_entered_it(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = check_channel(data["channel"], data.get("entered_by"))
+        if errors:
+            raise ValidationError(errors)
 
 
 class ConsultationSchema(Schema):

@@ -243,3 +243,29 @@ def test_consent_must_be_given_to_a_wording_we_use() -> None:
     with pytest.raises(ValidationFailed) as exc:
         load(contract.ResultsFiltersSchema(), {"sex": "x", "shoe": "9"}, prefix="filters")
     assert set(exc.value.errors) == {"filters.sex", "filters.shoe"}
+
+
+def test_a_queued_submission_says_how_it_came_and_who_entered_it() -> None:
+    """Issue 8: every resident's contribution carries its channel; staff-entered ones
+    name the staff member, a resident's own never do."""
+    base = {
+        "submission_id": "6f1c1a52-6a44-4d7c-9a43-0d7c8f3f7b10",
+        "receipt_code": "AAAA-BBBB-CCCC",
+        "consultation_id": "c",
+        "submitted_at": NOW.isoformat(),
+        "answers": {},
+        "consent": {"given": True, "version": CONSENT_VERSION},
+    }
+    schema = contract.SubmissionSchema()
+    assert load(schema, {**base, "channel": "web-form"})["entered_by"] is None
+    clerk = {"staff_id": 7, "name": "A Officer"}
+    assert load(schema, {**base, "channel": "paper", "entered_by": clerk})["entered_by"] == clerk
+    for body, field in (
+        ({**base}, "channel"),
+        ({**base, "channel": "pigeon"}, "channel"),
+        ({**base, "channel": "phone"}, "entered_by"),
+        ({**base, "channel": "online", "entered_by": clerk}, "entered_by"),
+    ):
+        with pytest.raises(ValidationFailed) as exc:
+            load(schema, body)
+        assert field in exc.value.errors, (body, exc.value.errors)

@@ -233,7 +233,7 @@ def shape_results(
     }
 
 
-FIXED_EXPORT_COLUMNS = ("receipt_code", "submitted_at", "place")
+FIXED_EXPORT_COLUMNS = ("receipt_code", "submitted_at", "place", "channel")
 
 
 def export_columns(consultation: dict[str, Any]) -> list[str]:
@@ -258,7 +258,7 @@ def export_cell(value: Any) -> Any:
 def export_table(
     consultation: dict[str, Any], rows: list[dict[str, Any]], next_after: int | None
 ) -> dict[str, Any]:
-    """Shape stored rows (``id, receipt_code, submitted_at, place, answers`` and the
+    """Shape stored rows (``id, receipt_code, submitted_at, place, channel, answers`` and the
     equality fields) into ``{"columns", "rows", "next_after"}``."""
     questions = [q["id"] for q in consultation["questionnaire"]["questions"]]
     table = []
@@ -269,6 +269,7 @@ def export_table(
                 row["receipt_code"],
                 row["submitted_at"].isoformat(),
                 row["place"],
+                row["channel"],
                 *[export_cell(answers.get(qid)) for qid in questions],
                 *[row.get(field) for field in EQUALITY_FIELDS],
             ]

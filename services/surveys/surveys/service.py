@@ -454,6 +454,7 @@ class SurveysService(healthcheck.HealthCheck):
                 "response_id": response_id,
                 "receipt_code": message["receipt_code"],
                 "place": clean["place"],
+                "channel": message["channel"],
                 "submitted_at": message["submitted_at"].isoformat(),
             },
         )

@@ -134,7 +134,8 @@ def insert_response(
     """Store a response; ``None`` if its ``submission_id`` was already stored."""
     row = conn.execute(
         "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers, place,"
-        " consent, submitted_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " consent, submitted_at, channel, entered_by)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (submission_id) DO NOTHING RETURNING id",
         (
             submission["submission_id"],
@@ -144,6 +145,8 @@ def insert_response(
             place,
             Jsonb(submission["consent"]) if submission.get("consent") else None,
             submission["submitted_at"],
+            submission["channel"],
+            Jsonb(submission["entered_by"]) if submission.get("entered_by") else None,
         ),
     ).fetchone()
     return row["id"] if row else None
@@ -306,7 +309,7 @@ def export_page(
     """Up to ``limit`` responses with ``id > after``, oldest first, with equality answers."""
     return conn.execute(
         sql.SQL(
-            "SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.answers, {}"
+            "SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.channel, r.answers, {}"
             " FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
             " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s"
         ).format(_EQUALITY_COLUMNS),

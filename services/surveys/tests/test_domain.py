@@ -304,5 +304,12 @@ def test_export_columns_avoid_clashes() -> None:
         }
     )
     columns = domain.export_columns(c)
-    assert columns[:5] == ["receipt_code", "submitted_at", "place", "question:place", "q2"]
+    assert columns[:6] == [
+        "receipt_code",
+        "submitted_at",
+        "place",
+        "channel",
+        "question:place",
+        "q2",
+    ]
     assert columns[-1] == "postcode_district"

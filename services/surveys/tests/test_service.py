@@ -138,6 +138,7 @@ def message(
         "place": place,
         "consent": YES,
         "submitted_at": submitted_at or iso(),
+        "channel": "online",
     }
 
 
@@ -380,6 +381,7 @@ def test_submission_is_stored_exactly_once_with_an_event(
         "response_id",
         "receipt_code",
         "place",
+        "channel",
         "submitted_at",
         "event_id",
         "event_type",
@@ -509,10 +511,11 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
         after = page["next_after"]
     assert [len(p["rows"]) for p in pages] == [2, 2, 1]
     columns = pages[0]["columns"]
-    assert columns[:9] == [
+    assert columns[:10] == [
         "receipt_code",
         "submitted_at",
         "place",
+        "channel",
         "pick",
         "many",
         "agree",
@@ -520,7 +523,7 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
         "order",
         "why",
     ]
-    assert columns[9:11] == ["age_band", "sex"]
+    assert columns[10:12] == ["age_band", "sex"]
     rows = [row for p in pages for row in p["rows"]]
     # stored concurrently, so not necessarily in publishing order; every row exactly once
     assert sorted(r[0] for r in rows) == sorted(b["receipt_code"] for b in bodies)
@@ -528,6 +531,7 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
     first = by_receipt[bodies[0]["receipt_code"]]
     assert first["many"] == "a; b" and first["order"] == "a; b; c" and first["score"] == 10
     assert first["place"] == "leeds" and first["age_band"] == "25-34"
+    assert first["channel"] == "online"
     assert by_receipt[bodies[4]["receipt_code"]]["age_band"] is None
     with pytest.raises(ValidationFailed):
         rpc.export_responses(cid, -1, 0)
