@@ -32,11 +32,11 @@ def test_demo_data_loads_once_and_its_admin_token_works(suite: Suite) -> None:
         headers={"Authorization": f"Bearer {first['admin_token']}"},
     )
     assert before.status_code == 401
-    titles = [c["title"] for c in listed.json()["consultations"]]
+    titles = [c["title"]["en"] for c in listed.json()["consultations"]]
     for loaded in (demo.AGEING_WELL, demo.STARTING_WELL):
         assert titles.count(loaded["title"]) == 1
 
-    by_title = {c["title"]: c for c in listed.json()["consultations"]}
+    by_title = {c["title"]["en"]: c for c in listed.json()["consultations"]}
     assert by_title[demo.AGEING_WELL["title"]]["status"] == "open"
     closed = by_title[demo.STARTING_WELL["title"]]
     assert closed["status"] == "closed"

@@ -95,7 +95,7 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
         json={"title": "Evening and weekend GP appointments in Wakefield"},
     )
     assert r.status_code == 200, r.text
-    assert r.json()["title"].startswith("Evening and weekend")
+    assert r.json()["title"]["en"].startswith("Evening and weekend")
 
     # Residents cannot see a draft.
     assert suite.api("GET", f"/consultations/{cid}").status_code == 404
@@ -200,12 +200,12 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     }
     r = suite.api("PUT", f"/staff/consultations/{cid}/outcome", staff_token, json=outcome)
     assert r.status_code == 200, r.text
-    assert r.json()["outcome"]["decisions"][0]["we_did"] == "Pilot in two practices."
+    assert r.json()["outcome"]["decisions"][0]["we_did"] == {"en": "Pilot in two practices."}
 
     # "You said, we did" comes from the read model the events keep up to date ...
     entry = eventually(lambda: you_said_we_did(suite, cid, lambda e: e["outcome"]))
     assert entry["response_count"] == 2
-    assert entry["outcome"]["decisions"][0]["you_said"] == "Evenings suit working people."
+    assert entry["outcome"]["decisions"][0]["you_said"] == {"en": "Evenings suit working people."}
     # ... and follows a resident deleting their response with their receipt code.
     code = first.json()["receipt_code"]
     assert suite.api("DELETE", f"/receipts/{code}/response").status_code in (200, 204)

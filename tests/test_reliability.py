@@ -255,7 +255,7 @@ def test_events_committed_then_killed_are_published_and_applied_once(
         "the dashboard to catch up",
     )
     assert entry["status"] == "closed"
-    assert entry["outcome"]["decisions"][0]["we_did"] == "Open until 8pm"
+    assert entry["outcome"]["decisions"][0]["we_did"] == {"en": "Open until 8pm"}
 
     # At least once: a relay that dies after publishing and before marking publishes
     # again. Replay everything this consultation ever published.
@@ -357,7 +357,7 @@ def test_a_timed_out_request_answers_503_in_bounded_time_and_never_runs_late(
     def title() -> str:
         got = rsuite.api("GET", f"/staff/consultations/{cid}", officer)
         assert got.status_code == 200, got.text
-        return got.json()["title"]
+        return got.json()["title"]["en"]
 
     holds_for(lambda: title() == "Original title", 1.0, "no stale PATCH ran late")
 

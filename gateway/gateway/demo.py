@@ -17,6 +17,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
+from engage_contracts.shared import localised
 from gateway import store
 from gateway.auth import reissue_labelled
 from gateway.config import Settings
@@ -211,7 +212,7 @@ STARTING_WELL_OUTCOME = {
 
 
 def _find(surveys: Any, title: str) -> dict[str, Any] | None:
-    return next((c for c in surveys.list_consultations({}) if c["title"] == title), None)
+    return next((c for c in surveys.list_consultations({}) if localised(c["title"]) == title), None)
 
 
 def _sample_answers(rng: random.Random) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from psycopg.types.json import Jsonb
 from engage_common import healthcheck
 from engage_common.db import Database, Pool
 from engage_common.messaging import DEAD_LETTER_QUEUE, claim_message, event_handler
+from engage_contracts.shared import as_localised
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +92,21 @@ def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _text(value: Any) -> Jsonb | None:
+    """Text by language for the read model; events from before maps carry plain English."""
+    return Jsonb(as_localised(value)) if value is not None else None
+
+
 def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
     """Upsert a consultation summary unless a newer event already shaped it."""
     outcome = event.get("outcome")
     conn.execute(
         "INSERT INTO consultation_summaries (id, title, summary, places, priorities, status,"
         " opens_at, closes_at, closed_at, outcome, event_at)"
-        " VALUES (%s, %s, COALESCE(%s, ''), %s, %s, %s, %s, %s, %s, %s, %s)"
+        ' VALUES (%s, %s, COALESCE(%s::jsonb, \'{"en": ""}\'), %s, %s, %s, %s, %s, %s, %s, %s)'
         " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title,"
-        " summary = COALESCE(%s, consultation_summaries.summary), places = EXCLUDED.places,"
+        " summary = COALESCE(%s::jsonb, consultation_summaries.summary),"
+        " places = EXCLUDED.places,"
         " priorities = EXCLUDED.priorities, status = EXCLUDED.status,"
         " opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at,"
         " closed_at = COALESCE(EXCLUDED.closed_at, consultation_summaries.closed_at),"
@@ -109,8 +116,8 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
         " OR consultation_summaries.event_at <= EXCLUDED.event_at",
         (
             event["consultation_id"],
-            event.get("title") or "",
-            event.get("summary"),
+            Jsonb(as_localised(event.get("title") or "")),
+            _text(event.get("summary")),
             list(event.get("places") or []),
             list(event.get("priorities") or []),
             event.get("status") or "unknown",
@@ -119,7 +126,7 @@ def apply_consultation(conn: Connection, event: dict[str, Any]) -> None:
             _when(event.get("closed_at")),
             Jsonb(outcome) if outcome is not None else None,
             _when(event.get("occurred_at")),
-            event.get("summary"),
+            _text(event.get("summary")),
         ),
     )
 

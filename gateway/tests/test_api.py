@@ -101,7 +101,7 @@ def test_staff_lifecycle_and_the_public_view(
         json={"title": "Urgent care in Leeds and Wakefield", "places": ["leeds", "wakefield"]},
     )
     assert edited.status_code == 200
-    assert edited.json["title"] == "Urgent care in Leeds and Wakefield"
+    assert edited.json["title"] == {"en": "Urgent care in Leeds and Wakefield"}  # by language
     assert client.get(f"/api/v1/staff/consultations/{cid}", headers=officer).json["places"] == [
         "leeds",
         "wakefield",
@@ -146,9 +146,10 @@ def test_staff_lifecycle_and_the_public_view(
         f"/api/v1/staff/consultations/{cid}/outcome", json=outcome, headers=officer
     )
     assert published.status_code == 200, published.json
-    assert published.json["outcome"]["decisions"][0]["we_did"] == "Opening on Saturdays"
+    assert published.json["outcome"]["decisions"][0]["we_did"] == {"en": "Opening on Saturdays"}
     # residents see closed consultations and their outcome ("you said, we did")
-    assert client.get(f"/api/v1/consultations/{cid}").json["outcome"]["summary"] == "We listened."
+    public = client.get(f"/api/v1/consultations/{cid}").json
+    assert public["outcome"]["summary"] == {"en": "We listened."}
     assert cid in [
         c["id"] for c in client.get("/api/v1/consultations?status=closed").json["consultations"]
     ]

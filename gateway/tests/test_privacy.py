@@ -340,4 +340,4 @@ def test_unicode_of_every_kind_round_trips_through_consultations_too(
     got = client.get(
         f"/api/v1/staff/consultations/{created.get_json()['id']}", headers=officer
     ).get_json()
-    assert got["title"] == UNICODE[:200] and got["summary"] == UNICODE
+    assert got["title"] == {"en": UNICODE[:200]} and got["summary"] == {"en": UNICODE}

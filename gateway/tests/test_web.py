@@ -454,7 +454,7 @@ def test_good_answers_redirect_to_a_receipt_and_store_once(
     assert again.status_code == 303 and again.headers["Location"] == location
     html = _receipt_status(client, location, "Stored")
     assert code in html and "What happens next" in html and "Stored" in html
-    assert consultation["title"] in html
+    assert consultation["title"]["en"] in html
     stored = rpc.surveys.get_submission(code)
     assert stored["status"] == "stored" and stored["consultation_id"] == consultation["id"]
     holds_for(
@@ -526,12 +526,12 @@ def test_home_lists_open_consultations_and_filters(
     )
     client = app.test_client()
     html = client.get("/").get_data(as_text=True)
-    assert consultation["title"] in html and other["title"] in html
+    assert consultation["title"]["en"] in html and other["title"]["en"] in html
     assert "Closed one" not in html and "Draft one" not in html
     html = client.get("/?place=calderdale").get_data(as_text=True)
-    assert other["title"] in html and consultation["title"] not in html
+    assert other["title"]["en"] in html and consultation["title"]["en"] not in html
     html = client.get("/?priority=living-well&place=").get_data(as_text=True)
-    assert consultation["title"] in html and other["title"] not in html
+    assert consultation["title"]["en"] in html and other["title"]["en"] not in html
     assert '<option value="living-well" selected>' in html
 
 

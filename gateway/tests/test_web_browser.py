@@ -302,7 +302,7 @@ def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
     base, consultation, uri = server
     child = subprocess.run(
-        [sys.executable, __file__, base, consultation["title"]],
+        [sys.executable, __file__, base, consultation["title"]["en"]],
         capture_output=True,
         text=True,
         timeout=180,

@@ -15,6 +15,7 @@ from flask import jsonify
 from marshmallow import Schema, fields, validate
 
 from engage_contracts import surveys as contract
+from engage_contracts.shared import LocalisedText
 from gateway import readmodel
 from gateway.api import bp
 from gateway.api.docs import doc
@@ -38,7 +39,7 @@ class PlaceCountSchema(Schema):
 
 class YouSaidWeDidItemSchema(Schema):
     id = fields.String()
-    title = fields.String()
+    title = LocalisedText()
     places = fields.List(fields.String())
     priorities = fields.List(fields.String())
     status = fields.String()

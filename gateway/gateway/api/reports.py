@@ -16,6 +16,7 @@ from flask import Response, render_template
 from marshmallow import fields, validate
 
 from engage_contracts.reference import PLACES, PRIORITIES
+from engage_contracts.shared import localised
 from gateway import readmodel
 from gateway.api import bp
 from gateway.api.docs import doc
@@ -71,16 +72,16 @@ def decision_rows(found: list[dict[str, Any]]) -> Iterator[list[Any]]:
     """One row per published decision, in ``COLUMNS`` order, in plain words."""
     for c in found:
         for d in (c["outcome"] or {}).get("decisions") or []:
-            yield [
-                c["title"],
+            yield [  # a board paper is in English; the stored text may have other languages
+                localised(c["title"]),
                 [PLACES.get(p, p) for p in c["places"]] or ["All places"],
                 [PRIORITIES.get(p, p) for p in c["priorities"]],
                 _day(c["closes_at"]),
                 c["response_count"],
-                d.get("you_said"),
-                d.get("we_did"),
+                localised(d.get("you_said")),
+                localised(d.get("we_did")),
                 readmodel.status_words(d.get("status")),
-                d.get("reason"),
+                localised(d.get("reason")) or None,
             ]
 
 

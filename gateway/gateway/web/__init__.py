@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_contracts.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES, current_consent
+from engage_contracts.shared import DEFAULT_LANGUAGE, localised
 from gateway import readmodel
 from gateway.api.docs import doc
 from gateway.context import engage
@@ -77,6 +78,13 @@ def day(value: datetime | str | None) -> str:
     except ValueError:
         return str(value)
     return f"{moment.day} {moment:%B %Y}"
+
+
+@bp.app_template_filter("t")
+def text_for_reader(value: Any) -> str:
+    """Text kept by language (``{"en": ...}``) in the reader's language, English when it
+    has no translation. Only English is offered yet."""
+    return localised(value, DEFAULT_LANGUAGE)
 
 
 @bp.app_template_filter("paragraphs")

@@ -18,6 +18,7 @@ from typing import Any
 
 from engage_contracts.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
 from engage_contracts.reference import CONSENT_VERSION, EQUALITY_QUESTIONS
+from engage_contracts.shared import localised
 
 # Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
 # safe inside names and ids as they are.
@@ -146,7 +147,7 @@ def _choices(base: str, options: Iterable[tuple[str, str]], checked: set[str]) -
 
 def _option_pairs(question: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(value, label) of a question's options; likert's fixed scale included."""
-    return [(str(o["value"]), str(o["label"])) for o in option_labels(dict(question))]
+    return [(str(o["value"]), localised(o["label"])) for o in option_labels(dict(question))]
 
 
 def _condition_hint(question: Mapping[str, Any], by_id: Mapping[str, tuple[int, Mapping]]) -> str:
@@ -177,13 +178,13 @@ def build_fields(
         if question.get("show_if"):
             hints.append(_condition_hint(question, by_id))
         if question.get("hint"):
-            hints.append(str(question["hint"]))
+            hints.append(localised(question["hint"]))
         f = Field(
             id=fid,
             name=name,
             kind="radios",
             number=number,
-            text=question["text"],
+            text=localised(question["text"]),
             required=bool(question.get("required")),
             hints=hints,
             error=errors.get(fid),
@@ -247,8 +248,8 @@ def build_equality_fields(
             name=name,
             kind="radios",
             number=None,
-            text=question["text"],
-            hints=[question["hint"]] if question.get("hint") else [],
+            text=localised(question["text"]),
+            hints=[localised(question["hint"])] if question.get("hint") else [],
             error=errors.get(fid),
         )
         chosen = {data.get(name)}
@@ -268,7 +269,7 @@ def build_equality_fields(
                         Choice(
                             id=cid,
                             value=option["value"],
-                            label=option["label"],
+                            label=localised(option["label"]),
                             checked=option["value"] in chosen,
                         )
                     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engage_contracts.shared import localised
+
 QUESTION_TYPES = ("single_choice", "multiple_choice", "likert", "rating", "free_text", "ranking")
 CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "ranking"})
 SHOW_IF_TYPES = frozenset({"single_choice", "multiple_choice", "likert"})
@@ -102,9 +104,9 @@ def _check_question(
     if qtype not in QUESTION_TYPES:
         _add(errors, f"{path}.type", "must be one of " + ", ".join(QUESTION_TYPES))
     text = question.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not _has_text(text):
         _add(errors, f"{path}.text", "enter the question text")
-    elif len(text) > MAX_TEXT:
+    elif _longest(text) > MAX_TEXT:
         _add(errors, f"{path}.text", f"must be {MAX_TEXT} characters or fewer")
     if "required" in question and not isinstance(question["required"], bool):
         _add(errors, f"{path}.required", "must be true or false")
@@ -170,9 +172,9 @@ def _check_options(options: Any, path: str, errors: Errors) -> None:
             _add(errors, f"{path}.{i}.value", f'"{value}" is used by more than one option')
         else:
             values.add(value)
-        if not isinstance(label, str) or not label.strip():
+        if not _has_text(label):
             _add(errors, f"{path}.{i}.label", "enter a label for this option")
-        elif len(label) > MAX_TEXT:
+        elif _longest(label) > MAX_TEXT:
             _add(errors, f"{path}.{i}.label", f"must be {MAX_TEXT} characters or fewer")
 
 
@@ -201,6 +203,16 @@ def _check_show_if(
     for value in equals:
         if value not in allowed:
             _add(errors, f"{path}.equals", f'"{value}" is not an answer to question "{ref}"')
+
+
+def _has_text(value: Any) -> bool:
+    """Text given as a string or a language map, with something in English."""
+    return isinstance(value, str | dict) and bool(localised(value).strip())
+
+
+def _longest(value: Any) -> int:
+    texts = value.values() if isinstance(value, dict) else [value]
+    return max((len(t) for t in texts if isinstance(t, str)), default=0)
 
 
 def normalise_questionnaire(questionnaire: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +271,7 @@ def validate_answers(questionnaire: dict[str, Any], answers: Any) -> tuple[dict[
         if not is_shown(question, clean):
             continue
         value = answers.get(qid)
-        name = f'Question {number} "{question["text"]}"'
+        name = f'Question {number} "{localised(question["text"])}"'
         if _is_empty(value):
             if question.get("required"):
                 _add(errors, f"answers.{qid}", f"{name}: answer this question")

@@ -2,14 +2,17 @@
 
 - ``channel``: how it reached us, and ``entered_by``: the staff member who entered it on
   the resident's behalf (every channel but the two a resident uses themselves);
-- consent to a versioned privacy wording (``ConsentSchema``, ``check_consent``).
+- consent to a versioned privacy wording (``ConsentSchema``, ``check_consent``);
+- text residents read (titles, questions, options, outcomes) kept per language as
+  ``{"en": "..."}`` (``LocalisedText``), so more languages need no migration of stored
+  data; interface wording is gettext's business, not this.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engage_contracts.base import BaseSchema, messages
 from engage_contracts.reference import CONSENT_WORDINGS
@@ -94,3 +97,73 @@ def check_channel(channel: str, entered_by: dict[str, Any] | None) -> dict[str, 
     if channel not in SELF_SERVICE_CHANNELS and entered_by is None:
         return {"entered_by": [f"name the staff member who entered this ({channel})"]}
     return {}
+
+
+# Languages staff may give text in. English is always there: every other language falls
+# back to it, never to a blank.
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en",)
+
+
+class LocalisedText(fields.Field):
+    """Text residents read, by language code: ``{"en": "Evening GP appointments"}``.
+    A plain string is taken as English. Each language's text is checked for length."""
+
+    def __init__(self, min_length: int = 0, max_length: int = 500, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {
+            "description": "text by language code; a plain string means English",
+            **kwargs["metadata"],
+        }
+        kwargs.setdefault("error_messages", messages())
+        super().__init__(**kwargs)
+        self.min_length, self.max_length = min_length, max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            problem = self._length_problem(value)
+            if problem:
+                raise ValidationError(problem)  # said of the field, as it was sent
+            return {DEFAULT_LANGUAGE: value}
+        if not isinstance(value, dict) or not value:
+            raise ValidationError('must be text, or text by language code like {"en": "..."}')
+        errors: dict[str, list[str]] = {}
+        for language, text in value.items():
+            if language not in LANGUAGES:
+                errors[str(language)] = ["is not a language we offer: " + ", ".join(LANGUAGES)]
+            elif not isinstance(text, str):
+                errors[language] = ["must be text"]
+            elif problem := self._length_problem(text):
+                errors[language] = [problem]
+        if DEFAULT_LANGUAGE not in value and not errors:
+            errors[DEFAULT_LANGUAGE] = ["is required: English is what other languages fall back to"]
+        if errors:
+            raise ValidationError(errors)
+        return dict(value)
+
+    def _length_problem(self, text: str) -> str | None:
+        if self.min_length <= len(text) <= self.max_length:
+            return None
+        if self.min_length:
+            return f"must be {self.min_length} to {self.max_length} characters"
+        return f"must be {self.max_length} characters or fewer"
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return as_localised(value)
+
+
+def as_localised(value: Any) -> dict[str, str] | None:
+    """Stored text as a language map (text stored before maps is English)."""
+    if value is None or isinstance(value, dict):
+        return value
+    return {DEFAULT_LANGUAGE: str(value)}
+
+
+def localised(value: Any, language: str = DEFAULT_LANGUAGE) -> str:
+    """The text in ``language``, else English, else any language given; a plain string
+    (interface wording, or text stored before maps) as it is."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        return str(value)
+    return value.get(language) or value.get(DEFAULT_LANGUAGE) or next(iter(value.values()), "")

@@ -28,10 +28,12 @@ from engage_contracts.shared import (
     ConsentSchema,
     ConsentWordingSchema,
     EnteredBySchema,
+    LocalisedText,
     StoredConsentSchema,
     channel_field,
     check_channel,
     check_consent,
+    localised,
 )
 
 STATUSES = ("draft", "open", "closed")
@@ -124,7 +126,7 @@ class OptionSchema(BaseSchema):
         max_length=qn.MAX_OPTION_VALUE,
         metadata={"description": "Stored in answers; unique within the question"},
     )
-    label = string(required=True, min_length=1, max_length=qn.MAX_TEXT)
+    label = LocalisedText(required=True, min_length=1, max_length=qn.MAX_TEXT)
 
 
 class ShowIfSchema(BaseSchema):
@@ -158,8 +160,8 @@ class QuestionSchema(BaseSchema):
         ),
         error_messages=messages(invalid="must be text"),
     )
-    text = string(required=True, min_length=1, max_length=qn.MAX_TEXT)
-    hint = string(max_length=qn.MAX_TEXT, allow_none=True)
+    text = LocalisedText(required=True, min_length=1, max_length=qn.MAX_TEXT)
+    hint = LocalisedText(max_length=qn.MAX_TEXT, allow_none=True)
     required = fields.Boolean(
         load_default=False, error_messages=messages(invalid="must be true or false")
     )
@@ -205,9 +207,9 @@ class QuestionnaireSchema(BaseSchema):
 
 
 class _ConsultationFields(BaseSchema):
-    title = string(min_length=1, max_length=200)
-    summary = string(min_length=1, max_length=500)
-    description = string(max_length=20000)
+    title = LocalisedText(min_length=1, max_length=200)
+    summary = LocalisedText(min_length=1, max_length=500)
+    description = LocalisedText(max_length=20000)
     places = fields.List(
         fields.String(
             validate=validate.OneOf(
@@ -238,9 +240,9 @@ class _ConsultationFields(BaseSchema):
 class ConsultationCreateSchema(_ConsultationFields):
     """What staff send to create a draft consultation."""
 
-    title = string(required=True, min_length=1, max_length=200)
-    summary = string(required=True, min_length=1, max_length=500)
-    description = string(max_length=20000, load_default="")
+    title = LocalisedText(required=True, min_length=1, max_length=200)
+    summary = LocalisedText(required=True, min_length=1, max_length=500)
+    description = LocalisedText(max_length=20000, load_default=lambda: {"en": ""})
     places = fields.List(
         fields.String(
             validate=validate.OneOf(
@@ -270,8 +272,8 @@ class ConsultationUpdateSchema(_ConsultationFields):
 
 
 class DecisionSchema(BaseSchema):
-    you_said = string(required=True, min_length=1, max_length=2000)
-    we_did = string(required=True, min_length=1, max_length=2000)
+    you_said = LocalisedText(required=True, min_length=1, max_length=2000)
+    we_did = LocalisedText(required=True, min_length=1, max_length=2000)
     status = fields.String(
         required=True,
         validate=validate.OneOf(
@@ -279,18 +281,18 @@ class DecisionSchema(BaseSchema):
         ),
         error_messages=messages(invalid="must be text"),
     )
-    reason = string(max_length=2000, allow_none=True)
+    reason = LocalisedText(max_length=2000, allow_none=True)
 
     @validates_schema
     def _reason(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("status") == "not-taken-forward" and not (data.get("reason") or "").strip():
+        if data.get("status") == "not-taken-forward" and not localised(data.get("reason")).strip():
             raise ValidationError({"reason": ["explain why this was not taken forward"]})
 
 
 class OutcomeSchema(BaseSchema):
     """The "you said, we did" outcome staff publish once a consultation has closed."""
 
-    summary = string(required=True, min_length=1, max_length=5000)
+    summary = LocalisedText(required=True, min_length=1, max_length=5000)
     decisions = fields.List(
         fields.Nested(DecisionSchema),
         required=True,
@@ -362,9 +364,9 @@ class ConsultationSchema(Schema):
     """A consultation as the RPC and the API return it."""
 
     id = fields.String()
-    title = fields.String()
-    summary = fields.String()
-    description = fields.String()
+    title = LocalisedText()
+    summary = LocalisedText()
+    description = LocalisedText()
     places = fields.List(fields.String())
     priorities = fields.List(fields.String())
     opens_at = fields.AwareDateTime(format="iso", allow_none=True)
@@ -418,14 +420,14 @@ ResultsFiltersSchema.error_messages = BaseSchema.error_messages
 
 class OptionResultSchema(Schema):
     value = fields.Raw()
-    label = fields.String()
+    label = LocalisedText()
     count = fields.Integer()
     percent = fields.Float()
 
 
 class RankingResultSchema(Schema):
     value = fields.String()
-    label = fields.String()
+    label = LocalisedText()
     mean_rank = fields.Float(allow_none=True)
     first_choice = fields.Integer()
 
@@ -438,7 +440,7 @@ class FreeTextResultSchema(Schema):
 class QuestionResultSchema(Schema):
     id = fields.String()
     type = fields.String()
-    text = fields.String()
+    text = LocalisedText()
     answered = fields.Integer()
     options = fields.List(fields.Nested(OptionResultSchema))
     mean = fields.Float(allow_none=True)
@@ -472,7 +474,7 @@ class MyResponseSchema(Schema):
 
     receipt_code = fields.String()
     consultation_id = fields.String()
-    consultation_title = fields.String()
+    consultation_title = LocalisedText()
     answers = fields.Dict(keys=fields.String(), values=fields.Raw())
     equality = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
     place = fields.String(allow_none=True)

@@ -17,6 +17,7 @@ from typing import Any
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
 from engage_contracts.reference import EQUALITY_FIELDS
+from engage_contracts.shared import localised
 from engage_contracts.surveys import DECISION_STATUSES, check_schedule
 
 EDITABLE_WHEN_OPEN = frozenset({"title", "summary", "description", "closes_at"})
@@ -122,8 +123,8 @@ def check_outcome(outcome: dict[str, Any]) -> dict[str, list[str]]:
         status = decision.get("status")
         if status not in DECISION_STATUSES:
             errors[f"decisions.{i}.status"] = ["must be one of " + ", ".join(DECISION_STATUSES)]
-        reason = decision.get("reason")
-        if status == "not-taken-forward" and not (isinstance(reason, str) and reason.strip()):
+        reason = localised(decision.get("reason"))
+        if status == "not-taken-forward" and not reason.strip():
             errors[f"decisions.{i}.reason"] = ["explain why this was not taken forward"]
     return errors
 

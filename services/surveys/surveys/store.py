@@ -79,9 +79,9 @@ def insert_consultation(conn: Connection, c: dict[str, Any]) -> None:
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             c["id"],
-            c["title"],
-            c["summary"],
-            c["description"],
+            Jsonb(c["title"]),
+            Jsonb(c["summary"]),
+            Jsonb(c["description"]),
             c["places"],
             c["priorities"],
             c["opens_at"],
@@ -100,9 +100,9 @@ def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
         " priorities = %s, opens_at = %s, closes_at = %s, status = %s, questionnaire = %s,"
         " outcome = %s, updated_at = %s, opened_at = %s, closed_at = %s WHERE id = %s",
         (
-            c["title"],
-            c["summary"],
-            c["description"],
+            Jsonb(c["title"]),
+            Jsonb(c["summary"]),
+            Jsonb(c["description"]),
             c["places"],
             c["priorities"],
             c["opens_at"],

@@ -188,8 +188,9 @@ def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None
     retitled = rpc.update_consultation(
         cid, {"title": "New title", "closes_at": iso(timedelta(days=40))}
     )
-    assert retitled["title"] == "New title" and retitled["status"] == "open"
-    assert events("consultation_updated", 2)[-1]["title"] == "New title"  # draft edit, then this
+    # text residents read comes back by language (a plain string is English)
+    assert retitled["title"] == {"en": "New title"} and retitled["status"] == "open"
+    assert events("consultation_updated", 2)[-1]["title"] == {"en": "New title"}
 
     closed = rpc.close_consultation(cid)
     assert closed["status"] == "closed" and closed["accepting_responses"] is False
@@ -223,11 +224,13 @@ def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None
         ],
     }
     published = rpc.publish_outcome(cid, outcome)
-    assert published["outcome"]["decisions"] == outcome["decisions"]
+    assert published["outcome"]["decisions"] == [  # stored by language: plain text is English
+        {k: v if k == "status" else {"en": v} for k, v in d.items()} for d in outcome["decisions"]
+    ]
     assert published["outcome"]["published_at"]
     assert rpc.get_consultation(cid)["outcome"] == published["outcome"]
     event = events("outcome_published")[0]
-    assert event["outcome"]["summary"] == "What we did" and event["status"] == "closed"
+    assert event["outcome"]["summary"] == {"en": "What we did"} and event["status"] == "closed"
 
 
 def test_bad_input_names_the_fields(rpc: Any) -> None:
@@ -292,7 +295,7 @@ def test_list_consultations_filters(rpc: Any) -> None:
     a_draft = rpc.create_consultation(draft(title=f"draft {tag}", places=["harrogate"]))
 
     def ids(filters: dict[str, Any]) -> set[str]:
-        return {c["id"] for c in rpc.list_consultations(filters) if c["title"].endswith(tag)}
+        return {c["id"] for c in rpc.list_consultations(filters) if c["title"]["en"].endswith(tag)}
 
     everything = {open_one["id"], later["id"], a_draft["id"]}
     assert ids({}) == everything

@@ -1,0 +1,88 @@
+"""Stored data survives the schema's changes: consultations written before text became
+language maps (migration 004) read back as English."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from psycopg.types.json import Jsonb
+
+from engage_common.db import connect, drop_database
+from engage_common.migrate import migrate
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "surveys" / "migrations"
+
+
+def test_text_stored_before_language_maps_becomes_english(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("surveys").rsplit("/", 1)[0] + f"/engage_mig_{uuid.uuid4().hex[:8]}"
+    before = tmp_path / "before"
+    before.mkdir()
+    for sql in sorted(MIGRATIONS.glob("*.sql")):
+        if sql.name < "004":
+            shutil.copy(sql, before / sql.name)
+    try:
+        migrate(url, before)
+        cid = uuid.uuid4()
+        questionnaire = {
+            "questions": [
+                {
+                    "id": "pick",
+                    "type": "single_choice",
+                    "text": "Which one?",
+                    "hint": "Choose one",
+                    "required": True,
+                    "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                },
+                {"id": "tell", "type": "free_text", "text": "Why?", "required": False},
+            ]
+        }
+        outcome = {
+            "summary": "We listened",
+            "published_at": "2026-01-01T00:00:00+00:00",
+            "decisions": [
+                {"you_said": "Later", "we_did": "Open till 8", "status": "done"},
+                {
+                    "you_said": "Parking",
+                    "we_did": "No",
+                    "status": "not-taken-forward",
+                    "reason": "Not our land",
+                },
+            ],
+        }
+        with connect(url) as conn:
+            conn.execute(
+                "INSERT INTO consultations (id, title, summary, places, priorities, status,"
+                " questionnaire, outcome) VALUES (%s, 'Old title', 'Old summary', '{}', '{}',"
+                " 'closed', %s, %s)",
+                (cid, Jsonb(questionnaire), Jsonb(outcome)),
+            )
+        assert "004_localised_text.sql" in migrate(url, MIGRATIONS)
+        with connect(url) as conn:
+            row = conn.execute("SELECT * FROM consultations WHERE id = %s", (cid,)).fetchone()
+        assert row["title"] == {"en": "Old title"} and row["summary"] == {"en": "Old summary"}
+        assert row["description"] == {"en": ""}
+        pick, tell = row["questionnaire"]["questions"]
+        assert pick["text"] == {"en": "Which one?"} and pick["hint"] == {"en": "Choose one"}
+        assert [o["label"] for o in pick["options"]] == [{"en": "A"}, {"en": "B"}]
+        assert [o["value"] for o in pick["options"]] == ["a", "b"]
+        assert tell == {
+            "id": "tell",
+            "type": "free_text",
+            "text": {"en": "Why?"},
+            "required": False,
+        }
+        done, refused = row["outcome"]["decisions"]
+        assert row["outcome"]["summary"] == {"en": "We listened"}
+        assert done == {
+            "you_said": {"en": "Later"},
+            "we_did": {"en": "Open till 8"},
+            "status": "done",
+        }
+        assert refused["reason"] == {"en": "Not our land"}
+    finally:
+        drop_database(url)
