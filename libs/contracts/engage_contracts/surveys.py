@@ -6,10 +6,19 @@ surveys is down is judged by the same rules surveys stores it by). Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
@@ -39,6 +48,11 @@ from engage_contracts.shared import (
 STATUSES = ("draft", "open", "closed")
 DECISION_STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
 PLACE_VALUES = [*PLACES, OUTSIDE_AREA]
+EXPORT_DEFAULT_LIMIT = 1000
+EXPORT_MAX_LIMIT = 5000
+SEARCH_TEXT_MIN = 3
+SEARCH_TEXT_MAX = 200
+ERASE_MAX = 1000
 
 
 # -- rules both sides apply ---------------------------------------------------------------
@@ -107,6 +121,14 @@ def validate_submission(
     if errors:
         raise ValidationFailed(errors)
     return clean
+
+
+def receipt_code_key(value: Any) -> str:
+    """A receipt code as it is stored: residents type it in any case, with spaces around it.
+
+    Any value is taken as text: whatever is not a code is simply not found.
+    """
+    return str(value).strip().upper()
 
 
 def derived_place(equality: dict[str, Any] | None) -> str | None:
@@ -511,3 +533,129 @@ class PersonalDataResponseSchema(Schema):
     consultation_id = fields.String()
     submitted_at = fields.String()
     matches = fields.List(fields.Nested(PersonalDataMatchSchema))
+
+
+# -- RPC arguments that are not a document --------------------------------------------------
+# The RPC takes these as plain arguments; the service (and any caller that wants to check
+# first) loads them as one object, e.g. ``{"after": after, "limit": limit}``.
+
+EXPORT_AFTER_MESSAGE = "must be a whole number of at least 0"
+EXPORT_LIMIT_MESSAGE = f"must be a whole number from 1 to {EXPORT_MAX_LIMIT}"
+RESPONSE_IDS_MESSAGE = f"must be a list of up to {ERASE_MAX} response ids"
+
+
+class ReceiptCodeSchema(BaseSchema):
+    """The argument of ``get_submission``, ``get_my_response`` and ``delete_my_response``,
+    keyed as stored (``receipt_code_key``); a code we do not hold is ``NotFound``."""
+
+    receipt_code = fields.String(required=True, error_messages=messages(invalid="must be text"))
+
+    @pre_load
+    def _as_stored(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping) and "receipt_code" in data:
+            return {**data, "receipt_code": receipt_code_key(data["receipt_code"])}
+        return data
+
+
+class ExportPageSchema(BaseSchema):
+    """The paging arguments of ``export_responses``: the rows after the response id
+    ``after`` (``None`` or 0: from the first), at most ``limit`` of them."""
+
+    after = fields.Integer(
+        strict=True,
+        allow_none=True,
+        load_default=0,
+        validate=validate.Range(min=0, error=EXPORT_AFTER_MESSAGE),
+        error_messages=messages(invalid=EXPORT_AFTER_MESSAGE),
+    )
+    limit = fields.Integer(
+        strict=True,
+        load_default=EXPORT_DEFAULT_LIMIT,
+        validate=validate.Range(min=1, max=EXPORT_MAX_LIMIT, error=EXPORT_LIMIT_MESSAGE),
+        error_messages=messages(invalid=EXPORT_LIMIT_MESSAGE, null=EXPORT_LIMIT_MESSAGE),
+    )
+
+    @post_load
+    def _from_the_first(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "after": data["after"] or 0}
+
+
+class PersonalDataSearchSchema(BaseSchema):
+    """The arguments of ``find_personal_data``: a receipt code (keyed as stored) and/or a
+    text a person may have typed (a name, an email), trimmed; at least one of them."""
+
+    receipt_code = fields.String(allow_none=True, load_default=None)
+    text = string(
+        min_length=SEARCH_TEXT_MIN, max_length=SEARCH_TEXT_MAX, allow_none=True, load_default=None
+    )
+
+    @pre_load
+    def _trim(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        code, text = data.get("receipt_code"), data.get("text")
+        return {
+            **data,
+            "receipt_code": (receipt_code_key(code) or None) if code else None,
+            "text": text.strip() if isinstance(text, str) else text,
+        }
+
+    @validates_schema
+    def _something_to_find(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("receipt_code") and not data.get("text"):
+            raise ValidationError("give a receipt code, a text to search for, or both")
+
+
+class _ResponseIds(fields.List):
+    """Up to ``ERASE_MAX`` response ids; anything else is one error on the whole list."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            fields.Integer(strict=True),
+            validate=validate.Length(max=ERASE_MAX, error=RESPONSE_IDS_MESSAGE),
+            error_messages=messages(
+                required=RESPONSE_IDS_MESSAGE,
+                null=RESPONSE_IDS_MESSAGE,
+                invalid=RESPONSE_IDS_MESSAGE,
+            ),
+            **kwargs,
+        )
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[int]:
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError:
+            raise self.make_error("invalid") from None
+
+
+class EraseResponsesSchema(BaseSchema):
+    """The argument of ``erase_responses``: response ids (from ``find_personal_data``),
+    loaded as each id once, in order."""
+
+    response_ids = _ResponseIds(required=True)
+
+    @post_load
+    def _each_once(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {"response_ids": sorted(set(data["response_ids"]))}
+
+
+class PurgeExpiredSchema(BaseSchema):
+    """The argument of ``purge_expired``: the moment to purge as of, with a time zone
+    (tests pass one); empty means now."""
+
+    now = fields.AwareDateTime(
+        format="iso",
+        allow_none=True,
+        load_default=None,
+        error_messages=messages(
+            invalid="must be a date and time", invalid_awareness="must include a time zone"
+        ),
+    )
+
+    @pre_load
+    def _empty_is_now(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping) and not data.get("now"):
+            return {**data, "now": None}
+        return data

@@ -269,3 +269,92 @@ def test_a_queued_submission_says_how_it_came_and_who_entered_it() -> None:
         with pytest.raises(ValidationFailed) as exc:
             load(schema, body)
         assert field in exc.value.errors, (body, exc.value.errors)
+
+
+# -- RPC arguments ---------------------------------------------------------------------------
+
+
+def errors_of(schema: Any, data: dict[str, Any]) -> dict[str, list[str]]:
+    with pytest.raises(ValidationFailed) as exc:
+        load(schema, data)
+    return exc.value.errors
+
+
+def test_receipt_codes_are_keyed_as_stored() -> None:
+    """A resident types a code in any case with spaces around it; whatever is not a code
+    is simply not found, so anything storable loads."""
+    schema = contract.ReceiptCodeSchema()
+    assert load(schema, {"receipt_code": "  abcd-efgh "}) == {"receipt_code": "ABCD-EFGH"}
+    assert load(schema, {"receipt_code": 12}) == {"receipt_code": "12"}
+    assert load(schema, {"receipt_code": ""}) == {"receipt_code": ""}
+    assert errors_of(schema, {"receipt_code": "AB\x00"}) == {
+        "receipt_code": ["cannot contain the NUL character (U+0000)"]
+    }
+    assert contract.receipt_code_key(" x-1 ") == "X-1"
+
+
+def test_export_page_arguments() -> None:
+    schema = contract.ExportPageSchema()
+    assert load(schema, {}) == {"after": 0, "limit": 1000}
+    assert load(schema, {"after": None, "limit": 5000}) == {"after": 0, "limit": 5000}
+    assert load(schema, {"after": 41, "limit": 1}) == {"after": 41, "limit": 1}
+    after = ["must be a whole number of at least 0"]
+    limit = ["must be a whole number from 1 to 5000"]
+    assert errors_of(schema, {"after": -1, "limit": 0}) == {"after": after, "limit": limit}
+    for bad_after, bad_limit in ((True, None), (1.0, 5001), ("3", "10"), ([], False)):
+        assert errors_of(schema, {"after": bad_after, "limit": bad_limit}) == {
+            "after": after,
+            "limit": limit,
+        }
+
+
+def test_personal_data_search_arguments() -> None:
+    schema = contract.PersonalDataSearchSchema()
+    assert load(schema, {"receipt_code": " ab-cd ", "text": None}) == {
+        "receipt_code": "AB-CD",
+        "text": None,
+    }
+    assert load(schema, {"receipt_code": "   ", "text": "  Jane Doe "}) == {
+        "receipt_code": None,
+        "text": "Jane Doe",
+    }
+    assert load(schema, {"text": "x" * 200}) == {"receipt_code": None, "text": "x" * 200}
+    length = ["must be 3 to 200 characters"]
+    assert errors_of(schema, {"text": " ab "}) == {"text": length}
+    assert errors_of(schema, {"receipt_code": "A", "text": "   "}) == {"text": length}
+    assert errors_of(schema, {"text": "x" * 201}) == {"text": length}
+    assert errors_of(schema, {"text": 5}) == {"text": ["must be text"]}
+    assert errors_of(schema, {"text": "ja\x00ne"}) == {
+        "text": ["cannot contain the NUL character (U+0000)"]
+    }
+    assert errors_of(schema, {"receipt_code": "\ud800"}) == {
+        "receipt_code": ["contains a character that is not valid Unicode (a lone surrogate)"]
+    }
+    nothing = {"_schema": ["give a receipt code, a text to search for, or both"]}
+    assert errors_of(schema, {"receipt_code": None, "text": None}) == nothing
+    assert errors_of(schema, {"receipt_code": "", "text": None}) == nothing
+
+
+def test_erase_responses_arguments() -> None:
+    schema = contract.EraseResponsesSchema()
+    assert load(schema, {"response_ids": [7, 3, 7]}) == {"response_ids": [3, 7]}
+    assert load(schema, {"response_ids": []}) == {"response_ids": []}
+    assert load(schema, {"response_ids": list(range(1000))})["response_ids"][-1] == 999
+    wrong = {"response_ids": ["must be a list of up to 1000 response ids"]}
+    for ids in (None, 3, "1,2", [1, "2"], [True], [1.5], list(range(1001)), [1] * 1001):
+        assert errors_of(schema, {"response_ids": ids}) == wrong, ids
+    assert errors_of(schema, {}) == wrong
+
+
+def test_purge_expired_arguments() -> None:
+    schema = contract.PurgeExpiredSchema()
+    for empty in (None, ""):
+        assert load(schema, {"now": empty}) == {"now": None}
+    assert load(schema, {}) == {"now": None}
+    assert load(schema, {"now": "2027-03-01T09:00:00+01:00"})["now"] == datetime(
+        2027, 3, 1, 8, tzinfo=UTC
+    )
+    for bad in ("soon", 5, ["2027-03-01T09:00:00Z"]):
+        assert errors_of(schema, {"now": bad}) == {"now": ["must be a date and time"]}, bad
+    for naive in ("2027-03-01", "2027-03-01T09:00:00"):
+        assert errors_of(schema, {"now": naive}) == {"now": ["must include a time zone"]}
