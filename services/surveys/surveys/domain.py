@@ -1,4 +1,6 @@
-"""Consultation lifecycle, outcome rules and results shaping, pure (no I/O).
+"""Surveys' decisions, pure (no I/O): consultation lifecycle, outcome rules, results and
+export shaping, what a queued submission becomes (stored or rejected, and why), what the
+events say, and the privacy rules (what an erasure search matches, what a purge keeps).
 
 The rules the gateway applies too (is it taking responses, is this response acceptable)
 are in the contract, ``engage_contracts.surveys``; these are surveys' own.
@@ -11,12 +13,17 @@ testable without clocks.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from marshmallow import ValidationError
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
-from engage_contracts.reference import EQUALITY_FIELDS
+from engage_contracts import surveys as contract
+from engage_contracts.base import flatten_errors
+from engage_contracts.reference import EQUALITY_FIELDS, consent_record
 from engage_contracts.shared import localised
 from engage_contracts.surveys import DECISION_STATUSES, check_schedule
 
@@ -38,6 +45,31 @@ DRAFT_FIELDS = frozenset(
 CLOSE_GRACE = timedelta(minutes=5)
 
 
+def canonical_id(value: Any) -> str | None:
+    """``value`` as a canonical UUID string, or None when it is not a UUID (so names
+    nothing we hold)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def new_consultation(data: dict[str, Any], consultation_id: str, now: datetime) -> dict[str, Any]:
+    """A draft from what staff sent (``ConsultationCreateSchema``), questionnaire normalised."""
+    return {
+        **data,
+        "id": consultation_id,
+        "status": "draft",
+        "questionnaire": qn.normalise_questionnaire(data["questionnaire"]),
+        "outcome": None,
+        "response_count": 0,
+        "created_at": now,
+        "updated_at": now,
+        "opened_at": None,
+        "closed_at": None,
+    }
+
+
 def apply_update(
     consultation: dict[str, Any], changes: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -55,6 +87,8 @@ def apply_update(
     unknown = sorted(set(changes) - DRAFT_FIELDS)
     if unknown:
         raise ValidationFailed({name: ["cannot be changed"] for name in unknown})
+    if "questionnaire" in changes:
+        changes = {**changes, "questionnaire": qn.normalise_questionnaire(changes["questionnaire"])}
     updated = {**consultation, **changes, "updated_at": now}
     errors = check_schedule(updated.get("opens_at"), updated.get("closes_at"))
     if (
@@ -145,6 +179,11 @@ def publish_outcome(
     return {**consultation, "outcome": published, "updated_at": now}
 
 
+def outcome_payload(consultation: dict[str, Any]) -> dict[str, Any]:
+    """What ``outcome_published`` says: the public facts and the outcome."""
+    return {**event_payload(consultation), "outcome": consultation["outcome"]}
+
+
 def event_payload(consultation: dict[str, Any]) -> dict[str, Any]:
     """What the ``consultation_*`` events say (public facts only)."""
 
@@ -225,6 +264,7 @@ def shape_results(
             item["ranking"] = rows
         if qtype == "free_text":
             item["free_text"] = aggregates["free_text"].get(qid, [])
+            item["free_text_truncated"] = answered > len(item["free_text"])
         out.append(item)
     return {
         "consultation_id": str(consultation["id"]),
@@ -232,6 +272,11 @@ def shape_results(
         "filters": filters,
         "questions": out,
     }
+
+
+def page_of(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
+    """The first ``limit`` of ``rows`` (fetched as ``limit + 1``) and whether there are more."""
+    return rows[:limit], len(rows) > limit
 
 
 FIXED_EXPORT_COLUMNS = ("receipt_code", "submitted_at", "place", "channel")
@@ -278,6 +323,125 @@ def export_table(
     return {"columns": export_columns(consultation), "rows": table, "next_after": next_after}
 
 
+def export_page(
+    consultation: dict[str, Any], rows: list[dict[str, Any]], limit: int
+) -> dict[str, Any]:
+    """One keyset page of the export from up to ``limit + 1`` stored rows: ``next_after``
+    is the last id shown when there are more, else None."""
+    page, more = page_of(rows, limit)
+    return export_table(consultation, page, next_after=page[-1]["id"] if more else None)
+
+
+# -- submissions ---------------------------------------------------------------------------
+
+Verdict = Literal["stored", "rejected"]
+NO_CONSULTATION = "The consultation does not exist"
+NOT_ACCEPTING = "The consultation was no longer accepting responses when this was stored"
+
+
+def read_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A queued message as ``(submission, errors)``.
+
+    Well formed (``SubmissionSchema``): the loaded message and no errors. Shaped wrong:
+    what it can be recorded under (``submission_id``, ``receipt_code``, ``consultation_id``
+    and ``submitted_at`` as far as they can be read) and the schema's errors. Without a
+    valid ``submission_id`` and ``receipt_code`` there is nothing to record it under:
+    raises ``ValueError("unidentifiable submission: ...")``, which ``consume`` retries and
+    then dead-letters.
+    """
+    try:
+        message = contract.SubmissionSchema().load(body)
+    except ValidationError as exc:
+        errors = flatten_errors(exc.messages)
+    else:
+        return {**message, "submission_id": str(message["submission_id"])}, {}
+    raw = body if isinstance(body, dict) else {}
+    submission_id = canonical_id(raw.get("submission_id"))
+    receipt = raw.get("receipt_code")
+    readable_receipt = isinstance(receipt, str) and receipt and "receipt_code" not in errors
+    if submission_id is None or not readable_receipt:
+        raise ValueError(f"unidentifiable submission: {errors}")
+    try:
+        submitted_at: datetime | None = datetime.fromisoformat(str(raw.get("submitted_at")))
+    except ValueError:
+        submitted_at = None
+    return {
+        "submission_id": submission_id,
+        "receipt_code": receipt,
+        "consultation_id": str(raw.get("consultation_id")),
+        "submitted_at": submitted_at,
+    }, errors
+
+
+def judge_submission(
+    consultation: dict[str, Any] | None,
+    submission: dict[str, Any],
+    errors: dict[str, list[str]],
+) -> tuple[Verdict, dict[str, Any]]:
+    """What a queued submission becomes, given the consultation it names (None when
+    there is none) and what ``read_submission`` found wrong with its shape.
+
+    ``("stored", response)``: the submission with its cleaned answers, equality answers
+    and place, ``derived_place`` (from the postcode district) and the consent record with
+    the server's wording for the version agreed to. ``("rejected", rejection)``: what its
+    receipt says instead (``submission_id``, ``receipt_code``, ``consultation_id``,
+    ``submitted_at``, ``reasons``).
+    """
+    if errors:
+        return "rejected", _rejection(submission, rejection_reasons(errors))
+    if consultation is None:
+        return "rejected", _rejection(submission, [NO_CONSULTATION])
+    submission = {**submission, "consultation_id": str(consultation["id"])}
+    if not contract.accepting_submission(consultation, submission["submitted_at"]):
+        return "rejected", _rejection(submission, [NOT_ACCEPTING])
+    clean, problems = contract.check_submission(consultation, submission)
+    if problems:
+        return "rejected", _rejection(submission, rejection_reasons(problems))
+    return "stored", {
+        **submission,
+        "answers": clean["answers"],
+        "equality": clean["equality"],
+        "place": clean["place"],
+        "derived_place": contract.derived_place(clean["equality"]),
+        "consent": consent_record(clean["consent"]["version"]),
+    }
+
+
+def _rejection(submission: dict[str, Any], reasons: list[str]) -> dict[str, Any]:
+    return {
+        "submission_id": submission["submission_id"],
+        "receipt_code": submission["receipt_code"],
+        "consultation_id": str(submission["consultation_id"]),
+        "submitted_at": submission.get("submitted_at"),
+        "reasons": reasons,
+    }
+
+
+def rejection_reasons(errors: dict[str, list[str]]) -> list[str]:
+    """Flat, readable reasons for a rejected submission (answer errors name their question)."""
+    out = []
+    for path, messages in errors.items():
+        for message in messages:
+            out.append(
+                message
+                if path.startswith("answers.") and message.startswith("Question ")
+                else f"{path}: {message}"
+            )
+    return out
+
+
+def response_submitted(response: dict[str, Any], response_id: int) -> dict[str, Any]:
+    """What ``response_submitted`` says: where and how it came, never what it says."""
+    return {
+        "consultation_id": response["consultation_id"],
+        "response_id": response_id,
+        "receipt_code": response["receipt_code"],
+        "place": response["place"],
+        "channel": response["channel"],
+        "submitted_at": response["submitted_at"].isoformat(),
+    }
+
+
 # -- privacy (UK GDPR) ------------------------------------------------------------------------
 
 
@@ -286,6 +450,39 @@ def free_text_ids(questionnaire: dict[str, Any]) -> set[str]:
     return {
         q["id"] for q in (questionnaire or {}).get("questions", []) if q.get("type") == "free_text"
     }
+
+
+def response_deleted(deleted: dict[str, Any]) -> dict[str, Any]:
+    """What ``response_deleted`` says: consultation and place only, so counts can follow
+    and nothing about the person travels."""
+    return {"consultation_id": deleted["consultation_id"], "place": deleted["place"]}
+
+
+def personal_data_matches(
+    row: dict[str, Any], receipt_code: str | None, text: str | None
+) -> list[dict[str, str]]:
+    """Where a stored response matches an erasure search: its receipt code, its free-text
+    answers and its postcode district containing ``text`` (case-insensitive). Choices are
+    not a person's own words, so they never match."""
+    matches = []
+    if receipt_code and row["receipt_code"] == receipt_code:
+        matches.append({"field": "receipt_code", "text": row["receipt_code"]})
+    if not text:
+        return matches
+    needle = text.casefold()
+    free = free_text_ids(row["questionnaire"])
+    for qid, value in (row["answers"] or {}).items():
+        if qid in free and isinstance(value, str) and needle in value.casefold():
+            matches.append({"field": f"answers.{qid}", "text": value})
+    district = row["postcode_district"]
+    if district and needle in district.casefold():
+        matches.append({"field": "equality.postcode_district", "text": district})
+    return matches
+
+
+def purge_before(now: datetime, retention_days: int) -> datetime:
+    """Responses to consultations closed before this moment are past retention."""
+    return now - timedelta(days=retention_days)
 
 
 def without_free_text(answers: dict[str, Any], questionnaire: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from engage_contracts import surveys as contract
-from engage_contracts.reference import current_consent
+from engage_contracts.reference import EQUALITY_FIELDS, current_consent
 
 
 def iso(value: datetime | None) -> str | None:
@@ -39,14 +39,46 @@ def consultation(c: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def rejection_reasons(errors: dict[str, list[str]]) -> list[str]:
-    """Flat, readable reasons for a rejected submission (answer errors name their question)."""
-    out = []
-    for path, messages in errors.items():
-        for message in messages:
-            out.append(
-                message
-                if path.startswith("answers.") and message.startswith("Question ")
-                else f"{path}: {message}"
-            )
-    return out
+def receipt(row: dict[str, Any]) -> dict[str, Any]:
+    """What a receipt code tells a resident: stored, or rejected and why (``ReceiptSchema``)."""
+    return {
+        "receipt_code": row["receipt_code"],
+        "consultation_id": row["consultation_id"],
+        "status": row["status"],
+        "reasons": list(row["reasons"] or []),
+        "submitted_at": iso(row["submitted_at"]),
+    }
+
+
+def my_response(row: dict[str, Any]) -> dict[str, Any]:
+    """Everything held about one response, for the resident who sent it
+    (``MyResponseSchema``): ``equality`` is None when they gave no equality answers, else
+    only the ones they gave."""
+    equality = (
+        {f: row[f] for f in EQUALITY_FIELDS if row[f] is not None}
+        if row["has_equality"] is not None
+        else None
+    )
+    return {
+        "receipt_code": row["receipt_code"],
+        "consultation_id": row["consultation_id"],
+        "consultation_title": row["consultation_title"],
+        "answers": row["answers"],
+        "equality": equality,
+        "place": row["place"],
+        "consent": row["consent"],
+        "submitted_at": iso(row["submitted_at"]),
+        "purged_at": iso(row["purged_at"]),
+    }
+
+
+def personal_data_response(row: dict[str, Any], matches: list[dict[str, str]]) -> dict[str, Any]:
+    """A response an erasure search found, with where it matched
+    (``PersonalDataResponseSchema``)."""
+    return {
+        "response_id": row["id"],
+        "receipt_code": row["receipt_code"],
+        "consultation_id": row["consultation_id"],
+        "submitted_at": iso(row["submitted_at"]),
+        "matches": matches,
+    }

@@ -128,28 +128,37 @@ def open_past_close(conn: Connection, before: datetime, limit: int = 100) -> lis
     return [str(r["id"]) for r in rows]
 
 
-def insert_response(
-    conn: Connection, submission: dict[str, Any], answers: dict[str, Any], place: str | None
-) -> int | None:
-    """Store a response; ``None`` if its ``submission_id`` was already stored."""
+def insert_response(conn: Connection, response: dict[str, Any]) -> int | None:
+    """Store a judged response (``domain.judge_submission``) and its equality answers;
+    ``None`` if its ``submission_id`` was already stored."""
     row = conn.execute(
         "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers, place,"
         " consent, submitted_at, channel, entered_by)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (submission_id) DO NOTHING RETURNING id",
         (
-            submission["submission_id"],
-            submission["receipt_code"],
-            submission["consultation_id"],
-            Jsonb(answers),
-            place,
-            Jsonb(submission["consent"]) if submission.get("consent") else None,
-            submission["submitted_at"],
-            submission["channel"],
-            Jsonb(submission["entered_by"]) if submission.get("entered_by") else None,
+            response["submission_id"],
+            response["receipt_code"],
+            response["consultation_id"],
+            Jsonb(response["answers"]),
+            response["place"],
+            Jsonb(response["consent"]) if response.get("consent") else None,
+            response["submitted_at"],
+            response["channel"],
+            Jsonb(response["entered_by"]) if response.get("entered_by") else None,
         ),
     ).fetchone()
-    return row["id"] if row else None
+    if row is None:
+        return None
+    if response["equality"]:
+        insert_equality(
+            conn,
+            row["id"],
+            response["consultation_id"],
+            response["equality"],
+            response["derived_place"],
+        )
+    return row["id"]
 
 
 def insert_equality(
@@ -169,17 +178,18 @@ def insert_equality(
     )
 
 
-def insert_rejected(conn: Connection, submission: dict[str, Any], reasons: list[str]) -> None:
+def insert_rejected(conn: Connection, rejection: dict[str, Any]) -> None:
+    """Record why a submission was not stored (``domain.judge_submission``), once."""
     conn.execute(
         "INSERT INTO rejected_submissions (submission_id, receipt_code, consultation_id,"
         " reasons, submitted_at) VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT DO NOTHING",
         (
-            submission["submission_id"],
-            submission["receipt_code"],
-            str(submission["consultation_id"]),
-            Jsonb(reasons),
-            submission.get("submitted_at"),
+            rejection["submission_id"],
+            rejection["receipt_code"],
+            rejection["consultation_id"],
+            Jsonb(rejection["reasons"]),
+            rejection["submitted_at"],
         ),
     )
 

@@ -9,6 +9,7 @@ import pytest
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import surveys as contract
+from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
 from surveys import domain
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -313,3 +314,337 @@ def test_export_columns_avoid_clashes() -> None:
         "q2",
     ]
     assert columns[-1] == "postcode_district"
+
+
+# -- ids, new drafts, changes ----------------------------------------------------------------
+
+
+def test_canonical_id() -> None:
+    cid = "0b7c3d1e-0000-4000-8000-000000000001"
+    assert domain.canonical_id(cid) == cid
+    assert domain.canonical_id(cid.upper()) == cid
+    assert domain.canonical_id("{" + cid + "}") == cid
+    for nothing in ("not-an-id", "", None, 5, "0b7c3d1e"):
+        assert domain.canonical_id(nothing) is None
+
+
+def test_a_new_consultation_is_a_draft_with_a_normalised_questionnaire() -> None:
+    data = {
+        "title": {"en": "T"},
+        "summary": {"en": "S"},
+        "questionnaire": {"questions": [{"id": "why", "type": "free_text", "text": "Why?"}]},
+    }
+    created = domain.new_consultation(data, "id-1", NOW)
+    assert created["id"] == "id-1" and created["status"] == "draft"
+    assert created["title"] == {"en": "T"} and created["outcome"] is None
+    assert created["created_at"] == created["updated_at"] == NOW
+    assert created["opened_at"] is None and created["closed_at"] is None
+    assert created["response_count"] == 0
+    assert created["questionnaire"]["questions"] == [
+        {"id": "why", "type": "free_text", "text": "Why?", "required": False, "max_length": 2000}
+    ]
+
+
+def test_a_changed_questionnaire_is_stored_normalised() -> None:
+    question = {"id": "r", "type": "rating", "text": "R", "hint": None}
+    updated = domain.apply_update(consultation(), {"questionnaire": {"questions": [question]}}, NOW)
+    assert updated["questionnaire"] == {
+        "questions": [{"id": "r", "type": "rating", "text": "R", "required": False}]
+    }
+
+
+def test_outcome_payload_adds_the_outcome() -> None:
+    closed = domain.close_consultation(consultation(status="open"), NOW)
+    published = domain.publish_outcome(closed, OUTCOME, NOW)
+    payload = domain.outcome_payload(published)
+    assert payload == {**domain.event_payload(published), "outcome": published["outcome"]}
+
+
+# -- results and export pages ------------------------------------------------------------------
+
+FREE_TEXT = {"questions": [{"id": "t", "type": "free_text", "text": "T"}]}
+NO_AGGREGATES = {"answered": {}, "counts": {}, "means": {}, "ranking": {}, "free_text": {}}
+
+
+@pytest.mark.parametrize("answered, shown, truncated", [(2, 2, False), (3, 2, True), (0, 0, False)])
+def test_free_text_results_say_when_more_was_written_than_shown(
+    answered: int, shown: int, truncated: bool
+) -> None:
+    texts = [{"response_id": i, "text": "hi"} for i in range(shown)]
+    aggregates = {**NO_AGGREGATES, "answered": {"t": answered}, "free_text": {"t": texts}}
+    results = domain.shape_results(consultation(questionnaire=FREE_TEXT), 3, {}, aggregates)
+    assert results["questions"][0]["free_text_truncated"] is truncated
+
+
+def test_page_of() -> None:
+    assert domain.page_of([1, 2, 3], 2) == ([1, 2], True)
+    assert domain.page_of([1, 2], 2) == ([1, 2], False)
+    assert domain.page_of([], 2) == ([], False)
+
+
+def export_row(response_id: int) -> dict[str, Any]:
+    return {
+        "id": response_id,
+        "receipt_code": f"R{response_id}",
+        "submitted_at": NOW,
+        "place": "leeds",
+        "channel": "online",
+        "answers": {"q1": "a"},
+    }
+
+
+def test_export_page_points_at_the_next_page_only_when_there_is_one() -> None:
+    rows = [export_row(i) for i in (4, 7, 9)]
+    page = domain.export_page(consultation(), rows, 2)
+    assert [r[0] for r in page["rows"]] == ["R4", "R7"] and page["next_after"] == 7
+    last = domain.export_page(consultation(), rows, 3)
+    assert len(last["rows"]) == 3 and last["next_after"] is None
+    assert domain.export_page(consultation(), [], 5)["rows"] == []
+
+
+# -- what a queued submission becomes ----------------------------------------------------------
+
+SUBMISSION_ID = "6f1c1a52-6a44-4d7c-9a43-0d7c8f3f7b10"
+CID = "0b7c3d1e-0000-4000-8000-000000000001"
+YES = {"given": True, "version": CONSENT_VERSION}
+
+
+def queued(**kwargs: Any) -> dict[str, Any]:
+    """A message as the gateway queues it (JSON)."""
+    return {
+        "submission_id": SUBMISSION_ID,
+        "receipt_code": "AAAA-BBBB-CCCC",
+        "consultation_id": CID,
+        "answers": {"q1": "a"},
+        "equality": {"age_band": "25-34", "postcode_district": "hx1"},
+        "place": None,
+        "consent": YES,
+        "submitted_at": NOW.isoformat(),
+        "channel": "paper",
+        "entered_by": {"staff_id": 7, "name": "A Officer"},
+        **kwargs,
+    }
+
+
+def test_a_well_formed_message_is_read_as_the_contract_loads_it() -> None:
+    submission, errors = domain.read_submission(queued(submission_id=SUBMISSION_ID.upper()))
+    assert errors == {}
+    assert submission["submission_id"] == SUBMISSION_ID  # text, canonical: the claim key
+    assert submission["submitted_at"] == NOW and submission["channel"] == "paper"
+
+
+def test_a_message_shaped_wrong_is_read_as_what_it_can_be_recorded_under() -> None:
+    submission, errors = domain.read_submission(
+        queued(answers="a", colour="red", submitted_at="2026-03-01T12:00:00+00:00")
+    )
+    assert errors == {
+        "answers": ["must be an object of answers keyed by question id"],
+        "colour": ["is not a field we know about"],
+    }
+    assert submission == {
+        "submission_id": SUBMISSION_ID,
+        "receipt_code": "AAAA-BBBB-CCCC",
+        "consultation_id": CID,
+        "submitted_at": NOW,
+    }
+    submission, errors = domain.read_submission(
+        queued(submitted_at="yesterday", consultation_id=None)
+    )
+    assert submission["submitted_at"] is None and submission["consultation_id"] == "None"
+    assert set(errors) == {"submitted_at", "consultation_id"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"hello": "world"},
+        "not even an object",
+        queued(submission_id="not-a-uuid", answers="a"),
+        queued(submission_id=None),
+        queued(receipt_code=None),
+        queued(receipt_code=""),
+        queued(receipt_code="R" * 41),  # present, but the schema refuses it
+        queued(receipt_code=5),
+    ],
+)
+def test_a_message_with_nothing_to_record_it_under_is_unidentifiable(body: Any) -> None:
+    with pytest.raises(ValueError, match="^unidentifiable submission"):
+        domain.read_submission(body)
+
+
+def judged(
+    consultation_or_none: dict[str, Any] | None, body: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    return domain.judge_submission(consultation_or_none, *domain.read_submission(body))
+
+
+def test_a_good_submission_is_stored_with_the_servers_consent_wording() -> None:
+    verdict, response = judged(consultation(status="open"), queued())
+    assert verdict == "stored"
+    assert response["consent"] == {
+        "given": True,
+        "version": CONSENT_VERSION,
+        "wording": CONSENT_WORDINGS[CONSENT_VERSION],
+    }
+    assert response["answers"] == {"q1": "a"}
+    assert response["equality"] == {"age_band": "25-34", "postcode_district": "HX1"}
+    assert response["place"] == "calderdale" and response["derived_place"] == "calderdale"
+    assert response["consultation_id"] == CID
+    assert response["channel"] == "paper"
+    assert response["entered_by"] == {"staff_id": 7, "name": "A Officer"}
+    assert response["submission_id"] == SUBMISSION_ID
+    assert response["receipt_code"] == "AAAA-BBBB-CCCC" and response["submitted_at"] == NOW
+
+
+def test_a_stored_submission_keeps_the_place_given_and_may_have_no_equality_answers() -> None:
+    verdict, response = judged(
+        consultation(status="open"),
+        queued(place="wakefield", equality={"postcode_district": "LS6"}),
+    )
+    assert verdict == "stored" and response["place"] == "wakefield"
+    assert response["derived_place"] == "leeds"
+    verdict, response = judged(consultation(status="open"), queued(equality=None))
+    assert verdict == "stored" and response["equality"] is None
+    assert response["derived_place"] is None and response["place"] is None
+
+
+def test_the_consultation_named_is_kept_by_its_canonical_id() -> None:
+    verdict, response = judged(consultation(status="open"), queued(consultation_id=CID.upper()))
+    assert verdict == "stored" and response["consultation_id"] == CID
+
+
+def rejection(reasons: list[str], consultation_id: str = CID, **kwargs: Any) -> dict[str, Any]:
+    return {
+        "submission_id": SUBMISSION_ID,
+        "receipt_code": "AAAA-BBBB-CCCC",
+        "consultation_id": consultation_id,
+        "submitted_at": NOW,
+        "reasons": reasons,
+        **kwargs,
+    }
+
+
+def test_a_submission_shaped_wrong_is_rejected_with_the_schemas_reasons() -> None:
+    verdict, rejected = judged(consultation(status="open"), queued(answers="a", colour="red"))
+    assert verdict == "rejected"
+    assert rejected == rejection(
+        [
+            "answers: must be an object of answers keyed by question id",
+            "colour: is not a field we know about",
+        ]
+    )
+
+
+def test_a_submission_to_no_consultation_is_rejected() -> None:
+    verdict, rejected = judged(None, queued(consultation_id="nowhere"))
+    assert verdict == "rejected"
+    assert rejected == rejection(["The consultation does not exist"], consultation_id="nowhere")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"status": "closed"},  # staff closed it while the message was queued
+        {"status": "draft"},
+        {"closes_at": NOW},  # sent after the close date
+        {"opens_at": NOW + DAY},  # sent before it opened
+    ],
+)
+def test_a_submission_the_consultation_was_not_accepting_is_rejected(
+    changes: dict[str, Any],
+) -> None:
+    verdict, rejected = judged(
+        consultation(**{"status": "open", **changes}), queued(consultation_id=CID.upper())
+    )
+    assert verdict == "rejected"
+    assert rejected == rejection(
+        ["The consultation was no longer accepting responses when this was stored"]
+    )
+
+
+def test_a_submission_that_no_longer_fits_the_questionnaire_is_rejected_with_reasons() -> None:
+    verdict, rejected = judged(
+        consultation(status="open"),
+        queued(answers={"q1": "zzz", "gone": 1}, equality={"sex": "robot"}),
+    )
+    assert verdict == "rejected"
+    assert set(rejected["reasons"]) == {
+        'Question 1 "Pick": choose one of the options',
+        "answers.gone: is not a question in this consultation",
+        "equality.sex: 'robot' is not one of the options",
+    }
+
+
+def test_rejection_reasons_name_the_question_or_the_field() -> None:
+    assert domain.rejection_reasons(
+        {
+            "answers.q1": ['Question 1 "Pick": answer this question'],
+            "answers.q9": ["is not a question in this consultation"],
+            "consent.version": ["is not a wording we use", "is required"],
+        }
+    ) == [
+        'Question 1 "Pick": answer this question',
+        "answers.q9: is not a question in this consultation",
+        "consent.version: is not a wording we use",
+        "consent.version: is required",
+    ]
+
+
+def test_response_events_say_nothing_about_the_person() -> None:
+    _, response = judged(consultation(status="open"), queued())
+    assert domain.response_submitted(response, 42) == {
+        "consultation_id": CID,
+        "response_id": 42,
+        "receipt_code": "AAAA-BBBB-CCCC",
+        "place": "calderdale",
+        "channel": "paper",
+        "submitted_at": NOW.isoformat(),
+    }
+    deleted = {"id": 42, "consultation_id": CID, "place": None, "answers": {"why": "me"}}
+    assert domain.response_deleted(deleted) == {"consultation_id": CID, "place": None}
+
+
+# -- privacy -------------------------------------------------------------------------------------
+
+QUESTIONNAIRE = {
+    "questions": [
+        {"id": "pick", "type": "single_choice", "text": "P", "options": []},
+        {"id": "why", "type": "free_text", "text": "Why?"},
+        {"id": "more", "type": "free_text", "text": "More?"},
+    ]
+}
+
+
+def found_row(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "id": 3,
+        "receipt_code": "AAAA-BBBB-CCCC",
+        "consultation_id": CID,
+        "answers": {"pick": "jane", "why": "Ask Jane Doe", "more": "nothing"},
+        "submitted_at": NOW,
+        "postcode_district": "LS6",
+        "questionnaire": QUESTIONNAIRE,
+        **kwargs,
+    }
+
+
+def test_an_erasure_search_matches_receipt_codes_free_text_and_districts() -> None:
+    assert domain.personal_data_matches(found_row(), "AAAA-BBBB-CCCC", "JANE") == [
+        {"field": "receipt_code", "text": "AAAA-BBBB-CCCC"},
+        {"field": "answers.why", "text": "Ask Jane Doe"},  # choices are never a match
+    ]
+    assert domain.personal_data_matches(found_row(), None, "ls6") == [
+        {"field": "equality.postcode_district", "text": "LS6"}
+    ]
+    assert domain.personal_data_matches(found_row(), "ZZZZ-BBBB-CCCC", None) == []
+    assert domain.personal_data_matches(found_row(), "AAAA-BBBB-CCCC", None) == [
+        {"field": "receipt_code", "text": "AAAA-BBBB-CCCC"}
+    ]
+    purged = found_row(answers={"pick": "jane"}, postcode_district=None)
+    assert domain.personal_data_matches(purged, None, "jane") == []
+    assert domain.personal_data_matches(found_row(answers=None), None, "zzz") == []
+
+
+def test_purge_before_counts_back_the_retention_period() -> None:
+    assert domain.purge_before(NOW, 365) == NOW - 365 * DAY
+    assert domain.purge_before(NOW, 0) == NOW
