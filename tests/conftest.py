@@ -63,7 +63,7 @@ class Suite:
                 "run",
                 "--config",
                 str(ROOT / "gateway" / "projections.yaml"),
-                "gateway.projections",
+                "gateway.readmodels.projections",
             ]
         elif name == "gateway":
             port = self.base_url.rsplit(":", 1)[1]
@@ -145,8 +145,8 @@ class Suite:
 
     def token(self, email: str, role: str) -> str:
         """A staff bearer token for a new staff user, made the way an admin would:
-        with ``python -m gateway.manage``."""
-        run = [sys.executable, "-m", "gateway.manage"]
+        with ``python -m gateway.cli``."""
+        run = [sys.executable, "-m", "gateway.cli"]
         env = self.env("gateway")
         subprocess.run(
             [*run, "create-staff", "--email", email, "--name", role, "--role", role],

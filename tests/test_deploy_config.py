@@ -278,15 +278,15 @@ def test_service_commands_migrate_then_run_what_exists(service: str) -> None:
 
 def test_gateway_command_migrates_then_serves_the_app_factory() -> None:
     for command in (compose_command("gateway"), k8s_commands("gateway")):
-        assert command.index("gateway.manage migrate") < command.index("gunicorn")
+        assert command.index("gateway.cli migrate") < command.index("gunicorn")
         assert (
             "'gateway.app:create_app()'" in command
             or '"gateway.app:create_app()"' in command
             or "gateway.app:create_app()" in command.split()
         )
         assert "-k gthread" in command
-    manage = (ROOT / "gateway/gateway/manage.py").read_text()
-    assert re.search(r"""add_parser\(\s*["']migrate["']""", manage)
+    cli = (ROOT / "gateway/gateway/cli.py").read_text()
+    assert re.search(r"^def migrate\(", cli, re.M)
     assert list((ROOT / "gateway/gateway/migrations").glob("*.sql"))
     assert "def create_app(" in (ROOT / "gateway/gateway/app.py").read_text()
 
@@ -305,15 +305,18 @@ def test_projections_migrate_the_gateway_database_then_run() -> None:
         assert set(env) == wanted, container["name"]
         assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "gateway-database-url"
     for command in (compose_command("projections"), k8s_commands("projections")):
-        assert command.index("gateway.manage migrate") < command.index("nameko run")
-        assert "nameko run --config /app/gateway/projections.yaml gateway.projections" in command
+        assert command.index("gateway.cli migrate") < command.index("nameko run")
+        assert (
+            "nameko run --config /app/gateway/projections.yaml gateway.readmodels.projections"
+            in command
+        )
         for path in app_paths(command):
             assert (ROOT / path.removeprefix("/app/")).exists(), path
-    assert (ROOT / "gateway/gateway/projections.py").is_file()
+    assert (ROOT / "gateway/gateway/readmodels/projections.py").is_file()
     check = ["python", "-m", "engage_common.healthcheck", "gateway_projections"]
     assert compose["healthcheck"]["test"] == ["CMD", *check]
     assert main_container("projections")["readinessProbe"]["exec"]["command"] == check
-    source = (ROOT / "gateway/gateway/projections.py").read_text()
+    source = (ROOT / "gateway/gateway/readmodels/projections.py").read_text()
     assert 'name = "gateway_projections"' in source
 
 

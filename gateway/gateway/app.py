@@ -1,4 +1,5 @@
-"""Flask application factory."""
+"""Flask application factory: settings, the outside world (``context``), flask-smorest's
+API with every blueprint, health checks and the error handlers."""
 
 from __future__ import annotations
 
@@ -7,33 +8,54 @@ import os
 import socket
 from typing import Any
 
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, jsonify, request
 from kombu import Connection
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 
 from engage_common.db import Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DurablePublisher
+from gateway import store
+from gateway.api.schemas import AliveSchema, ReadinessSchema
 from gateway.config import Settings
 from gateway.context import Engage, engage
 from gateway.errors import ApiError, ServiceUnavailable
+from gateway.http import Blueprint, EngageApi, add_field_types, schema_name
 from gateway.rpc import Services
 from gateway.security import add_security_headers
 
 log = logging.getLogger(__name__)
 
 SERVICES = ("surveys", "feedback", "events")
+DESCRIPTION = (
+    "Consultations for residents; staff tools for engagement officers, analysts and boards. "
+    'Errors are always `{"error": {"status", "message", "fields"}}`.'
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     settings.check()
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.secret_key
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = settings.production
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        API_TITLE="Engage gateway API",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": DESCRIPTION},
+            "servers": [{"url": settings.public_url}],
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["engage"] = Engage(
         settings=settings,
@@ -42,52 +64,75 @@ def create_app(settings: Settings | None = None) -> Flask:
         db=Pool(settings.database_url, size=10),
     )
 
-    from gateway.api import bp as api_bp
-    from gateway.openapi import bp as openapi_bp
-    from gateway.web import bp as web_bp
+    api = EngageApi(
+        app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
+    )
+    add_field_types(api)
+    from gateway.api import admin, public, reports, staff
+    from gateway.web import bp as web
 
-    app.register_blueprint(api_bp)
-    app.register_blueprint(web_bp)
-    app.register_blueprint(openapi_bp)
-    _register_health(app)
+    for blueprint in (public.blp, staff.blp, admin.blp, reports.blp, web, health):
+        api.register_blueprint(blueprint)
+    # Served by flask-smorest itself; said here so the document lists every route.
+    api.spec.path(rule=Rule("/openapi.json"), operations=OPENAPI_JSON, parameters=[])
     _register_errors(app)
     app.after_request(add_security_headers)
     return app
 
 
-def _register_health(app: Flask) -> None:
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify(status="ok")
+OPENAPI_JSON = {
+    "get": {
+        "summary": "This document",
+        "tags": ["health"],
+        "responses": {
+            "200": {
+                "description": "OpenAPI 3 document",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    }
+}
 
-    @app.get("/readyz")
-    def readyz() -> Any:
-        ctx = engage()
-        checks: dict[str, str] = {}
+health = Blueprint("health", __name__, description="Liveness and readiness")
+
+
+@health.route("/healthz", methods=["GET"])
+@health.response(200, AliveSchema)
+def healthz() -> Any:
+    """Liveness: the process answers"""
+    return {"status": "ok"}
+
+
+@health.route("/readyz", methods=["GET"])
+@health.response(200, ReadinessSchema, description="ready")
+@health.alt_response(503, schema=ReadinessSchema, description="not ready")
+def readyz() -> Any:
+    """Readiness: database, broker and services all answer"""
+    ctx = engage()
+    checks: dict[str, str] = {}
+    try:
+        with ctx.db.connection() as conn:
+            store.ping(conn)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    try:
+        with Connection(ctx.settings.amqp_uri, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"unreachable: {type(exc).__name__}"
+    for name in SERVICES:
         try:
-            with ctx.db.connection() as conn:
-                conn.execute("SELECT 1")
-            checks["database"] = "ok"
+            ctx.services.call(name, "health")
+            checks[name] = "ok"
         except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        try:
-            with Connection(ctx.settings.amqp_uri, connect_timeout=2) as conn:
-                conn.ensure_connection(max_retries=1)
-            checks["broker"] = "ok"
-        except Exception as exc:
-            checks["broker"] = f"unreachable: {type(exc).__name__}"
-        for name in SERVICES:
-            try:
-                ctx.services.call(name, "health")
-                checks[name] = "ok"
-            except Exception as exc:
-                checks[name] = f"not answering: {type(exc).__name__}"
-        ready = all(v == "ok" for v in checks.values())
-        # Which process answered: each gunicorn worker has its own view of the services.
-        instance = f"{socket.gethostname()}:{os.getpid()}"
-        return jsonify(
-            status="ready" if ready else "not ready", checks=checks, instance=instance
-        ), (200 if ready else 503)
+            checks[name] = f"not answering: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    # Which process answered: each gunicorn worker has its own view of the services.
+    instance = f"{socket.gethostname()}:{os.getpid()}"
+    body = {"status": "ready" if ready else "not ready", "checks": checks, "instance": instance}
+    return body, 200 if ready else 503
 
 
 def _is_api() -> bool:
@@ -112,7 +157,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(ValidationFailed)
     def validation_failed(error: ValidationFailed) -> Any:
-        return respond(ApiError("Some answers need correcting.", fields=error.errors, status=422))
+        return respond(ApiError("Some fields need correcting.", fields=error.errors, status=422))
 
     @app.errorhandler(NotFound)
     def not_found(error: NotFound) -> Any:
@@ -120,7 +165,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Conflict)
     def conflict(error: Conflict) -> Any:
-        return respond(ApiError(error.message, status=409))
+        return respond(ApiError(error.message, fields=error.fields, status=409))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

@@ -18,12 +18,11 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
 from engage_contracts.shared import localised
-from gateway import store
-from gateway.auth import reissue_labelled
+from gateway.application.responses import queue_response
+from gateway.application.staff import DEMO_TOKEN_LABEL, reissue_labelled
 from gateway.config import Settings
-from gateway.submissions import queue_response
+from gateway.store import staff as store
 
-DEMO_TOKEN_LABEL = "demo"
 ADMIN_EMAIL = "admin@engage.example"
 ALL_PLACES = ["bradford-craven", "calderdale", "harrogate", "kirklees", "leeds", "wakefield"]
 

@@ -22,6 +22,8 @@ from flask import Response, request
 
 from gateway.context import engage
 from gateway.errors import ApiError
+from gateway.http import errors
+from gateway.store import rate_limits
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -75,28 +77,23 @@ def hit(bucket: str, limit: int, now: datetime | None = None) -> int | None:
     key = f"{bucket}:{client_address()}"
     try:
         with engage().db.connection() as conn:
-            row = conn.execute(
-                "INSERT INTO rate_limits (key, window_start, hits) VALUES (%s, %s, 1)"
-                " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1"
-                " RETURNING hits",
-                (key, start),
-            ).fetchone()
+            hits = rate_limits.count_hit(conn, key, start)
             if random.randrange(SWEEP_EVERY) == 0:
-                conn.execute("DELETE FROM rate_limits WHERE window_start < %s", (start - WINDOW,))
+                rate_limits.sweep(conn, start, WINDOW)
     except psycopg.Error:
         # Fail open: a resident must still be able to read and answer while the
         # gateway's own database is unreachable (their answers go to RabbitMQ).
         log.warning("rate limit not counted: gateway database unreachable", exc_info=True)
         return None
-    if row["hits"] <= limit:
+    if hits <= limit:
         return None
     return max(1, math.ceil((start + WINDOW - now).total_seconds()))
 
 
-def rate_limited(kind: str = WRITE) -> Callable[[F], F]:
+def rate_limited(kind: str = WRITE, html: bool = False) -> Callable[[F], F]:
     """Refuse the view with 429 and ``Retry-After`` once this client has used its
     allowance for the minute (``RATE_LIMIT_PER_MINUTE`` for writes,
-    ``RATE_LIMIT_READS_PER_MINUTE`` for reads)."""
+    ``RATE_LIMIT_READS_PER_MINUTE`` for reads). ``html``: the route answers with a page."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -117,7 +114,7 @@ def rate_limited(kind: str = WRITE) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         wrapper.__rate_limited__ = kind  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return errors(429, html=html)(wrapper)  # type: ignore[return-value]
 
     return decorate
 

@@ -14,10 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
-from gateway import store
 from gateway.app import create_app
-from gateway.auth import ROLES, issue_token
+from gateway.application.staff import ROLES, issue_token
 from gateway.config import Settings
+from gateway.store import staff as store
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ from flask.testing import FlaskClient
 from engage_common.db import Pool
 from engage_common.testing import eventually, holds_for
 from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
-from gateway import store
-from gateway.api import staff as staff_api
 from gateway.app import create_app
+from gateway.application import consultations
 from gateway.config import Settings
+from gateway.store import audit as store
 
 QUESTIONS = [
     {
@@ -344,7 +344,7 @@ def test_csv_export_streams_a_header_and_one_row_per_response(
     for code in codes:
         assert wait_stored(client, code)["status"] == "stored"
 
-    monkeypatch.setattr(staff_api, "EXPORT_PAGE", 2)  # five responses: three pages
+    monkeypatch.setattr(consultations, "EXPORT_PAGE", 2)  # five responses: three pages
     response = client.get(
         f"/api/v1/staff/consultations/{cid}/responses.csv", headers=as_role["analyst"]
     )

@@ -17,7 +17,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from engage_common.db import Pool
 from engage_common.testing import eventually
 from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
-from gateway import store
+from gateway.store import audit as store
 
 QUESTIONS = [
     {

@@ -7,12 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
-from gateway import manage, store
-from gateway.auth import issue_token
+from gateway import cli
+from gateway.application.staff import issue_token, reissue_labelled
 from gateway.config import Settings
+from gateway.store import audit as audit_store
+from gateway.store import staff as store
 
 ME = "/api/v1/staff/me"
 
@@ -122,12 +125,12 @@ def test_the_last_working_admin_cannot_be_revoked_or_demoted(
     )
     assert bad.status_code == 422 and set(bad.json["error"]["fields"]) == {"role", "email"}
     with db.connection() as conn:
-        actions = [e["action"] for e in store.audit_entries(conn)]
+        actions = [e["action"] for e in audit_store.audit_entries(conn)]
     assert "staff.update" in actions
 
 
 def test_an_admin_locked_out_gets_back_in_from_the_shell(
-    client: FlaskClient, db: Pool, settings: Settings, capsys: pytest.CaptureFixture[str]
+    client: FlaskClient, db: Pool, settings: Settings
 ) -> None:
     with db.connection() as conn:
         conn.execute(
@@ -135,19 +138,17 @@ def test_an_admin_locked_out_gets_back_in_from_the_shell(
             " FROM staff_users u WHERE u.id = t.staff_user_id AND u.role = 'admin'"
         )
         assert store.working_admins(conn) == 0
-    assert (
-        manage.main(
-            ["issue-token", "--email", "admin@example.nhs.uk", "--label", "recovery"], settings
-        )
-        == 0
+    result = CliRunner().invoke(
+        cli.cli,
+        ["issue-token", "--email", "admin@example.nhs.uk", "--label", "recovery"],
+        obj={"settings": settings},
     )
-    token = capsys.readouterr().out.strip()
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
     assert client.get(ME, headers=bearer(token)).json["role"] == "admin"
 
 
 def test_a_reissued_demo_token_replaces_the_last_one(db: Pool, settings: Settings) -> None:
-    from gateway.auth import reissue_labelled
-
     with db.connection() as conn:
         user = store.staff_by_email(conn, "board-viewer@example.nhs.uk")
         first, _ = reissue_labelled(conn, user["id"], "demo", 90)

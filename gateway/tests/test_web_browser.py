@@ -126,7 +126,7 @@ def fill_read_model(url: str) -> None:
     import uuid
 
     from engage_common.db import Pool
-    from gateway.projections import apply_consultation, apply_response
+    from gateway.readmodels.projections import apply_consultation, apply_response
 
     closed = datetime.now(UTC) - timedelta(days=7)
     outcome = {

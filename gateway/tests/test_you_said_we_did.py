@@ -21,7 +21,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
-from gateway.projections import apply_consultation, apply_deleted_response, apply_response
+from gateway.readmodels.projections import (
+    apply_consultation,
+    apply_deleted_response,
+    apply_response,
+)
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 GP, CAFES, PARKS, OPEN = (str(uuid.uuid4()) for _ in range(4))

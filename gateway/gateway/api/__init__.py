@@ -1,12 +1,5 @@
-"""The JSON API under ``/api/v1``: public routes for residents and staff routes
-(bearer token, role-checked) for engagement officers, analysts, boards and admins."""
-
-from __future__ import annotations
-
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from gateway.api import dashboard, public, reports, staff  # noqa: E402,F401  (registers the routes on bp)
-
-__all__ = ["bp"]
+"""The JSON API under ``/api/v1``, one flask-smorest blueprint per audience: ``public``
+(residents and apps), ``staff`` (consultations, results, erasure), ``admin`` (staff users,
+tokens, audit log, dead letters) and ``reports`` (board reports). Routes are thin: they
+take what ``@blp.arguments`` loaded, call the application layer, and return what
+``@blp.response`` serialises."""

@@ -1,5 +1,5 @@
 """Board reports for staff: "you said, we did" as a CSV and as a print-friendly HTML
-board paper, both from the read model (``gateway.readmodel``), never from the services.
+board paper, both from the read model (``gateway.readmodels``), never from the services.
 
 Both are audited like the responses export: who took which report, with which filter.
 """
@@ -13,20 +13,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, render_template
-from marshmallow import fields, validate
 
 from engage_contracts.reference import PLACES, PRIORITIES
 from engage_contracts.shared import localised
-from gateway import readmodel
-from gateway.api import bp
-from gateway.api.docs import doc
-from gateway.api.helpers import query_args
-from gateway.api.staff import csv_line
-from gateway.auth import RESULTS, audit, require_role
+from gateway.api.schemas import ReportFiltersSchema
+from gateway.application.staff import RESULTS, record
+from gateway.auth import current_staff, require_role
 from gateway.context import engage
-from gateway.schemas import GatewaySchema
+from gateway.exports import csv_lines
+from gateway.http import Blueprint, file_response
+from gateway.readmodels import queries
 
-TAG = "reports"
+blp = Blueprint(
+    "reports", __name__, url_prefix="/api/v1/staff/reports", description="Board reports"
+)
 LONDON = ZoneInfo("Europe/London")
 COLUMNS = [
     "consultation",
@@ -41,26 +41,16 @@ COLUMNS = [
 ]
 
 
-class ReportFiltersSchema(GatewaySchema):
-    place = fields.String(
-        validate=validate.OneOf(list(PLACES)),
-        metadata={"description": "only consultations for this place"},
-    )
-    priority = fields.String(
-        validate=validate.OneOf(list(PRIORITIES)),
-        metadata={"description": "only consultations for this priority"},
-    )
-
-
-def _report() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The filters asked for, and the read model's consultations matching them."""
-    filters = query_args(ReportFiltersSchema())
+def _report(filters: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The read model's consultations matching the filters; audited: who took which
+    report, with which filter."""
     with engage().db.connection() as conn:
-        found = readmodel.you_said_we_did(conn, filters.get("place"), filters.get("priority"))
-    return filters, found
+        found = queries.you_said_we_did(conn, filters.get("place"), filters.get("priority"))
+    record(engage().db, current_staff().id, f"report.you_said_we_did.{kind}", _target(filters))
+    return found
 
 
-def _audit_target(filters: dict[str, Any]) -> str:
+def _target(filters: dict[str, Any]) -> str:
     return f"place={filters.get('place') or 'all'} priority={filters.get('priority') or 'all'}"
 
 
@@ -80,34 +70,24 @@ def decision_rows(found: list[dict[str, Any]]) -> Iterator[list[Any]]:
                 c["response_count"],
                 localised(d.get("you_said")),
                 localised(d.get("we_did")),
-                readmodel.status_words(d.get("status")),
+                queries.status_words(d.get("status")),
                 localised(d.get("reason")) or None,
             ]
 
 
-def _csv(found: list[dict[str, Any]]) -> Iterator[str]:
-    yield csv_line(COLUMNS)
-    for row in decision_rows(found):
-        yield csv_line(row)
-
-
-@bp.get("/staff/reports/you-said-we-did.csv")
+@blp.route("/you-said-we-did.csv", methods=["GET"])
 @require_role(*RESULTS)  # officers, analysts, board viewers (and admins)
-@doc(
-    "Board report: every published decision as CSV (streamed)",
-    tag=TAG,
-    query=ReportFiltersSchema,
-    produces="text/csv",
-    errors=(401, 403, 422),
-    description="One row per decision: consultation, places, priorities, closed, "
-    "responses, you said, we did, status (in words), reason. From the read model. Text "
-    "that a spreadsheet would run as a formula is prefixed with an apostrophe.",
-)
-def staff_report_csv() -> Any:
-    filters, found = _report()
-    audit("report.you_said_we_did.csv", _audit_target(filters))
+@blp.arguments(ReportFiltersSchema, location="query")
+@file_response("text/csv", "One row per decision")
+def report_csv(filters: dict[str, Any]) -> Any:
+    """Board report: every published decision as CSV (streamed)
+
+    One row per decision: consultation, places, priorities, closed, responses, you said,
+    we did, status (in words), reason. From the read model. Text that a spreadsheet
+    would run as a formula is prefixed with an apostrophe."""
+    found = _report(filters, "csv")
     return Response(
-        _csv(found),
+        csv_lines(COLUMNS, decision_rows(found)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": 'attachment; filename="you-said-we-did.csv"',
@@ -128,26 +108,22 @@ def summary(decided: list[dict[str, Any]], waiting: list[dict[str, Any]]) -> dic
         "decisions": sum(statuses.values()),
         "by_status": [
             (words, statuses.get(status, 0))
-            for status, words in readmodel.DECISION_STATUS_WORDS.items()
+            for status, words in queries.DECISION_STATUS_WORDS.items()
         ],
     }
 
 
-@bp.get("/staff/reports/you-said-we-did.html")
+@blp.route("/you-said-we-did.html", methods=["GET"])
 @require_role(*RESULTS)  # officers, analysts, board viewers (and admins)
-@doc(
-    "Board report: a print-friendly HTML board paper of every published decision",
-    tag=TAG,
-    query=ReportFiltersSchema,
-    produces="text/html",
-    errors=(401, 403, 422),
-    description="The CSV's content with a summary table (consultations, responses, "
-    "decisions by status) and the consultations waiting for a decision; print it to PDF.",
-)
-def staff_report_html() -> Any:
-    filters, found = _report()
-    audit("report.you_said_we_did.html", _audit_target(filters))
-    decided, waiting = readmodel.split_decided(found)
+@blp.arguments(ReportFiltersSchema, location="query")
+@file_response("text/html", "A board paper to print")
+def report_html(filters: dict[str, Any]) -> Any:
+    """Board report: a print-friendly HTML board paper of every published decision
+
+    The CSV's content with a summary table (consultations, responses, decisions by
+    status) and the consultations waiting for a decision; print it to PDF."""
+    found = _report(filters, "html")
+    decided, waiting = queries.split_decided(found)
     html = render_template(
         "board_report.html",
         summary=summary(decided, waiting),

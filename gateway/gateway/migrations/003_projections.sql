@@ -1,4 +1,4 @@
--- Read models the gateway builds from the services' domain events (gateway.projections),
+-- Read models the gateway builds from the services' domain events (gateway.readmodels.projections),
 -- so dashboard reads never fan out RPC calls, and the dead letters operators must see.
 
 -- One row per consultation surveys has told us about. ``event_at`` is the

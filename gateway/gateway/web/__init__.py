@@ -15,30 +15,31 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Response, redirect, render_template, request, session, url_for
 from markupsafe import Markup, escape
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_contracts import surveys as contract
+from engage_contracts.base import load
 from engage_contracts.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES, current_consent
 from engage_contracts.shared import DEFAULT_LANGUAGE, localised
-from gateway import readmodel
-from gateway.api.docs import doc
-from gateway.context import engage
-from gateway.errors import ApiError, ServiceUnavailable
-from gateway.security import READ, WRITE, rate_limited
-from gateway.submissions import (
+from gateway.application.responses import (
+    check,
     current_or_snapshot,
     decoy_receipt_code,
     normalise_receipt,
     submit_response,
-    validate_locally,
 )
+from gateway.context import engage
+from gateway.errors import ApiError, ServiceUnavailable
+from gateway.http import Blueprint, error_doc
+from gateway.readmodels import queries
+from gateway.security import READ, WRITE, rate_limited
 from gateway.web import forms
 from gateway.web.schemas import CsrfForm, PageFilters, ResponseForm
-
-TAG = "resident web pages"
 
 bp = Blueprint(
     "web",
@@ -46,7 +47,47 @@ bp = Blueprint(
     template_folder="templates",
     static_folder="static",
     static_url_path="/static/web",
+    description="Resident web pages (HTML, no JavaScript needed)",
 )
+HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+def page(
+    summary: str,
+    *,
+    query: type | None = None,
+    form: type | None = None,
+    status: int = 200,
+    headers: dict[str, Any] | None = None,
+    errors: tuple[int, ...] = (),
+    description: str = "",
+) -> Any:
+    """Document a resident page in /openapi.json: an HTML operation (its errors are pages
+    too), with its query filters or its form body."""
+    success: dict[str, Any] = {"description": "a page", "content": HTML}
+    if status == 303:
+        success = {"description": "on to the next page"}
+    if headers:
+        success["headers"] = headers
+    doc: dict[str, Any] = {
+        "summary": summary,
+        "responses": {str(status): success, **_error_pages(errors)},
+    }
+    if description:
+        doc["description"] = description
+    if query is not None:
+        doc["parameters"] = [{"in": "query", "schema": query}]
+    if form is not None:
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": form}},
+        }
+    return Blueprint.doc(**doc)
+
+
+def _error_pages(statuses: tuple[int, ...]) -> dict[str, Any]:
+    return {str(s): error_doc(s, html=True) for s in statuses}
+
 
 LONDON = ZoneInfo("Europe/London")
 CSRF_SESSION_KEY = "csrf"
@@ -99,7 +140,7 @@ def paragraphs(value: str | None) -> Markup:
 
 @bp.app_context_processor
 def _reference() -> dict[str, Any]:
-    return {"PLACES": PLACES, "PRIORITIES": PRIORITIES, "status_words": readmodel.status_words}
+    return {"PLACES": PLACES, "PRIORITIES": PRIORITIES, "status_words": queries.status_words}
 
 
 def _csrf_token() -> str:
@@ -189,14 +230,12 @@ def _page_filters() -> tuple[str, str]:
     return (place if place in PLACES else "", priority if priority in PRIORITIES else "")
 
 
-@bp.get("/")
-@doc(
+@bp.route("/", methods=["GET"])
+@page(
     "Home: the consultations open now, filterable by place and priority",
-    tag=TAG,
     query=PageFilters,
-    produces="text/html",
-    description="From surveys; while it does "
-    "not answer, from the gateway's read model (kept from surveys' events).",
+    description="From surveys; while it does not answer, from the gateway's read model "
+    "(kept from surveys' events).",
 )
 def index() -> Any:
     filters: dict[str, Any] = {"status": "open", "accepting": True}
@@ -210,7 +249,7 @@ def index() -> Any:
         consultations = ctx.services.surveys("list_consultations", filters)
     except ServiceUnavailable:
         with ctx.db.connection() as conn:
-            consultations = readmodel.open_consultations(
+            consultations = queries.open_consultations(
                 conn, datetime.now(UTC), place or None, priority or None
             )
     return render_template(
@@ -218,57 +257,51 @@ def index() -> Any:
     )
 
 
-@bp.get("/you-said-we-did")
-@rate_limited(READ)
-@doc(
+@bp.route("/you-said-we-did", methods=["GET"])
+@rate_limited(READ, html=True)
+@page(
     "You said, we did: what people told us in closed consultations, what was decided "
     "and what is still waiting for a decision",
-    tag=TAG,
     query=PageFilters,
-    produces="text/html",
     description="Read from the gateway's read model only (no call "
     "to the services), so it answers while they are down and may lag them by a moment.",
 )
 def you_said_we_did() -> Any:
     place, priority = _page_filters()
     with engage().db.connection() as conn:
-        found = readmodel.you_said_we_did(conn, place or None, priority or None)
-    decided, waiting = readmodel.split_decided(found)
+        found = queries.you_said_we_did(conn, place or None, priority or None)
+    decided, waiting = queries.split_decided(found)
     return render_template(
         "you_said_we_did.html", place=place, priority=priority, decided=decided, waiting=waiting
     )
 
 
-@bp.get("/consultations/<consultation_id>")
-@doc(
+@bp.route("/consultations/<uuid:consultation_id>", methods=["GET"])
+@page(
     "A consultation and its questionnaire as an accessible form (no JavaScript needed)",
-    tag=TAG,
-    produces="text/html",
     errors=(404, 503),
 )
-def consultation(consultation_id: str) -> Any:
+def consultation(consultation_id: UUID) -> Any:
     # From the snapshot while surveys is down: residents can still answer (see submissions).
-    found = _visible(current_or_snapshot(engage(), consultation_id))
+    found = _visible(current_or_snapshot(engage(), str(consultation_id)))
     return _render_consultation(found)
 
 
-@bp.post("/consultations/<consultation_id>")
-@rate_limited(WRITE)
-@doc(
+@bp.route("/consultations/<uuid:consultation_id>", methods=["POST"])
+@rate_limited(WRITE, html=True)
+@page(
     "Send a response from the form: 303 to the receipt page, or the form again with an "
     "error summary (422)",
-    tag=TAG,
-    body=ResponseForm,
-    consumes="application/x-www-form-urlencoded",
-    produces="text/html",
+    form=ResponseForm,
     status=303,
-    headers={"Location": "the receipt page"},
+    headers={"Location": {"description": "the receipt page", "schema": {"type": "string"}}},
     errors=(400, 404, 409, 413, 422, 503),
 )
-def respond(consultation_id: str) -> Any:
+def respond(consultation_id: UUID) -> Any:
     _check_csrf()
     ctx = engage()
-    found = _visible(current_or_snapshot(ctx, consultation_id))
+    cid = str(consultation_id)
+    found = _visible(current_or_snapshot(ctx, cid))
     if request.form.get(forms.HONEYPOT_FIELD):
         # Filled in by something that is not a person: store nothing, say nothing.
         return render_template(
@@ -283,14 +316,13 @@ def respond(consultation_id: str) -> Any:
     key = _idempotency_key(request.form.get(forms.IDEMPOTENCY_FIELD))
     errors: dict[str, Any] = dict(parsed.errors)
     try:
+        submission = load(contract.ResponseInputSchema(), parsed.submission())
         if errors:
-            # The form already has a problem: still ask surveys about the rest, but
-            # check only, so nothing is queued until everything is right.
-            validate_locally(found, parsed.submission())
+            # The form already has a problem: still check the rest by the rules, but
+            # queue nothing until everything is right.
+            check(found, submission)
         else:
-            receipt = submit_response(
-                ctx, consultation_id, parsed.submission(), key, "web-form", found
-            )
+            receipt = submit_response(ctx, cid, submission, key, "web-form", found)
     except ValidationFailed as failed:
         # The form's own reason (e.g. "consent") wins over the rules' for the same input.
         errors.update(
@@ -302,24 +334,22 @@ def respond(consultation_id: str) -> Any:
         )
     except Conflict:
         # It closed while the resident was answering.
-        found = current_or_snapshot(ctx, consultation_id)
+        found = current_or_snapshot(ctx, cid)
         return _render_consultation(found, status=409)
     if errors:
         return _render_consultation(found, 422, request.form, errors, key)
     session[LAST_RECEIPT_KEY] = {
         "code": receipt["receipt_code"],
-        "consultation_id": consultation_id,
+        "consultation_id": cid,
         "title": found.get("title", ""),
     }
     return redirect(url_for("web.receipt", code=receipt["receipt_code"]), code=303)
 
 
-@bp.get("/receipts/<code>")
-@rate_limited(READ)
-@doc(
+@bp.route("/receipts/<code>", methods=["GET"])
+@rate_limited(READ, html=True)
+@page(
     "A receipt: whether the response is received, stored or rejected",
-    tag=TAG,
-    produces="text/html",
     errors=(404, 503),
 )
 def receipt(code: str) -> Any:
@@ -398,12 +428,10 @@ def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]], lis
     return sent, readable_answers(questions, sent.get("answers") or {}), equality
 
 
-@bp.get("/receipts/<code>/response")
-@rate_limited(WRITE)
-@doc(
+@bp.route("/receipts/<code>/response", methods=["GET"])
+@rate_limited(WRITE, html=True)
+@page(
     "What the resident sent, with a button to delete it",
-    tag=TAG,
-    produces="text/html",
     errors=(404, 503),
 )
 def my_response(code: str) -> Any:
@@ -425,14 +453,11 @@ def my_response(code: str) -> Any:
     return response
 
 
-@bp.post("/receipts/<code>/delete")
-@rate_limited(WRITE)
-@doc(
+@bp.route("/receipts/<code>/delete", methods=["POST"])
+@rate_limited(WRITE, html=True)
+@page(
     "Delete the resident's response (asks to confirm first)",
-    tag=TAG,
-    body=CsrfForm,
-    consumes="application/x-www-form-urlencoded",
-    produces="text/html",
+    form=CsrfForm,
     errors=(400, 404, 503),
 )
 def delete_response(code: str) -> Any:

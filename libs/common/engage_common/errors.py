@@ -20,11 +20,13 @@ class NotFound(Exception):
 
 @deserialize_to_instance
 class Conflict(Exception):
-    """The request is valid but the thing is not in a state that allows it."""
+    """The request is valid but the thing is not in a state that allows it; ``fields``
+    optionally names the fields at fault (``{"email": ["is already in use"]}``)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = fields or {}
 
 
 @deserialize_to_instance

@@ -113,3 +113,16 @@ def load(schema: Schema, data: Any, prefix: str = "") -> dict[str, Any]:
         return schema.load(data)
     except ValidationError as exc:
         raise ValidationFailed(flatten_errors(exc.messages, prefix)) from None
+
+
+class Moment(fields.AwareDateTime):
+    """A date and time in an answer: a datetime, or the ISO 8601 text it became on its way
+    over RPC (passed through as it is)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        return super()._serialize(value, attr, obj, **kwargs)

@@ -22,7 +22,7 @@ from marshmallow import (
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
-from engage_contracts.base import BaseSchema, messages, moment, nest, string
+from engage_contracts.base import BaseSchema, Moment, messages, moment, nest, string
 from engage_contracts.reference import (
     EQUALITY_FIELDS,
     EQUALITY_QUESTIONS,
@@ -321,7 +321,7 @@ class OutcomeSchema(BaseSchema):
         validate=validate.Length(min=1, error="add at least one decision"),
         error_messages=messages(invalid="must be a list of decisions"),
     )
-    published_at = moment(dump_only=True)
+    published_at = Moment(dump_only=True)
 
 
 class ResponseInputSchema(BaseSchema):
@@ -391,8 +391,8 @@ class ConsultationSchema(Schema):
     description = LocalisedText()
     places = fields.List(fields.String())
     priorities = fields.List(fields.String())
-    opens_at = fields.AwareDateTime(format="iso", allow_none=True)
-    closes_at = fields.AwareDateTime(format="iso", allow_none=True)
+    opens_at = Moment(allow_none=True)
+    closes_at = Moment(allow_none=True)
     status = fields.String(validate=validate.OneOf(STATUSES))
     accepting_responses = fields.Boolean()
     questionnaire = fields.Nested(QuestionnaireSchema)
@@ -402,10 +402,10 @@ class ConsultationSchema(Schema):
         metadata={"description": "the privacy wording a response must agree to (send its version)"},
     )
     response_count = fields.Integer()
-    created_at = fields.AwareDateTime(format="iso")
-    updated_at = fields.AwareDateTime(format="iso")
-    opened_at = fields.AwareDateTime(format="iso", allow_none=True)
-    closed_at = fields.AwareDateTime(format="iso", allow_none=True)
+    created_at = Moment()
+    updated_at = Moment()
+    opened_at = Moment(allow_none=True)
+    closed_at = Moment(allow_none=True)
 
 
 class ConsultationFiltersSchema(BaseSchema):

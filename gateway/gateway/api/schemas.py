@@ -1,50 +1,29 @@
-"""The gateway's own marshmallow schemas (errors, receipts, tokens, reference data,
-query filters) and ``load``, which turns marshmallow errors into a 422 naming each field.
-
-Consultation, question, outcome, response and results schemas are the surveys
-service's contract (``engage_contracts.surveys``), imported, not copied.
-"""
+"""The gateway's own HTTP schemas: errors, headers, staff and tokens, the audit log, the
+read models' answers, query filters. Consultation, question, outcome, response and
+results schemas are the surveys contract's (``engage_contracts.surveys``), imported."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import re
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from engage_contracts import base
 from engage_contracts import surveys as contract
+from engage_contracts.base import BaseSchema, Moment
 from engage_contracts.reference import PLACES, PRIORITIES
-from gateway.errors import ApiError
+from engage_contracts.shared import LocalisedText
+
+ROLE_VALUES = ["admin", "engagement-officer", "analyst", "board-viewer"]
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+TOKEN_PREFIX = re.compile(r"^eng_[0-9a-z]{1,60}$")
 
 
-def flatten_errors(messages: Any) -> dict[str, list[str]]:
-    """The contract's flattening (``{"answers": {"q1": ["x"]}}`` -> ``{"answers.q1": ["x"]}``),
-    with errors about the whole request body under ``body``."""
-    return {
-        ("body" if path == "_schema" else path): reasons
-        for path, reasons in base.flatten_errors(messages).items()
-    }
+class GatewaySchema(BaseSchema):
+    """Base for the gateway's own request schemas: the contract's plain-English messages,
+    unknown fields refused."""
 
 
-def load(schema: Schema, data: Any, what: str = "body") -> Any:
-    """Validate ``data``; a 422 ApiError listing every bad field otherwise."""
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        message = (
-            "Some fields need correcting."
-            if what == "body"
-            else "Some query parameters are not valid."
-        )
-        raise ApiError(message, fields=flatten_errors(exc.messages), status=422) from exc
-
-
-class GatewaySchema(base.BaseSchema):
-    """Base for the gateway's own request schemas: the contract's plain-English messages."""
-
-
-# -- errors ------------------------------------------------------------------------------------
+# -- errors and health --------------------------------------------------------------------
 
 
 class ErrorDetailSchema(Schema):
@@ -63,7 +42,17 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
-# -- public ------------------------------------------------------------------------------------
+class AliveSchema(Schema):
+    status = fields.String()
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(validate=validate.OneOf(["ready", "not ready"]))
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+    instance = fields.String(metadata={"description": "host:pid of the process that answered"})
+
+
+# -- public -------------------------------------------------------------------------------
 
 
 class PublicListQuerySchema(GatewaySchema):
@@ -75,6 +64,31 @@ class PublicListQuerySchema(GatewaySchema):
         load_default="open",
         validate=validate.OneOf(["open", "closed"]),
         metadata={"description": "open (default) or closed, to see outcomes"},
+    )
+
+
+# What residents see of a consultation: everything but counts of responses.
+PRIVATE_FIELDS = ("response_count",)
+
+
+class PublicConsultationListSchema(Schema):
+    consultations = fields.List(fields.Nested(contract.ConsultationSchema(exclude=PRIVATE_FIELDS)))
+
+
+class ConsultationListSchema(Schema):
+    consultations = fields.List(fields.Nested(contract.ConsultationSchema))
+
+
+class IdempotencyHeaderSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # every other header
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Regexp(
+            IDEMPOTENCY_KEY, error="must be 1 to 200 printable characters without spaces"
+        ),
+        metadata={"description": "the same key again gets the same receipt, stored once"},
     )
 
 
@@ -106,9 +120,33 @@ class ReferenceSchema(Schema):
     equality_questions = fields.List(fields.Nested(EqualityQuestionSchema), required=True)
 
 
-# -- staff -------------------------------------------------------------------------------------
+class PlaceCountSchema(Schema):
+    place = fields.String(
+        allow_none=True,
+        metadata={"description": "place code, or null when the resident did not say"},
+    )
+    label = fields.String()
+    count = fields.Integer()
 
-ROLE_VALUES = ["admin", "engagement-officer", "analyst", "board-viewer"]
+
+class YouSaidWeDidItemSchema(Schema):
+    id = fields.String()
+    title = LocalisedText()
+    places = fields.List(fields.String())
+    priorities = fields.List(fields.String())
+    status = fields.String()
+    opens_at = Moment(allow_none=True)
+    closes_at = Moment(allow_none=True)
+    response_count = fields.Integer()
+    responses_by_place = fields.List(fields.Nested(PlaceCountSchema))
+    outcome = fields.Nested(contract.OutcomeSchema, allow_none=True)
+
+
+class YouSaidWeDidSchema(Schema):
+    consultations = fields.List(fields.Nested(YouSaidWeDidItemSchema))
+
+
+# -- staff --------------------------------------------------------------------------------
 
 
 class StaffUserSchema(GatewaySchema):
@@ -124,53 +162,6 @@ class StaffUserUpdateSchema(GatewaySchema):
     role = fields.String(validate=validate.OneOf(ROLE_VALUES))
 
 
-class TokenSchema(Schema):
-    prefix = fields.String(
-        metadata={"description": "public id of the token", "example": "eng_3f9a1c2b"}
-    )
-    label = fields.String()
-    email = fields.String()
-    name = fields.String()
-    role = fields.String()
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime(metadata={"description": "the token stops working then"})
-    revoked_at = fields.DateTime(allow_none=True)
-    last_used_at = fields.DateTime(allow_none=True)
-    state = fields.Function(
-        lambda t: token_state(t), metadata={"enum": ["active", "revoked", "expired"]}
-    )
-
-
-def token_state(token: dict[str, Any]) -> str:
-    if token.get("revoked_at"):
-        return "revoked"
-    expires = token.get("expires_at")
-    return "expired" if expires is not None and expires <= datetime.now(UTC) else "active"
-
-
-class IssuedTokenSchema(TokenSchema):
-    token = fields.String(metadata={"description": "shown once; store it safely"})
-
-
-class TokenIssueSchema(GatewaySchema):
-    email = fields.Email(required=True)
-    label = fields.String(load_default="", validate=validate.Length(max=200))
-    valid_days = fields.Integer(
-        strict=True,
-        validate=validate.Range(
-            min=1, max=365, error="must be a whole number of days from 1 to 365"
-        ),
-        metadata={
-            "description": "days the token works for: up to TOKEN_TTL_DAYS (90 unless "
-            "configured), which is also the default"
-        },
-    )
-
-
-class TokenListSchema(Schema):
-    tokens = fields.List(fields.Nested(TokenSchema))
-
-
 class StaffListSchema(Schema):
     staff = fields.List(fields.Nested(StaffUserSchema))
 
@@ -183,7 +174,43 @@ class MeSchema(Schema):
     token_prefix = fields.String()
 
 
-# -- privacy: erasure requests and the audit log ------------------------------------------------
+class TokenSchema(Schema):
+    prefix = fields.String(
+        metadata={"description": "public id of the token", "example": "eng_3f9a1c2b"}
+    )
+    label = fields.String()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(metadata={"description": "the token stops working then"})
+    revoked_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True)
+    state = fields.String(validate=validate.OneOf(["active", "revoked", "expired"]))
+
+
+class IssuedTokenSchema(TokenSchema):
+    token = fields.String(metadata={"description": "shown once; store it safely"})
+
+
+class TokenIssueSchema(GatewaySchema):
+    email = fields.Email(required=True)
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+    valid_days = fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(
+            min=1, max=365, error="must be a whole number of days from 1 to 365"
+        ),
+        metadata={
+            "description": "days the token works for: up to TOKEN_TTL_DAYS (90 unless "
+            "configured), which is also the default"
+        },
+    )
+
+
+class TokenListSchema(Schema):
+    tokens = fields.List(fields.Nested(TokenSchema))
 
 
 class ErasureRequestSchema(GatewaySchema):
@@ -226,9 +253,34 @@ class AuditLogSchema(Schema):
     entries = fields.List(fields.Nested(AuditEntrySchema))
 
 
-class AuditQuerySchema(GatewaySchema):
+class LimitQuerySchema(GatewaySchema):
     limit = fields.Integer(
         load_default=100,
         validate=validate.Range(min=1, max=1000),
         error_messages={"invalid": "must be a whole number"},
+    )
+
+
+class DeadLetterSchema(Schema):
+    id = fields.Integer()
+    message_id = fields.String(allow_none=True)
+    queue = fields.String(metadata={"description": "the queue it failed on"})
+    error = fields.String(metadata={"description": "the last error, as the handler raised it"})
+    headers = fields.Dict()
+    body = fields.String(metadata={"description": "the message body as text"})
+    received_at = fields.DateTime(format="iso")
+
+
+class DeadLetterListSchema(Schema):
+    dead_letters = fields.List(fields.Nested(DeadLetterSchema))
+
+
+class ReportFiltersSchema(GatewaySchema):
+    place = fields.String(
+        validate=validate.OneOf(list(PLACES)),
+        metadata={"description": "only consultations for this place"},
+    )
+    priority = fields.String(
+        validate=validate.OneOf(list(PRIORITIES)),
+        metadata={"description": "only consultations for this priority"},
     )

@@ -1,8 +1,4 @@
-"""SQL over the gateway's own database: staff users, API tokens, audit log.
-
-Every function takes an open connection (from ``Pool.connection()``), so the
-caller decides the transaction. Rows are dicts.
-"""
+"""Staff users and their API tokens (stored only as hashes)."""
 
 from __future__ import annotations
 
@@ -150,18 +146,3 @@ def revoke_token(conn: Connection, prefix: str) -> Row | None:
         (prefix,),
     ).fetchone()
     return token_by_id(conn, row["id"]) if row else None
-
-
-def audit(conn: Connection, staff_user_id: int | None, action: str, target: str = "") -> None:
-    conn.execute(
-        "INSERT INTO audit_log (staff_user_id, action, target) VALUES (%s, %s, %s)",
-        (staff_user_id, action, target),
-    )
-
-
-def audit_entries(conn: Connection, limit: int = 100) -> list[Row]:
-    return conn.execute(
-        "SELECT a.id, a.staff_user_id, u.email, a.action, a.target, a.at FROM audit_log a"
-        " LEFT JOIN staff_users u ON u.id = a.staff_user_id ORDER BY a.id DESC LIMIT %s",
-        (limit,),
-    ).fetchall()

@@ -114,3 +114,12 @@ def split_decided(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], li
 
 def status_words(status: str | None) -> str:
     return DECISION_STATUS_WORDS.get(status or "", (status or "").replace("-", " ").capitalize())
+
+
+def dead_letters(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Messages that failed every retry, newest first."""
+    return conn.execute(
+        "SELECT id, message_id, queue, error, headers, body, received_at FROM dead_letters"
+        " ORDER BY received_at DESC, id DESC LIMIT %s",
+        (limit,),
+    ).fetchall()

@@ -1,4 +1,4 @@
-"""Accepting a resident's response: validate it, queue it durably, give a receipt.
+"""Accepting a resident's response: check it, queue it durably, give a receipt.
 
 The response is not written by the gateway: it goes on the durable queue
 ``surveys.submissions`` with publisher confirms, and the surveys service stores
@@ -29,14 +29,12 @@ from typing import Any
 
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
-from psycopg.types.json import Jsonb
 
-from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
 from engage_contracts import surveys as contract
-from engage_contracts.base import load
 from gateway.context import Engage
 from gateway.errors import QueueUnavailable, ServiceUnavailable
+from gateway.store import snapshots
 
 log = logging.getLogger(__name__)
 RECEIPT_CODE = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
@@ -79,12 +77,12 @@ def submit_response(
     channel: str,
     consultation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Check ``submission`` against the consultation (fetched unless the caller already
-    has it from ``current_or_snapshot``), queue it as having come by ``channel``, and
-    return the receipt."""
+    """Check ``submission`` (as ``ResponseInputSchema`` loaded it) against the consultation
+    (fetched unless the caller already has it from ``current_or_snapshot``), queue it as
+    having come by ``channel``, and return the receipt."""
     if consultation is None:
         consultation = current_or_snapshot(ctx, consultation_id)
-    cleaned = validate_locally(consultation, submission)
+    cleaned = check(consultation, submission)
     return queue_response(
         ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned, idempotency_key, channel
     )
@@ -135,32 +133,6 @@ def _queue_or_503() -> Iterator[None]:
         raise QueueUnavailable() from exc
 
 
-def remember(pool: Pool, consultation: dict[str, Any]) -> None:
-    """Keep the snapshot; rewritten only when surveys changed the consultation (its
-    ``updated_at``), not on every page view and submission."""
-    with pool.connection() as conn:
-        conn.execute(
-            "INSERT INTO consultation_snapshots (consultation_id, body) VALUES (%s, %s)"
-            " ON CONFLICT (consultation_id) DO UPDATE SET body = EXCLUDED.body,"
-            " fetched_at = now()"
-            " WHERE consultation_snapshots.body->>'updated_at'"
-            " IS DISTINCT FROM EXCLUDED.body->>'updated_at'",
-            (consultation["id"], Jsonb(consultation)),
-        )
-
-
-def recall(pool: Pool, consultation_id: str) -> dict[str, Any] | None:
-    try:
-        uuid.UUID(str(consultation_id))
-    except ValueError:
-        return None
-    with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT body FROM consultation_snapshots WHERE consultation_id = %s", (consultation_id,)
-        ).fetchone()
-    return row["body"] if row else None
-
-
 def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
     """The consultation from surveys (remembered as the snapshot), or while surveys does
     not answer, the last snapshot with ``accepting_responses`` worked out again for now,
@@ -168,7 +140,8 @@ def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
     try:
         consultation = ctx.services.surveys("get_consultation", consultation_id)
     except ServiceUnavailable:
-        snapshot = recall(ctx.db, consultation_id)
+        with ctx.db.connection() as conn:
+            snapshot = snapshots.recall(conn, consultation_id)
         if snapshot is None:
             raise
         return {
@@ -178,7 +151,8 @@ def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
             ),
         }
     if consultation.get("status") != "draft":
-        remember(ctx.db, consultation)
+        with ctx.db.connection() as conn:
+            snapshots.remember(conn, consultation)
     return consultation
 
 
@@ -194,8 +168,8 @@ def _with_dates(consultation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def validate_locally(consultation: dict[str, Any], submission: dict[str, Any]) -> dict[str, Any]:
-    """The checks surveys' ``validate_submission`` makes, with the same pure rules, on the
-    consultation as surveys just gave it (or its snapshot): one RPC per submission."""
-    data = load(contract.ResponseInputSchema(), submission)
-    return contract.validate_submission(_with_dates(consultation), data, datetime.now(UTC))
+def check(consultation: dict[str, Any], submission: dict[str, Any]) -> dict[str, Any]:
+    """The contract's checks of a loaded response against the consultation as surveys just
+    gave it (or its snapshot), as surveys makes them when it stores it: the cleaned
+    response, ``Conflict`` when it takes no answers, or ``ValidationFailed``."""
+    return contract.validate_submission(_with_dates(consultation), submission, datetime.now(UTC))

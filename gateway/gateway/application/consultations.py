@@ -1,0 +1,108 @@
+"""What staff do with consultations, through the surveys service: every change and every
+read of residents' own words is audited here, once, whichever route asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from gateway.application.staff import record
+from gateway.context import Engage
+
+EXPORT_PAGE = 500
+
+
+def create(ctx: Engage, actor: int, draft: dict[str, Any]) -> dict[str, Any]:
+    consultation = ctx.services.surveys("create_consultation", draft)
+    record(ctx.db, actor, "consultation.create", str(consultation["id"]))
+    return consultation
+
+
+def update(ctx: Engage, actor: int, consultation_id: str, changes: dict[str, Any]) -> Any:
+    consultation = ctx.services.surveys("update_consultation", consultation_id, changes)
+    record(ctx.db, actor, "consultation.update", consultation_id)
+    return consultation
+
+
+def open_(ctx: Engage, actor: int, consultation_id: str) -> dict[str, Any]:
+    consultation = ctx.services.surveys("open_consultation", consultation_id)
+    record(ctx.db, actor, "consultation.open", consultation_id)
+    return consultation
+
+
+def close(ctx: Engage, actor: int, consultation_id: str) -> dict[str, Any]:
+    consultation = ctx.services.surveys("close_consultation", consultation_id)
+    record(ctx.db, actor, "consultation.close", consultation_id)
+    return consultation
+
+
+def publish_outcome(
+    ctx: Engage, actor: int, consultation_id: str, outcome: dict[str, Any]
+) -> dict[str, Any]:
+    consultation = ctx.services.surveys("publish_outcome", consultation_id, outcome)
+    record(ctx.db, actor, "consultation.outcome", consultation_id)
+    return consultation
+
+
+def results(
+    ctx: Engage, actor: int, consultation_id: str, filters: dict[str, Any]
+) -> dict[str, Any]:
+    found = ctx.services.surveys("get_results", consultation_id, filters)
+    if any(q.get("free_text") for q in found.get("questions", [])):
+        # residents' own words are personal data: reading them is audited
+        record(ctx.db, actor, "consultation.results.free_text", consultation_id)
+    return found
+
+
+def export(ctx: Engage, actor: int, consultation_id: str) -> tuple[list[str], Iterator[list[Any]]]:
+    """The export's header and its rows, page after page. The first page is fetched now,
+    so a missing consultation or an absent service is an error status, not a broken
+    download; the rest as the rows are read."""
+    services = ctx.services  # the rows are read after the request context is gone
+
+    def fetch(after: int | None) -> dict[str, Any]:
+        return services.surveys("export_responses", consultation_id, after, EXPORT_PAGE)
+
+    first = fetch(None)
+    record(ctx.db, actor, "consultation.export", consultation_id)
+    return first["columns"], _rows(first, fetch)
+
+
+def _rows(first: dict[str, Any], fetch: Callable[[int | None], dict[str, Any]]) -> Iterator[Any]:
+    page = first
+    while True:
+        yield from page["rows"]
+        if page.get("next_after") is None:
+            return
+        page = fetch(page["next_after"])
+
+
+# Services that hold data about residents, and what they hold. Feedback and events hold
+# no personal data yet; when they do, they get a find/erase RPC and a line here.
+SERVICES_CHECKED = {
+    "surveys": "searched (responses: receipt code, free-text answers, postcode district)",
+    "feedback": "holds no personal data",
+    "events": "holds no personal data",
+}
+
+
+def erasure_request(
+    ctx: Engage, actor: int, receipt_code: str | None, text: str | None, confirm: bool
+) -> dict[str, Any]:
+    """Find what may be about one person (by receipt code and/or a text they may have
+    typed) and, with ``confirm``, erase it. The audit says who searched and what was
+    found, never the searched text."""
+    found = ctx.services.surveys("find_personal_data", receipt_code, text)
+    ids = [r["response_id"] for r in found["responses"]]
+    criteria = f"receipt_code={receipt_code or '-'} text={'given' if text else '-'}"
+    record(ctx.db, actor, "personal_data.search", f"{criteria} found={len(ids)}")
+    erased = 0
+    if confirm and ids:
+        erased = ctx.services.surveys("erase_responses", ids)["erased"]
+        record(ctx.db, actor, "personal_data.erase", "responses " + ",".join(map(str, ids)))
+    return {
+        "found": found["responses"],
+        "truncated": found["truncated"],
+        "erased": erased,
+        "services_checked": SERVICES_CHECKED,
+    }

@@ -1,0 +1,123 @@
+"""The gateway's admin commands (``./engage manage ...``, or ``python -m gateway.cli``).
+
+The same workflows as the admin API (``gateway.application.staff``), from a shell: it
+needs no token, so it is also how an admin locked out (every admin token expired or
+revoked) gets back in. Settings (``DATABASE_URL``, ``TOKEN_TTL_DAYS``) come from the
+environment. ``--help`` on any command says what it does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from engage_common.db import Pool
+from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_common.migrate import migrate as apply_migrations
+from gateway.application import staff
+from gateway.application.staff import ROLES
+from gateway.config import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@contextmanager
+def _pool(settings: Settings) -> Iterator[Pool]:
+    pool = Pool(settings.database_url, size=1)
+    try:
+        yield pool
+    except (NotFound, Conflict) as exc:
+        raise click.ClickException(exc.message) from None
+    except ValidationFailed as exc:
+        reasons = "; ".join(f"{k} {', '.join(v)}" for k, v in exc.errors.items())
+        raise click.ClickException(reasons) from None
+    finally:
+        pool.close()
+
+
+@click.group(help=__doc__)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    ctx.ensure_object(dict)
+    ctx.obj.setdefault("settings", Settings.from_env())
+
+
+def _settings() -> Settings:
+    return click.get_current_context().obj["settings"]
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the gateway database (DATABASE_URL)."""
+    names = apply_migrations(_settings().database_url, MIGRATIONS)
+    click.echo(f"applied {len(names)} migration(s) {' '.join(names)}".rstrip())
+
+
+@cli.command("create-staff")
+@click.option("--email", required=True, help="their work email; they are found by it")
+@click.option("--name", required=True, help="their name, as the audit log shows it")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="what they may do")
+def create_staff(email: str, name: str, role: str) -> None:
+    """Add a staff user."""
+    with _pool(_settings()) as db:
+        row = staff.create_staff(db, None, email, name, role)
+    click.echo(f"created {row['role']} {row['email']} (id {row['id']})")
+
+
+@cli.command("issue-token")
+@click.option("--email", required=True, help="the staff user the token is for")
+@click.option("--label", default="", help="where it will be used, e.g. 'laptop'")
+@click.option(
+    "--valid-days", type=int, default=None, help="days it works (default and most: TOKEN_TTL_DAYS)"
+)
+def issue_token(email: str, label: str, valid_days: int | None) -> None:
+    """Issue an API token; it is printed once, on its own line (the rest goes to stderr)."""
+    settings = _settings()
+    with _pool(settings) as db:
+        token, row = staff.issue_token_for(
+            db, None, email, label, valid_days, settings.token_ttl_days
+        )
+    click.echo(
+        f"# token {row['prefix']} for {row['email']} ({row['role']}), works until "
+        f"{row['expires_at']:%Y-%m-%d %H:%M} UTC; shown once, store it safely:",
+        err=True,
+    )
+    click.echo(token)
+
+
+@cli.command("revoke-token")
+@click.option("--prefix", required=True, help="the token's public id, e.g. eng_3f9a1c2b")
+@click.option("--force", is_flag=True, help="even the last working admin token")
+def revoke_token(prefix: str, force: bool) -> None:
+    """Revoke a token by its prefix; it stops working at once."""
+    with _pool(_settings()) as db:
+        try:
+            row = staff.revoke(db, None, prefix, force=force)
+        except Conflict as exc:
+            raise click.ClickException(f"{exc.message} (--force revokes it anyway)") from None
+    click.echo(f"revoked {row['prefix']} ({row['email']})")
+
+
+@cli.command("list-tokens")
+def list_tokens() -> None:
+    """List tokens: prefix, state, owner, role, label, expiry, last use (never a token)."""
+    with _pool(_settings()) as db:
+        rows = staff.list_tokens(db)
+    for row in rows:
+        used = row["last_used_at"].isoformat() if row["last_used_at"] else "never"
+        click.echo(
+            f"{row['prefix']}\t{row['state']}\t{row['email']}\t{row['role']}\t"
+            f"{row['label']}\texpires {row['expires_at']:%Y-%m-%d}\tlast used {used}"
+        )
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
