@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from engage_common.db import connect
+from engage_common.messaging import DurablePublisher
 from engage_common.testing import eventually, holds_for
 from engage_contracts.reference import CONSENT_VERSION
 from tests.conftest import Suite, start_suite
@@ -118,6 +119,24 @@ def submit(suite: Suite, cid: str, i: int, key: str) -> requests.Response:
     return suite.api(
         "POST", f"/consultations/{cid}/responses", json=answer(i), headers={"Idempotency-Key": key}
     )
+
+
+def queue_directly(suite: Suite, cid: str, total: int, prefix: str) -> None:
+    """``total`` valid submissions put straight on surveys' queue, as the gateway would."""
+    publisher = DurablePublisher(suite.amqp_uri)
+    now = datetime.now(UTC).isoformat()
+    for i in range(total):
+        sid = str(uuid.uuid4())
+        message = {
+            "submission_id": sid,
+            "receipt_code": f"{prefix}-{i:04d}-{sid[:8]}",
+            "consultation_id": cid,
+            **answer(i),
+            "equality": None,
+            "submitted_at": now,
+            "channel": "online",
+        }
+        publisher.submit("surveys", message, message_id=sid)
 
 
 def surveys_sql(suite: Suite, sql: str, *params: Any) -> list[dict[str, Any]]:
@@ -399,28 +418,10 @@ def test_every_gateway_worker_calls_a_service_again_within_a_second_of_it_answer
 def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, officer: str) -> None:
     """Thousands of queued submissions are stored after a restart while officers keep
     reading: every read answers 200 within the gateway's RPC timeout."""
-    from engage_common.messaging import DurablePublisher
-
     cid = open_consultation(rsuite, officer, "Backlog")
     rsuite.stop("surveys")
     total = 3000
-    publisher = DurablePublisher(rsuite.amqp_uri)
-    now = datetime.now(UTC).isoformat()
-    for i in range(total):
-        sid = str(uuid.uuid4())
-        publisher.submit(
-            "surveys",
-            {
-                "submission_id": sid,
-                "receipt_code": f"BACK-{i:04d}-{sid[:8]}",
-                "consultation_id": cid,
-                **answer(i),
-                "equality": None,
-                "submitted_at": now,
-                "channel": "online",
-            },
-            message_id=sid,
-        )
+    queue_directly(rsuite, cid, total, "BACK")
 
     rsuite.start("surveys")
     eventually(lambda: stored(rsuite, cid) > 0, 60, "surveys to start storing", interval=0.02)
@@ -461,28 +462,10 @@ def test_staff_reads_answer_while_surveys_drains_a_backlog(rsuite: Suite, office
 def test_sigterm_while_consuming_drops_nothing_and_stores_nothing_twice(
     rsuite: Suite, officer: str
 ) -> None:
-    from engage_common.messaging import DurablePublisher
-
     cid = open_consultation(rsuite, officer, "Graceful")
     rsuite.stop("surveys")
     total = 1000
-    publisher = DurablePublisher(rsuite.amqp_uri)
-    now = datetime.now(UTC).isoformat()
-    for i in range(total):
-        sid = str(uuid.uuid4())
-        publisher.submit(
-            "surveys",
-            {
-                "submission_id": sid,
-                "receipt_code": f"TERM-{i:04d}-{sid[:8]}",
-                "consultation_id": cid,
-                **answer(i),
-                "equality": None,
-                "submitted_at": now,
-                "channel": "online",
-            },
-            message_id=sid,
-        )
+    queue_directly(rsuite, cid, total, "TERM")
 
     rsuite.start("surveys")
     eventually(lambda: stored(rsuite, cid) > 0, 60, "surveys to start storing", interval=0.02)

@@ -26,6 +26,17 @@ NOT_GIVEN = "Not given"
 PLACE_WORDS = {**PLACES, OUTSIDE_AREA: "Outside West Yorkshire and Harrogate"}
 
 
+def _naming(
+    clauses: list[str], params: list[Any], place: str | None, priority: str | None
+) -> tuple[list[str], list[Any]]:
+    """``clauses``/``params`` plus: the consultation names ``place``, and ``priority``."""
+    for column, value in (("places", place), ("priorities", priority)):
+        if value:
+            clauses.append(f"%s = ANY({column})")
+            params.append(value)
+    return clauses, params
+
+
 def you_said_we_did(
     conn: Connection, place: str | None = None, priority: str | None = None
 ) -> list[dict[str, Any]]:
@@ -33,13 +44,7 @@ def you_said_we_did(
     each with ``responses_by_place`` ([{place, label, count}], biggest first, then
     ``place`` None: residents who did not say). ``place``/``priority`` keep only the
     consultations that name them."""
-    clauses, params = ["(status = 'closed' OR outcome IS NOT NULL)"], []
-    if place:
-        clauses.append("%s = ANY(places)")
-        params.append(place)
-    if priority:
-        clauses.append("%s = ANY(priorities)")
-        params.append(priority)
+    clauses, params = _naming(["(status = 'closed' OR outcome IS NOT NULL)"], [], place, priority)
     rows = conn.execute(
         # For a closed consultation, ``closes_at`` is when it actually closed.
         "SELECT id, title, places, priorities, status, opens_at,"
@@ -81,13 +86,9 @@ def open_consultations(
 ) -> list[dict[str, Any]]:
     """Consultations taking answers at ``now``, as the home page lists them (soonest to
     close first), from events: what residents still see while surveys is away."""
-    clauses, params = ["status = 'open'", "opens_at <= %s", "closes_at > %s"], [now, now]
-    if place:
-        clauses.append("%s = ANY(places)")
-        params.append(place)
-    if priority:
-        clauses.append("%s = ANY(priorities)")
-        params.append(priority)
+    clauses, params = _naming(
+        ["status = 'open'", "opens_at <= %s", "closes_at > %s"], [now, now], place, priority
+    )
     rows = conn.execute(
         "SELECT id, title, summary, places, priorities, opens_at, closes_at"
         " FROM consultation_summaries WHERE " + " AND ".join(clauses) + " ORDER BY closes_at, id",
