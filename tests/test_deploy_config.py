@@ -97,6 +97,10 @@ def k8s_commands(name: str) -> str:
     )
 
 
+# What every process reads besides its own settings: the ICS it serves (engage_contracts.ics).
+EVERY_PROCESS = {"ENGAGE_ICS_CONFIG"}
+
+
 def gateway_settings_env() -> set[str]:
     source = (ROOT / "gateway/gateway/config.py").read_text()
     names = set(re.findall(r"""env\.get\(\s*["']([A-Z0-9_]+)["']""", source))
@@ -114,7 +118,7 @@ def test_every_service_directory_is_deployed() -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_env_matches_its_nameko_config(service: str) -> None:
-    wanted = set(config_env(service))
+    wanted = set(config_env(service)) | EVERY_PROCESS
     assert wanted >= {"AMQP_URI", "DATABASE_URL"}
     assert set(COMPOSE["services"][service]["environment"]) == wanted
     for container in pod_spec(service).get("initContainers", []) + pod_spec(service)["containers"]:
@@ -295,6 +299,7 @@ def test_projections_migrate_the_gateway_database_then_run() -> None:
     """The gateway's read-model service: its own process, the gateway's database."""
     wanted = set(config_env("projections"))
     assert wanted == {"AMQP_URI", "DATABASE_URL"}
+    wanted |= EVERY_PROCESS
     compose = COMPOSE["services"]["projections"]
     assert set(compose["environment"]) == wanted
     assert database_of(compose["environment"]["DATABASE_URL"]) == "engage_gateway"
@@ -435,3 +440,19 @@ def test_the_environment_is_exactly_what_constraints_txt_pins() -> None:
     }  # our own
     installed.pop("pip", None)
     assert installed == pinned
+
+
+def test_every_process_is_told_which_ics_it_serves() -> None:
+    """Every process reads the ICS configuration at start (engage_contracts.ics): compose
+    and every k8s container name it, and the name is a shipped configuration."""
+    from engage_contracts.ics import SHIPPED
+
+    shipped = {p.stem for p in SHIPPED.glob("*.yaml")}
+    for app in APPS:
+        value = COMPOSE["services"][app]["environment"]["ENGAGE_ICS_CONFIG"]
+        assert value.removeprefix("${ENGAGE_ICS_CONFIG:-").rstrip("}") in shipped, app
+        for container in pod_spec(app).get("initContainers", []) + pod_spec(app)["containers"]:
+            env = {e["name"]: e for e in container["env"]}
+            ref = env["ENGAGE_ICS_CONFIG"]["valueFrom"]["configMapKeyRef"]
+            assert ref["key"] == "ENGAGE_ICS_CONFIG", (app, container["name"])
+    assert k8s("ConfigMap", "engage-config")["data"]["ENGAGE_ICS_CONFIG"] in shipped

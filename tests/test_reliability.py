@@ -22,8 +22,11 @@ import requests
 from engage_common.db import connect
 from engage_common.messaging import DurablePublisher
 from engage_common.testing import eventually, holds_for
-from engage_contracts.reference import CONSENT_VERSION
+from engage_contracts.reference import current_consent
 from tests.conftest import Suite, start_suite
+
+# From the ICS configuration the tests run under (the default one).
+CONSENT_VERSION = current_consent()["version"]
 
 QUESTIONNAIRE = {
     "questions": [

@@ -17,6 +17,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
+from engage_contracts.ics import ics
+from engage_contracts.reference import places
 from engage_contracts.shared import localised
 from gateway.application.responses import queue_response
 from gateway.application.staff import DEMO_TOKEN_LABEL, reissue_labelled
@@ -24,7 +26,6 @@ from gateway.config import Settings
 from gateway.store import staff as store
 
 ADMIN_EMAIL = "admin@engage.example"
-ALL_PLACES = ["bradford-craven", "calderdale", "harrogate", "kirklees", "leeds", "wakefield"]
 
 
 def _options(*labels: str) -> list[dict[str, str]]:
@@ -41,7 +42,7 @@ AGEING_WELL = {
         "communities, with care that is joined up. Tell us what would help."
     ),
     "description": (
-        "Across West Yorkshire and Harrogate, health and care partners are planning how to "
+        "Across our area, health and care partners are planning how to "
         "support older people to stay happy, healthy and at home. People have told us: "
         "'Listen to me', 'See me as a whole person', and 'Encourage and assist me to use "
         "digital technology but don't let that replace all human contact'. Before we decide "
@@ -49,7 +50,7 @@ AGEING_WELL = {
         "and especially from people and communities we too seldom hear from. It takes about "
         "10 minutes. Every question about you is optional."
     ),
-    "places": ALL_PLACES,
+    "places": [],  # every configured place: see ageing_well()
     "priorities": ["ageing-well", "living-well"],
     "questionnaire": {
         "questions": [
@@ -132,8 +133,8 @@ AGEING_WELL = {
 STARTING_WELL = {
     "title": "Starting well: support for families before and after birth",
     "summary": (
-        "We asked families in Calderdale and Kirklees what would give children the "
-        "best start in life. Here is what you said and what we are doing."
+        "We asked families what would give children the best start in life. Here is "
+        "what you said and what we are doing."
     ),
     "description": (
         "Giving every child the best start in life is one of our big ambitions, including "
@@ -141,7 +142,7 @@ STARTING_WELL = {
         "lowest-income households. This consultation asked parents, carers and "
         "grandparents what support matters most."
     ),
-    "places": ["calderdale", "kirklees"],
+    "places": [],  # the first two configured places: see starting_well()
     "priorities": ["starting-well"],
     "questionnaire": {
         "questions": [
@@ -240,6 +241,25 @@ def _sample_answers(rng: random.Random) -> dict[str, Any]:
     }
 
 
+def ageing_well() -> dict[str, Any]:
+    """The open demo consultation, for every place the ICS configures."""
+    return {**AGEING_WELL, "places": list(places())}
+
+
+def starting_well() -> dict[str, Any]:
+    """The closed demo consultation, for the ICS's first two places."""
+    return {**STARTING_WELL, "places": list(places())[:2]}
+
+
+def _districts() -> list[str]:
+    """Postcode districts in the demo's places (from the configuration), and one outside."""
+    config = ics()
+    chosen = starting_well()["places"]
+    found = [d for p in config.places if p.code in chosen for d in p.postcode_districts]
+    found += [f"{a}1" for p in config.places if p.code in chosen for a in p.postcode_areas]
+    return [*found[:5], "M1"] if found else ["M1"]
+
+
 def _sample_equality(rng: random.Random) -> dict[str, str]:
     return {
         "age_band": rng.choice(["16-24", "25-34", "25-34", "35-44", "prefer-not-to-say"]),
@@ -253,8 +273,9 @@ def _sample_equality(rng: random.Random) -> dict[str, str]:
                 "prefer-not-to-say",
             ]
         ),
-        "postcode_district": rng.choice(["HX1", "HX3", "HD1", "HD3", "WF13", "OL14"]),
-        "unpaid_carer": rng.choice(["no", "no", "yes-up-to-19", "prefer-not-to-say"]),
+        "postcode_district": rng.choice(_districts()),
+        "unpaid_carer": rng.choice(["no", "no", "yes-up-to-9", "yes-20-34", "prefer-not-to-say"]),
+        "conditions": rng.choice([["none"], ["mental-health"], ["autism", "mental-health"]]),
     }
 
 
@@ -267,7 +288,7 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
         if _find(surveys, AGEING_WELL["title"]) is None:
             c = surveys.create_consultation(
                 {
-                    **AGEING_WELL,
+                    **ageing_well(),
                     "opens_at": (now - timedelta(days=3)).isoformat(),
                     "closes_at": (now + timedelta(days=60)).isoformat(),
                 }
@@ -277,7 +298,7 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
         if _find(surveys, STARTING_WELL["title"]) is None:
             c = surveys.create_consultation(
                 {
-                    **STARTING_WELL,
+                    **starting_well(),
                     "opens_at": (now - timedelta(days=45)).isoformat(),
                     "closes_at": (now + timedelta(days=1)).isoformat(),
                 }

@@ -18,11 +18,15 @@ from flask.testing import FlaskClient
 
 from engage_common.db import Pool
 from engage_common.testing import eventually, holds_for
-from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
+from engage_contracts.reference import consent_wordings, current_consent
 from gateway.app import create_app
 from gateway.application import consultations
 from gateway.config import Settings
 from gateway.store import audit as store
+
+# From the ICS configuration the tests run under (the default one).
+CONSENT_VERSION = current_consent()["version"]
+CONSENT_WORDINGS = consent_wordings()
 
 QUESTIONS = [
     {

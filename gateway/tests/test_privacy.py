@@ -16,8 +16,13 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
 from engage_common.testing import eventually
-from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
+from engage_contracts.ics import ics
+from engage_contracts.reference import consent_wordings, current_consent
 from gateway.store import audit as store
+
+# From the ICS configuration the tests run under (the default one).
+CONSENT_VERSION = current_consent()["version"]
+CONSENT_WORDINGS = consent_wordings()
 
 QUESTIONS = [
     {
@@ -52,11 +57,6 @@ def sdb(surveys_db: str) -> Iterator[Pool]:
 @pytest.fixture(scope="module")
 def settings_overrides() -> dict[str, Any]:
     return {"rate_limit_per_minute": 1000}
-
-
-@pytest.fixture(scope="module")
-def surveys_config() -> dict[str, Any]:
-    return {"RETENTION_DAYS": 30}
 
 
 @pytest.fixture(scope="module")
@@ -293,10 +293,11 @@ def test_retention_purge_keeps_the_aggregates_and_drops_personal_details(
     before = client.get(url, headers=officer).get_json()
 
     with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=10) as rpc:
-        # 29 days after closing is within RETENTION_DAYS (30): nothing happens
-        soon = (datetime.now(UTC) + timedelta(days=29)).isoformat()
+        # a day before the ICS's retention period for responses ends, nothing happens
+        days = ics().retention_days["consultation_responses"]
+        soon = (datetime.now(UTC) + timedelta(days=days - 1)).isoformat()
         assert rpc.surveys.purge_expired(soon) == {"purged": 0}
-        later = (datetime.now(UTC) + timedelta(days=31)).isoformat()
+        later = (datetime.now(UTC) + timedelta(days=days + 1)).isoformat()
         assert rpc.surveys.purge_expired(later) == {"purged": 3}
         assert rpc.surveys.purge_expired(later) == {"purged": 0}  # once only
 
@@ -315,7 +316,8 @@ def test_retention_purge_keeps_the_aggregates_and_drops_personal_details(
     assert mine["equality"] == {"age_band": "25-34"} and mine["place"] == "leeds"
     with sdb.connection() as conn:
         row = conn.execute(
-            "SELECT e.postcode_district, e.derived_place FROM responses r"
+            "SELECT e.answers->>'postcode_district' AS postcode_district, e.derived_place"
+            " FROM responses r"
             " JOIN equality_monitoring e ON e.response_id = r.id"
             " WHERE r.receipt_code = %s",
             (codes[0],),

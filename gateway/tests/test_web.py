@@ -17,8 +17,13 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from werkzeug.datastructures import MultiDict
 
 from engage_common.testing import eventually, holds_for
-from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS, EQUALITY_QUESTIONS
+from engage_contracts.reference import consent_wordings, current_consent, equality_questions
 from gateway.web import forms
+
+# From the ICS configuration the tests run under (the default one).
+CONSENT_VERSION = current_consent()["version"]
+CONSENT_WORDINGS = consent_wordings()
+EQUALITY_QUESTIONS = equality_questions()
 
 QUESTIONS: list[dict[str, Any]] = [
     {
@@ -122,8 +127,17 @@ def test_equality_section_has_every_question_grouped_ethnicity_and_free_postcode
         ids = [c.id for c in f.choices] + [c.id for g in f.groups for c in g.choices]
         assert f.id in ids and len(set(ids)) == len(ids)
     ethnicity = next(f for f in fields if f.id == "equality-ethnicity")
-    assert [g.label for g in ethnicity.groups][0] == "Asian or Asian British"
+    # the Census 2021 groups and their 19 categories (issue 9)
+    assert [g.label for g in ethnicity.groups][0] == "Asian, Asian British or Asian Welsh"
+    assert sum(len(g.choices) for g in ethnicity.groups) == 19
     assert [c.value for c in ethnicity.choices] == ["prefer-not-to-say"]
+    conditions = next(f for f in fields if f.id == "equality-conditions")
+    assert conditions.kind == "checkboxes"
+    assert {"learning-disability", "autism", "mental-health"} <= {
+        c.value for c in conditions.choices
+    }
+    asked = {f.id.removeprefix("equality-") for f in fields}
+    assert {"marriage_civil_partnership", "pregnancy_maternity", "unpaid_carer"} <= asked
     assert fields[-1].kind == "text" and fields[-1].id == "equality-postcode_district"
 
 
@@ -545,3 +559,19 @@ def test_closing_while_answering_shows_it_closed_and_keeps_nothing(app: Flask, r
     assert response.status_code == 409
     assert "This consultation closed on" in response.get_data(as_text=True)
     assert rpc.surveys.get_results(late["id"], {})["total_responses"] == 0
+
+
+def test_a_multiple_choice_equality_question_is_parsed_as_a_list() -> None:
+    posted = MultiDict(
+        [
+            ("equality-conditions", "autism"),
+            ("equality-conditions", "mental-health"),
+            ("equality-age_band", "16-24"),
+            ("consent", "yes"),
+        ]
+    )
+    parsed = forms.parse_form([], posted)
+    assert parsed.equality == {"conditions": ["autism", "mental-health"], "age_band": "16-24"}
+    rendered = forms.build_equality_fields(posted)
+    conditions = next(f for f in rendered if f.id == "equality-conditions")
+    assert {c.value for c in conditions.choices if c.checked} == {"autism", "mental-health"}

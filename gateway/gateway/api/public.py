@@ -8,7 +8,8 @@ from uuid import UUID
 from flask import url_for
 
 from engage_contracts import surveys as contract
-from engage_contracts.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES
+from engage_contracts.ics import ics
+from engage_contracts.reference import EQUALITY_VERSION, equality_questions, places, priorities
 from gateway.api.schemas import (
     PRIVATE_FIELDS,
     IdempotencyHeaderSchema,
@@ -129,11 +130,13 @@ def delete_my_response(code: str) -> Any:
 @rate_limited(READ)
 @blp.response(200, ReferenceSchema)
 def reference() -> Any:
-    """Places, priorities and equality-monitoring questions"""
+    """The ICS, its places and priorities, and the equality-monitoring questions"""
     return {
-        "places": [{"value": k, "label": v} for k, v in PLACES.items()],
-        "priorities": [{"value": k, "label": v} for k, v in PRIORITIES.items()],
-        "equality_questions": EQUALITY_QUESTIONS,
+        "ics": {"code": ics().code, "name": ics().name, "short_name": ics().short_name},
+        "places": [{"value": k, "label": v} for k, v in places().items()],
+        "priorities": [{"value": k, "label": v} for k, v in priorities().items()],
+        "equality_version": EQUALITY_VERSION,
+        "equality_questions": equality_questions(),
     }
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, render_template
 
-from engage_contracts.reference import PLACES, PRIORITIES
+from engage_contracts.reference import place_label, priority_label
 from engage_contracts.shared import localised
 from gateway.api.schemas import ReportFiltersSchema
 from gateway.application.staff import RESULTS, record
@@ -64,8 +64,8 @@ def decision_rows(found: list[dict[str, Any]]) -> Iterator[list[Any]]:
         for d in (c["outcome"] or {}).get("decisions") or []:
             yield [  # a board paper is in English; the stored text may have other languages
                 localised(c["title"]),
-                [PLACES.get(p, p) for p in c["places"]] or ["All places"],
-                [PRIORITIES.get(p, p) for p in c["priorities"]],
+                [place_label(p) for p in c["places"]] or ["All places"],
+                [priority_label(p) for p in c["priorities"]],
                 _day(c["closes_at"]),
                 c["response_count"],
                 localised(d.get("you_said")),
@@ -129,8 +129,8 @@ def report_html(filters: dict[str, Any]) -> Any:
         summary=summary(decided, waiting),
         decided=decided,
         waiting=waiting,
-        place=PLACES.get(filters.get("place", ""), ""),
-        priority=PRIORITIES.get(filters.get("priority", ""), ""),
+        place=place_label(filters.get("place")),
+        priority=priority_label(filters["priority"]) if filters.get("priority") else "",
         produced=datetime.now(UTC),
     )
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})

@@ -10,8 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from engage_contracts import surveys as contract
 from engage_contracts.base import BaseSchema, Moment
-from engage_contracts.reference import PLACES, PRIORITIES
-from engage_contracts.shared import LocalisedText
+from engage_contracts.shared import LocalisedText, place_field, priority_field
 
 ROLE_VALUES = ["admin", "engagement-officer", "analyst", "board-viewer"]
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -56,10 +55,8 @@ class ReadinessSchema(Schema):
 
 
 class PublicListQuerySchema(GatewaySchema):
-    place = fields.String(validate=validate.OneOf(list(PLACES), error="choose one of the places"))
-    priority = fields.String(
-        validate=validate.OneOf(list(PRIORITIES), error="choose one of the priorities")
-    )
+    place = place_field()
+    priority = priority_field()
     status = fields.String(
         load_default="open",
         validate=validate.OneOf(["open", "closed"]),
@@ -110,11 +107,20 @@ class EqualityQuestionSchema(Schema):
     text = fields.String(required=True)
     hint = fields.String()
     free_text = fields.Boolean()
+    multiple = fields.Boolean(metadata={"description": "answered with a list of values"})
     options = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
     groups = fields.List(fields.Dict())
 
 
+class IcsNameSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    short_name = fields.String(required=True)
+
+
 class ReferenceSchema(Schema):
+    ics = fields.Nested(IcsNameSchema, required=True)
+    equality_version = fields.String(required=True)
     places = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
     priorities = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
     equality_questions = fields.List(fields.Nested(EqualityQuestionSchema), required=True)
@@ -276,11 +282,5 @@ class DeadLetterListSchema(Schema):
 
 
 class ReportFiltersSchema(GatewaySchema):
-    place = fields.String(
-        validate=validate.OneOf(list(PLACES)),
-        metadata={"description": "only consultations for this place"},
-    )
-    priority = fields.String(
-        validate=validate.OneOf(list(PRIORITIES)),
-        metadata={"description": "only consultations for this priority"},
-    )
+    place = place_field(metadata={"description": "only consultations for this place"})
+    priority = priority_field(metadata={"description": "only consultations for this priority"})

@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from engage_contracts.reference import OUTSIDE_AREA, PLACES
+from engage_contracts.reference import place_label
 
 # Decision statuses (surveys' ``domain.DECISION_STATUSES``) in plain words.
 DECISION_STATUS_WORDS = {
@@ -23,7 +23,6 @@ DECISION_STATUS_WORDS = {
     "not-taken-forward": "Not taken forward",
 }
 NOT_GIVEN = "Not given"
-PLACE_WORDS = {**PLACES, OUTSIDE_AREA: "Outside West Yorkshire and Harrogate"}
 
 
 def _naming(
@@ -65,7 +64,7 @@ def you_said_we_did(
         by_place.setdefault(str(c["consultation_id"]), []).append(
             {
                 "place": code,
-                "label": PLACE_WORDS.get(code, code) if code else NOT_GIVEN,
+                "label": place_label(code) if code else NOT_GIVEN,
                 "count": c["count"],
             }
         )

@@ -24,7 +24,15 @@ from markupsafe import Markup, escape
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
-from engage_contracts.reference import EQUALITY_QUESTIONS, PLACES, PRIORITIES, current_consent
+from engage_contracts.ics import ics
+from engage_contracts.reference import (
+    EQUALITY_VERSION,
+    current_consent,
+    equality_questions,
+    place_label,
+    places,
+    priorities,
+)
 from engage_contracts.shared import DEFAULT_LANGUAGE, localised
 from gateway.application.responses import (
     check,
@@ -140,7 +148,13 @@ def paragraphs(value: str | None) -> Markup:
 
 @bp.app_context_processor
 def _reference() -> dict[str, Any]:
-    return {"PLACES": PLACES, "PRIORITIES": PRIORITIES, "status_words": queries.status_words}
+    return {
+        "ICS": ics(),
+        "PLACES": places(),
+        "PRIORITIES": priorities(),
+        "place_label": place_label,
+        "status_words": queries.status_words,
+    }
 
 
 def _csrf_token() -> str:
@@ -227,7 +241,7 @@ def _page_filters() -> tuple[str, str]:
     """The place and priority chosen in a filter form; anything unknown means all."""
     place = request.args.get("place", "")
     priority = request.args.get("priority", "")
-    return (place if place in PLACES else "", priority if priority in PRIORITIES else "")
+    return (place if place in places() else "", priority if priority in priorities() else "")
 
 
 @bp.route("/", methods=["GET"])
@@ -385,8 +399,8 @@ def _receipt_code(code: str) -> str:
 
 
 def _label(options: list[dict[str, Any]] | None, value: Any) -> str:
-    labels = {str(o.get("value")): o.get("label", "") for o in options or []}
-    return str(labels.get(str(value), value))
+    labels = {str(o.get("value")): localised(o.get("label", "")) for o in options or []}
+    return labels.get(str(value), str(value))
 
 
 def readable_answers(
@@ -405,7 +419,7 @@ def readable_answers(
             text = str(value).replace("-", " ").capitalize()
         else:
             text = _label(q.get("options"), value)
-        out.append({"question": q.get("text", q["id"]), "answer": text})
+        out.append({"question": localised(q.get("text", q["id"])), "answer": text})
     return out
 
 
@@ -424,7 +438,8 @@ def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]], lis
         questions = (consultation.get("questionnaire") or {}).get("questions") or []
     except NotFound:
         questions = []
-    equality = readable_answers(EQUALITY_QUESTIONS, sent.get("equality") or {})
+    version = sent.get("equality_version") or EQUALITY_VERSION
+    equality = readable_answers(equality_questions(version), sent.get("equality") or {})
     return sent, readable_answers(questions, sent.get("answers") or {}), equality
 
 

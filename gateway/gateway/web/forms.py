@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engage_contracts.ics import ics
 from engage_contracts.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
-from engage_contracts.reference import CONSENT_VERSION, EQUALITY_QUESTIONS
+from engage_contracts.reference import current_consent, equality_questions
 from engage_contracts.shared import localised
 
 # Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
@@ -240,7 +241,7 @@ def build_equality_fields(
     data = FormData(form)
     errors = errors or {}
     fields: list[Field] = []
-    for question in EQUALITY_QUESTIONS:
+    for question in equality_questions():
         qid = question["id"]
         fid, name = equality_field_id(qid), equality_name(qid)
         f = Field(
@@ -252,8 +253,11 @@ def build_equality_fields(
             hints=[localised(question["hint"])] if question.get("hint") else [],
             error=errors.get(fid),
         )
-        chosen = {data.get(name)}
-        if question.get("free_text"):
+        chosen = set(data.getlist(name)) if question.get("multiple") else {data.get(name)}
+        if question.get("multiple"):
+            f.kind = "checkboxes"
+            f.choices = _choices(fid, _option_pairs(question), chosen)
+        elif question.get("free_text"):
             f.kind = "text"
             f.value = data.get(name)
             f.hints.append("Or leave this blank if you prefer not to say.")
@@ -293,7 +297,7 @@ class Parsed:
     """A posted form as a submission, plus problems only the form can have."""
 
     answers: dict[str, Any]
-    equality: dict[str, str]
+    equality: dict[str, Any]
     consent: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
 
@@ -364,15 +368,21 @@ def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
             value = data.get(name)
             if value:
                 answers[qid] = value
-    equality = {}
-    for question in EQUALITY_QUESTIONS:
-        value = data.get(equality_name(question["id"])).strip()
+    equality: dict[str, Any] = {}
+    for question in equality_questions():
+        name = equality_name(question["id"])
+        if question.get("multiple"):
+            chosen = [v for v in data.getlist(name) if v.strip()]
+            if chosen:
+                equality[question["id"]] = chosen
+            continue
+        value = data.get(name).strip()
         if value:
             equality[question["id"]] = value
     # The version of the wording the page showed, so what was agreed to is what was seen.
     consent = {
         "given": data.get(CONSENT_FIELD) == "yes",
-        "version": data.get(CONSENT_VERSION_FIELD).strip() or CONSENT_VERSION,
+        "version": data.get(CONSENT_VERSION_FIELD).strip() or current_consent()["version"],
     }
     if not consent["given"]:
         errors["consent"] = ["is required"]
@@ -382,7 +392,9 @@ def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
 def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
     """Error path (``answers.q3``, ``equality.age_band``, ``consent``) -> input id."""
     targets = {f"answers.{q['id']}": field_id(q["id"]) for q in questions}
-    targets.update({f"equality.{q['id']}": equality_field_id(q["id"]) for q in EQUALITY_QUESTIONS})
+    targets.update(
+        {f"equality.{q['id']}": equality_field_id(q["id"]) for q in equality_questions()}
+    )
     targets["consent"] = "consent"
     return targets
 
@@ -411,7 +423,7 @@ def error_messages(
     """(summary entries ``(message, input id or None)``, inline message by input id)."""
     targets = error_targets(questions)
     numbers = {q["id"]: (n, q["type"]) for n, q in enumerate(questions, start=1)}
-    equality_text = {q["id"]: q["text"] for q in EQUALITY_QUESTIONS}
+    equality_text = {q["id"]: q["text"] for q in equality_questions()}
     summary: list[tuple[str, str | None]] = []
     inline: dict[str, str] = {}
     order = {path: i for i, path in enumerate(targets)}
@@ -431,7 +443,8 @@ def error_messages(
             number, kind = numbers[parts[1]]
             message = _friendly(str(reasons[0]), f"question {number}", kind)
         elif parts[0] == "equality" and len(parts) > 1 and parts[1] == "postcode_district":
-            message = "Enter the first half of a UK postcode, like LS6 or BD23, or leave it blank"
+            examples = " or ".join(ics().postcode_examples)
+            message = f"Enter the first half of a UK postcode, like {examples}, or leave it blank"
         elif parts[0] == "equality" and len(parts) > 1 and parts[1] in equality_text:
             message = _friendly(str(reasons[0]), f"'{equality_text[parts[1]]}'", None)
         elif parts[0] == "consent":

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from engage_contracts.reference import PLACES, PRIORITIES
+from engage_contracts.shared import place_field, priority_field
 from gateway.web import forms
 
 
 class PageFilters(Schema):
-    place = fields.String(validate=validate.OneOf(list(PLACES)))
-    priority = fields.String(validate=validate.OneOf(list(PRIORITIES)))
+    place = place_field()
+    priority = priority_field()
 
 
 class CsrfForm(Schema):

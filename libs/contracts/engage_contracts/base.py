@@ -4,7 +4,7 @@ flattened to ``{"a.0.b": [reasons]}`` paths (the shape of ``ValidationFailed``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
@@ -126,3 +126,22 @@ class Moment(fields.AwareDateTime):
         if isinstance(value, str):
             return value
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Among(validate.Validator):
+    """One of the choices ``choices()`` gives when it is asked: for lists that come from
+    the ICS configuration (places, priorities), which is read at start, not at import.
+    ``choices`` is what apispec shows as the enum."""
+
+    def __init__(self, choices: Callable[[], Iterable[str]], error: str) -> None:
+        self._choices, self.error = choices, error
+
+    @property
+    def choices(self) -> list[str]:
+        return list(self._choices())
+
+    def __call__(self, value: Any) -> Any:
+        allowed = self.choices
+        if value not in allowed:
+            raise ValidationError(self.error.format(choices=", ".join(allowed)))
+        return value

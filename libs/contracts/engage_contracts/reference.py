@@ -1,8 +1,14 @@
-"""Reference data every part of Engage speaks in: places, priorities, and the
-equality-monitoring questions (the same for every consultation).
+"""What every part of Engage speaks in.
 
-Places and priorities come from the West Yorkshire and Harrogate partnership and
-the five life-course priorities in the strategies in ``shared/seeds``.
+- Places, priorities and consent wordings come from the ICS configuration
+  (``engage_contracts.ics``): read through the functions here, never named in code.
+- Equality monitoring follows the ONS Census 2021 (England) questions and categories, so
+  answers roll up to Census figures, plus the protected characteristics the Census does
+  not ask (marriage and civil partnership, pregnancy and maternity) and learning
+  disability, autism and mental health conditions as distinct answers. Every question is
+  optional and offers "prefer not to say". Question sets are versioned: each response is
+  stored with the version it was asked in, and old answers keep the labels of their
+  version (``EQUALITY_SETS``); nothing is re-labelled.
 """
 
 from __future__ import annotations
@@ -10,84 +16,72 @@ from __future__ import annotations
 import re
 from typing import Any
 
-PLACES: dict[str, str] = {
-    "bradford-craven": "Bradford district and Craven",
-    "calderdale": "Calderdale",
-    "harrogate": "Harrogate",
-    "kirklees": "Kirklees",
-    "leeds": "Leeds",
-    "wakefield": "Wakefield",
-}
+from engage_contracts.ics import ics
+
 OUTSIDE_AREA = "outside-area"
-
-PRIORITIES: dict[str, str] = {
-    "starting-well": "Starting Well",
-    "living-well": "Living Well",
-    "working-well": "Working Well",
-    "ageing-well": "Ageing Well",
-    "dying-well": "Dying Well",
-}
-
 PREFER_NOT_TO_SAY = "prefer-not-to-say"
+POSTCODE_DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
 
-# The privacy wording a resident agrees to, by version. A response is stored with the
-# version it was given under and that version's wording; a changed wording gets a new
-# version and the old one stays here, so what each resident agreed to can be shown.
-CONSENT_WORDINGS: dict[str, str] = {
-    "2026-11": (
-        "I agree that my answers can be stored and used, without my name or anything that "
-        "identifies me, to report what people told the NHS in this consultation."
-    ),
-}
-CONSENT_VERSION = "2026-11"
+
+# -- from the ICS configuration ---------------------------------------------------------------
+
+
+def places() -> dict[str, str]:
+    """Place code -> name, in the configuration's order."""
+    return ics().place_names()
+
+
+def priorities() -> dict[str, str]:
+    return ics().priority_names()
+
+
+def place_label(code: str | None) -> str:
+    """A place as residents read it. A place no longer configured is shown as stored."""
+    if code == OUTSIDE_AREA:
+        return f"Outside {ics().short_name}"
+    return places().get(code or "", code or "")
+
+
+def priority_label(code: str) -> str:
+    return priorities().get(code, code)
+
+
+def consent_wordings() -> dict[str, str]:
+    return ics().consent_wordings
 
 
 def current_consent() -> dict[str, str]:
     """The wording residents are asked to agree to now: ``{version, wording}``."""
-    return {"version": CONSENT_VERSION, "wording": CONSENT_WORDINGS[CONSENT_VERSION]}
+    config = ics()
+    return {
+        "version": config.consent_version,
+        "wording": config.consent_wordings[config.consent_version],
+    }
 
 
 def consent_record(version: str) -> dict[str, Any]:
     """What is stored for a resident who agreed to ``version``: the server's wording."""
-    return {"given": True, "version": version, "wording": CONSENT_WORDINGS[version]}
-
-
-# Postcode districts (the first half of a postcode) to place. Most areas map by
-# their letters; the districts listed in _DISTRICT_EXCEPTIONS cross a boundary.
-_AREA_PLACES = {
-    "BD": "bradford-craven",
-    "HX": "calderdale",
-    "HG": "harrogate",
-    "HD": "kirklees",
-    "LS": "leeds",
-    "WF": "wakefield",
-}
-_DISTRICT_EXCEPTIONS = {
-    "LS29": "bradford-craven",  # Ilkley
-    "OL14": "calderdale",  # Todmorden
-    "WF12": "kirklees",
-    "WF13": "kirklees",
-    "WF14": "kirklees",
-    "WF15": "kirklees",
-    "WF16": "kirklees",
-    "WF17": "kirklees",  # Dewsbury, Batley
-    "YO51": "harrogate",
-    "YO61": "harrogate",  # Boroughbridge, Easingwold edge
-}
-POSTCODE_DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
+    return {"given": True, "version": version, "wording": consent_wordings()[version]}
 
 
 def normalise_postcode_district(value: str) -> str:
     return re.sub(r"\s+", "", value).upper()
 
 
-def place_for_postcode_district(district: str) -> str:
-    """The place a postcode district lies in, or ``outside-area``."""
+def place_for_postcode_district(district: str) -> str | None:
+    """The place a postcode district lies in; ``outside-area`` when it lies in none; None
+    when the ICS has still to say which of its places it belongs to."""
     district = normalise_postcode_district(district)
-    if district in _DISTRICT_EXCEPTIONS:
-        return _DISTRICT_EXCEPTIONS[district]
-    letters = re.match(r"^[A-Z]+", district)
-    return _AREA_PLACES.get(letters.group(0) if letters else "", OUTSIDE_AREA)
+    config = ics()
+    found = config.place_for_postcode_district(district)
+    if found is not None:
+        return found
+    if any(district in p.postcode_districts_to_complete for p in config.places):
+        return None
+    return OUTSIDE_AREA
+
+
+# -- equality monitoring ----------------------------------------------------------------------
 
 
 def _options(*pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -96,178 +90,247 @@ def _options(*pairs: tuple[str, str]) -> list[dict[str, str]]:
     ]
 
 
-ETHNICITY_GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
-    (
-        "Asian or Asian British",
-        [
-            ("asian-bangladeshi", "Bangladeshi"),
-            ("asian-chinese", "Chinese"),
-            ("asian-indian", "Indian"),
-            ("asian-pakistani", "Pakistani"),
-            ("asian-other", "Any other Asian background"),
+def _grouped(groups: list[tuple[str, list[tuple[str, str]]]]) -> dict[str, Any]:
+    return {
+        "groups": [
+            {"label": g, "options": [{"value": v, "label": label} for v, label in opts]}
+            for g, opts in groups
         ],
-    ),
-    (
-        "Black, Black British, Caribbean or African",
-        [
-            ("black-african", "African"),
-            ("black-caribbean", "Caribbean"),
-            ("black-other", "Any other Black, Black British or Caribbean background"),
-        ],
-    ),
-    (
-        "Mixed or Multiple ethnic groups",
-        [
+        "options": _options(*[o for _, opts in groups for o in opts]),
+    }
+
+
+# fmt: off
+AGE_BANDS = [
+    ("under-16", "Under 16"), ("16-24", "16 to 24"), ("25-34", "25 to 34"),
+    ("35-44", "35 to 44"), ("45-54", "45 to 54"), ("55-64", "55 to 64"),
+    ("65-74", "65 to 74"), ("75-84", "75 to 84"), ("85-plus", "85 or over"),
+]
+SEXUAL_ORIENTATION = [
+    ("straight", "Straight or heterosexual"), ("gay-lesbian", "Gay or lesbian"),
+    ("bisexual", "Bisexual"), ("other", "Another sexual orientation"),
+]
+RELIGION = [
+    ("none", "No religion"), ("christian", "Christian"), ("buddhist", "Buddhist"),
+    ("hindu", "Hindu"), ("jewish", "Jewish"), ("muslim", "Muslim"), ("sikh", "Sikh"),
+    ("other", "Any other religion or belief"),
+]
+POSTCODE_QUESTION = {
+    "id": "postcode_district",
+    "text": "What is the first half of your postcode?",
+    "free_text": True,
+    "options": _options(),
+}
+
+# The set residents were asked before the Census 2021 categories (kept for its labels).
+SET_2026_01: list[dict[str, Any]] = [
+    {"id": "age_band", "text": "What is your age?", "options": _options(*AGE_BANDS)},
+    {"id": "sex", "text": "What is your sex?",
+     "options": _options(("female", "Female"), ("male", "Male"))},
+    {"id": "gender_identity",
+     "text": "Is the gender you identify with the same as your sex registered at birth?",
+     "options": _options(("yes", "Yes"), ("no", "No"))},
+    {"id": "ethnicity", "text": "What is your ethnic group?", **_grouped([
+        ("Asian or Asian British", [
+            ("asian-bangladeshi", "Bangladeshi"), ("asian-chinese", "Chinese"),
+            ("asian-indian", "Indian"), ("asian-pakistani", "Pakistani"),
+            ("asian-other", "Any other Asian background")]),
+        ("Black, Black British, Caribbean or African", [
+            ("black-african", "African"), ("black-caribbean", "Caribbean"),
+            ("black-other", "Any other Black, Black British or Caribbean background")]),
+        ("Mixed or Multiple ethnic groups", [
             ("mixed-white-asian", "White and Asian"),
             ("mixed-white-black-african", "White and Black African"),
             ("mixed-white-black-caribbean", "White and Black Caribbean"),
-            ("mixed-other", "Any other Mixed or Multiple ethnic background"),
-        ],
-    ),
-    (
-        "White",
-        [
+            ("mixed-other", "Any other Mixed or Multiple ethnic background")]),
+        ("White", [
             ("white-british", "English, Welsh, Scottish, Northern Irish or British"),
-            ("white-irish", "Irish"),
-            ("white-gypsy-irish-traveller", "Gypsy or Irish Traveller"),
-            ("white-roma", "Roma"),
-            ("white-other", "Any other White background"),
-        ],
-    ),
-    ("Other ethnic group", [("other-arab", "Arab"), ("other-any", "Any other ethnic group")]),
+            ("white-irish", "Irish"), ("white-gypsy-irish-traveller", "Gypsy or Irish Traveller"),
+            ("white-roma", "Roma"), ("white-other", "Any other White background")]),
+        ("Other ethnic group", [("other-arab", "Arab"), ("other-any", "Any other ethnic group")]),
+    ])},
+    {"id": "disability",
+     "text": "Are your day-to-day activities limited because of a health problem or disability "
+             "which has lasted, or is expected to last, at least 12 months?",
+     "options": _options(("yes-a-lot", "Yes, limited a lot"),
+                         ("yes-a-little", "Yes, limited a little"), ("no", "No"))},
+    {"id": "sexual_orientation",
+     "text": "Which of the following best describes your sexual orientation?",
+     "options": _options(*SEXUAL_ORIENTATION)},
+    {"id": "religion", "text": "What is your religion or belief?", "options": _options(*RELIGION)},
+    {"id": "unpaid_carer",
+     "text": "Do you look after, or give any help or support to, anyone because they have "
+             "long-term physical or mental health conditions or illnesses, or problems related "
+             "to old age?",
+     "options": _options(("no", "No"), ("yes-up-to-19", "Yes, up to 19 hours a week"),
+                         ("yes-20-49", "Yes, 20 to 49 hours a week"),
+                         ("yes-50-plus", "Yes, 50 or more hours a week"))},
+    POSTCODE_QUESTION,
 ]
 
-EQUALITY_QUESTIONS: list[dict[str, Any]] = [
-    {
-        "id": "age_band",
-        "text": "What is your age?",
-        "options": _options(
-            ("under-16", "Under 16"),
-            ("16-24", "16 to 24"),
-            ("25-34", "25 to 34"),
-            ("35-44", "35 to 44"),
-            ("45-54", "45 to 54"),
-            ("55-64", "55 to 64"),
-            ("65-74", "65 to 74"),
-            ("75-84", "75 to 84"),
-            ("85-plus", "85 or over"),
-        ),
-    },
-    {
-        "id": "sex",
-        "text": "What is your sex?",
-        "options": _options(("female", "Female"), ("male", "Male")),
-    },
-    {
-        "id": "gender_identity",
-        "text": "Is the gender you identify with the same as your sex registered at birth?",
-        "options": _options(("yes", "Yes"), ("no", "No")),
-    },
-    {
-        "id": "ethnicity",
-        "text": "What is your ethnic group?",
-        "groups": [
-            {"label": g, "options": [{"value": v, "label": label} for v, label in opts]}
-            for g, opts in ETHNICITY_GROUPS
-        ],
-        "options": _options(*[o for _, opts in ETHNICITY_GROUPS for o in opts]),
-    },
-    {
-        "id": "disability",
-        "text": (
-            "Are your day-to-day activities limited because of a health problem or disability "
-            "which has lasted, or is expected to last, at least 12 months?"
-        ),
-        "options": _options(
-            ("yes-a-lot", "Yes, limited a lot"),
-            ("yes-a-little", "Yes, limited a little"),
-            ("no", "No"),
-        ),
-    },
-    {
-        "id": "sexual_orientation",
-        "text": "Which of the following best describes your sexual orientation?",
-        "options": _options(
-            ("straight", "Straight or heterosexual"),
-            ("gay-lesbian", "Gay or lesbian"),
-            ("bisexual", "Bisexual"),
-            ("other", "Another sexual orientation"),
-        ),
-    },
-    {
-        "id": "religion",
-        "text": "What is your religion or belief?",
-        "options": _options(
-            ("none", "No religion"),
-            ("christian", "Christian"),
-            ("buddhist", "Buddhist"),
-            ("hindu", "Hindu"),
-            ("jewish", "Jewish"),
-            ("muslim", "Muslim"),
-            ("sikh", "Sikh"),
-            ("other", "Any other religion or belief"),
-        ),
-    },
-    {
-        "id": "unpaid_carer",
-        "text": (
-            "Do you look after, or give any help or support to, anyone because they have long-term "
-            "physical or mental health conditions or illnesses, or problems related to old age?"
-        ),
-        "options": _options(
-            ("no", "No"),
-            ("yes-up-to-19", "Yes, up to 19 hours a week"),
-            ("yes-20-49", "Yes, 20 to 49 hours a week"),
-            ("yes-50-plus", "Yes, 50 or more hours a week"),
-        ),
-    },
-    {
-        "id": "postcode_district",
-        "text": "What is the first half of your postcode?",
-        "hint": "For example, LS6 or BD23. We use this only to see which places we heard from.",
-        "free_text": True,
-        "options": _options(),
-    },
+# The ONS Census 2021 (England) questions and categories, and what the Census leaves out.
+SET_2026_11: list[dict[str, Any]] = [
+    {"id": "age_band", "text": "What is your age?", "options": _options(*AGE_BANDS)},
+    {"id": "sex", "text": "What is your sex?",
+     "hint": "A question about gender identity follows.",
+     "options": _options(("female", "Female"), ("male", "Male"))},
+    {"id": "gender_identity",
+     "text": "Is the gender you identify with the same as your sex registered at birth?",
+     "options": _options(("yes", "Yes"), ("no", "No"))},
+    {"id": "sexual_orientation",
+     "text": "Which of the following best describes your sexual orientation?",
+     "options": _options(*SEXUAL_ORIENTATION)},
+    {"id": "ethnicity", "text": "What is your ethnic group?", **_grouped([
+        ("Asian, Asian British or Asian Welsh", [
+            ("asian-bangladeshi", "Bangladeshi"), ("asian-chinese", "Chinese"),
+            ("asian-indian", "Indian"), ("asian-pakistani", "Pakistani"),
+            ("asian-other", "Any other Asian background")]),
+        ("Black, Black British, Black Welsh, Caribbean or African", [
+            ("black-african", "African"), ("black-caribbean", "Caribbean"),
+            ("black-other", "Any other Black, Black British, or Caribbean background")]),
+        ("Mixed or Multiple ethnic groups", [
+            ("mixed-white-asian", "White and Asian"),
+            ("mixed-white-black-african", "White and Black African"),
+            ("mixed-white-black-caribbean", "White and Black Caribbean"),
+            ("mixed-other", "Any other Mixed or Multiple background")]),
+        ("White", [
+            ("white-british", "English, Welsh, Scottish, Northern Irish or British"),
+            ("white-irish", "Irish"), ("white-gypsy-irish-traveller", "Gypsy or Irish Traveller"),
+            ("white-roma", "Roma"), ("white-other", "Any other White background")]),
+        ("Other ethnic group", [("other-arab", "Arab"), ("other-any", "Any other ethnic group")]),
+    ])},
+    {"id": "religion", "text": "What is your religion?", "options": _options(*RELIGION)},
+    {"id": "disability",
+     "text": "Do you have any physical or mental health conditions or illnesses lasting or "
+             "expected to last 12 months or more, and do they reduce your ability to carry "
+             "out day-to-day activities?",
+     "options": _options(("yes-a-lot", "Yes, and they reduce it a lot"),
+                         ("yes-a-little", "Yes, and they reduce it a little"),
+                         ("yes-not-at-all", "Yes, but they do not reduce it"),
+                         ("no", "No"))},
+    {"id": "conditions", "multiple": True,
+     "text": "Do any of these apply to you?",
+     "hint": "Choose all that apply.",
+     "options": _options(("learning-disability", "A learning disability"),
+                         ("autism", "Autism"),
+                         ("mental-health", "A mental health condition"),
+                         ("physical", "A physical impairment"),
+                         ("sensory", "A sight or hearing impairment"),
+                         ("long-term-illness", "A long-term illness"),
+                         ("none", "None of these"))},
+    {"id": "unpaid_carer",
+     "text": "Do you look after, or give any help or support to, anyone because they have "
+             "long-term physical or mental health conditions or illnesses, or problems related "
+             "to old age?",
+     "hint": "Exclude anything you do as part of your paid employment.",
+     "options": _options(("no", "No"), ("yes-up-to-9", "Yes, 9 hours a week or less"),
+                         ("yes-10-19", "Yes, 10 to 19 hours a week"),
+                         ("yes-20-34", "Yes, 20 to 34 hours a week"),
+                         ("yes-35-49", "Yes, 35 to 49 hours a week"),
+                         ("yes-50-plus", "Yes, 50 or more hours a week"))},
+    {"id": "marriage_civil_partnership",
+     "text": "What is your legal marital or registered civil partnership status?",
+     "options": _options(
+         ("never", "Never married and never registered a civil partnership"),
+         ("married", "Married"), ("civil-partnership", "In a registered civil partnership"),
+         ("separated", "Separated, but still legally married or in a civil partnership"),
+         ("divorced-dissolved", "Divorced or civil partnership dissolved"),
+         ("widowed", "Widowed or surviving civil partnership partner"))},
+    {"id": "pregnancy_maternity",
+     "text": "Are you pregnant, or have you given birth in the last 26 weeks?",
+     "options": _options(("pregnant", "Yes, I am pregnant"),
+                         ("given-birth", "Yes, I have given birth in the last 26 weeks"),
+                         ("no", "No"))},
+    POSTCODE_QUESTION,
 ]
-EQUALITY_FIELDS = [q["id"] for q in EQUALITY_QUESTIONS]
+# fmt: on
+
+EQUALITY_SETS: dict[str, list[dict[str, Any]]] = {"2026-01": SET_2026_01, "2026-11": SET_2026_11}
+EQUALITY_VERSION = "2026-11"
+EQUALITY_FIELDS = [q["id"] for q in SET_2026_11]
+# Every field any version asks, in order: what exports and filters cover.
+ALL_EQUALITY_FIELDS = list(dict.fromkeys(q["id"] for qs in EQUALITY_SETS.values() for q in qs))
+
+
+def equality_questions(version: str = EQUALITY_VERSION) -> list[dict[str, Any]]:
+    """The questions of ``version``, with the postcode hint from the configuration."""
+    examples = " or ".join(ics().postcode_examples) or "LS6"
+    hint = f"For example, {examples}. We use this only to see which places we heard from."
+    return [
+        {**q, "hint": hint} if q["id"] == "postcode_district" else q for q in EQUALITY_SETS[version]
+    ]
+
+
+def equality_versions_with(field: str, value: str | None = None) -> list[str]:
+    """The versions that ask ``field`` (and offer ``value``): what a filter covers."""
+    found = []
+    for version, questions in EQUALITY_SETS.items():
+        for q in questions:
+            offered = value is None or q.get("free_text") or value in _values(q)
+            if q["id"] == field and offered:
+                found.append(version)
+    return found
+
+
+def _values(question: dict[str, Any]) -> set[str]:
+    return {o["value"] for o in question["options"]}
+
+
+def equality_label(field: str, value: Any, version: str) -> str:
+    """An answer as its version worded it (old answers keep their own labels)."""
+    for q in EQUALITY_SETS.get(version, []):
+        if q["id"] == field:
+            labels = {o["value"]: o["label"] for o in q["options"]}
+            values = value if isinstance(value, list) else [value]
+            return ", ".join(labels.get(str(v), str(v)) for v in values)
+    return str(value)
 
 
 def validate_equality(
     answers: dict[str, Any] | None,
-) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Check an equality-monitoring section; returns (clean answers, errors by field).
-
-    Every item is optional and every item accepts ``prefer-not-to-say``.
-    """
-    clean: dict[str, str] = {}
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Check an equality-monitoring section against the current question set; returns
+    (clean answers, errors by field). Every item is optional and accepts
+    ``prefer-not-to-say``; multiple-choice items take a list."""
+    clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     if not answers:
         return clean, errors
     if not isinstance(answers, dict):
         return clean, {"equality": ["must be an object of answers"]}
+    questions = {q["id"]: q for q in EQUALITY_SETS[EQUALITY_VERSION]}
     for key in answers:
-        if key not in EQUALITY_FIELDS:
+        if key not in questions:
             errors[f"equality.{key}"] = ["is not an equality-monitoring question"]
-    for question in EQUALITY_QUESTIONS:
-        qid = question["id"]
+    for qid, question in questions.items():
         value = answers.get(qid)
-        if value in (None, ""):
+        if value in (None, "", []):
             continue
-        if not isinstance(value, str):
-            errors[f"equality.{qid}"] = ["must be text"]
-            continue
-        if question.get("free_text") and value != PREFER_NOT_TO_SAY:
-            district = normalise_postcode_district(value)
-            if not POSTCODE_DISTRICT.match(district):
-                errors[f"equality.{qid}"] = [
-                    "must be the first half of a UK postcode, like LS6 or BD23"
-                ]
-            else:
-                clean[qid] = district
-            continue
-        allowed = {o["value"] for o in question["options"]}
-        if value not in allowed:
-            errors[f"equality.{qid}"] = [f"'{value}' is not one of the options"]
+        problem, cleaned = _check(question, value)
+        if problem:
+            errors[f"equality.{qid}"] = [problem]
         else:
-            clean[qid] = value
+            clean[qid] = cleaned
     return clean, errors
+
+
+def _check(question: dict[str, Any], value: Any) -> tuple[str | None, Any]:
+    if question.get("multiple"):
+        chosen = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in chosen):
+            return "must be a list of options", None
+        unknown = [v for v in chosen if v not in _values(question)]
+        if unknown:
+            return f"'{unknown[0]}' is not one of the options", None
+        return None, list(dict.fromkeys(chosen))
+    if not isinstance(value, str):
+        return "must be text", None
+    if question.get("free_text") and value != PREFER_NOT_TO_SAY:
+        district = normalise_postcode_district(value)
+        if not POSTCODE_DISTRICT.match(district):
+            examples = " or ".join(ics().postcode_examples) or "LS6"
+            return f"must be the first half of a UK postcode, like {examples}", None
+        return None, district
+    if value not in _values(question):
+        return f"'{value}' is not one of the options", None
+    return None, value

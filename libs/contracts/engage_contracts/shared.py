@@ -14,8 +14,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engage_contracts.base import BaseSchema, messages
-from engage_contracts.reference import CONSENT_WORDINGS
+from engage_contracts.base import Among, BaseSchema, messages
+from engage_contracts.reference import OUTSIDE_AREA, consent_wordings, places, priorities
 
 
 class ConsentSchema(BaseSchema):
@@ -30,7 +30,7 @@ class ConsentSchema(BaseSchema):
     version = fields.String(
         required=True,
         error_messages=messages(invalid="must be text"),
-        metadata={"enum": list(CONSENT_WORDINGS)},
+        metadata={"description": "the version of the wording the consultation shows"},
     )
 
 
@@ -59,7 +59,7 @@ def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[s
         errors["consent.given"] = [
             "must be true: we can only store a response you agree we may use"
         ]
-    if consent.get("version") not in CONSENT_WORDINGS:
+    if consent.get("version") not in consent_wordings():
         errors["consent.version"] = [
             "is not a privacy wording we use: reload the consultation to see the current one"
         ]
@@ -167,3 +167,26 @@ def localised(value: Any, language: str = DEFAULT_LANGUAGE) -> str:
     if not isinstance(value, dict):
         return str(value)
     return value.get(language) or value.get(DEFAULT_LANGUAGE) or next(iter(value.values()), "")
+
+
+def place_field(outside_area: bool = False, **kwargs: Any) -> fields.String:
+    """A place code from the ICS configuration (and, with ``outside_area``, the code for
+    somewhere outside the ICS)."""
+
+    def choices() -> list[str]:
+        return [*places(), *([OUTSIDE_AREA] if outside_area else [])]
+
+    return fields.String(
+        validate=Among(choices, "is not one of our places: {choices}"),
+        error_messages=messages(invalid="must be text"),
+        **kwargs,
+    )
+
+
+def priority_field(**kwargs: Any) -> fields.String:
+    """A priority code from the ICS configuration."""
+    return fields.String(
+        validate=Among(priorities, "is not one of the priorities: {choices}"),
+        error_messages=messages(invalid="must be text"),
+        **kwargs,
+    )

@@ -24,13 +24,13 @@ from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
 from engage_contracts.base import BaseSchema, Moment, messages, moment, nest, string
 from engage_contracts.reference import (
+    ALL_EQUALITY_FIELDS,
     EQUALITY_FIELDS,
-    EQUALITY_QUESTIONS,
+    EQUALITY_SETS,
     OUTSIDE_AREA,
-    PLACES,
     PREFER_NOT_TO_SAY,
-    PRIORITIES,
     place_for_postcode_district,
+    places,
     validate_equality,
 )
 from engage_contracts.shared import (
@@ -43,11 +43,12 @@ from engage_contracts.shared import (
     check_channel,
     check_consent,
     localised,
+    place_field,
+    priority_field,
 )
 
 STATUSES = ("draft", "open", "closed")
 DECISION_STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
-PLACE_VALUES = [*PLACES, OUTSIDE_AREA]
 EXPORT_DEFAULT_LIMIT = 1000
 EXPORT_MAX_LIMIT = 5000
 SEARCH_TEXT_MIN = 3
@@ -94,7 +95,7 @@ def check_submission(
     equality, equality_errors = validate_equality(submission.get("equality"))
     errors.update(equality_errors)
     place = submission.get("place")
-    if place is not None and place not in PLACES and place != OUTSIDE_AREA:
+    if place is not None and place not in places() and place != OUTSIDE_AREA:
         errors["place"] = ["choose one of the places"]
         place = None
     if place is None:
@@ -232,21 +233,9 @@ class _ConsultationFields(BaseSchema):
     title = LocalisedText(min_length=1, max_length=200)
     summary = LocalisedText(min_length=1, max_length=500)
     description = LocalisedText(max_length=20000)
-    places = fields.List(
-        fields.String(
-            validate=validate.OneOf(
-                PLACE_VALUES[:-1], error="is not one of our places: " + ", ".join(PLACES)
-            )
-        ),
-        error_messages=messages(invalid="must be a list of places"),
-    )
+    places = fields.List(place_field(), error_messages=messages(invalid="must be a list of places"))
     priorities = fields.List(
-        fields.String(
-            validate=validate.OneOf(
-                list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES)
-            )
-        ),
-        error_messages=messages(invalid="must be a list of priorities"),
+        priority_field(), error_messages=messages(invalid="must be a list of priorities")
     )
     opens_at = moment(allow_none=True)
     closes_at = moment(allow_none=True)
@@ -266,20 +255,12 @@ class ConsultationCreateSchema(_ConsultationFields):
     summary = LocalisedText(required=True, min_length=1, max_length=500)
     description = LocalisedText(max_length=20000, load_default=lambda: {"en": ""})
     places = fields.List(
-        fields.String(
-            validate=validate.OneOf(
-                list(PLACES), error="is not one of our places: " + ", ".join(PLACES)
-            )
-        ),
+        place_field(),
         load_default=list,
         error_messages=messages(invalid="must be a list of places"),
     )
     priorities = fields.List(
-        fields.String(
-            validate=validate.OneOf(
-                list(PRIORITIES), error="is not one of the priorities: " + ", ".join(PRIORITIES)
-            )
-        ),
+        priority_field(),
         load_default=list,
         error_messages=messages(invalid="must be a list of priorities"),
     )
@@ -345,12 +326,7 @@ class ResponseInputSchema(BaseSchema):
             "description": "Optional equality monitoring; fields: " + ", ".join(EQUALITY_FIELDS)
         },
     )
-    place = fields.String(
-        allow_none=True,
-        load_default=None,
-        validate=validate.OneOf(PLACE_VALUES, error="choose one of the places"),
-        error_messages=messages(invalid="must be text"),
-    )
+    place = place_field(outside_area=True, allow_none=True, load_default=None)
     consent = fields.Nested(
         ConsentSchema,
         required=True,
@@ -414,26 +390,25 @@ class ConsultationFiltersSchema(BaseSchema):
     status = fields.String(
         validate=validate.OneOf(STATUSES, error="must be one of " + ", ".join(STATUSES))
     )
-    place = fields.String(validate=validate.OneOf(list(PLACES), error="choose one of the places"))
-    priority = fields.String(
-        validate=validate.OneOf(list(PRIORITIES), error="choose one of the priorities")
-    )
+    place = place_field()
+    priority = priority_field()
     accepting = fields.Boolean(error_messages=messages(invalid="must be true or false"))
 
 
-def _equality_filter(question: dict[str, Any]) -> fields.String:
-    if question.get("free_text"):
+def _equality_filter(field: str) -> fields.String:
+    """A filter on an equality answer, from any version of the question set (a filter
+    covers the versions that offer the value: ``equality_versions_with``)."""
+    questions = [q for qs in EQUALITY_SETS.values() for q in qs if q["id"] == field]
+    if any(q.get("free_text") for q in questions):
         return fields.String(validate=validate.Length(min=1, max=10))
-    values = [o["value"] for o in question["options"]]
+    values = list(dict.fromkeys(o["value"] for q in questions for o in q["options"]))
     return fields.String(validate=validate.OneOf(values, error="is not one of the options"))
 
 
 ResultsFiltersSchema = Schema.from_dict(
     {
-        "place": fields.String(
-            validate=validate.OneOf(PLACE_VALUES, error="choose one of the places")
-        ),
-        **{q["id"]: _equality_filter(q) for q in EQUALITY_QUESTIONS},
+        "place": place_field(outside_area=True),
+        **{field: _equality_filter(field) for field in ALL_EQUALITY_FIELDS},
     },
     name="ResultsFiltersSchema",
 )
@@ -478,6 +453,13 @@ class ResultsSchema(Schema):
     consultation_id = fields.String()
     total_responses = fields.Integer()
     filters = fields.Dict(keys=fields.String(), values=fields.String())
+    equality_versions = fields.List(
+        fields.String(),
+        metadata={
+            "description": "with a filter on an equality answer: the versions of the "
+            "equality questions it covers (answers are never re-labelled across versions)"
+        },
+    )
     questions = fields.List(fields.Nested(QuestionResultSchema))
 
 
@@ -498,7 +480,10 @@ class MyResponseSchema(Schema):
     consultation_id = fields.String()
     consultation_title = LocalisedText()
     answers = fields.Dict(keys=fields.String(), values=fields.Raw())
-    equality = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    equality = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
+    equality_version = fields.String(
+        allow_none=True, metadata={"description": "the version of the equality questions asked"}
+    )
     place = fields.String(allow_none=True)
     consent = fields.Nested(StoredConsentSchema, allow_none=True)
     submitted_at = fields.String()

@@ -11,7 +11,10 @@ import pytest
 from engage_common.errors import ValidationFailed
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
-from engage_contracts.reference import CONSENT_VERSION
+from engage_contracts.reference import current_consent
+
+# From the ICS configuration the tests run under (the default one).
+CONSENT_VERSION = current_consent()["version"]
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

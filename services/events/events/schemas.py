@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from engage_contracts.reference import OUTSIDE_AREA, PLACES
+from engage_contracts.shared import place_field
 from events.domain import STATUSES, check_times
 
 
@@ -25,9 +25,7 @@ class EngagementEventSchema(Schema):
     id = fields.UUID(dump_only=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=10000))
-    place = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf([*PLACES, OUTSIDE_AREA])
-    )
+    place = place_field(outside_area=True, load_default=None, allow_none=True)
     venue = fields.String(required=True, validate=validate.Length(min=1, max=300))
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(required=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
-from engage_contracts.reference import OUTSIDE_AREA, PLACES, PRIORITIES
+from engage_contracts.shared import place_field, priority_field
 from feedback.domain import CHANNELS, MAX_TEXT_LENGTH, THEME_SLUG, normalise_themes
 
 
@@ -22,12 +22,8 @@ class FeedbackItemSchema(Schema):
     id = fields.UUID(dump_only=True)
     submission_id = fields.UUID(required=True)
     receipt_code = fields.String(required=True, validate=validate.Length(min=4, max=32))
-    place = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf([*PLACES, OUTSIDE_AREA])
-    )
-    priority = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(list(PRIORITIES))
-    )
+    place = place_field(outside_area=True, load_default=None, allow_none=True)
+    priority = priority_field(load_default=None, allow_none=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT_LENGTH))
     themes = fields.List(fields.String(), load_default=list)

@@ -23,7 +23,11 @@ from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
 from engage_contracts import surveys as contract
 from engage_contracts.base import flatten_errors
-from engage_contracts.reference import EQUALITY_FIELDS, consent_record
+from engage_contracts.reference import (
+    ALL_EQUALITY_FIELDS,
+    consent_record,
+    equality_versions_with,
+)
 from engage_contracts.shared import localised
 from engage_contracts.surveys import DECISION_STATUSES, check_schedule
 
@@ -266,12 +270,27 @@ def shape_results(
             item["free_text"] = aggregates["free_text"].get(qid, [])
             item["free_text_truncated"] = answered > len(item["free_text"])
         out.append(item)
-    return {
+    results = {
         "consultation_id": str(consultation["id"]),
         "total_responses": total,
         "filters": filters,
         "questions": out,
     }
+    versions = equality_versions_covered(filters)
+    if versions is not None:
+        results["equality_versions"] = versions
+    return results
+
+
+def equality_versions_covered(filters: dict[str, Any]) -> list[str] | None:
+    """Which versions of the equality questions a filter on equality answers covers (the
+    versions that ask each filtered field with that answer); None without such a filter."""
+    covered: list[str] | None = None
+    for field, value in filters.items():
+        if field in ALL_EQUALITY_FIELDS:
+            versions = equality_versions_with(field, value)
+            covered = versions if covered is None else [v for v in covered if v in versions]
+    return covered
 
 
 def page_of(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
@@ -280,19 +299,21 @@ def page_of(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
 
 
 FIXED_EXPORT_COLUMNS = ("receipt_code", "submitted_at", "place", "channel")
+EQUALITY_VERSION_COLUMN = "equality_version"
 
 
 def export_columns(consultation: dict[str, Any]) -> list[str]:
-    """receipt_code, submitted_at, place, one column per question id, then equality fields.
+    """receipt_code, submitted_at, place, channel, one column per question id, then the
+    version of the equality questions asked and every field any version asks.
 
-    A question id that clashes with a fixed column is prefixed with ``question:``.
+    A question id that clashes with another column is prefixed with ``question:``.
     """
-    fixed = set(FIXED_EXPORT_COLUMNS) | set(EQUALITY_FIELDS)
+    fixed = {*FIXED_EXPORT_COLUMNS, EQUALITY_VERSION_COLUMN, *ALL_EQUALITY_FIELDS}
     questions = [
         q["id"] if q["id"] not in fixed else f"question:{q['id']}"
         for q in consultation["questionnaire"]["questions"]
     ]
-    return [*FIXED_EXPORT_COLUMNS, *questions, *EQUALITY_FIELDS]
+    return [*FIXED_EXPORT_COLUMNS, *questions, EQUALITY_VERSION_COLUMN, *ALL_EQUALITY_FIELDS]
 
 
 def export_cell(value: Any) -> Any:
@@ -304,12 +325,12 @@ def export_cell(value: Any) -> Any:
 def export_table(
     consultation: dict[str, Any], rows: list[dict[str, Any]], next_after: int | None
 ) -> dict[str, Any]:
-    """Shape stored rows (``id, receipt_code, submitted_at, place, channel, answers`` and the
-    equality fields) into ``{"columns", "rows", "next_after"}``."""
+    """Shape stored rows (``id, receipt_code, submitted_at, place, channel, answers``,
+    ``equality``, ``question_set``) into ``{"columns", "rows", "next_after"}``."""
     questions = [q["id"] for q in consultation["questionnaire"]["questions"]]
     table = []
     for row in rows:
-        answers = row["answers"] or {}
+        answers, equality = row["answers"] or {}, row.get("equality") or {}
         table.append(
             [
                 row["receipt_code"],
@@ -317,7 +338,8 @@ def export_table(
                 row["place"],
                 row["channel"],
                 *[export_cell(answers.get(qid)) for qid in questions],
-                *[row.get(field) for field in EQUALITY_FIELDS],
+                row.get("question_set"),
+                *[export_cell(equality.get(field)) for field in ALL_EQUALITY_FIELDS],
             ]
         )
     return {"columns": export_columns(consultation), "rows": table, "next_after": next_after}

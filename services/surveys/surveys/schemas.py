@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from engage_contracts import surveys as contract
-from engage_contracts.reference import EQUALITY_FIELDS, current_consent
+from engage_contracts.reference import current_consent
 
 
 def iso(value: datetime | None) -> str | None:
@@ -53,18 +53,14 @@ def receipt(row: dict[str, Any]) -> dict[str, Any]:
 def my_response(row: dict[str, Any]) -> dict[str, Any]:
     """Everything held about one response, for the resident who sent it
     (``MyResponseSchema``): ``equality`` is None when they gave no equality answers, else
-    only the ones they gave."""
-    equality = (
-        {f: row[f] for f in EQUALITY_FIELDS if row[f] is not None}
-        if row["has_equality"] is not None
-        else None
-    )
+    only the ones they gave, with the version of the questions they were asked."""
     return {
         "receipt_code": row["receipt_code"],
         "consultation_id": row["consultation_id"],
         "consultation_title": row["consultation_title"],
         "answers": row["answers"],
-        "equality": equality,
+        "equality": row["equality"],
+        "equality_version": row["question_set"],
         "place": row["place"],
         "consent": row["consent"],
         "submitted_at": iso(row["submitted_at"]),

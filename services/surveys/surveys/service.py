@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
@@ -25,11 +24,11 @@ from engage_common.messaging import claim_message, consume, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
+from engage_contracts.ics import ics
 from surveys import domain, schemas, store
 
 log = logging.getLogger(__name__)
 SOURCE = "surveys"
-DEFAULT_RETENTION_DAYS = 365
 SEARCH_LIMIT = 200
 PURGE_BATCH = 500
 NO_RECEIPT = "We do not hold a response with that receipt code"
@@ -47,7 +46,6 @@ class SurveysService(healthcheck.HealthCheck):
 
     db = Database()
     outbox = OutboxRelay()
-    config = Config()
 
     def _consultation(self, conn: Connection, consultation_id: Any, **options: Any) -> Json:
         """The consultation (``store.get_consultation`` ``options``), or ``NotFound``."""
@@ -235,7 +233,7 @@ class SurveysService(healthcheck.HealthCheck):
             log.info("purged personal details of %d response(s)", purged)
 
     def _purge(self, now: datetime) -> int:
-        days = int(self.config.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+        days = ics().retention_days["consultation_responses"]
         closed_before, total = domain.purge_before(now, days), 0
         while True:
             with self.db.connection() as conn:

@@ -14,7 +14,7 @@ from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
 from engage_contracts import questionnaire as qn
-from engage_contracts.reference import EQUALITY_FIELDS
+from engage_contracts.reference import ALL_EQUALITY_FIELDS, EQUALITY_VERSION
 
 FREE_TEXT_LIMIT = 1000  # per question in get_results; export_responses has them all
 
@@ -25,10 +25,9 @@ FROM consultations c
 """
 
 
-# The equality-monitoring answers, selected beside a response (``e`` joined on it).
-_EQUALITY_COLUMNS = sql.SQL(", ").join(
-    sql.SQL("e.{}").format(sql.Identifier(f)) for f in EQUALITY_FIELDS
-)
+# The equality-monitoring answers, selected beside a response (``e`` joined on it): the
+# document and the question set it was asked in (NULL for a resident who gave none).
+_EQUALITY = "e.answers AS equality, e.question_set"
 
 
 def get_consultation(
@@ -165,16 +164,15 @@ def insert_equality(
     conn: Connection,
     response_id: int,
     consultation_id: str,
-    equality: dict[str, str],
+    equality: dict[str, Any],
     derived_place: str | None,
 ) -> None:
-    columns = [sql.Identifier(f) for f in EQUALITY_FIELDS]
+    """A response's equality answers, with the question set they were asked in."""
     conn.execute(
-        sql.SQL(
-            "INSERT INTO equality_monitoring (response_id, consultation_id, {}, derived_place)"
-            " VALUES (%s, %s, {}, %s)"
-        ).format(sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
-        [response_id, consultation_id, *[equality.get(f) for f in EQUALITY_FIELDS], derived_place],
+        "INSERT INTO equality_monitoring"
+        " (response_id, consultation_id, question_set, answers, derived_place)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (response_id, consultation_id, EQUALITY_VERSION, Jsonb(equality), derived_place),
     )
 
 
@@ -212,11 +210,13 @@ def _filtered(consultation_id: str, filters: dict[str, str]) -> tuple[sql.Compos
     for key, value in sorted(filters.items()):
         if key == "place":
             clauses.append(sql.SQL("r.place = %s"))
-        elif key in EQUALITY_FIELDS:
-            clauses.append(sql.SQL("e.{} = %s").format(sql.Identifier(key)))
+            params.append(value)
+        elif key in ALL_EQUALITY_FIELDS:
+            # a single answer, or one of the answers to a multiple-choice question
+            clauses.append(sql.SQL("(e.answers @> %s OR e.answers @> %s)"))
+            params += [Jsonb({key: value}), Jsonb({key: [value]})]
         else:  # pragma: no cover - filters are validated by ResultsFiltersSchema first
             raise ValueError(f"unknown filter {key}")
-        params.append(value)
     cte = sql.SQL(
         "WITH f AS (SELECT r.id, r.answers FROM responses r"
         " LEFT JOIN equality_monitoring e ON e.response_id = r.id WHERE {}) "
@@ -318,11 +318,9 @@ def export_page(
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` responses with ``id > after``, oldest first, with equality answers."""
     return conn.execute(
-        sql.SQL(
-            "SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.channel, r.answers, {}"
-            " FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
-            " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s"
-        ).format(_EQUALITY_COLUMNS),
+        "SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.channel, r.answers,"
+        f" {_EQUALITY} FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+        " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s",
         (consultation_id, after, limit),
     ).fetchall()
 
@@ -333,14 +331,12 @@ def export_page(
 def response_by_receipt(conn: Connection, receipt_code: str) -> dict[str, Any] | None:
     """A stored response with its equality answers, by receipt code."""
     return conn.execute(
-        sql.SQL(
-            "SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
-            " c.title AS consultation_title, r.answers, r.place, r.consent,"
-            " r.submitted_at, r.purged_at, e.response_id AS has_equality, {}"
-            " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
-            " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
-            " WHERE r.receipt_code = %s"
-        ).format(_EQUALITY_COLUMNS),
+        "SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
+        " c.title AS consultation_title, r.answers, r.place, r.consent,"
+        f" r.submitted_at, r.purged_at, {_EQUALITY}"
+        " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
+        " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+        " WHERE r.receipt_code = %s",
         (receipt_code,),
     ).fetchone()
 
@@ -376,12 +372,13 @@ def search_personal_data(
         clauses.append(
             "(EXISTS (SELECT 1 FROM jsonb_each(r.answers) a"
             " WHERE jsonb_typeof(a.value) = 'string'"
-            " AND a.value #>> '{}' ILIKE %s) OR e.postcode_district ILIKE %s)"
+            " AND a.value #>> '{}' ILIKE %s) OR e.answers->>'postcode_district' ILIKE %s)"
         )
         params += [_like(text), _like(text)]
     return conn.execute(
         "SELECT r.id, r.receipt_code, r.consultation_id::text AS consultation_id,"
-        " r.answers, r.submitted_at, e.postcode_district, c.questionnaire"
+        " r.answers, r.submitted_at, e.answers->>'postcode_district' AS postcode_district,"
+        " c.questionnaire"
         " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
         " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
         f" WHERE {' OR '.join(clauses)} ORDER BY r.id LIMIT %s",
@@ -412,6 +409,7 @@ def purge_response(
         (Jsonb(answers), now, response_id),
     )
     conn.execute(
-        "UPDATE equality_monitoring SET postcode_district = NULL WHERE response_id = %s",
+        "UPDATE equality_monitoring SET answers = answers - 'postcode_district'"
+        " WHERE response_id = %s",
         (response_id,),
     )

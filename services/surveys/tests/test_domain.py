@@ -9,8 +9,12 @@ import pytest
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import surveys as contract
-from engage_contracts.reference import CONSENT_VERSION, CONSENT_WORDINGS
+from engage_contracts.reference import consent_wordings, current_consent
 from surveys import domain
+
+# From the ICS configuration the tests run under (the default one).
+CONSENT_VERSION = current_consent()["version"]
+CONSENT_WORDINGS = consent_wordings()
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -313,7 +317,26 @@ def test_export_columns_avoid_clashes() -> None:
         "question:place",
         "q2",
     ]
-    assert columns[-1] == "postcode_district"
+    # then the version asked, and every equality field any version asked (issue 9)
+    assert columns[6:8] == ["equality_version", "age_band"]
+    assert {"postcode_district", "marriage_civil_partnership", "conditions"} <= set(columns[7:])
+    questions = [
+        {"id": "equality_version", "type": "rating", "text": "R"},
+        {"id": "conditions", "type": "rating", "text": "R"},
+    ]
+    clashing = domain.export_columns(consultation(questionnaire={"questions": questions}))
+    assert clashing[4:6] == ["question:equality_version", "question:conditions"]
+
+
+def test_a_filter_on_equality_answers_says_which_question_sets_it_covers() -> None:
+    """Issue 9: answers are never re-labelled; a filter covers the versions that asked it."""
+    assert domain.equality_versions_covered({"place": "leeds"}) is None
+    assert domain.equality_versions_covered({"age_band": "16-24"}) == ["2026-01", "2026-11"]
+    assert domain.equality_versions_covered({"unpaid_carer": "yes-up-to-19"}) == ["2026-01"]
+    assert domain.equality_versions_covered({"unpaid_carer": "yes-35-49"}) == ["2026-11"]
+    assert domain.equality_versions_covered(
+        {"marriage_civil_partnership": "married", "age_band": "16-24"}
+    ) == ["2026-11"]
 
 
 # -- ids, new drafts, changes ----------------------------------------------------------------

@@ -86,3 +86,50 @@ def test_text_stored_before_language_maps_becomes_english(
         assert refused["reason"] == {"en": "Not our land"}
     finally:
         drop_database(url)
+
+
+def test_equality_answers_become_a_document_tagged_with_the_old_question_set(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("surveys").rsplit("/", 1)[0] + f"/engage_mig_{uuid.uuid4().hex[:8]}"
+    before = tmp_path / "before"
+    before.mkdir()
+    for sql in sorted(MIGRATIONS.glob("*.sql")):
+        if sql.name < "005":
+            shutil.copy(sql, before / sql.name)
+    try:
+        migrate(url, before)
+        cid = uuid.uuid4()
+        with connect(url) as conn:
+            conn.execute(
+                "INSERT INTO consultations (id, title, summary, places, priorities, status,"
+                " questionnaire) VALUES (%s, '{\"en\": \"T\"}', '{\"en\": \"S\"}', '{}', '{}',"
+                " 'open', '{\"questions\": []}')",
+                (cid,),
+            )
+            rid = conn.execute(
+                "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers,"
+                " submitted_at) VALUES (%s, 'AAAA-BBBB-CCCC', %s, '{}', now()) RETURNING id",
+                (uuid.uuid4(), cid),
+            ).fetchone()["id"]
+            conn.execute(
+                "INSERT INTO equality_monitoring (response_id, consultation_id, age_band,"
+                " unpaid_carer, postcode_district) VALUES (%s, %s, '25-34', 'yes-up-to-19',"
+                " 'LS6')",
+                (rid, cid),
+            )
+        assert "005_equality_versions.sql" in migrate(url, MIGRATIONS)
+        with connect(url) as conn:
+            row = conn.execute(
+                "SELECT question_set, answers FROM equality_monitoring WHERE response_id = %s",
+                (rid,),
+            ).fetchone()
+        # kept as given, under the version it was asked in: never re-labelled
+        assert row["question_set"] == "2026-01"
+        assert row["answers"] == {
+            "age_band": "25-34",
+            "unpaid_carer": "yes-up-to-19",
+            "postcode_district": "LS6",
+        }
+    finally:
+        drop_database(url)

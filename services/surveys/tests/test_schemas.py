@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engage_contracts import surveys as contract
-from engage_contracts.reference import EQUALITY_FIELDS
 from surveys import schemas
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -38,8 +37,8 @@ def response_row(**kwargs: Any) -> dict[str, Any]:
         "consent": {"given": True, "version": "2026-01", "wording": "We use..."},
         "submitted_at": NOW,
         "purged_at": None,
-        "has_equality": None,
-        **{field: None for field in EQUALITY_FIELDS},
+        "equality": None,  # the row's equality document (None: none given)
+        "question_set": None,
         **kwargs,
     }
 
@@ -52,6 +51,7 @@ def test_my_response_without_equality_answers() -> None:
         "consultation_title": {"en": "Urgent care"},
         "answers": {"why": "Closer"},
         "equality": None,
+        "equality_version": None,
         "place": "leeds",
         "consent": {"given": True, "version": "2026-01", "wording": "We use..."},
         "submitted_at": "2026-03-01T12:00:00+00:00",
@@ -61,12 +61,11 @@ def test_my_response_without_equality_answers() -> None:
 
 
 def test_my_response_shows_only_the_equality_answers_given() -> None:
-    mine = schemas.my_response(
-        response_row(has_equality=3, age_band="25-34", postcode_district="LS6", purged_at=NOW)
-    )
-    assert mine["equality"] == {"age_band": "25-34", "postcode_district": "LS6"}
+    given = {"age_band": "25-34", "postcode_district": "LS6", "conditions": ["autism"]}
+    mine = schemas.my_response(response_row(equality=given, question_set="2026-11", purged_at=NOW))
+    assert mine["equality"] == given and mine["equality_version"] == "2026-11"
     assert mine["purged_at"] == "2026-03-01T12:00:00+00:00"
-    assert schemas.my_response(response_row(has_equality=3))["equality"] == {}
+    assert contract.MyResponseSchema().validate(mine) == {}
 
 
 def test_a_personal_data_response() -> None:

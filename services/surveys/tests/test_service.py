@@ -18,8 +18,11 @@ from engage_common.db import connect
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DEAD_LETTER_QUEUE, DurablePublisher
 from engage_common.testing import eventually
-from engage_contracts.reference import CONSENT_VERSION
+from engage_contracts.reference import current_consent
 from surveys.service import SurveysService
+
+# From the ICS configuration the tests run under (the default one).
+CONSENT_VERSION = current_consent()["version"]
 
 OPTIONS = [
     {"value": "a", "label": "Option A"},
@@ -526,7 +529,7 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
         "order",
         "why",
     ]
-    assert columns[10:12] == ["age_band", "sex"]
+    assert columns[10:13] == ["equality_version", "age_band", "sex"]
     rows = [row for p in pages for row in p["rows"]]
     # stored concurrently, so not necessarily in publishing order; every row exactly once
     assert sorted(r[0] for r in rows) == sorted(b["receipt_code"] for b in bodies)
@@ -534,6 +537,7 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
     first = by_receipt[bodies[0]["receipt_code"]]
     assert first["many"] == "a; b" and first["order"] == "a; b; c" and first["score"] == 10
     assert first["place"] == "leeds" and first["age_band"] == "25-34"
+    assert first["equality_version"] == "2026-11"
     assert first["channel"] == "online"
     assert by_receipt[bodies[4]["receipt_code"]]["age_band"] is None
     with pytest.raises(ValidationFailed):
