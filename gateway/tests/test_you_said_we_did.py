@@ -21,6 +21,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
+from engage_contracts import ics
 from gateway.readmodels.projections import (
     apply_consultation,
     apply_deleted_response,
@@ -125,7 +126,8 @@ def read_model(db: Pool) -> None:
                 at=gp_closes - timedelta(days=28),
             ),
         )
-        for place in ("leeds", "leeds", "leeds", "wakefield", None):
+        # 12 from Leeds (one later deleted), 6 from Wakefield, 3 who did not say
+        for place in ["leeds"] * 12 + ["wakefield"] * 6 + [None] * 3:
             apply_response(conn, response_event(GP, place))
         apply_deleted_response(conn, response_event(GP, "leeds"))
         apply_consultation(
@@ -243,8 +245,10 @@ def test_page_shows_each_outcome_its_decisions_in_words_and_responses_per_place(
     assert "Places Leeds, Wakefield" in gp
     assert "Priorities Living Well, Working Well" in gp
     assert "Closed 21 January 2026" in gp
-    assert "4 people responded" in gp
-    assert "Leeds: 2" in gp and "Wakefield: 1" in gp and "Not given: 1" in gp
+    assert "20 people responded" in gp
+    # the small-number rule: 3 is hidden, and 6 with it (20 - 11 would give 3 away)
+    assert "Leeds: 11" in gp and "Wakefield: fewer than 5" in gp
+    assert "Not given: fewer than 5" in gp
     assert "We will pilot evening appointments." in gp
     assert (
         "You said: Evenings suit working people. We did: Evening appointments in two "
@@ -257,7 +261,8 @@ def test_page_shows_each_outcome_its_decisions_in_words_and_responses_per_place(
     ) in gp
     parks = page.of(f"consultation-{PARKS}")
     assert "Status: In progress" in parks and "1 person responded" in parks
-    assert "Kirklees: 1" in parks
+    # one person, all from one place: no breakdown can hide that, so none is shown
+    assert "Kirklees" not in parks.split("Responses", 1)[1].split("What we decided")[0]
     # Latest closing first.
     assert html.index(f"consultation-{GP}") < html.index(f"consultation-{PARKS}")
     assert "Still open in Harrogate" not in page.all
@@ -299,11 +304,11 @@ def test_json_endpoint_reads_the_same_read_model(client: FlaskClient) -> None:
     by_id = {c["id"]: c for c in response.get_json()["consultations"]}
     assert set(by_id) == {GP, CAFES, PARKS}
     gp = by_id[GP]
-    assert gp["response_count"] == 4 and gp["status"] == "closed"
+    assert gp["response_count"] == 20 and gp["status"] == "closed"
     assert {p["place"]: (p["label"], p["count"]) for p in gp["responses_by_place"]} == {
-        "leeds": ("Leeds", 2),
-        "wakefield": ("Wakefield", 1),
-        None: ("Not given", 1),
+        "leeds": ("Leeds", 11),
+        "wakefield": ("Wakefield", None),
+        None: ("Not given", None),
     }
     assert [d["status"] for d in gp["outcome"]["decisions"]] == [
         "planned",
@@ -349,7 +354,7 @@ def test_board_viewer_downloads_the_csv_one_row_per_decision(
         "Leeds; Wakefield",
         "Living Well; Working Well",
         "2026-01-21",
-        "4",
+        "20",
         "Evenings suit working people.",
         "Evening appointments in two Leeds practices.",
         "Planned",
@@ -397,7 +402,7 @@ def test_board_paper_has_the_summary_numbers(
     } == {
         "decided": "2",
         "waiting": "1",
-        "responses": "5",
+        "responses": "21",
         "decisions": "4",
         "planned": "1",
         "in-progress": "1",
@@ -499,3 +504,15 @@ def test_home_page_lists_open_consultations_from_the_read_model_while_surveys_is
     assert "Pharmacy hours" in client.get("/?place=calderdale&priority=living-well").get_data(
         as_text=True
     )
+
+
+def test_a_place_no_longer_configured_is_shown_as_stored(client: FlaskClient) -> None:
+    """Issue 9: changing the configuration never breaks stored data."""
+    with ics.serving(ics.load("lancashire-and-south-cumbria")):
+        html, page = get_page(client)
+        gp = page.of(f"consultation-{GP}")
+        assert "Places leeds, wakefield" in gp  # stored codes, not an error
+        assert "Lancashire and South Cumbria" in html
+        assert client.get("/api/v1/you-said-we-did").status_code == 200
+        report = client.get("/?place=leeds")
+        assert report.status_code == 200  # an unknown filter means all places

@@ -132,7 +132,9 @@ class PlaceCountSchema(Schema):
         metadata={"description": "place code, or null when the resident did not say"},
     )
     label = fields.String()
-    count = fields.Integer()
+    count = fields.Integer(
+        allow_none=True, metadata={"description": "null below the small-number threshold"}
+    )
 
 
 class YouSaidWeDidItemSchema(Schema):

@@ -13,6 +13,8 @@ from typing import Any
 
 from psycopg import Connection
 
+from engage_common.disclosure import suppress
+from engage_contracts.ics import ics
 from engage_contracts.reference import place_label
 
 # Decision statuses (surveys' ``domain.DECISION_STATUSES``) in plain words.
@@ -41,8 +43,9 @@ def you_said_we_did(
 ) -> list[dict[str, Any]]:
     """Consultations that have closed or have a published outcome, latest closing first,
     each with ``responses_by_place`` ([{place, label, count}], biggest first, then
-    ``place`` None: residents who did not say). ``place``/``priority`` keep only the
-    consultations that name them."""
+    ``place`` None: residents who did not say), through the small-number rule: a hidden
+    count is None, and when hidden counts cannot be protected the list is empty.
+    ``place``/``priority`` keep only the consultations that name them."""
     clauses, params = _naming(["(status = 'closed' OR outcome IS NOT NULL)"], [], place, priority)
     rows = conn.execute(
         # For a closed consultation, ``closes_at`` is when it actually closed.
@@ -58,16 +61,11 @@ def you_said_we_did(
         " WHERE consultation_id = ANY(%s) ORDER BY place = '', count DESC, place",
         ([r["id"] for r in rows],),
     ).fetchall()
-    by_place: dict[str, list[dict[str, Any]]] = {}
+    raw: dict[str, dict[str | None, int]] = {}
     for c in counts:
-        code = c["place"] or None
-        by_place.setdefault(str(c["consultation_id"]), []).append(
-            {
-                "place": code,
-                "label": place_label(code) if code else NOT_GIVEN,
-                "count": c["count"],
-            }
-        )
+        raw.setdefault(str(c["consultation_id"]), {})[c["place"] or None] = c["count"]
+    threshold = ics().small_number_threshold
+    by_place = {cid: _places_shown(places, threshold) for cid, places in raw.items()}
     return [
         {
             **r,
@@ -101,6 +99,16 @@ def open_consultations(
             "closes_at": r["closes_at"].isoformat(),
         }
         for r in rows
+    ]
+
+
+def _places_shown(counts: dict[str | None, int], threshold: int) -> list[dict[str, Any]]:
+    shown, total = suppress(counts, threshold)
+    if total is None:
+        return []  # the response count beside it would give the hidden ones away
+    return [
+        {"place": code, "label": place_label(code) if code else NOT_GIVEN, "count": shown[code]}
+        for code in counts
     ]
 
 

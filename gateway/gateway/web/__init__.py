@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, redirect, render_template, request, session, url_for
 from markupsafe import Markup, escape
 
+from engage_common.disclosure import describe
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
@@ -134,6 +135,12 @@ def text_for_reader(value: Any) -> str:
     """Text kept by language (``{"en": ...}``) in the reader's language, English when it
     has no translation. Only English is offered yet."""
     return localised(value, DEFAULT_LANGUAGE)
+
+
+@bp.app_template_filter("people")
+def people(count: int | None) -> str:
+    """A count of people as shown: "fewer than 5" when the small-number rule hides it."""
+    return describe(count, ics().small_number_threshold)
 
 
 @bp.app_template_filter("paragraphs")

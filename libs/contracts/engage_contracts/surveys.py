@@ -415,18 +415,21 @@ ResultsFiltersSchema = Schema.from_dict(
 ResultsFiltersSchema.error_messages = BaseSchema.error_messages
 
 
+SUPPRESSED = "null when the count is below the small-number threshold (or would give one away)"
+
+
 class OptionResultSchema(Schema):
     value = fields.Raw()
     label = LocalisedText()
-    count = fields.Integer()
-    percent = fields.Float()
+    count = fields.Integer(allow_none=True, metadata={"description": SUPPRESSED})
+    percent = fields.Float(allow_none=True, metadata={"description": "null when count is"})
 
 
 class RankingResultSchema(Schema):
     value = fields.String()
     label = LocalisedText()
     mean_rank = fields.Float(allow_none=True)
-    first_choice = fields.Integer()
+    first_choice = fields.Integer(allow_none=True, metadata={"description": SUPPRESSED})
 
 
 class FreeTextResultSchema(Schema):
@@ -438,7 +441,7 @@ class QuestionResultSchema(Schema):
     id = fields.String()
     type = fields.String()
     text = LocalisedText()
-    answered = fields.Integer()
+    answered = fields.Integer(allow_none=True, metadata={"description": SUPPRESSED})
     options = fields.List(fields.Nested(OptionResultSchema))
     mean = fields.Float(allow_none=True)
     distribution = fields.List(fields.Nested(OptionResultSchema))
@@ -448,11 +451,16 @@ class QuestionResultSchema(Schema):
 
 
 class ResultsSchema(Schema):
-    """Aggregated results of a consultation (``get_results``)."""
+    """Aggregated results of a consultation (``get_results``). Every count of people goes
+    through the small-number rule (``engage_common.disclosure``)."""
 
     consultation_id = fields.String()
-    total_responses = fields.Integer()
+    total_responses = fields.Integer(allow_none=True, metadata={"description": SUPPRESSED})
     filters = fields.Dict(keys=fields.String(), values=fields.String())
+    small_number_threshold = fields.Integer()
+    suppressed = fields.Boolean(
+        metadata={"description": "true when the filtered group is too small to show at all"}
+    )
     equality_versions = fields.List(
         fields.String(),
         metadata={

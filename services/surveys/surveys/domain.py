@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from marshmallow import ValidationError
 
+from engage_common.disclosure import DEFAULT_THRESHOLD, hidden, suppress
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
 from engage_contracts import surveys as contract
@@ -207,14 +208,22 @@ def event_payload(consultation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def percent(count: int, total: int) -> float:
+def percent(count: int | None, total: int | None) -> float | None:
+    if count is None or total is None:
+        return None
     return round(100.0 * count / total, 1) if total else 0.0
 
 
 def shape_results(
-    consultation: dict[str, Any], total: int, filters: dict[str, Any], aggregates: dict[str, Any]
+    consultation: dict[str, Any],
+    total: int,
+    filters: dict[str, Any],
+    aggregates: dict[str, Any],
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> dict[str, Any]:
-    """Turn the store's raw per-question aggregates into the results contract.
+    """Turn the store's raw per-question aggregates into the results contract, every count
+    of people through the small-number rule (``engage_common.disclosure``): a hidden
+    count is None, and so is its percent.
 
     ``aggregates`` has ``answered`` {qid: n}, ``counts`` {qid: {value: n}},
     ``means`` {qid: float}, ``ranking`` {qid: {value: (mean_rank, first)}} and
@@ -224,57 +233,83 @@ def shape_results(
     for question in consultation["questionnaire"]["questions"]:
         qid, qtype = question["id"], question["type"]
         answered = int(aggregates["answered"].get(qid, 0))
-        item: dict[str, Any] = {
-            "id": qid,
-            "type": qtype,
-            "text": question["text"],
-            "answered": answered,
-        }
+        shown_answered: int | None = None if hidden(answered, threshold) else answered
+        item: dict[str, Any] = {"id": qid, "type": qtype, "text": question["text"]}
         counts = aggregates["counts"].get(qid, {})
         if qtype in ("single_choice", "multiple_choice", "likert"):
-            item["options"] = [
-                {
-                    **o,
-                    "count": int(counts.get(o["value"], 0)),
-                    "percent": percent(int(counts.get(o["value"], 0)), answered),
-                }
-                for o in qn.option_labels(question)
-            ]
-        if qtype in ("likert", "rating"):
-            mean = aggregates["means"].get(qid)
-            item["mean"] = round(float(mean), 2) if mean is not None else None
+            options = qn.option_labels(question)
+            cells, protected = _cells(counts, [o["value"] for o in options], threshold)
+            item["options"] = [{**o, "count": cells[o["value"]]} for o in options]
+            shown_answered = shown_answered if protected else None
         if qtype == "rating":
-            item["distribution"] = [
-                {
-                    "value": v,
-                    "count": int(counts.get(str(v), 0)),
-                    "percent": percent(int(counts.get(str(v), 0)), answered),
-                }
-                for v in range(qn.RATING_MIN, qn.RATING_MAX + 1)
-            ]
+            values = list(range(qn.RATING_MIN, qn.RATING_MAX + 1))
+            cells, protected = _cells(counts, values, threshold)
+            item["distribution"] = [{"value": v, "count": cells[v]} for v in values]
+            shown_answered = shown_answered if protected else None
         if qtype == "ranking":
             ranks = aggregates["ranking"].get(qid, {})
+            options = qn.option_labels(question)
+            firsts, _ = suppress(
+                {o["value"]: int(ranks.get(o["value"], (None, 0))[1]) for o in options}, threshold
+            )
             rows = []
-            for o in qn.option_labels(question):
-                mean_rank, first = ranks.get(o["value"], (None, 0))
+            for o in options:
+                mean_rank = ranks.get(o["value"], (None, 0))[0]
                 rows.append(
                     {
                         **o,
                         "mean_rank": round(float(mean_rank), 2) if mean_rank is not None else None,
-                        "first_choice": int(first),
+                        "first_choice": firsts[o["value"]],
                     }
                 )
             rows.sort(key=lambda r: (r["mean_rank"] is None, r["mean_rank"] or 0))
             item["ranking"] = rows
+        if qtype in ("likert", "rating"):
+            mean = aggregates["means"].get(qid)
+            item["mean"] = round(float(mean), 2) if mean is not None and shown_answered else None
+        for key in ("options", "distribution"):
+            for cell in item.get(key, []):
+                cell["percent"] = percent(cell["count"], shown_answered)
         if qtype == "free_text":
             item["free_text"] = aggregates["free_text"].get(qid, [])
             item["free_text_truncated"] = answered > len(item["free_text"])
+        item["answered"] = shown_answered
         out.append(item)
     results = {
         "consultation_id": str(consultation["id"]),
         "total_responses": total,
         "filters": filters,
+        "small_number_threshold": threshold,
+        "suppressed": False,
         "questions": out,
+    }
+    versions = equality_versions_covered(filters)
+    if versions is not None:
+        results["equality_versions"] = versions
+    return results
+
+
+def _cells(
+    counts: dict[str, int], values: list[Any], threshold: int
+) -> tuple[dict[Any, int | None], bool]:
+    """A question's counts per answer as they may be shown, and whether its total may be
+    shown beside them (it would give hidden counts away when they cannot be protected)."""
+    shown, total = suppress({v: int(counts.get(str(v), 0)) for v in values}, threshold)
+    return shown, total is not None
+
+
+def withheld_results(
+    consultation: dict[str, Any], filters: dict[str, Any], threshold: int
+) -> dict[str, Any]:
+    """Results for a group too small to show (``disclosure.group_shown``): nothing about
+    it, not even how many it holds."""
+    results = {
+        "consultation_id": str(consultation["id"]),
+        "total_responses": None,
+        "filters": filters,
+        "small_number_threshold": threshold,
+        "suppressed": True,
+        "questions": [],
     }
     versions = equality_versions_covered(filters)
     if versions is not None:

@@ -18,6 +18,7 @@ from psycopg import Connection
 
 from engage_common import healthcheck
 from engage_common.db import Database
+from engage_common.disclosure import group_shown
 from engage_common.errors import NotFound
 from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, consume, submissions_queue
@@ -132,10 +133,16 @@ class SurveysService(healthcheck.HealthCheck):
     @rpc(expected_exceptions=EXPECTED)
     def get_results(self, consultation_id: str, filters: Json | None = None) -> Json:
         clean = load(contract.ResultsFiltersSchema(), filters or {}, prefix="filters")
+        threshold = ics().small_number_threshold
         with self.db.connection() as conn:
             consultation = self._consultation(conn, consultation_id)
+            cid = str(consultation["id"])
+            for field, value in clean.items():
+                others = {k: v for k, v in clean.items() if k != field}
+                if not group_shown(store.breakdown(conn, cid, field, others), value, threshold):
+                    return domain.withheld_results(consultation, clean, threshold)
             total, aggregates = store.aggregate_results(conn, consultation, clean)
-        return domain.shape_results(consultation, total, clean, aggregates)
+        return domain.shape_results(consultation, total, clean, aggregates, threshold)
 
     @rpc(expected_exceptions=EXPECTED)
     def export_responses(self, consultation_id: str, after: Any = 0, limit: Any = 1000) -> Json:

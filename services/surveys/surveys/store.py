@@ -224,6 +224,32 @@ def _filtered(consultation_id: str, filters: dict[str, str]) -> tuple[sql.Compos
     return cte, params
 
 
+def breakdown(
+    conn: Connection, consultation_id: str, field: str, filters: dict[str, str]
+) -> dict[str | None, int]:
+    """How many of the consultation's responses that match ``filters`` hold each value of
+    ``field`` (``place``, or an equality answer: a multiple-choice answer counts once per
+    value): the breakdown a filter on ``field`` takes a group from."""
+    cte, params = _filtered(consultation_id, filters)
+    if field == "place":
+        query = sql.SQL(
+            "SELECT r.place AS value, count(*) AS n FROM f JOIN responses r ON r.id = f.id"
+            " GROUP BY 1"
+        )
+        extra: list[Any] = []
+    else:
+        query = sql.SQL(
+            "SELECT v.value, count(*) AS n FROM f"
+            " JOIN equality_monitoring e ON e.response_id = f.id,"
+            " LATERAL (SELECT e.answers->>%s AS value WHERE jsonb_typeof(e.answers->%s) ="
+            " 'string' UNION ALL SELECT jsonb_array_elements_text(e.answers->%s)"
+            " WHERE jsonb_typeof(e.answers->%s) = 'array') v GROUP BY 1"
+        )
+        extra = [field] * 4
+    rows = conn.execute(cte + query, [*params, *extra]).fetchall()
+    return {r["value"]: r["n"] for r in rows}
+
+
 def aggregate_results(
     conn: Connection, consultation: dict[str, Any], filters: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:

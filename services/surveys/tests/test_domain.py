@@ -258,6 +258,7 @@ def test_shape_results_percentages_means_and_ranking() -> None:
             "ranking": {"k": {"x": (1.5, 1), "y": (1.25, 1)}},
             "free_text": {"t": [{"response_id": 1, "text": "hi"}]},
         },
+        threshold=1,  # the arithmetic, with the small-number rule off (tested below)
     )
     assert results["total_responses"] == 3 and results["filters"] == {"place": "leeds"}
     c_q, l_q, r_q, k_q, t_q = results["questions"]
@@ -287,6 +288,58 @@ def test_shape_results_percentages_means_and_ranking() -> None:
     ]
     assert [r["value"] for r in k_q["ranking"]] == ["y", "x"]
     assert t_q["free_text"] == [{"response_id": 1, "text": "hi"}]
+
+
+def test_results_show_no_count_of_people_below_the_threshold() -> None:
+    """Issue 9: counts 1-4 are hidden (and what would give them away), zeros shown."""
+    c = consultation(
+        questionnaire={
+            "questions": [
+                {
+                    "id": "c",
+                    "type": "single_choice",
+                    "text": "C",
+                    "options": [
+                        {"value": "a", "label": "A"},
+                        {"value": "b", "label": "B"},
+                        {"value": "z", "label": "Z"},
+                    ],
+                },
+                {"id": "r", "type": "rating", "text": "R"},
+                {
+                    "id": "k",
+                    "type": "ranking",
+                    "text": "K",
+                    "options": [{"value": "x", "label": "X"}, {"value": "y", "label": "Y"}],
+                },
+            ]
+        }
+    )
+    results = domain.shape_results(
+        c,
+        30,
+        {},
+        {
+            "answered": {"c": 30, "r": 3, "k": 30},
+            "counts": {"c": {"a": 27, "b": 3}, "r": {"3": 1, "10": 2}},
+            "means": {"r": 7.7},
+            "ranking": {"k": {"x": (1.1, 27), "y": (1.9, 3)}},
+            "free_text": {},
+        },
+    )
+    assert results["small_number_threshold"] == 5 and results["suppressed"] is False
+    c_q, r_q, k_q = results["questions"]
+    # 'b' is hidden; 'a' with it, or 30 - 27 would say how many chose 'b'; 'z' is 0
+    assert [(o["count"], o["percent"]) for o in c_q["options"]] == [
+        (None, None),
+        (None, None),
+        (0, 0.0),
+    ]
+    assert c_q["answered"] == 30
+    # three people rated: the count, the spread and the mean are all withheld
+    assert r_q["answered"] is None and r_q["mean"] is None
+    assert {d["count"] for d in r_q["distribution"]} == {0, None}
+    assert [r["first_choice"] for r in k_q["ranking"]] == [None, None]
 
 
 def test_shape_results_with_no_responses() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from engage_common.db import connect
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DEAD_LETTER_QUEUE, DurablePublisher
 from engage_common.testing import eventually
+from engage_contracts import ics
 from engage_contracts.reference import current_consent
 from surveys.service import SurveysService
 
@@ -477,35 +479,50 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
     for body in bodies:
         assert eventually(lambda b=body: stored(rpc, b["receipt_code"]))["status"] == ("stored")
 
-    results = rpc.get_results(cid, {})
-    assert results["consultation_id"] == cid and results["total_responses"] == 5
-    q = {item["id"]: item for item in results["questions"]}
-    assert q["pick"]["answered"] == 5
-    assert [(o["value"], o["count"], o["percent"]) for o in q["pick"]["options"]] == [
-        ("a", 3, 60.0),
-        ("b", 1, 20.0),
-        ("c", 1, 20.0),
-    ]
-    assert [o["count"] for o in q["many"]["options"]] == [2, 2, 0] and q["many"]["answered"] == 3
-    assert q["agree"]["mean"] == 3.5  # (5 + 4 + 2 + 3) / 4
-    assert [o["count"] for o in q["agree"]["options"]] == [1, 1, 1, 1, 0]
-    assert q["score"]["mean"] == 5.75
-    assert [d["count"] for d in q["score"]["distribution"]] == [0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1]
-    ranking = {r["value"]: r for r in q["order"]["ranking"]}
-    assert ranking["a"]["mean_rank"] == 1.75 and ranking["a"]["first_choice"] == 2
-    assert ranking["c"]["mean_rank"] == 2.25 and ranking["c"]["first_choice"] == 1
-    assert [r["value"] for r in q["order"]["ranking"]] == ["a", "b", "c"]  # 1.75, 2, 2.25
-    assert [t["text"] for t in q["why"]["free_text"]] == ["Closer", "Bus"]
+    # The arithmetic, with the small-number rule off (it is checked just below).
+    with ics.serving(replace(ics.ics(), small_number_threshold=1)):
+        results = rpc.get_results(cid, {})
+        assert results["consultation_id"] == cid and results["total_responses"] == 5
+        q = {item["id"]: item for item in results["questions"]}
+        assert q["pick"]["answered"] == 5
+        assert [(o["value"], o["count"], o["percent"]) for o in q["pick"]["options"]] == [
+            ("a", 3, 60.0),
+            ("b", 1, 20.0),
+            ("c", 1, 20.0),
+        ]
+        assert [o["count"] for o in q["many"]["options"]] == [2, 2, 0] and q["many"][
+            "answered"
+        ] == 3
+        assert q["agree"]["mean"] == 3.5  # (5 + 4 + 2 + 3) / 4
+        assert [o["count"] for o in q["agree"]["options"]] == [1, 1, 1, 1, 0]
+        assert q["score"]["mean"] == 5.75
+        assert [d["count"] for d in q["score"]["distribution"]] == [0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1]
+        ranking = {r["value"]: r for r in q["order"]["ranking"]}
+        assert ranking["a"]["mean_rank"] == 1.75 and ranking["a"]["first_choice"] == 2
+        assert ranking["c"]["mean_rank"] == 2.25 and ranking["c"]["first_choice"] == 1
+        assert [r["value"] for r in q["order"]["ranking"]] == ["a", "b", "c"]  # 1.75, 2, 2.25
+        assert [t["text"] for t in q["why"]["free_text"]] == ["Closer", "Bus"]
 
+        leeds = rpc.get_results(cid, {"place": "leeds"})
+        assert leeds["total_responses"] == 3 and leeds["filters"] == {"place": "leeds"}
+        assert [o["count"] for o in leeds["questions"][0]["options"]] == [2, 1, 0]
+        young = rpc.get_results(cid, {"age_band": "25-34"})
+        assert young["total_responses"] == 3
+        assert [o["count"] for o in young["questions"][0]["options"]] == [2, 0, 1]
+        both = rpc.get_results(cid, {"place": "leeds", "age_band": "25-34", "sex": "female"})
+        assert both["total_responses"] == 1
+        assert rpc.get_results(cid, {"place": "kirklees"})["total_responses"] == 0
+
+    # Under the ICS's threshold (5): three Leeds responses are a group too small to show,
+    # and no count below 5 is shown, nor one that would give it away.
     leeds = rpc.get_results(cid, {"place": "leeds"})
-    assert leeds["total_responses"] == 3 and leeds["filters"] == {"place": "leeds"}
-    assert [o["count"] for o in leeds["questions"][0]["options"]] == [2, 1, 0]
-    young = rpc.get_results(cid, {"age_band": "25-34"})
-    assert young["total_responses"] == 3
-    assert [o["count"] for o in young["questions"][0]["options"]] == [2, 0, 1]
-    both = rpc.get_results(cid, {"place": "leeds", "age_band": "25-34", "sex": "female"})
-    assert both["total_responses"] == 1
-    assert rpc.get_results(cid, {"place": "kirklees"})["total_responses"] == 0
+    assert leeds["suppressed"] is True and leeds["total_responses"] is None
+    assert leeds["questions"] == []
+    assert rpc.get_results(cid, {"place": "kirklees"})["suppressed"] is False  # nobody
+    overall = rpc.get_results(cid, {})
+    assert overall["total_responses"] == 5 and overall["small_number_threshold"] == 5
+    pick = {o["value"]: o["count"] for o in overall["questions"][0]["options"]}
+    assert pick == {"a": None, "b": None, "c": None}
     with pytest.raises(ValidationFailed) as exc:
         rpc.get_results(cid, {"age_band": "ancient", "shoe_size": "9"})
     assert set(exc.value.errors) == {"filters.age_band", "filters.shoe_size"}
