@@ -34,6 +34,7 @@ from feedback import suggest
 Json = dict[str, Any]
 NOT_ENGLISH = "not-checked-automatically"
 STAFF_ITEM_PATH = "/api/v1/staff/feedback/{id}"
+SAFEGUARDING_QUEUE_PATH = "/api/v1/staff/feedback/safeguarding"
 STOP_EMAILS_PATH = "/feedback/receipts/{code}/stop-emails"
 RECEIPT_PATH = "/feedback/receipts/{code}"
 
@@ -191,7 +192,9 @@ def new_item(
         "language_check": "checked" if checks.english else NOT_ENGLISH,
         "urgent": bool(checks.concern.urgent),
         "safeguarding_categories": list(checks.concern.categories),
-        "safeguarding_matches": list(checks.concern.matches),
+        # what flagged it, as far as staff may read it: a phrase that held a detail the
+        # redactor removed ("my husband John hits me") is not shown
+        "safeguarding_matches": [m for m in checks.concern.matches if m in words],
         "place": feedback.get("place"),
         "postcode_district": feedback.get("postcode_district"),
         "consultation_id": str_or_none(feedback.get("consultation_id")),
@@ -263,11 +266,22 @@ def intake_history(item: Json, now: datetime) -> list[Json]:
 
 
 def alerted(outcome: str, now: datetime) -> Json:
-    return entry(None, "safeguarding contact alerted", {"email": outcome}, now)
+    """``outcome``: the notifier's (sent; duplicate: it had gone already; opted-out)."""
+    action = (
+        "safeguarding contact NOT alerted: their address has opted out of email"
+        if outcome == "opted-out"
+        else "safeguarding contact alerted"
+    )
+    return entry(None, action, {"email": outcome}, now)
 
 
 def reply_emailed(outcome: str, mail_version: int, now: datetime) -> Json:
-    return entry(None, "reply emailed", {"email": outcome, "version": mail_version}, now)
+    action = (
+        "reply not emailed: the resident stopped emails"
+        if outcome == "opted-out"
+        else "reply emailed"
+    )
+    return entry(None, action, {"email": outcome, "version": mail_version}, now)
 
 
 def purged(now: datetime) -> Json:
@@ -603,37 +617,39 @@ def page_of(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
 # -- email ------------------------------------------------------------------------------------
 
 
-def safeguarding_email(item: Json, public_url: str, ics_name: str) -> tuple[str, str]:
+def safeguarding_email(item: Json, public_url: str, ics_name: str) -> tuple[str, str, str]:
     """The alert to the ICS's safeguarding contact: the categories and a link for staff,
-    never the resident's words."""
-    link = public_url.rstrip("/") + STAFF_ITEM_PATH.format(id=item["id"])
+    never the resident's words. The notifier puts a "stop" link on every message; for
+    this one it is the safeguarding queue, since the contact is the ICS configuration's
+    to change, not a list to leave."""
+    base = public_url.rstrip("/")
+    link = base + STAFF_ITEM_PATH.format(id=item["id"])
     categories = ", ".join(item["safeguarding_categories"]) or "unspecified"
     received_at = item["received_at"].astimezone(UTC)
     subject = f"Safeguarding: feedback flagged urgent ({categories})"
     body = (
         f"Feedback received by {ics_name} on {received_at:%d %B %Y at %H:%M} (UTC) "
-        f"was flagged as a possible safeguarding concern.\n\n"
+        "was flagged as a possible safeguarding concern.\n\n"
         f"Categories: {categories}\n\n"
         f"Read it (staff sign-in needed):\n{link}\n\n"
         "This email does not contain what the resident wrote. Please act on it today."
     )
-    return subject, body
+    return subject, body, base + SAFEGUARDING_QUEUE_PATH
 
 
 def reply_email(item: Json, public_url: str, ics_name: str) -> tuple[str, str, str]:
-    """A reply by email: the public reply, where to see it, and how to stop emails."""
+    """A reply by email: the public reply, where to see it, and the link that stops
+    emails (the notifier adds it to the body, and to the List-Unsubscribe header)."""
     base = public_url.rstrip("/")
     code = item["receipt_code"]
-    unsubscribe = base + STOP_EMAILS_PATH.format(code=code)
     subject = f"A reply to your feedback ({code})"
     body = (
         f"Thank you for your feedback to {ics_name}. Our reply:\n\n"
         f"{item['public_reply']}\n\n"
         f"See your feedback and this reply with your receipt code {code}:\n"
-        f"{base + RECEIPT_PATH.format(code=code)}\n\n"
-        f"To stop emails about this feedback: {unsubscribe}\n"
+        f"{base + RECEIPT_PATH.format(code=code)}\n"
     )
-    return subject, body, unsubscribe
+    return subject, body, base + STOP_EMAILS_PATH.format(code=code)
 
 
 # -- privacy (UK GDPR) ------------------------------------------------------------------------

@@ -1,46 +1,157 @@
-"""Marshmallow schemas for the feedback service's records (pure: no I/O)."""
+"""How feedback shows its rows at its boundary, in the shapes its contract defines
+(``engage_contracts.feedback``, which the gateway shares); the schemas themselves live in
+the contract. Plus the one argument shape the contract does not have yet (feedback ids to
+erase)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import fields, post_load, validate
 
-from engage_contracts.shared import place_field, priority_field
-from feedback.domain import CHANNELS, MAX_TEXT_LENGTH, THEME_SLUG, normalise_themes
+from engage_contracts.base import BaseSchema, messages
+from feedback import domain
 
-
-class ThemeSchema(Schema):
-    slug = fields.String(required=True, validate=validate.Regexp(THEME_SLUG))
-    label = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    created_at = fields.AwareDateTime(dump_only=True)
+Json = dict[str, Any]
+ERASE_MAX = 1000
+FEEDBACK_IDS_MESSAGE = f"must be a list of up to {ERASE_MAX} feedback ids"
 
 
-class FeedbackItemSchema(Schema):
-    """A piece of feedback as stored; ``themes`` are slugs (see ``domain.theme_slug``)."""
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
-    id = fields.UUID(dump_only=True)
-    submission_id = fields.UUID(required=True)
-    receipt_code = fields.String(required=True, validate=validate.Length(min=4, max=32))
-    place = place_field(outside_area=True, load_default=None, allow_none=True)
-    priority = priority_field(load_default=None, allow_none=True)
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT_LENGTH))
-    themes = fields.List(fields.String(), load_default=list)
-    submitted_at = fields.AwareDateTime(required=True)
 
-    @validates("text")
-    def _not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("must not be blank")
+def history(entries: Sequence[Json]) -> list[Json]:
+    """``HistoryEntrySchema``: when, who (None: the system), what, and its detail."""
+    return [
+        {"at": iso(e["at"]), "by": e["by_name"], "action": e["action"], "detail": e["detail"]}
+        for e in entries
+    ]
 
-    @validates("themes")
-    def _usable_themes(self, value: list[str], **_: Any) -> None:
-        _, errors = normalise_themes(value)
-        if errors:
-            raise ValidationError(errors)
+
+def item(
+    row: Json,
+    now: datetime,
+    targets: Mapping[str, int],
+    entries: Sequence[Json] | None = None,
+    with_original: bool = False,
+) -> Json:
+    """An item as staff see it (``FeedbackItemSchema``): the redacted text. In full (with
+    its history ``entries``) it also has ``original_text``, None unless ``with_original``."""
+    shaped = {
+        "id": str(row["id"]),
+        "version": row["version"],
+        "receipt_code": row["receipt_code"],
+        "kind": row["kind"],
+        "about": row["about"],
+        "text": row["text"],
+        "redactions": domain.redaction_kinds(row["redactions"]),
+        "redactor_version": row["redactor_version"],
+        "language_check": row["language_check"],
+        "safeguarding": {
+            "urgent": row["urgent"],
+            "categories": list(row["safeguarding_categories"]),
+            "matches": list(row["safeguarding_matches"]),
+        },
+        "place": row["place"],
+        "postcode_district": row["postcode_district"],
+        "consultation_id": domain.str_or_none(row["consultation_id"]),
+        "channel": row["channel"],
+        "entered_by": row["entered_by"],
+        "status": row["status"],
+        "suggested_themes": row["suggested_themes"],
+        "themes": list(row["themes"]),
+        "suggested_tone": row["suggested_tone"],
+        "tone": row["tone"],
+        "may_quote": row["may_quote"],
+        "quote": row["quote"],
+        "reply_by": row["reply_by"],
+        "public_reply": row["public_reply"],
+        "received_at": iso(row["received_at"]),
+        "waited_days": domain.waited_days(row, now),
+        "overdue": domain.overdue(row, now, targets),
+    }
+    if entries is not None:  # one item in full; a search page leaves both out
+        shaped["original_text"] = row["text_original"] if with_original else None
+        shaped["history"] = history(entries)
+    return shaped
+
+
+def receipt(row: Json) -> Json:
+    """What a receipt code tells a resident (``ReceiptSchema``), plus ``reasons`` when
+    their feedback was not stored (rejected, or already imported)."""
+    return {
+        "receipt_code": row["receipt_code"],
+        "status": row["status"],
+        "kind": row["kind"],
+        "submitted_at": iso(row["submitted_at"]),
+        "public_reply": row.get("public_reply"),
+        "replied_at": iso(row.get("replied_at")),
+        "reasons": list(row.get("reasons") or []),
+    }
+
+
+def my_feedback(row: Json) -> Json:
+    """Everything held about one item, for the resident who sent it (``MyFeedbackSchema``):
+    their own words while we keep them (the redacted ones after the retention purge)."""
+    return {
+        "receipt_code": row["receipt_code"],
+        "kind": row["kind"],
+        "about": row["about_original"] if row["about_original"] is not None else row["about"],
+        "text": row["text_original"] if row["text_original"] is not None else row["text"],
+        "place": row["place"],
+        "postcode_district": row["postcode_district"],
+        "equality": row["equality"],
+        "equality_version": row["question_set"],
+        "may_quote": row["may_quote"],
+        "reply_by": row["reply_by"],
+        "email": row["email"],
+        "consent": row["consent"],
+        "status": row["status"],
+        "public_reply": row["public_reply"],
+        "submitted_at": iso(row["received_at"]),
+    }
+
+
+def theme(row: Json) -> Json:
+    """``ThemeSchema``."""
+    return {
+        "slug": row["slug"],
+        "label": row["label"],
+        "description": row["description"],
+        "keywords": list(row["keywords"]),
+        "priority": row["priority"],
+        "source": row["source"],
+        "active": row["active"],
+    }
+
+
+def personal_data_item(row: Json, matches: list[Json]) -> Json:
+    """An item an erasure search found, with where it matched (as surveys'
+    ``PersonalDataResponseSchema``, keyed ``feedback_id``)."""
+    return {
+        "feedback_id": str(row["id"]),
+        "receipt_code": row["receipt_code"],
+        "submitted_at": iso(row["received_at"]),
+        "matches": matches,
+    }
+
+
+class EraseFeedbackSchema(BaseSchema):
+    """The argument of ``erase_feedback``: feedback ids (from ``find_personal_data``),
+    loaded as each id once, sorted. (The contract has no schema for it yet.)"""
+
+    feedback_ids = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=validate.Length(max=ERASE_MAX, error=FEEDBACK_IDS_MESSAGE),
+        error_messages=messages(
+            required=FEEDBACK_IDS_MESSAGE, null=FEEDBACK_IDS_MESSAGE, invalid=FEEDBACK_IDS_MESSAGE
+        ),
+    )
 
     @post_load
-    def _slug_themes(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        data["themes"], _errors = normalise_themes(data["themes"])
-        return data
+    def _each_once(self, data: Json, **kwargs: Any) -> Json:
+        return {"feedback_ids": sorted({str(i) for i in data["feedback_ids"]})}

@@ -142,7 +142,9 @@ def test_a_new_item_is_redacted_checked_and_given_suggestions() -> None:
     checks = domain.Checks(
         about=Redaction("Oak Lane surgery", []),
         text=Redaction("Call me on [phone number removed], I waited weeks", [phone], "v9"),
-        concern=Concern(urgent=True, categories=["self-harm"], matches=["m"]),
+        concern=Concern(
+            urgent=True, categories=["self-harm"], matches=["07700 900123", "I waited"]
+        ),
         english=False,
     )
     new = domain.new_item(feedback, "id-1", checks, THEMES, NOW)
@@ -151,6 +153,7 @@ def test_a_new_item_is_redacted_checked_and_given_suggestions() -> None:
     assert new["redactions"] == [{"in": "text", "kind": "phone", "start": 11, "end": 24}]
     assert new["redactor_version"] == "v9" and new["language_check"] == domain.NOT_ENGLISH
     assert new["urgent"] is True and new["safeguarding_categories"] == ["self-harm"]
+    assert new["safeguarding_matches"] == ["I waited"]  # never what the redactor removed
     # the placeholder's "phone" suggests nothing; the resident's own words do
     assert new["suggested_themes"] == [
         {"theme": "waiting-times", "label": "Waiting times", "because": ["waited", "weeks"]}
@@ -362,14 +365,16 @@ def test_cursors_round_trip_and_refuse_anything_else() -> None:
 
 def test_emails_never_carry_what_the_resident_wrote() -> None:
     urgent = item(urgent=True, safeguarding_categories=["suicide"])
-    subject, body = domain.safeguarding_email(urgent, "https://engage.example/", "WY ICS")
+    subject, body, stop = domain.safeguarding_email(urgent, "https://engage.example/", "WY")
     assert "suicide" in subject and "https://engage.example/api/v1/staff/feedback/" in body
     assert urgent["text"] not in body and "bus" not in body
+    assert stop == "https://engage.example/api/v1/staff/feedback/safeguarding"
     subject, body, stop = domain.reply_email(
         item(public_reply="Thanks, fixed"), "https://engage.example", "WY ICS"
     )
     assert stop == "https://engage.example/feedback/receipts/FB-1/stop-emails"
-    assert "Thanks, fixed" in body and stop in body and "FB-1" in subject
+    assert "Thanks, fixed" in body and "FB-1" in subject
+    assert "https://engage.example/feedback/receipts/FB-1" in body
 
 
 def test_personal_data_matches() -> None:
