@@ -68,10 +68,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
     )
     add_field_types(api)
-    from gateway.api import admin, public, reports, staff
+    from gateway.api import admin, feedback, public, reports, staff
     from gateway.web import bp as web
 
-    for blueprint in (public.blp, staff.blp, admin.blp, reports.blp, web, health):
+    for blueprint in (
+        public.blp,
+        feedback.public,
+        staff.blp,
+        feedback.staff,
+        admin.blp,
+        reports.blp,
+        web,
+        health,
+    ):
         api.register_blueprint(blueprint)
     # Served by flask-smorest itself; said here so the document lists every route.
     api.spec.path(rule=Rule("/openapi.json"), operations=OPENAPI_JSON, parameters=[])

@@ -12,15 +12,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import click
 
 from engage_common.db import Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_common.messaging import DurablePublisher
 from engage_common.migrate import migrate as apply_migrations
-from gateway.application import staff
+from engage_contracts.shared import CHANNELS, SELF_SERVICE_CHANNELS
+from gateway.application import feedback, staff
 from gateway.application.staff import ROLES
 from gateway.config import Settings
+from gateway.errors import QueueUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -113,6 +117,54 @@ def list_tokens() -> None:
             f"{row['prefix']}\t{row['state']}\t{row['email']}\t{row['role']}\t"
             f"{row['label']}\texpires {row['expires_at']:%Y-%m-%d}\tlast used {used}"
         )
+
+
+STAFF_CHANNELS = [c for c in CHANNELS if c not in SELF_SERVICE_CHANNELS]
+
+
+@cli.command("import-feedback")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--entered-by", required=True, help="your staff email: the import is yours")
+@click.option(
+    "--channel",
+    type=click.Choice(STAFF_CHANNELS),
+    default="partner",
+    show_default=True,
+    help="how the rows reached us (a 'channel' column wins)",
+)
+def import_feedback(csv_file: TextIO, entered_by: str, channel: str) -> None:
+    """Import feedback from a CSV file (e.g. a partner's spreadsheet, up to 100,000 rows).
+
+    Columns: kind, about, text (required); source_id, place, postcode_district,
+    consultation_id, received_at, channel, may_quote, consent (yes when the person agreed),
+    consent_version. Good rows go on the feedback queue, the same way as feedback from the
+    web; bad rows are listed by line with the reason (exit status 1). Importing the same
+    file again stores nothing twice: a row is the same as before when its source_id
+    matches, or without one, when its content does. Needs RabbitMQ (AMQP_URI)."""
+    settings = _settings()
+
+    def progress(rows: int) -> None:
+        if rows % 1000 == 0:
+            click.echo(f"read {rows:,} rows", err=True)
+
+    publisher = DurablePublisher(settings.amqp_uri)
+    with _pool(settings) as db:
+        try:
+            report = feedback.import_for(
+                db, settings.secret_key, publisher, csv_file, entered_by, channel, progress
+            )
+        except QueueUnavailable:
+            raise click.ClickException(
+                "RabbitMQ cannot be reached (AMQP_URI), so the import stopped. Run it again "
+                "when it is back: rows already queued are not stored twice."
+            ) from None
+    for line, reason in report.problems:
+        click.echo(f"line {line}: {reason}", err=True)
+    click.echo(
+        f"queued {report.queued:,} of {report.rows:,} rows; refused {len(report.problems):,}"
+    )
+    if not report.ok:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -167,3 +167,6 @@ class Services:
 
     def surveys(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.call("surveys", method, *args, **kwargs)
+
+    def feedback(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.call("feedback", method, *args, **kwargs)

@@ -243,12 +243,17 @@ def test_cli_commands(settings: Settings, client: FlaskClient) -> None:
 ALL = set(ROLES)
 ADMIN_ONLY_ROLES = {"admin"}
 OFFICERS = {"admin", "engagement-officer"}
+READERS = {"admin", "engagement-officer", "analyst", "board-viewer", "triage-officer"}
+BOARD = {"admin", "engagement-officer", "analyst", "board-viewer"}
+FEEDBACK_READERS = {"admin", "engagement-officer", "analyst", "triage-officer", "safeguarding-lead"}
+FEEDBACK_TRIAGERS = {"admin", "engagement-officer", "triage-officer", "safeguarding-lead"}
+FEEDBACK_ENTERERS = {"admin", "engagement-officer", "triage-officer"}
 # Who may call each staff route. Written out by hand (not read from the decorators) so a
 # loosened decorator fails here; a staff route missing from this table fails too.
 ROUTE_ROLES: dict[str, set[str]] = {
-    "staff.list_consultations": ALL,
-    "staff.get_consultation": ALL,
-    "staff.results": ALL,
+    "staff.list_consultations": READERS,
+    "staff.get_consultation": READERS,
+    "staff.results": BOARD,
     "staff.me": ALL,
     "staff.create_consultation": OFFICERS,
     "staff.update_consultation": OFFICERS,
@@ -257,8 +262,22 @@ ROUTE_ROLES: dict[str, set[str]] = {
     "staff.publish_outcome": OFFICERS,
     "staff.erasure_request": OFFICERS,
     "staff.export_responses": OFFICERS | {"analyst"},
-    "reports.report_csv": ALL,
-    "reports.report_html": ALL,
+    "reports.report_csv": BOARD,
+    "reports.report_html": BOARD,
+    "staff_feedback.enter_feedback": FEEDBACK_ENTERERS,
+    "staff_feedback.search": FEEDBACK_READERS,
+    "staff_feedback.safeguarding_queue": {"admin", "triage-officer", "safeguarding-lead"},
+    "staff_feedback.get_item": FEEDBACK_READERS,
+    # What residents wrote before redaction: the triage roles only, not even admins.
+    "staff_feedback.get_original": {"triage-officer", "safeguarding-lead"},
+    "staff_feedback.triage": FEEDBACK_TRIAGERS,
+    "staff_feedback.reply": FEEDBACK_TRIAGERS,
+    "staff_feedback.approve_quote": FEEDBACK_TRIAGERS,
+    "staff_feedback.bulk": FEEDBACK_TRIAGERS,
+    "staff_feedback.list_themes": FEEDBACK_READERS,
+    "staff_feedback.create_theme": FEEDBACK_ENTERERS,
+    "staff_feedback.update_theme": FEEDBACK_ENTERERS,
+    "staff_feedback.counts": ALL,
     "admin.list_users": ADMIN_ONLY_ROLES,
     "admin.create_user": ADMIN_ONLY_ROLES,
     "admin.update_user": ADMIN_ONLY_ROLES,
@@ -276,8 +295,27 @@ BODIES: dict[str, object] = {
     "admin.create_user": {"email": "table@example.nhs.uk", "name": "T", "role": "analyst"},
     "admin.issue_token": {"email": "analyst@example.nhs.uk"},
     "admin.update_user": {"role": "analyst"},
+    "staff_feedback.enter_feedback": {
+        "kind": "concern",
+        "about": "the GP",
+        "text": "a phone call",
+        "channel": "phone",
+        "consent": {"given": True, "version": "feedback-2026-11"},
+    },
+    "staff_feedback.triage": {"version": 1, "status": "triaged"},
+    "staff_feedback.reply": {"version": 1, "text": "Thank you"},
+    "staff_feedback.approve_quote": {"version": 1},
+    "staff_feedback.bulk": {"feedback_ids": [CID], "status": "closed"},
+    "staff_feedback.create_theme": {"label": "Pharmacy"},
+    "staff_feedback.update_theme": {"label": "GP access"},
 }
-PATH_ARGS = {"consultation_id": CID, "prefix": "eng_00000000", "user_id": "999999"}
+PATH_ARGS = {
+    "consultation_id": CID,
+    "prefix": "eng_00000000",
+    "user_id": "999999",
+    "feedback_id": CID,
+    "slug": "gp-access",
+}
 
 
 def staff_routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -330,7 +368,10 @@ def test_the_readme_role_table_matches_the_routes(app: Flask) -> None:
     """The README's table is what operators read: every staff route, with exactly the
     roles the code allows, and nothing that is not a route."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    header = "| route | what | admin | engagement-officer | analyst | board-viewer |"
+    header = (
+        "| route | what | admin | engagement-officer | analyst | board-viewer | triage-officer"
+        " | safeguarding-lead |"
+    )
     roles = header.strip("|").split("|")[2:]
     table: dict[tuple[str, str], set[str]] = {}
     for line in readme[readme.index(header) :].splitlines()[2:]:

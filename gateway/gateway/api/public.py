@@ -8,8 +8,15 @@ from uuid import UUID
 from flask import url_for
 
 from engage_contracts import surveys as contract
+from engage_contracts.feedback import KIND_WORDS, KINDS, signposting
 from engage_contracts.ics import ics
-from engage_contracts.reference import EQUALITY_VERSION, equality_questions, places, priorities
+from engage_contracts.reference import (
+    EQUALITY_VERSION,
+    current_consent,
+    equality_questions,
+    places,
+    priorities,
+)
 from gateway.api.schemas import (
     PRIVATE_FIELDS,
     IdempotencyHeaderSchema,
@@ -19,7 +26,7 @@ from gateway.api.schemas import (
     SubmissionAcceptedSchema,
     YouSaidWeDidSchema,
 )
-from gateway.application import responses
+from gateway.application import receipts, responses
 from gateway.context import engage
 from gateway.errors import ApiError
 from gateway.http import Blueprint, errors
@@ -93,7 +100,7 @@ def get_receipt(code: str) -> Any:
 
 def receipt(code: str) -> str:
     """A receipt code from the URL, normalised; anything else is simply not found."""
-    normal = responses.normalise_receipt(code)
+    normal = receipts.normalise_receipt(code)
     if normal is None:
         raise ApiError("There is no receipt with that code.", status=404)
     return normal
@@ -137,6 +144,9 @@ def reference() -> Any:
         "priorities": [{"value": k, "label": v} for k, v in priorities().items()],
         "equality_version": EQUALITY_VERSION,
         "equality_questions": equality_questions(),
+        "feedback_consent": current_consent("feedback"),
+        "feedback_kinds": [{"value": k, "label": KIND_WORDS[k]} for k in KINDS],
+        "signposting": signposting(),
     }
 
 

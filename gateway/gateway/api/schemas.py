@@ -8,11 +8,13 @@ import re
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from engage_contracts import feedback as feedback_contract
 from engage_contracts import surveys as contract
-from engage_contracts.base import BaseSchema, Moment
-from engage_contracts.shared import LocalisedText, place_field, priority_field
+from engage_contracts.base import BaseSchema, Moment, moment
+from engage_contracts.shared import ConsentWordingSchema, LocalisedText, place_field, priority_field
+from gateway.application.staff import ROLES
 
-ROLE_VALUES = ["admin", "engagement-officer", "analyst", "board-viewer"]
+ROLE_VALUES = list(ROLES)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 TOKEN_PREFIX = re.compile(r"^eng_[0-9a-z]{1,60}$")
 
@@ -124,6 +126,21 @@ class ReferenceSchema(Schema):
     places = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
     priorities = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
     equality_questions = fields.List(fields.Nested(EqualityQuestionSchema), required=True)
+    feedback_consent = fields.Nested(
+        ConsentWordingSchema,
+        required=True,
+        metadata={"description": "the wording to show, and send the version of, with feedback"},
+    )
+    feedback_kinds = fields.List(fields.Nested(ReferenceOptionSchema), required=True)
+    signposting = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "where to turn instead: emergency, NHS 111, Samaritans, "
+            "safeguarding, PALS, complaints"
+        },
+    )
 
 
 class PlaceCountSchema(Schema):
@@ -286,3 +303,74 @@ class DeadLetterListSchema(Schema):
 class ReportFiltersSchema(GatewaySchema):
     place = place_field(metadata={"description": "only consultations for this place"})
     priority = priority_field(metadata={"description": "only consultations for this priority"})
+
+
+# -- feedback -----------------------------------------------------------------------------
+
+
+class FeedbackAcceptedSchema(Schema):
+    """The 202 answer to feedback sent: keep the receipt code to see the reply."""
+
+    receipt_code = fields.String(required=True, metadata={"example": "K7QM-2XRT-HP4D"})
+    status = fields.String(required=True, metadata={"example": "received"})
+
+
+class FeedbackDeletedSchema(Schema):
+    receipt_code = fields.String()
+    deleted = fields.Boolean()
+
+
+class StopEmailsSchema(Schema):
+    receipt_code = fields.String()
+    stopped = fields.Boolean(metadata={"description": "no more emails about this feedback"})
+
+
+class FeedbackCountsQuerySchema(GatewaySchema):
+    received_from = moment(metadata={"description": "from this moment (inclusive)"})
+    received_to = moment(metadata={"description": "until this moment (exclusive)"})
+    place = place_field(outside_area=True)
+
+
+class CountEntrySchema(Schema):
+    value = fields.String(allow_none=True, metadata={"description": "null: not given"})
+    label = fields.String()
+    count = fields.Integer(
+        allow_none=True, metadata={"description": "null: below the small-number threshold"}
+    )
+
+
+class FeedbackCountsSchema(Schema):
+    total = fields.Integer(allow_none=True)
+    themed = fields.Integer(
+        allow_none=True, metadata={"description": "items whose themes staff have confirmed"}
+    )
+    by_theme = fields.List(
+        fields.Nested(CountEntrySchema),
+        metadata={"description": "confirmed themes only; an item may have several"},
+    )
+    by_place = fields.List(fields.Nested(CountEntrySchema))
+    by_channel = fields.List(fields.Nested(CountEntrySchema))
+    by_kind = fields.List(fields.Nested(CountEntrySchema))
+    threshold = fields.Integer(metadata={"description": "the small-number threshold applied"})
+
+
+class ThemeListQuerySchema(GatewaySchema):
+    include_retired = fields.Boolean(load_default=False)
+
+
+class ThemeListSchema(Schema):
+    themes = fields.List(fields.Nested(feedback_contract.ThemeSchema))
+
+
+class SafeguardingQueueSchema(Schema):
+    items = fields.List(
+        fields.Nested(feedback_contract.FeedbackItemSchema(exclude=("original_text",)))
+    )
+
+
+class BulkResultSchema(Schema):
+    changed = fields.List(fields.String())
+    conflicts = fields.List(
+        fields.String(),
+        metadata={"description": "changed by someone else meanwhile, or a move not allowed"},
+    )

@@ -17,7 +17,7 @@ from gateway.api.schemas import (
     MeSchema,
 )
 from gateway.application import consultations
-from gateway.application.staff import EDIT, ERASE, EXPORT, READ, RESULTS
+from gateway.application.staff import EDIT, ERASE, EXPORT, READ, RESULTS, ROLES
 from gateway.auth import current_staff, require_role
 from gateway.context import engage
 from gateway.exports import csv_lines
@@ -163,7 +163,7 @@ def erasure_request(request: dict[str, Any]) -> Any:
 
 
 @blp.route("/me", methods=["GET"])
-@require_role(*READ)
+@require_role(*ROLES)
 @blp.response(200, MeSchema)
 def me() -> Any:
     """The signed-in staff member"""

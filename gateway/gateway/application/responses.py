@@ -15,58 +15,19 @@ then says.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
-import hmac
 import logging
-import re
-import secrets
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from amqp.exceptions import AMQPError
-from kombu.exceptions import OperationalError
-
 from engage_common.messaging import DurablePublisher
 from engage_contracts import surveys as contract
+from gateway.application.receipts import queue_or_503, receipt_code, submission_id
 from gateway.context import Engage
-from gateway.errors import QueueUnavailable, ServiceUnavailable
+from gateway.errors import ServiceUnavailable
 from gateway.store import snapshots
 
 log = logging.getLogger(__name__)
-RECEIPT_CODE = re.compile(r"^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$")
-
-
-def submission_id(secret: str, consultation_id: str, idempotency_key: str) -> str:
-    digest = hmac.new(
-        secret.encode(), f"{consultation_id}:{idempotency_key}".encode(), hashlib.sha256
-    ).digest()
-    return str(uuid.UUID(bytes=digest[:16]))
-
-
-def receipt_code(secret: str, submission: str) -> str:
-    """A 12-character code a resident can read out over the phone, e.g. ``K7QM-2XRT-HP4D``."""
-    digest = hmac.new(secret.encode(), f"receipt:{submission}".encode(), hashlib.sha256).digest()
-    return _format_code(digest)
-
-
-def decoy_receipt_code() -> str:
-    """A random code of the same form, for a submission quietly thrown away (a bot's)."""
-    return _format_code(secrets.token_bytes(10))
-
-
-def normalise_receipt(code: str) -> str | None:
-    """A receipt code as typed or linked, in its stored form; None if it cannot be one."""
-    code = code.strip().upper()
-    return code if RECEIPT_CODE.match(code) else None
-
-
-def _format_code(raw: bytes) -> str:
-    code = base64.b32encode(raw).decode()[:12]
-    return "-".join(code[i : i + 4] for i in range(0, 12, 4))
 
 
 def submit_response(
@@ -101,7 +62,7 @@ def queue_response(
     ``entered_by``: the staff member who entered it for the resident (paper, phone...)."""
     sid = submission_id(secret, consultation_id, idempotency_key or str(uuid.uuid4()))
     receipt = receipt_code(secret, sid)
-    with _queue_or_503():
+    with queue_or_503():
         publisher.submit(
             "surveys",
             {
@@ -119,18 +80,6 @@ def queue_response(
             message_id=sid,
         )
     return {"receipt_code": receipt, "status": "received", "consultation_id": consultation_id}
-
-
-@contextlib.contextmanager
-def _queue_or_503() -> Iterator[None]:
-    """RabbitMQ unreachable (or lost mid-publish): a 503 and no receipt, never a 500.
-    If the message did reach the queue, sending it again with the same idempotency key
-    still stores it once."""
-    try:
-        yield
-    except (OperationalError, AMQPError, OSError) as exc:
-        log.warning("could not queue a submission: %s", exc)
-        raise QueueUnavailable() from exc
 
 
 def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:

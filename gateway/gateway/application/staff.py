@@ -30,14 +30,23 @@ ADMIN = "admin"
 OFFICER = "engagement-officer"
 ANALYST = "analyst"
 BOARD = "board-viewer"
-ROLES = (ADMIN, OFFICER, ANALYST, BOARD)
+TRIAGE = "triage-officer"
+SAFEGUARDING = "safeguarding-lead"
+ROLES = (ADMIN, OFFICER, ANALYST, BOARD, TRIAGE, SAFEGUARDING)
 
-# Who may do what (admins may always do everything).
-READ = (OFFICER, ANALYST, BOARD)
+# Who may do what (admins may always do everything, except read what residents wrote
+# before redaction: only the triage roles do, and each such read is audited).
+READ = (OFFICER, ANALYST, BOARD, TRIAGE)
 EDIT = (OFFICER,)
 RESULTS = (OFFICER, ANALYST, BOARD)
 EXPORT = (OFFICER, ANALYST)
 ERASE = (OFFICER,)  # find and erase a person's data (UK GDPR erasure requests)
+FEEDBACK_READ = (OFFICER, ANALYST, TRIAGE, SAFEGUARDING)  # redacted text only
+FEEDBACK_ENTER = (OFFICER, TRIAGE)  # enter feedback from other channels for a resident
+FEEDBACK_TRIAGE = (OFFICER, TRIAGE, SAFEGUARDING)  # themes, status, replies, quotes
+ORIGINALS = (TRIAGE, SAFEGUARDING)  # the text as the resident wrote it (not admins)
+SAFEGUARDING_QUEUE = (TRIAGE, SAFEGUARDING)
+THEMES_EDIT = (OFFICER, TRIAGE)
 
 TOKEN_PREFIX = "eng_"
 DEMO_TOKEN_LABEL = "demo"

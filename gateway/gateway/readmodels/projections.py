@@ -40,6 +40,7 @@ from engage_contracts.shared import as_localised
 log = logging.getLogger(__name__)
 
 SOURCE = "surveys"
+FEEDBACK = "feedback"
 DEAD_LETTER_RETRY_PAUSE = 1.0
 
 
@@ -154,6 +155,87 @@ def apply_deleted_response(conn: Connection, event: dict[str, Any]) -> None:
     apply_response(conn, event, delta=-1)
 
 
+def apply_feedback_received(conn: Connection, event: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO feedback_facts (feedback_id, kind, place, channel, consultation_id,"
+        " received_at, urgent) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (feedback_id) DO UPDATE SET kind = EXCLUDED.kind,"
+        " place = COALESCE(feedback_facts.place, EXCLUDED.place), channel = EXCLUDED.channel,"
+        " consultation_id = EXCLUDED.consultation_id, received_at = EXCLUDED.received_at,"
+        " urgent = EXCLUDED.urgent WHERE NOT feedback_facts.deleted",
+        (
+            event["feedback_id"],
+            event.get("kind"),
+            event.get("place"),
+            event.get("channel"),
+            event.get("consultation_id"),
+            _when(event.get("received_at")),
+            bool(event.get("urgent")),
+        ),
+    )
+
+
+def apply_feedback_themed(conn: Connection, event: dict[str, Any]) -> None:
+    """The confirmed themes (only confirmed themes count), unless a later confirmation
+    already arrived. Carries place and channel too, should it come first."""
+    conn.execute(
+        "INSERT INTO feedback_facts (feedback_id, place, channel, consultation_id,"
+        " received_at, themes, tone, themed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (feedback_id) DO UPDATE SET themes = EXCLUDED.themes,"
+        " tone = EXCLUDED.tone, themed_at = EXCLUDED.themed_at, place = EXCLUDED.place,"
+        " channel = COALESCE(feedback_facts.channel, EXCLUDED.channel),"
+        " received_at = COALESCE(feedback_facts.received_at, EXCLUDED.received_at)"
+        " WHERE NOT feedback_facts.deleted AND (feedback_facts.themed_at IS NULL"
+        " OR feedback_facts.themed_at <= EXCLUDED.themed_at)",
+        (
+            event["feedback_id"],
+            event.get("place"),
+            event.get("channel"),
+            event.get("consultation_id"),
+            _when(event.get("received_at")),
+            list(event.get("themes") or []),
+            event.get("tone"),
+            _when(event.get("occurred_at")),
+        ),
+    )
+
+
+def apply_feedback_status(conn: Connection, event: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO feedback_facts (feedback_id, status, status_at) VALUES (%s, %s, %s)"
+        " ON CONFLICT (feedback_id) DO UPDATE SET status = EXCLUDED.status,"
+        " status_at = EXCLUDED.status_at WHERE feedback_facts.status_at IS NULL"
+        " OR feedback_facts.status_at <= EXCLUDED.status_at",
+        (event["feedback_id"], event.get("status") or "received", _when(event.get("occurred_at"))),
+    )
+
+
+def apply_feedback_deleted(conn: Connection, event: dict[str, Any]) -> None:
+    """Forget all but the id: a late feedback_received must not bring it back."""
+    conn.execute(
+        "INSERT INTO feedback_facts (feedback_id, deleted) VALUES (%s, true)"
+        " ON CONFLICT (feedback_id) DO UPDATE SET deleted = true, kind = NULL, place = NULL,"
+        " channel = NULL, consultation_id = NULL, themes = '{}', tone = NULL",
+        (event["feedback_id"],),
+    )
+
+
+def apply_theme(conn: Connection, event: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO feedback_themes (slug, label, active, priority, event_at)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (slug) DO UPDATE SET label = EXCLUDED.label,"
+        " active = EXCLUDED.active, priority = EXCLUDED.priority, event_at = EXCLUDED.event_at"
+        " WHERE feedback_themes.event_at IS NULL OR feedback_themes.event_at <= EXCLUDED.event_at",
+        (
+            event["slug"],
+            event.get("label") or event["slug"],
+            event.get("active", True),
+            event.get("priority"),
+            _when(event.get("occurred_at")),
+        ),
+    )
+
+
 def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
     headers = letter.get("headers") or {}
     conn.execute(
@@ -203,6 +285,26 @@ class ProjectionsService(healthcheck.HealthCheck):
     @event_handler(SOURCE, "response_deleted")
     def on_response_deleted(self, event: dict[str, Any]) -> None:
         self._apply(event, "response", apply_deleted_response)
+
+    @event_handler(FEEDBACK, "feedback_received")
+    def on_feedback_received(self, event: dict[str, Any]) -> None:
+        self._apply(event, "feedback_received", apply_feedback_received)
+
+    @event_handler(FEEDBACK, "feedback_themed")
+    def on_feedback_themed(self, event: dict[str, Any]) -> None:
+        self._apply(event, "feedback_themed", apply_feedback_themed)
+
+    @event_handler(FEEDBACK, "feedback_status_changed")
+    def on_feedback_status_changed(self, event: dict[str, Any]) -> None:
+        self._apply(event, "feedback_status", apply_feedback_status)
+
+    @event_handler(FEEDBACK, "feedback_deleted")
+    def on_feedback_deleted(self, event: dict[str, Any]) -> None:
+        self._apply(event, "feedback_deleted", apply_feedback_deleted)
+
+    @event_handler(FEEDBACK, "theme_saved")
+    def on_theme_saved(self, event: dict[str, Any]) -> None:
+        self._apply(event, "theme", apply_theme)
 
     @dead_letters()
     def on_dead_letter(self, letter: dict[str, Any]) -> None:

@@ -35,13 +35,8 @@ from engage_contracts.reference import (
     priorities,
 )
 from engage_contracts.shared import DEFAULT_LANGUAGE, localised
-from gateway.application.responses import (
-    check,
-    current_or_snapshot,
-    decoy_receipt_code,
-    normalise_receipt,
-    submit_response,
-)
+from gateway.application.receipts import decoy_receipt_code, normalise_receipt
+from gateway.application.responses import check, current_or_snapshot, submit_response
 from gateway.context import engage
 from gateway.errors import ApiError, ServiceUnavailable
 from gateway.http import Blueprint, error_doc
@@ -536,3 +531,7 @@ def render_error(error: ApiError) -> Response:
     for key, value in error.headers.items():
         response.headers[key] = value
     return response
+
+
+# The feedback pages add their routes to this blueprint.
+from gateway.web import feedback as _feedback_pages  # noqa: E402, F401

@@ -110,6 +110,8 @@ class Field:
     max_length: int | None = None
     error: str | None = None
     autocomplete: str | None = None
+    wide: bool = False  # a text input for a sentence, not a code
+    input_type: str = "text"
 
     @property
     def hint_id(self) -> str:

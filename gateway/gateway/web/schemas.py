@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from engage_contracts.feedback import KINDS
 from engage_contracts.shared import place_field, priority_field
 from gateway.web import forms
 
@@ -60,4 +61,31 @@ class ResponseForm(Schema):
                 "equality-monitoring section"
             )
         }
+    )
+
+
+class FeedbackForm(Schema):
+    """The feedback page's form (``gateway.web.feedback_form``)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    csrf_token = fields.String(required=True, data_key=forms.CSRF_FIELD)
+    idempotency_key = fields.String(data_key=forms.IDEMPOTENCY_FIELD)
+    website = fields.String(
+        data_key=forms.HONEYPOT_FIELD, metadata={"description": "a honeypot: left empty"}
+    )
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    about = fields.String()
+    text = fields.String()
+    place = fields.String()
+    postcode_district = fields.String()
+    consultation_id = fields.String(metadata={"description": "the consultation it is about"})
+    may_quote = fields.String(validate=validate.OneOf(["yes"]))
+    reply_by = fields.String(validate=validate.OneOf(["none", "email"]))
+    email = fields.String()
+    consent = fields.String(data_key=forms.CONSENT_FIELD, validate=validate.OneOf(["yes"]))
+    consent_version = fields.String(data_key=forms.CONSENT_VERSION_FIELD)
+    equality = fields.String(
+        metadata={"description": "'equality-<field>' for the optional equality questions"}
     )

@@ -31,15 +31,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 import eventlet.patcher
 
 from engage_common.db import Pool
+from engage_common.hub import off_hub
 
 if TYPE_CHECKING:
     import psycopg
@@ -164,19 +165,6 @@ class Notifier:
             return self._opted_out(conn, normalise(address))
 
 
-T = TypeVar("T")
-
-
-def _off_hub(function: Callable[..., T], *args: object) -> T:
-    """``function(*args)`` in one of eventlet's native threads when eventlet has patched
-    the standard library (the greenthread waits, the hub serves the others), else here."""
-    if eventlet.patcher.is_monkey_patched("socket"):
-        from eventlet import tpool
-
-        return tpool.execute(function, *args)
-    return function(*args)
-
-
 def _smtplib() -> ModuleType:
     """smtplib on the real socket and ssl modules when eventlet has patched them: it runs
     in a native thread, where green sockets have no hub to wait on."""
@@ -220,7 +208,7 @@ class SmtpSender:
         return message
 
     def send(self, to: str, subject: str, body: str, unsubscribe_url: str, reference: str) -> None:
-        _off_hub(self._deliver, self.message(to, subject, body, unsubscribe_url))
+        off_hub(self._deliver, self.message(to, subject, body, unsubscribe_url))
 
     def _deliver(self, message: EmailMessage) -> None:
         smtplib = _smtplib()

@@ -25,10 +25,9 @@ when eventlet has monkey-patched threading, so a nameko service keeps serving me
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TypeVar
 
 import eventlet.patcher
 import regex
@@ -37,6 +36,8 @@ from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, Recogn
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.recognizer_result import RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS
+
+from engage_common.hub import off_hub
 
 REDACTOR_VERSION = "2026-11.1"
 
@@ -274,20 +275,6 @@ def redact(text: str) -> Redaction:
     return Redaction("".join(parts), found)
 
 
-T = TypeVar("T")
-
-
-def _off_hub(function: Callable[..., T], *args: object) -> T:
-    """``function(*args)`` in one of eventlet's native threads when eventlet has patched
-    threading (the calling greenthread waits, the hub keeps serving the others), else
-    here and now."""
-    if eventlet.patcher.is_monkey_patched("thread"):
-        from eventlet import tpool
-
-        return tpool.execute(function, *args)
-    return function(*args)
-
-
 def redact_all(texts: Sequence[str]) -> list[Redaction]:
     return [redact(text) for text in texts]
 
@@ -295,4 +282,4 @@ def redact_all(texts: Sequence[str]) -> list[Redaction]:
 def redact_off_hub(texts: Sequence[str]) -> list[Redaction]:
     """``redact`` each text without freezing the other greenthreads of a nameko service."""
     analyzer()  # built here, once, rather than in a native thread
-    return _off_hub(redact_all, list(texts))
+    return off_hub(redact_all, list(texts))

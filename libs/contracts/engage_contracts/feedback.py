@@ -38,19 +38,27 @@ staff; feedback records who did what.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engage_contracts.base import BaseSchema, Moment, messages, moment
-from engage_contracts.reference import EQUALITY_FIELDS
+from engage_contracts.ics import ics
+from engage_contracts.reference import (
+    EQUALITY_FIELDS,
+    POSTCODE_DISTRICT,
+    normalise_postcode_district,
+    place_for_postcode_district,
+    validate_equality,
+)
 from engage_contracts.shared import (
     ConsentSchema,
     EnteredBySchema,
     StoredConsentSchema,
     channel_field,
     check_channel,
+    check_consent,
     place_field,
     priority_field,
 )
@@ -63,6 +71,13 @@ NEXT_STATUSES = {
     "triaged": ("responded", "closed"),
     "responded": ("closed",),
     "closed": ("triaged",),
+}
+KIND_WORDS = {
+    "compliment": "A compliment",
+    "concern": "A concern",
+    "idea": "An idea",
+    "question": "A question",
+    "experience-of-care": "My experience of care",
 }
 TONES = ("positive", "negative", "mixed", "neutral")
 REPLY_BY = ("none", "email")
@@ -88,9 +103,60 @@ COMMON_THEMES = (
 )  # fmt: skip
 
 
+def signposting() -> dict[str, str]:
+    """Where a resident should turn instead of (or as well as) feedback, as every receipt
+    says: emergencies, urgent advice, someone to talk to, the ICS's safeguarding route,
+    PALS and the formal complaints route (feedback is not a complaint)."""
+    config = ics()
+    return {
+        "emergency": "If someone is in danger or seriously ill, call 999 now.",
+        "urgent_advice": "For urgent medical help or advice, call NHS 111 or go to 111.nhs.uk.",
+        "someone_to_talk_to": "If you are struggling, you can call Samaritans free on "
+        "116 123, day or night.",
+        "safeguarding": config.safeguarding["local_route"],
+        "pals": config.contact["pals"],
+        "complaints": config.contact["complaints"],
+    }
+
+
 def theme_slug(label: str) -> str:
     """``"Waiting times "`` -> ``"waiting-times"``."""
     return re.sub(r"[^a-z0-9]+", "-", label.strip().lower()).strip("-")[:60].rstrip("-")
+
+
+def check_feedback(
+    feedback: dict[str, Any], consent_versions: Collection[str] | None = None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The rules a loaded ``FeedbackInputSchema`` (or staff input, or queued message) must
+    meet beyond its fields, as the gateway checks it before queueing and feedback checks it
+    again when it stores it: the equality answers by the current question set, consent to
+    a wording we have (one of ``consent_versions`` when given: the gateway asks for the
+    feedback wording offered now; feedback stores what any wording it has allowed), the
+    postcode district's form. Returns (the feedback cleaned, with the place worked out from
+    the district when none was given; errors by field)."""
+    clean = dict(feedback)
+    equality, errors = validate_equality(feedback.get("equality"))
+    clean["equality"] = equality or None
+    consent, consent_errors = check_consent(feedback.get("consent"), consent_versions)
+    errors.update(consent_errors)
+    clean["consent"] = consent
+    district = feedback.get("postcode_district")
+    if district:
+        district = normalise_postcode_district(district)
+        if not POSTCODE_DISTRICT.match(district):
+            examples = " or ".join(ics().postcode_examples) or "LS6"
+            errors["postcode_district"] = [
+                f"must be the first half of a UK postcode, like {examples}"
+            ]
+        clean["postcode_district"] = district
+    if not clean.get("place") and district and "postcode_district" not in errors:
+        clean["place"] = place_for_postcode_district(district)
+    return clean, errors
+
+
+def normalised_text(text: str) -> str:
+    """Text as compared for duplicates: case, spacing and punctuation do not count."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
 def can_move(current: str, wanted: str) -> bool:
@@ -154,7 +220,7 @@ class FeedbackInputSchema(BaseSchema):
     )
     consent = fields.Nested(ConsentSchema, required=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # said with the other problems at once
     def _reply_needs_an_address(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("reply_by") == "email" and not data.get("email"):
             raise ValidationError({"email": ["give an email address to get a reply by email"]})

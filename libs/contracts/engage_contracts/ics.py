@@ -102,6 +102,7 @@ class Ics:
     languages: tuple[Language, ...]
     consent_version: str
     consent_wordings: dict[str, str]
+    feedback_consent_version: str
     postcode_examples: tuple[str, ...]
     source: str = ""
     _district_places: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -201,6 +202,14 @@ class _ContactSchema(_Strict):
     in_person = fields.String(required=True)
     email = fields.String(load_default="")
     other_formats = fields.String(required=True)
+    pals = fields.String(
+        load_default="Your hospital's or GP practice's Patient Advice and Liaison Service "
+        "(PALS) can help sort out a problem with your care."
+    )
+    complaints = fields.String(
+        load_default="To make a formal complaint, contact the organisation that gave your "
+        "care, or NHS England on 0300 311 22 33."
+    )
 
 
 class _SafeguardingSchema(_Strict):
@@ -235,6 +244,7 @@ class _LanguageSchema(_Strict):
 
 class _ConsentSchema(_Strict):
     current = fields.String(required=True)
+    feedback_current = fields.String(load_default=None, allow_none=True)
     wordings = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=40)),
         values=fields.String(validate=validate.Length(min=20, max=2000)),
@@ -243,8 +253,9 @@ class _ConsentSchema(_Strict):
 
     @validates_schema
     def _current_is_worded(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data["current"] not in data["wordings"]:
-            raise ValidationError({"current": ["must be one of the versions under wordings"]})
+        for key in ("current", "feedback_current"):
+            if data.get(key) is not None and data[key] not in data["wordings"]:
+                raise ValidationError({key: ["must be one of the versions under wordings"]})
 
 
 class _IcsSchema(_Strict):
@@ -389,6 +400,7 @@ def _build(data: dict[str, Any], source: str) -> Ics:
         languages=tuple(Language(**lang) for lang in data["languages"]),
         consent_version=data["consent"]["current"],
         consent_wordings=dict(data["consent"]["wordings"]),
+        feedback_consent_version=data["consent"]["feedback_current"] or data["consent"]["current"],
         postcode_examples=tuple(data["postcode_examples"]),
         source=source,
     )

@@ -50,13 +50,12 @@ def consent_wordings() -> dict[str, str]:
     return ics().consent_wordings
 
 
-def current_consent() -> dict[str, str]:
-    """The wording residents are asked to agree to now: ``{version, wording}``."""
+def current_consent(purpose: str = "consultation") -> dict[str, str]:
+    """The wording residents are asked to agree to now, for answering a consultation or
+    (``purpose="feedback"``) giving feedback: ``{version, wording}``."""
     config = ics()
-    return {
-        "version": config.consent_version,
-        "wording": config.consent_wordings[config.consent_version],
-    }
+    version = config.feedback_consent_version if purpose == "feedback" else config.consent_version
+    return {"version": version, "wording": config.consent_wordings[version]}
 
 
 def consent_record(version: str) -> dict[str, Any]:

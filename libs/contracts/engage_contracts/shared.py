@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -49,9 +50,12 @@ class StoredConsentSchema(Schema):
     wording = fields.String()
 
 
-def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """``({given: True, version}, {})`` when the resident agreed to a wording we use,
-    else ``(None, errors)``: nothing is stored without consent."""
+def check_consent(
+    consent: Any, versions: Collection[str] | None = None
+) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """``({given: True, version}, {})`` when the resident agreed to a wording we use (one
+    of ``versions`` when given: what is offered now), else ``(None, errors)``: nothing is
+    stored without consent."""
     if not isinstance(consent, dict):
         return None, {"consent": ["is required: agree to how we use your answers"]}
     errors = {}
@@ -59,7 +63,7 @@ def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[s
         errors["consent.given"] = [
             "must be true: we can only store a response you agree we may use"
         ]
-    if consent.get("version") not in consent_wordings():
+    if consent.get("version") not in (consent_wordings() if versions is None else versions):
         errors["consent.version"] = [
             "is not a privacy wording we use: reload the consultation to see the current one"
         ]
@@ -70,7 +74,9 @@ def check_consent(consent: Any) -> tuple[dict[str, Any] | None, dict[str, list[s
 
 # How something a resident gave reached us. "online" is the JSON API (an app, a partner's
 # site); "web-form" is Engage's own pages; the rest are entered by staff for the resident.
-CHANNELS = ("online", "web-form", "phone", "paper", "email", "letter", "event", "partner")
+CHANNELS = (
+    "online", "web-form", "phone", "paper", "email", "letter", "event", "healthwatch", "partner",
+)  # fmt: skip
 SELF_SERVICE_CHANNELS = ("online", "web-form")
 
 
