@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from engage_common.testing import eventually
+from engage_common.testing import Mailbox, eventually, smtp_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("surveys", "feedback", "events")
@@ -224,8 +224,20 @@ def start_suite(
 
 
 @pytest.fixture(scope="session")
-def suite(make_vhost, make_database) -> Iterator[Suite]:
-    s = start_suite(make_vhost, make_database)
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server the session suite's feedback service sends its mail to."""
+    box, _, stop = smtp_server()
+    yield box
+    stop()
+
+
+def mail_settings(box: Mailbox) -> dict[str, str]:
+    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(box.port), "SMTP_FROM": "engage@test"}
+
+
+@pytest.fixture(scope="session")
+def suite(make_vhost, make_database, mailbox: Mailbox) -> Iterator[Suite]:
+    s = start_suite(make_vhost, make_database, overrides={"feedback": mail_settings(mailbox)})
     try:
         yield s
     finally:

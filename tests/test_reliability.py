@@ -230,6 +230,48 @@ def test_submissions_are_accepted_while_surveys_is_down_and_stored_once(
     assert codes <= found
 
 
+def test_feedback_sent_while_feedback_is_down_is_stored_once_when_it_is_back(
+    rsuite: Suite,
+) -> None:
+    rsuite.stop("feedback")
+    rsuite.gateway_sees("feedback", up=False)
+    consent = {"given": True, "version": current_consent("feedback")["version"]}
+    keys = [f"fb-down-{i}-{uuid.uuid4()}" for i in range(30)]
+
+    def give(key: str) -> requests.Response:
+        return rsuite.api(
+            "POST",
+            "/feedback",
+            headers={"Idempotency-Key": key},
+            json={
+                "kind": "concern",
+                "about": "Walk-in centre",
+                "text": f"Closed when I went ({key}).",
+                "consent": consent,
+            },
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        first = list(pool.map(give, keys))
+        again = list(pool.map(give, keys[:10]))  # sent twice with the same key
+    assert [r.status_code for r in first + again] == [202] * 40, first[0].text
+    codes = [r.json()["receipt_code"] for r in first]
+    assert [r.json()["receipt_code"] for r in again] == codes[:10]
+    assert rsuite.api("GET", f"/feedback/receipts/{codes[0]}").status_code == 503
+
+    def count() -> int:
+        with connect(rsuite.databases["feedback"]) as conn:
+            return conn.execute(
+                "SELECT count(*) AS n FROM feedback_items WHERE receipt_code = ANY(%s)", (codes,)
+            ).fetchone()["n"]
+
+    assert count() == 0
+    restart(rsuite, "feedback")
+    eventually(lambda: count() >= 30, 60, "30 feedback items stored")
+    holds_for(lambda: count() == 30, 0.5, "nothing stored twice")
+    assert rsuite.api("GET", f"/feedback/receipts/{codes[0]}").json()["status"] == "received"
+
+
 # -- 2. outbox under SIGKILL, and the read model built from the events --------------------------
 
 

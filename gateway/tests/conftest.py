@@ -102,3 +102,18 @@ def surveys(
     )
     container.start()
     return container
+
+
+@pytest.fixture(scope="module")
+def feedback_db(make_database: Callable[[str], str]) -> str:
+    return make_database("feedback")
+
+
+@pytest.fixture
+def feedback(container_factory: Any, amqp: str, feedback_db: str) -> Any:
+    """The real feedback service, on the gateway's vhost (mail only logged)."""
+    from feedback.service import FeedbackService
+
+    container = container_factory(FeedbackService, {"AMQP_URI": amqp, "DATABASE_URL": feedback_db})
+    container.start()
+    return container

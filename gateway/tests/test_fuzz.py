@@ -1,6 +1,6 @@
 """Property-based API fuzzing: schemathesis reads the app's own ``/openapi.json`` and
 throws generated (valid and invalid) requests at every operation, in-process over WSGI,
-with the real surveys service running (nameko ``container_factory``) on real RabbitMQ
+with the real surveys and feedback services running (nameko ``container_factory``) on real RabbitMQ
 and PostgreSQL. No request may cause a 500.
 
 Bounded for CI: a few examples per operation, derandomized (the same examples every
@@ -84,7 +84,7 @@ def fuzz_operation(operation: Any, mode: GenerationMode, admin: dict[str, str]) 
 
 
 def test_no_generated_request_causes_a_server_error(
-    surveys: Any, app: Flask, admin_headers: dict[str, str]
+    surveys: Any, feedback: Any, app: Flask, admin_headers: dict[str, str]
 ) -> None:
     """schemathesis's pytest plugin does not run on pytest 9 (it reads a private
     attribute pytest dropped), so the operations are driven with hypothesis directly."""

@@ -192,12 +192,34 @@ def test_web_delete_asks_first_needs_csrf_then_deletes(
 
 
 def test_erasure_request_finds_then_erases_and_is_audited(
-    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], db: Pool
+    surveys: Any,
+    feedback: Any,
+    client: FlaskClient,
+    headers: dict[str, dict[str, str]],
+    db: Pool,
 ) -> None:
     officer = headers["engagement-officer"]
     cid = open_consultation(client, officer)
     named = submit(
         client, cid, answers={"choice": "gp", "tell": "I am Jane O'Neill, jane.100%@example.org"}
+    )
+    told = client.post(
+        "/api/v1/feedback",
+        json={
+            "kind": "concern",
+            "about": "My GP",
+            "text": "Nobody rang me back.",
+            "reply_by": "email",
+            "email": "jane.100%@example.org",
+            "consent": {"given": True, "version": current_consent("feedback")["version"]},
+        },
+    )
+    assert told.status_code == 202
+    feedback_code = told.get_json()["receipt_code"]
+    eventually(
+        lambda: client.get(f"/api/v1/feedback/receipts/{feedback_code}").status_code == 200,
+        30,
+        "the feedback to be stored",
     )
     by_code = submit(client, cid, answers={"choice": "ae", "tell": "No names here"})
     keep = submit(client, cid, answers={"choice": "ae", "tell": "Also Jane_Other? no: jxne"})
@@ -215,7 +237,8 @@ def test_erasure_request_finds_then_erases_and_is_audited(
     assert found.status_code == 200, found.get_json()
     body = found.get_json()
     assert {r["receipt_code"] for r in body["found"]} == {named, by_code}
-    assert body["erased"] == 0
+    assert [f["receipt_code"] for f in body["found_feedback"]] == [feedback_code]
+    assert body["erased"] == 0 and body["erased_feedback"] == 0
     assert set(body["services_checked"]) == {"surveys", "feedback", "events"}
     hit = next(r for r in body["found"] if r["receipt_code"] == named)
     assert hit["matches"] == [
@@ -229,6 +252,8 @@ def test_erasure_request_finds_then_erases_and_is_audited(
         headers=officer,
     )
     assert erased.status_code == 200 and erased.get_json()["erased"] == 2
+    assert erased.get_json()["erased_feedback"] == 1
+    assert client.get(f"/api/v1/feedback/receipts/{feedback_code}").status_code == 404
     for code in (named, by_code):
         assert client.get(f"/api/v1/receipts/{code}/response").status_code == 404
     assert client.get(f"/api/v1/receipts/{keep}/response").status_code == 200

@@ -259,9 +259,16 @@ class ErasureRequestSchema(GatewaySchema):
 
 
 class ErasureResultSchema(Schema):
-    found = fields.List(fields.Nested(contract.PersonalDataResponseSchema))
-    truncated = fields.Boolean()
+    found = fields.List(
+        fields.Nested(contract.PersonalDataResponseSchema),
+        metadata={"description": "survey responses"},
+    )
+    found_feedback = fields.List(fields.Nested(feedback_contract.PersonalDataFeedbackSchema))
+    truncated = fields.Boolean(metadata={"description": "more matched than are listed"})
     erased = fields.Integer(metadata={"description": "responses erased (0 unless confirm)"})
+    erased_feedback = fields.Integer(
+        metadata={"description": "feedback items erased (0 unless confirm)"}
+    )
     services_checked = fields.Dict(keys=fields.String(), values=fields.String())
 
 

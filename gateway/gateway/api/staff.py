@@ -16,7 +16,7 @@ from gateway.api.schemas import (
     ErasureResultSchema,
     MeSchema,
 )
-from gateway.application import consultations
+from gateway.application import consultations, privacy
 from gateway.application.staff import EDIT, ERASE, EXPORT, READ, RESULTS, ROLES
 from gateway.auth import current_staff, require_role
 from gateway.context import engage
@@ -151,15 +151,13 @@ def erasure_request(request: dict[str, Any]) -> Any:
     """Find, and with confirm erase, everything held about a person
 
     Give a receipt code and/or a text the person may have typed (a name, an email). Send
-    `confirm: false` first to see what matches, then `confirm: true` to erase those
-    responses. Both are audited (without the searched text)."""
+    `confirm: false` first to see what matches (survey responses and feedback), then
+    `confirm: true` to erase them. Both are audited (without the searched text)."""
     code = (request.get("receipt_code") or "").strip().upper() or None
     text = (request.get("text") or "").strip() or None
     if not code and not text:
         raise ValidationFailed({"receipt_code": ["give this, text, or both"]})
-    return consultations.erasure_request(
-        engage(), current_staff().id, code, text, request["confirm"]
-    )
+    return privacy.erasure_request(engage(), current_staff().id, code, text, request["confirm"])
 
 
 @blp.route("/me", methods=["GET"])

@@ -75,34 +75,3 @@ def _rows(first: dict[str, Any], fetch: Callable[[int | None], dict[str, Any]]) 
         if page.get("next_after") is None:
             return
         page = fetch(page["next_after"])
-
-
-# Services that hold data about residents, and what they hold. Feedback and events hold
-# no personal data yet; when they do, they get a find/erase RPC and a line here.
-SERVICES_CHECKED = {
-    "surveys": "searched (responses: receipt code, free-text answers, postcode district)",
-    "feedback": "holds no personal data",
-    "events": "holds no personal data",
-}
-
-
-def erasure_request(
-    ctx: Engage, actor: int, receipt_code: str | None, text: str | None, confirm: bool
-) -> dict[str, Any]:
-    """Find what may be about one person (by receipt code and/or a text they may have
-    typed) and, with ``confirm``, erase it. The audit says who searched and what was
-    found, never the searched text."""
-    found = ctx.services.surveys("find_personal_data", receipt_code, text)
-    ids = [r["response_id"] for r in found["responses"]]
-    criteria = f"receipt_code={receipt_code or '-'} text={'given' if text else '-'}"
-    record(ctx.db, actor, "personal_data.search", f"{criteria} found={len(ids)}")
-    erased = 0
-    if confirm and ids:
-        erased = ctx.services.surveys("erase_responses", ids)["erased"]
-        record(ctx.db, actor, "personal_data.erase", "responses " + ",".join(map(str, ids)))
-    return {
-        "found": found["responses"],
-        "truncated": found["truncated"],
-        "erased": erased,
-        "services_checked": SERVICES_CHECKED,
-    }

@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from engage_common.disclosure import suppress
+from engage_common.disclosure import hidden, suppress
 from engage_contracts.ics import ics
 from engage_contracts.reference import place_label
 from engage_contracts.shared import localised
@@ -48,11 +48,16 @@ def _breakdown(
     counts: dict[str | None, int], label: Any, threshold: int, partition: bool = True
 ) -> list[dict[str, Any]]:
     """``[{value, label, count}]``, biggest first, hidden counts None. A breakdown that
-    adds up to the total (``partition``) is empty when its hidden counts cannot be
-    protected; themes overlap (an item may have several), so theirs only hides."""
-    shown, total = suppress(counts, threshold)
-    if partition and total is None:
-        return []
+    adds up to the total (``partition``) hides more counts so none can be worked out by
+    subtraction, and is empty when its hidden counts cannot be protected. Themes overlap
+    (an item may have several), so no total pins a hidden one down: each small count is
+    hidden on its own."""
+    if partition:
+        shown, total = suppress(counts, threshold)
+        if total is None:
+            return []
+    else:
+        shown = {k: None if hidden(v, threshold) else v for k, v in counts.items()}
     order = sorted(counts, key=lambda k: (k is None, -counts[k], str(k)))
     return [{"value": k, "label": label(k), "count": shown[k]} for k in order]
 

@@ -118,7 +118,10 @@ def _code(code: str) -> str:
 
 @bp.route("/feedback/receipts/<code>", methods=["GET"])
 @rate_limited(READ, html=True)
-@page("Feedback's receipt: its status and our public reply, and where else to turn")
+@page(
+    "Feedback's receipt: its status and our public reply, and where else to turn",
+    errors=(404,),
+)
 def feedback_receipt(code: str) -> Any:
     code = _code(code)
     try:
@@ -194,7 +197,10 @@ def delete_feedback(code: str) -> Any:
 
 
 @bp.route("/feedback/receipts/<code>/stop-emails", methods=["GET"])
-@page("Stop emails about a piece of feedback: asks to confirm (a link scanner must not)")
+@page(
+    "Stop emails about a piece of feedback: asks to confirm (a link scanner must not)",
+    errors=(404,),
+)
 def stop_emails_page(code: str) -> Any:
     code = _code(code)
     return render_template("stop_emails.html", code=code, stopped=False, csrf_token=_csrf_token())
@@ -204,7 +210,11 @@ def stop_emails_page(code: str) -> Any:
 @rate_limited(WRITE, html=True)
 @page("Stop emails about a piece of feedback", form=CsrfForm, errors=(400, 404, 503))
 def stop_emails(code: str) -> Any:
-    _check_csrf()
+    """From the page's button, or a mail provider's one-click unsubscribe (RFC 8058:
+    ``List-Unsubscribe=One-Click``, posted with no page and so no CSRF token; the most a
+    forged one can do is stop emails)."""
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        _check_csrf()
     code = _code(code)
     try:
         engage().services.feedback("stop_emails", code)

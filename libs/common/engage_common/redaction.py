@@ -25,6 +25,7 @@ when eventlet has monkey-patched threading, so a nameko service keeps serving me
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -40,6 +41,9 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from engage_common.hub import off_hub
 
 REDACTOR_VERSION = "2026-11.1"
+
+# Presidio logs every recognizer it loads and every analysis at INFO: noise in a service's log.
+logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
 
 REPLACEMENTS = {
     "email": "[email address removed]",

@@ -8,8 +8,12 @@ which can only pass on a machine of any speed if the system is right.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
 import time
 from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -46,3 +50,40 @@ def holds_for(
         if time.monotonic() > deadline:
             return
         time.sleep(interval)
+
+
+class Mailbox:
+    """A real SMTP server's inbox for tests (an aiosmtpd handler): keeps what arrives,
+    answers ``451`` (try again later) to the first ``refuse`` messages."""
+
+    def __init__(self, refuse: int = 0) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse = refuse
+        self.port = 0  # set by smtp_server
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        if self.refuse:
+            self.refuse -= 1
+            return "451 4.3.0 Try again later"
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+def smtp_server(refuse: int = 0) -> tuple[Mailbox, int, Callable[[], None]]:
+    """Start a real SMTP server (aiosmtpd, a test dependency) on a free local port:
+    ``(mailbox, port, stop)``."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = Mailbox(refuse)
+    mailbox.port = port
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return mailbox, port, controller.stop

@@ -4,22 +4,18 @@ this machine, and a stand-in for GOV.UK Notify's API on this machine."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import logging
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import eventlet
 import jwt
 import pytest
-from aiosmtpd.controller import Controller
 
 from engage_common.db import Pool
 from engage_common.notify import (
@@ -30,27 +26,11 @@ from engage_common.notify import (
     SmtpSender,
     sender_from_settings,
 )
-from engage_common.testing import eventually, holds_for
+from engage_common.testing import Mailbox, eventually, holds_for
+from engage_common.testing import smtp_server as start_smtp
 
 FROM = "engage@example.nhs.uk"
 UNSUBSCRIBE = "https://engage.example.nhs.uk/unsubscribe/tok-123"
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping what arrives; answers 451 to the first ``refuse``."""
-
-    def __init__(self, refuse: int = 0) -> None:
-        self.messages: list[EmailMessage] = []
-        self.refuse = refuse
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        if self.refuse:
-            self.refuse -= 1
-            return "451 4.3.0 Try again later"
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 OK"
 
 
 def free_port() -> int:
@@ -61,19 +41,16 @@ def free_port() -> int:
 
 @pytest.fixture
 def smtp_server() -> Iterator[Callable[..., tuple[Mailbox, int]]]:
-    controllers: list[Controller] = []
+    stops: list[Callable[[], None]] = []
 
     def start(refuse: int = 0) -> tuple[Mailbox, int]:
-        mailbox = Mailbox(refuse)
-        port = free_port()
-        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-        controller.start()
-        controllers.append(controller)
+        mailbox, port, stop = start_smtp(refuse)
+        stops.append(stop)
         return mailbox, port
 
     yield start
-    for controller in controllers:
-        controller.stop()
+    for stop in stops:
+        stop()
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,7 @@ from engage_contracts.reference import (
 from engage_contracts.shared import (
     ConsentSchema,
     EnteredBySchema,
+    PersonalDataMatchSchema,
     StoredConsentSchema,
     channel_field,
     check_channel,
@@ -436,6 +437,15 @@ class MyFeedbackSchema(Schema):
     status = fields.String()
     public_reply = fields.String(allow_none=True)
     submitted_at = Moment()
+
+
+class PersonalDataFeedbackSchema(Schema):
+    """Feedback an erasure search found (``find_personal_data``), with where it matched."""
+
+    feedback_id = fields.String()
+    receipt_code = fields.String()
+    submitted_at = fields.String()
+    matches = fields.List(fields.Nested(PersonalDataMatchSchema))
 
 
 class ThemeSchema(Schema):
