@@ -82,6 +82,7 @@ def server(
     from nameko.standalone.rpc import ClusterRpcProxy
     from werkzeug.serving import make_server
 
+    from feedback.service import FeedbackService
     from gateway.app import create_app
     from gateway.config import Settings
     from surveys.service import SurveysService
@@ -91,6 +92,10 @@ def server(
         SurveysService, {"AMQP_URI": uri, "DATABASE_URL": make_database("surveys")}
     )
     container.start()
+    feedback = ServiceContainer(
+        FeedbackService, {"AMQP_URI": uri, "DATABASE_URL": make_database("feedback")}
+    )
+    feedback.start()
     gateway_db = make_database("gateway")
     app = create_app(Settings(amqp_uri=uri, database_url=gateway_db, rpc_timeout=5))
     fill_read_model(gateway_db)
@@ -117,6 +122,7 @@ def server(
     finally:
         http.shutdown()
         container.stop()
+        feedback.stop()
         app.extensions["engage"].db.close()
 
 
@@ -187,6 +193,16 @@ def assert_accessible(page: Any, where: str) -> None:
     assert not bad, f"{where}: " + "; ".join(bad)
 
 
+def focus_lands_on(page: Any, element_id: str) -> None:
+    """The browser moves focus there (``autofocus`` runs once the page has rendered, so
+    wait for it, with a deadline, rather than read it at once)."""
+    page.wait_for_function(
+        "id => document.activeElement && document.activeElement.id === id",
+        arg=element_id,
+        timeout=10_000,
+    )
+
+
 def assert_no_sideways_scroll(page: Any, where: str) -> None:
     widths = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -211,8 +227,9 @@ def run_in_browser(base: str, title: str) -> str:
         try:
             # axe-core goes in as a script tag, which the app's CSP (rightly) blocks;
             # bypass_csp lets the test inject it without loosening the policy.
-            page = chromium.new_page(viewport={"width": 360, "height": 640}, bypass_csp=True)
-            return _journey(page, base, title)
+            page = chromium.new_page(viewport={"width": 320, "height": 640}, bypass_csp=True)
+            code = _journey(page, base, title)
+            return f"{code} {_feedback_journey(page)}"
         finally:
             chromium.close()
 
@@ -245,13 +262,13 @@ def _journey(page: Any, base: str, title: str) -> str:
 
     summary = page.locator("#error-summary")
     assert summary.get_by_role("heading", name="There is a problem").is_visible()
-    assert page.evaluate("() => document.activeElement.id") == "error-summary"
+    focus_lands_on(page, "error-summary")
     assert page.get_by_label("Tell us more").input_value() == "Open later please"
     assert_no_sideways_scroll(page, "form with errors")
     assert_accessible(page, "form with errors")
 
     summary.get_by_role("link", name="Choose an answer to question 4").click()
-    assert page.evaluate("() => document.activeElement.id") == "q-score"
+    focus_lands_on(page, "q-score")
     assert "#q-score" in page.url
 
     # Correct it and send again.
@@ -292,6 +309,46 @@ def _journey(page: Any, base: str, title: str) -> str:
     return code
 
 
+def _feedback_journey(page: Any) -> str:
+    """Give feedback with the keyboard-only form: errors first, then a receipt."""
+    page.get_by_role("link", name="Give feedback").click()
+    assert page.locator("h1").inner_text() == "Give feedback"
+    assert page.get_by_text("call 999 now").is_visible()
+    assert_no_sideways_scroll(page, "feedback form")
+    assert_accessible(page, "feedback form")
+
+    page.get_by_label("Your feedback").fill("The receptionist was kind.")
+    page.get_by_role("button", name="Send my feedback").click()
+    summary = page.locator("#error-summary")
+    focus_lands_on(page, "error-summary")
+    assert page.get_by_label("Your feedback").input_value() == "The receptionist was kind."
+    assert_no_sideways_scroll(page, "feedback form with errors")
+    assert_accessible(page, "feedback form with errors")
+    summary.get_by_role("link", name="Choose what kind of feedback this is").click()
+    focus_lands_on(page, "kind")
+
+    page.keyboard.press("Space")  # the focused first option: "A compliment"
+    page.get_by_label("What is it about?").fill("Hillside surgery")
+    page.get_by_label("Leeds").check()
+    page.locator("#consent").check()
+    page.get_by_role("button", name="Send my feedback").click()
+    assert page.locator("h1").inner_text() == "Thank you for your feedback"
+    code = page.locator("#receipt-code").inner_text()
+    assert page.get_by_text("Samaritans").is_visible()
+    assert_no_sideways_scroll(page, "feedback receipt")
+    assert_accessible(page, "feedback receipt")
+    for _ in range(50):
+        if page.locator("#see-what-you-sent").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    page.locator("#see-what-you-sent").click()
+    assert "The receptionist was kind." in page.locator("#feedback").inner_text()
+    assert_no_sideways_scroll(page, "feedback sent")
+    assert_accessible(page, "feedback sent")
+    return code
+
+
 def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str]) -> None:
     from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -310,7 +367,7 @@ def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert child.returncode == 0, child.stdout + child.stderr
-    code = child.stdout.strip().splitlines()[-1]
+    code, feedback_code = child.stdout.strip().splitlines()[-1].split()
     # What the browser was told is what the service stored.
     with ClusterRpcProxy({"AMQP_URI": uri}, timeout=10) as rpc:
 
@@ -321,8 +378,10 @@ def test_answer_correct_and_get_a_receipt(server: tuple[str, dict[str, Any], str
                 return None
 
         stored = eventually(receipt, what=f"{code} to be stored")
+        kept = eventually(lambda: rpc.feedback.get_my_feedback(feedback_code), what="the feedback")
     assert stored["status"] == "stored", stored
     assert stored["consultation_id"] == consultation["id"]
+    assert kept["kind"] == "compliment" and kept["place"] == "leeds"
 
 
 if __name__ == "__main__":
