@@ -2,6 +2,35 @@
 results, its events and the submissions queued for it, and the rules the gateway and
 surveys both apply to a resident's response (so a response the gateway accepts while
 surveys is down is judged by the same rules surveys stores it by). Pure: no I/O.
+
+RPC (service ``surveys``; docs/architecture.md has the full table), every method raising
+``NotFound``/``Conflict``/``ValidationFailed``:
+
+- ``health()``; ``create_consultation(data)``, ``update_consultation(id, changes)``,
+  ``open_consultation(id)``, ``close_consultation(id)``, ``publish_outcome(id, outcome)``,
+  ``get_consultation(id)``, ``list_consultations(filters)``: ``ConsultationSchema``
+- ``validate_submission(id, submission)``; ``get_submission(receipt_code)``: ``ReceiptSchema``
+- ``get_results(id, filters)``: ``ResultsSchema`` (free text as redacted)
+- ``export_responses(id, after, limit)``: ``{"columns", "rows", "next_after"}`` (free text
+  as redacted)
+- ``get_my_response(receipt_code)``: ``MyResponseSchema`` (the resident's own words, as sent);
+  ``delete_my_response(receipt_code)``: ``ResponseDeletedSchema``
+- ``find_personal_data(receipt_code, text)``: searches the original words;
+  ``erase_responses(response_ids)``; ``purge_expired(now)``
+- ``free_text_answers(consultation_id, question_id, after, limit)``: ``FreeTextPageSchema``
+  in (with ``question_id``), ``FreeTextAnswersSchema`` out: one free-text question's answers,
+  redacted, with suggested and confirmed themes and tone, a keyset page at a time
+- ``confirm_answer_themes(response_id, question_id, themes, tone, actor)``:
+  ``ConfirmAnswerThemesSchema`` in (themes: slugs of themes in use, several allowed; tone
+  one of ``TONES`` or null; ``actor`` as feedback's ``ActorSchema``), ``FreeTextAnswerSchema``
+  out; records ``answer_themed``
+
+Free text shown to staff is always the redacted text (``engage_common.redaction``). A
+response stored before redaction existed is redacted by a backfill; until then what staff
+are shown of it is redacted as it is read, never the original.
+
+Events (source ``surveys``): ``EVENT_FIELDS``. Surveys also handles feedback's
+``theme_saved`` (its copy of the theme taxonomy).
 """
 
 from __future__ import annotations
@@ -23,6 +52,13 @@ from marshmallow import (
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
 from engage_contracts.base import BaseSchema, Moment, messages, moment, nest, string
+from engage_contracts.feedback import (
+    MAX_THEMES,
+    THEME_SLUG,
+    TONES,
+    ActorSchema,
+    ThemeSuggestionSchema,
+)
 from engage_contracts.reference import (
     ALL_EQUALITY_FIELDS,
     EQUALITY_FIELDS,
@@ -54,6 +90,30 @@ EXPORT_MAX_LIMIT = 5000
 SEARCH_TEXT_MIN = 3
 SEARCH_TEXT_MAX = 200
 ERASE_MAX = 1000
+FREE_TEXT_DEFAULT_LIMIT = 50
+FREE_TEXT_MAX_LIMIT = 200
+
+# -- events (source "surveys") ----------------------------------------------------------------
+# Each carries event_id, event_type and occurred_at (engage_common.outbox) beside these. None
+# carries what a resident wrote.
+_CONSULTATION_EVENT = (
+    "consultation_id", "title", "summary", "places", "priorities", "status", "opens_at",
+    "closes_at", "closed_at",
+)  # fmt: skip
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "consultation_opened": _CONSULTATION_EVENT,
+    "consultation_updated": _CONSULTATION_EVENT,
+    "consultation_closed": _CONSULTATION_EVENT,
+    "outcome_published": (*_CONSULTATION_EVENT, "outcome"),
+    "response_submitted": (
+        "consultation_id", "response_id", "receipt_code", "place", "channel", "submitted_at",
+    ),
+    "response_deleted": ("consultation_id", "place"),
+    # staff confirmed (or changed) the themes and tone of one free-text answer
+    "answer_themed": (
+        "response_id", "consultation_id", "question_id", "themes", "tone", "place", "channel",
+    ),
+}  # fmt: skip
 
 
 # -- rules both sides apply ---------------------------------------------------------------
@@ -652,3 +712,99 @@ class PurgeExpiredSchema(BaseSchema):
         if isinstance(data, Mapping) and not data.get("now"):
             return {**data, "now": None}
         return data
+
+
+# -- themes of free-text answers ----------------------------------------------------------------
+
+FREE_TEXT_LIMIT_MESSAGE = f"must be a whole number from 1 to {FREE_TEXT_MAX_LIMIT}"
+NOT_FREE_TEXT = "is not a free-text question of this consultation"
+THEME_NOT_IN_USE = "is not a theme in use"
+
+
+class FreeTextPageSchema(BaseSchema):
+    """The arguments of ``free_text_answers`` besides the consultation: the free-text
+    question, and the answers of responses with an id after ``after`` (``None`` or 0: from
+    the first), at most ``limit`` of them, oldest first."""
+
+    question_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40, error="must be 1 to 40 characters"),
+        error_messages=messages(invalid="must be text"),
+    )
+    after = fields.Integer(
+        strict=True,
+        allow_none=True,
+        load_default=0,
+        validate=validate.Range(min=0, error=EXPORT_AFTER_MESSAGE),
+        error_messages=messages(invalid=EXPORT_AFTER_MESSAGE),
+    )
+    limit = fields.Integer(
+        strict=True,
+        load_default=FREE_TEXT_DEFAULT_LIMIT,
+        validate=validate.Range(min=1, max=FREE_TEXT_MAX_LIMIT, error=FREE_TEXT_LIMIT_MESSAGE),
+        error_messages=messages(invalid=FREE_TEXT_LIMIT_MESSAGE, null=FREE_TEXT_LIMIT_MESSAGE),
+    )
+
+    @post_load
+    def _from_the_first(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "after": data["after"] or 0}
+
+
+class ConfirmAnswerThemesSchema(BaseSchema):
+    """The arguments of ``confirm_answer_themes``: the themes (slugs of themes in use,
+    several allowed, each counted once; they replace what was confirmed before) and the
+    tone staff confirm for one free-text answer, and who confirms them."""
+
+    response_id = fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(min=1, error="must be a response id"),
+        error_messages=messages(invalid="must be a response id"),
+    )
+    question_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40, error="must be 1 to 40 characters"),
+        error_messages=messages(invalid="must be text"),
+    )
+    themes = fields.List(
+        fields.String(
+            validate=validate.Regexp(THEME_SLUG, error="is not a theme's slug"),
+            error_messages=messages(invalid="must be text"),
+        ),
+        required=True,
+        validate=validate.Length(max=MAX_THEMES, error=f"at most {MAX_THEMES} themes"),
+        error_messages=messages(invalid="must be a list of themes' slugs"),
+    )
+    tone = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(TONES, error="must be one of " + ", ".join(TONES)),
+        error_messages=messages(invalid="must be text"),
+    )
+    actor = fields.Nested(ActorSchema, required=True)
+
+    @post_load
+    def _each_once(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "themes": list(dict.fromkeys(data["themes"]))}
+
+
+class FreeTextAnswerSchema(Schema):
+    """One free-text answer as staff see it: redacted, with the themes and tone suggested
+    from the redacted text (the words that matched in ``because``) and those staff
+    confirmed (only these count)."""
+
+    response_id = fields.Integer()
+    question_id = fields.String()
+    text = fields.String(metadata={"description": "redacted"})
+    suggested_themes = fields.List(fields.Nested(ThemeSuggestionSchema))
+    suggested_tone = fields.String(allow_none=True)
+    themes = fields.List(fields.String(), metadata={"description": "confirmed by staff"})
+    tone = fields.String(allow_none=True, metadata={"description": "confirmed by staff"})
+    confirmed_at = Moment(allow_none=True, metadata={"description": "null: not confirmed yet"})
+
+
+class FreeTextAnswersSchema(Schema):
+    """What ``free_text_answers`` returns: a page, and the ``after`` of the next one."""
+
+    answers = fields.List(fields.Nested(FreeTextAnswerSchema))
+    next_after = fields.Integer(allow_none=True, metadata={"description": "pass as 'after'"})

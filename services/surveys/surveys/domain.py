@@ -1,6 +1,8 @@
 """Surveys' decisions, pure (no I/O): consultation lifecycle, outcome rules, results and
 export shaping, what a queued submission becomes (stored or rejected, and why), what the
-events say, and the privacy rules (what an erasure search matches, what a purge keeps).
+events say, the privacy rules (what an erasure search matches, what a purge keeps), what
+staff are shown of free text (the redacted text) and the themes of free-text answers
+(surveys' copy of feedback's taxonomy, suggestions, what staff confirm).
 
 The rules the gateway applies too (is it taking responses, is this response acceptable)
 are in the contract, ``engage_contracts.surveys``; these are surveys' own.
@@ -14,6 +16,7 @@ testable without clocks.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -22,8 +25,10 @@ from marshmallow import ValidationError
 from engage_common.disclosure import DEFAULT_THRESHOLD, hidden, suppress
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import questionnaire as qn
+from engage_contracts import suggestions
 from engage_contracts import surveys as contract
 from engage_contracts.base import flatten_errors
+from engage_contracts.feedback import COMMON_THEMES, THEME_SLUG, theme_slug
 from engage_contracts.reference import (
     ALL_EQUALITY_FIELDS,
     consent_record,
@@ -546,3 +551,181 @@ def without_free_text(answers: dict[str, Any], questionnaire: dict[str, Any]) ->
     """The answers a retention purge keeps: choices, scales and rankings, no free text."""
     drop = free_text_ids(questionnaire)
     return {k: v for k, v in (answers or {}).items() if k not in drop}
+
+
+# -- redaction of free-text answers -----------------------------------------------------------
+# What staff are shown of a resident's words is the redactor's text (engage_common.redaction),
+# never the original: stored with the response, or, for a response not redacted yet (stored
+# before redaction existed), redacted as it is read.
+
+
+def free_texts(answers: dict[str, Any] | None, questionnaire: dict[str, Any]) -> dict[str, str]:
+    """The free-text answers of a response, ``{question id: text}``."""
+    free = free_text_ids(questionnaire)
+    return {q: v for q, v in (answers or {}).items() if q in free and isinstance(v, str)}
+
+
+def redaction_records(
+    texts: Sequence[dict[str, str]], redactions: Sequence[Any], version: str
+) -> list[dict[str, Any]]:
+    """For each response's ``free_texts``, in order, what is stored of its redaction:
+    ``{"redacted_answers": {qid: text}, "redactions": {qid: [kind, ...]},
+    "redactor_version"}``. ``redactions`` are the redactor's answers (``.text``, ``.found``
+    with ``.kind``) to every text of every response, in the same order."""
+    results = iter(redactions)
+    records = []
+    for answers in texts:
+        redacted, removed = {}, {}
+        for qid in answers:
+            result = next(results)
+            redacted[qid] = result.text
+            removed[qid] = [finding.kind for finding in result.found]
+        records.append(
+            {"redacted_answers": redacted, "redactions": removed, "redactor_version": version}
+        )
+    return records
+
+
+def unredacted(row: dict[str, Any], questionnaire: dict[str, Any]) -> dict[str, str]:
+    """The free-text answers of a stored response that have no redacted text yet."""
+    done = row.get("redacted_answers") or {}
+    return {q: v for q, v in free_texts(row["answers"], questionnaire).items() if q not in done}
+
+
+def shown_answers(
+    row: dict[str, Any], questionnaire: dict[str, Any], redacted_now: dict[str, str]
+) -> dict[str, Any]:
+    """A stored response's answers as staff are shown them: each free-text answer as
+    redacted (stored, else ``redacted_now``; neither: left out), everything else as given."""
+    free = free_text_ids(questionnaire)
+    redacted = {**(row.get("redacted_answers") or {}), **redacted_now}
+    return {
+        q: (redacted.get(q) if q in free else v)
+        for q, v in (row["answers"] or {}).items()
+        if q not in free or q in redacted
+    }
+
+
+# -- themes of free-text answers ---------------------------------------------------------------
+
+
+def seeded_themes(config: Any) -> list[dict[str, Any]]:
+    """The themes the feedback service starts with (its ``seeded_themes``), as surveys keeps
+    them: each of the ICS's priorities and ambitions (no keywords until staff give them
+    some) and the common topics with theirs. A slug met twice keeps its first theme."""
+    themes: dict[str, dict[str, Any]] = {}
+
+    def add(slug: str, label: str, priority: str | None, keywords: Sequence[str] = ()) -> None:
+        if THEME_SLUG.match(slug) and slug not in themes:
+            themes[slug] = {
+                "slug": slug,
+                "label": label.strip(),
+                "keywords": clean_keywords(keywords),
+                "priority": priority,
+                "active": True,
+            }
+
+    for priority in config.priorities:
+        add(theme_slug(priority.name), priority.name, priority.code)
+        for ambition in priority.ambitions:
+            add(theme_slug(ambition), ambition, priority.code)
+    for slug, label, keywords in COMMON_THEMES:
+        add(slug, label, None, keywords)
+    return list(themes.values())
+
+
+def clean_keywords(keywords: Iterable[str]) -> list[str]:
+    """Lower case, single spaces, each once (as feedback keeps them)."""
+    return list(dict.fromkeys(" ".join(k.casefold().split()) for k in keywords if k.strip()))
+
+
+def theme_from_event(event: Any, seeded: dict[str, list[str]]) -> dict[str, Any]:
+    """What a feedback ``theme_saved`` event says of a theme, as surveys stores it.
+    ``keywords`` is None when the event carries none (the theme keeps the ones it has);
+    ``seed_keywords`` are the ones a theme new to surveys starts with then (the common
+    topics', from ``seeded``). An event that does not say which theme raises ValueError
+    (retried, then dead-lettered)."""
+    if not isinstance(event, dict):
+        raise ValueError("a theme_saved event must be an object")
+    slug, label = event.get("slug"), event.get("label")
+    if not isinstance(slug, str) or not THEME_SLUG.match(slug):
+        raise ValueError(f"theme_saved without a theme's slug: {slug!r}")
+    keywords = event.get("keywords")
+    if keywords is not None and not (
+        isinstance(keywords, list) and all(isinstance(k, str) for k in keywords)
+    ):
+        raise ValueError(f"theme_saved {slug} with keywords that are not a list of words")
+    try:
+        at: datetime | None = datetime.fromisoformat(str(event["occurred_at"]))
+    except (KeyError, ValueError):
+        at = None
+    priority = event.get("priority")
+    return {
+        "slug": slug,
+        "label": label.strip() if isinstance(label, str) and label.strip() else slug,
+        "active": event.get("active", True) is not False,
+        "priority": priority if isinstance(priority, str) else None,
+        "keywords": clean_keywords(keywords) if keywords is not None else None,
+        "seed_keywords": seeded.get(slug, []),
+        "event_at": at,
+    }
+
+
+def answer_suggestions(
+    redacted: dict[str, str], themes: Sequence[dict[str, Any]], ignore: Iterable[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """``{question id: {"suggested_themes", "suggested_tone"}}`` for a response's redacted
+    free-text answers (``ignore``: the redactor's placeholders, which suggest nothing)."""
+    ignore = tuple(ignore)
+    return {qid: suggest(text, themes, ignore) for qid, text in redacted.items()}
+
+
+def suggest(
+    text: str, themes: Sequence[dict[str, Any]], ignore: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``{"suggested_themes": [{theme, label, because}], "suggested_tone"}`` for one
+    redacted text (``engage_contracts.suggestions``, as feedback suggests them)."""
+    return {
+        "suggested_themes": suggestions.themes(text, themes, ignore),
+        "suggested_tone": suggestions.tone(text, ignore),
+    }
+
+
+def check_free_text_question(consultation: dict[str, Any], question_id: str) -> None:
+    if question_id not in free_text_ids(consultation["questionnaire"]):
+        raise ValidationFailed({"question_id": [contract.NOT_FREE_TEXT]})
+
+
+def check_themes(themes: Sequence[str], in_use: Iterable[str], keep: Iterable[str] = ()) -> None:
+    """Every theme is one in use (or one the answer already had: a retired theme stays
+    where it was confirmed); ``ValidationFailed`` naming each one that is not."""
+    allowed = set(in_use) | set(keep)
+    errors = {
+        f"themes.{i}": [contract.THEME_NOT_IN_USE]
+        for i, slug in enumerate(themes)
+        if slug not in allowed
+    }
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def themes_changed(current: dict[str, Any] | None, themes: list[str], tone: str | None) -> bool:
+    """Whether confirming ``themes`` and ``tone`` changes what was confirmed (or is the
+    first confirmation)."""
+    if current is None or current.get("confirmed_at") is None:
+        return True
+    return list(current["themes"]) != themes or current.get("tone") != tone
+
+
+def answer_themed(answer: dict[str, Any], themes: list[str], tone: str | None) -> dict[str, Any]:
+    """What ``answer_themed`` says: which answer, its confirmed themes and tone, and where
+    and how the response came; never what it says."""
+    return {
+        "response_id": answer["response_id"],
+        "consultation_id": str(answer["consultation_id"]),
+        "question_id": answer["question_id"],
+        "themes": list(themes),
+        "tone": tone,
+        "place": answer["place"],
+        "channel": answer["channel"],
+    }

@@ -78,3 +78,19 @@ def personal_data_response(row: dict[str, Any], matches: list[dict[str, str]]) -
         "submitted_at": iso(row["submitted_at"]),
         "matches": matches,
     }
+
+
+def free_text_answer(row: dict[str, Any]) -> dict[str, Any]:
+    """A free-text answer as staff see it (``FreeTextAnswerSchema``): ``text`` is the
+    redacted text (the caller redacts one not redacted yet; the original never leaves);
+    themes and tone as confirmed, empty until staff confirm them."""
+    return {
+        "response_id": row["response_id"],
+        "question_id": row["question_id"],
+        "text": row["text"],
+        "suggested_themes": list(row.get("suggested_themes") or []),
+        "suggested_tone": row.get("suggested_tone"),
+        "themes": list(row.get("themes") or []),
+        "tone": row.get("tone"),
+        "confirmed_at": iso(row.get("confirmed_at")),
+    }

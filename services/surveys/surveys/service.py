@@ -1,7 +1,16 @@
 """nameko entrypoints for surveys: each loads its arguments with the contract's schemas
 (``engage_contracts.surveys``), asks ``domain`` what to do, persists with ``store`` in one
 transaction, recording events through the outbox in that same transaction, and returns
-the contract's shapes (``schemas``)."""
+the contract's shapes (``schemas``).
+
+Residents' free-text answers are redacted (``engage_common.redaction``, off the eventlet
+hub) when a response is stored; staff are shown only the redacted text (results, export,
+``free_text_answers``). Responses stored before that, or redacted by an older redactor,
+are redacted by ``redact_backlog`` (a timer, ``BACKFILL_BATCH`` rows a tick). Until it
+reaches one, whatever staff are shown of it is redacted as it is read (not stored: the
+backfill stores it), so the original is never shown; only the resident's own "see what
+you sent" and the erasure search use the original.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +30,9 @@ from engage_common.db import Database
 from engage_common.disclosure import group_shown
 from engage_common.errors import NotFound
 from engage_common.logs import EXPECTED
-from engage_common.messaging import claim_message, consume, submissions_queue
+from engage_common.messaging import claim_message, consume, event_handler, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
+from engage_common.redaction import REDACTOR_VERSION, REPLACEMENTS, redact_off_hub
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
 from engage_contracts.ics import ics
@@ -32,6 +42,10 @@ log = logging.getLogger(__name__)
 SOURCE = "surveys"
 SEARCH_LIMIT = 200
 PURGE_BATCH = 500
+BACKFILL_BATCH = 200  # responses redacted a tick by ``redact_backlog``
+BACKFILL_INTERVAL = 5  # seconds
+FEEDBACK = "feedback"  # the service whose theme_saved events keep surveys' copy of themes
+PLACEHOLDERS = tuple(REPLACEMENTS.values())  # what the redactor put in: suggests nothing
 NO_RECEIPT = "We do not hold a response with that receipt code"
 
 Json = dict[str, Any]
@@ -142,7 +156,26 @@ class SurveysService(healthcheck.HealthCheck):
                 if not group_shown(store.breakdown(conn, cid, field, others), value, threshold):
                     return domain.withheld_results(consultation, clean, threshold)
             total, aggregates = store.aggregate_results(conn, consultation, clean)
+        aggregates["free_text"] = self._free_text_samples(aggregates["free_text"])
         return domain.shape_results(consultation, total, clean, aggregates, threshold)
+
+    def _free_text_samples(self, samples: dict[str, list[Json]]) -> dict[str, list[Json]]:
+        """The store's free-text samples, each as redacted (those not redacted yet, now)."""
+        pending = [s for items in samples.values() for s in items if s["text"] is None]
+        redacted = self._redact_now([s["original"] for s in pending])
+        for sample, text in zip(pending, redacted, strict=True):
+            sample["text"] = text
+        return {
+            qid: [{"response_id": s["response_id"], "text": s["text"]} for s in items]
+            for qid, items in samples.items()
+        }
+
+    def _redact_now(self, texts: list[Any]) -> list[str]:
+        """Texts redacted as they are read (free text stored before redaction existed, not
+        yet reached by ``redact_backlog``)."""
+        if not texts:
+            return []
+        return [r.text for r in redact_off_hub([str(t) for t in texts])]
 
     @rpc(expected_exceptions=EXPECTED)
     def export_responses(self, consultation_id: str, after: Any = 0, limit: Any = 1000) -> Json:
@@ -151,7 +184,20 @@ class SurveysService(healthcheck.HealthCheck):
             consultation = self._consultation(conn, consultation_id)
             cid = str(consultation["id"])
             rows = store.export_page(conn, cid, page["after"], page["limit"] + 1)
-        return domain.export_page(consultation, rows, page["limit"])
+        questionnaire = consultation["questionnaire"]
+        pending = [domain.unredacted(row, questionnaire) for row in rows]
+        flat = self._redact_now([text for texts in pending for text in texts.values()])
+        redacted = iter(flat)
+        shown = [
+            {
+                **row,
+                "answers": domain.shown_answers(
+                    row, questionnaire, {qid: next(redacted) for qid in texts}
+                ),
+            }
+            for row, texts in zip(rows, pending, strict=True)
+        ]
+        return domain.export_page(consultation, shown, page["limit"])
 
     @consume(submissions_queue("surveys"))
     def store_submission(self, body: Any) -> str:
@@ -166,12 +212,51 @@ class SurveysService(healthcheck.HealthCheck):
             verdict, result = domain.judge_submission(consultation, submission, errors)
             if verdict == "rejected":
                 store.insert_rejected(conn, result)
-            elif (response_id := store.insert_response(conn, result)) is None:
+                return verdict
+            assert consultation is not None  # stored: judged against it
+            # Redacted off the hub, inside the transaction (a few ms: the message is
+            # claimed and the consultation locked until the response is stored).
+            texts = domain.free_texts(result["answers"], consultation["questionnaire"])
+            record = self._redact([texts])[0]
+            if (response_id := store.insert_response(conn, {**result, **record})) is None:
                 return "duplicate"
-            else:
-                event = domain.response_submitted(result, response_id)
-                record_event(conn, SOURCE, "response_submitted", event)
+            suggested = domain.answer_suggestions(
+                record["redacted_answers"], store.list_themes(conn), PLACEHOLDERS
+            )
+            store.save_suggestions(conn, response_id, result["consultation_id"], suggested)
+            event = domain.response_submitted(result, response_id)
+            record_event(conn, SOURCE, "response_submitted", event)
         return verdict
+
+    def _redact(self, texts: list[dict[str, str]]) -> list[Json]:
+        """Each response's free texts redacted, in one batch off the hub, as stored
+        (``domain.redaction_records``)."""
+        flat = [text for answers in texts for text in answers.values()]
+        results = redact_off_hub(flat) if flat else []
+        return domain.redaction_records(texts, results, REDACTOR_VERSION)
+
+    @timer(interval=BACKFILL_INTERVAL, eager=True)
+    def redact_backlog(self) -> int:
+        """Redact the free text of responses stored before redaction existed (or redacted by
+        an older redactor): up to ``BACKFILL_BATCH`` a tick, oldest first. Rows are locked
+        (``SKIP LOCKED``) while they are redacted, so two instances share the work and a
+        response is redacted once; running it again when there are none does nothing.
+        Its first (eager) run builds the redactor, so the first resident does not wait."""
+        redact_off_hub([])
+        with self.db.connection() as conn:
+            rows = store.redaction_backlog(conn, REDACTOR_VERSION, BACKFILL_BATCH)
+            if not rows:
+                return 0
+            texts = [domain.free_texts(row["answers"], row["questionnaire"]) for row in rows]
+            themes = store.list_themes(conn)
+            for row, record in zip(rows, self._redact(texts), strict=True):
+                store.save_redaction(conn, row["id"], record)
+                suggested = domain.answer_suggestions(
+                    record["redacted_answers"], themes, PLACEHOLDERS
+                )
+                store.save_suggestions(conn, row["id"], row["consultation_id"], suggested)
+        log.info("redacted the free text of %d earlier response(s)", len(rows))
+        return len(rows)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_my_response(self, receipt_code: str) -> Json:
@@ -262,3 +347,103 @@ class SurveysService(healthcheck.HealthCheck):
                 store.save_consultation(conn, closed)
                 record_event(conn, SOURCE, "consultation_closed", domain.event_payload(closed))
                 log.info("closed consultation %s after its close date", cid)
+
+    # -- themes of free-text answers ------------------------------------------------------------
+
+    @timer(interval=3600, eager=True)
+    def seed_themes(self) -> None:
+        """At start (and hourly, harmlessly): the themes feedback seeds (the ICS's priorities
+        and ambitions, the common topics), so suggestions work before any of feedback's
+        events arrive. Only missing ones are added: what events said stays."""
+        with self.db.connection() as conn:
+            added = store.seed_themes(conn, domain.seeded_themes(ics()))
+        if added:
+            log.info("seeded %d theme(s) from the ICS configuration", len(added))
+
+    @event_handler(FEEDBACK, "theme_saved")
+    def on_theme_saved(self, event: Json) -> None:
+        """Keep surveys' copy of feedback's themes; each event applied once."""
+        seeded = {t["slug"]: t["keywords"] for t in domain.seeded_themes(ics())}
+        theme = domain.theme_from_event(event, seeded)
+        with self.db.connection() as conn:
+            if claim_message(conn, str(event["event_id"]), "surveys.on_theme_saved"):
+                store.apply_theme(conn, theme)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def free_text_answers(
+        self,
+        consultation_id: str,
+        question_id: str,
+        after: Any = 0,
+        limit: Any = contract.FREE_TEXT_DEFAULT_LIMIT,
+    ) -> Json:
+        """One free-text question's answers, redacted, with the themes and tone suggested
+        and confirmed, oldest first, a keyset page at a time (``FreeTextAnswersSchema``)."""
+        arguments = {"question_id": question_id, "after": after, "limit": limit}
+        page = load(contract.FreeTextPageSchema(), arguments)
+        with self.db.connection() as conn:
+            consultation = self._consultation(conn, consultation_id)
+            domain.check_free_text_question(consultation, page["question_id"])
+            rows = store.free_text_page(
+                conn, str(consultation["id"]), page["question_id"], page["after"], page["limit"] + 1
+            )
+            themes = store.list_themes(conn)
+        shown, more = domain.page_of(rows, page["limit"])
+        return {
+            "answers": self._shown_answers(shown, themes),
+            "next_after": shown[-1]["response_id"] if more else None,
+        }
+
+    def _shown_answers(self, rows: list[Json], themes: list[Json]) -> list[Json]:
+        """Answers as staff see them: an answer not redacted yet is redacted now, and
+        suggestions not made yet are made now (neither stored: ``redact_backlog`` does)."""
+        pending = [row for row in rows if row["text"] is None]
+        redacted = self._redact_now([r["original"] for r in pending])
+        for row, text in zip(pending, redacted, strict=True):
+            row["text"] = text
+        out = []
+        for row in rows:
+            if row["suggested_tone"] is None:
+                row = {**row, **domain.suggest(row["text"], themes, PLACEHOLDERS)}
+            out.append(schemas.free_text_answer(row))
+        return out
+
+    @rpc(expected_exceptions=EXPECTED)
+    def confirm_answer_themes(
+        self, response_id: int, question_id: str, themes: list[str], tone: str | None, actor: Json
+    ) -> Json:
+        """Staff confirm (or change) the themes and tone of one free-text answer; only
+        confirmed themes count. Records ``answer_themed`` when that changes what was
+        confirmed."""
+        arguments = {
+            "response_id": response_id,
+            "question_id": question_id,
+            "themes": themes,
+            "tone": tone,
+            "actor": actor,
+        }
+        clean = load(contract.ConfirmAnswerThemesSchema(), arguments)
+        rid, qid = clean["response_id"], clean["question_id"]
+        with self.db.connection() as conn:
+            answer = store.answer_to_theme(conn, rid, qid)
+            if (
+                answer is None
+                or not answer["answered"]
+                or qid not in domain.free_text_ids(answer["questionnaire"])
+            ):
+                raise NotFound(f"Response {rid} has no free-text answer to question {qid}")
+            in_use = store.list_themes(conn)
+            slugs = [t["slug"] for t in in_use]
+            domain.check_themes(clean["themes"], slugs, keep=answer["themes"] or ())
+            if domain.themes_changed(answer, clean["themes"], clean["tone"]):
+                store.confirm_themes(
+                    conn, answer, clean["themes"], clean["tone"], clean["actor"], _now()
+                )
+                event = domain.answer_themed(answer, clean["themes"], clean["tone"])
+                record_event(conn, SOURCE, "answer_themed", event)
+            row = store.free_text_answer(conn, rid, qid)
+        assert row is not None  # locked above
+        log.info(
+            "themes of response %s answer %s confirmed by %s", rid, qid, clean["actor"]["name"]
+        )
+        return self._shown_answers([row], in_use)[0]

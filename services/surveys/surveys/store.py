@@ -128,12 +128,13 @@ def open_past_close(conn: Connection, before: datetime, limit: int = 100) -> lis
 
 
 def insert_response(conn: Connection, response: dict[str, Any]) -> int | None:
-    """Store a judged response (``domain.judge_submission``) and its equality answers;
-    ``None`` if its ``submission_id`` was already stored."""
+    """Store a judged response (``domain.judge_submission``) with the redaction of its
+    free text (``domain.redaction_records``) and its equality answers; ``None`` if its
+    ``submission_id`` was already stored."""
     row = conn.execute(
         "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers, place,"
-        " consent, submitted_at, channel, entered_by)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " consent, submitted_at, channel, entered_by, redacted_answers, redactions,"
+        " redactor_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (submission_id) DO NOTHING RETURNING id",
         (
             response["submission_id"],
@@ -145,6 +146,9 @@ def insert_response(conn: Connection, response: dict[str, Any]) -> int | None:
             response["submitted_at"],
             response["channel"],
             Jsonb(response["entered_by"]) if response.get("entered_by") else None,
+            Jsonb(response["redacted_answers"]),
+            Jsonb(response["redactions"]),
+            response["redactor_version"],
         ),
     ).fetchone()
     if row is None:
@@ -218,7 +222,7 @@ def _filtered(consultation_id: str, filters: dict[str, str]) -> tuple[sql.Compos
         else:  # pragma: no cover - filters are validated by ResultsFiltersSchema first
             raise ValueError(f"unknown filter {key}")
     cte = sql.SQL(
-        "WITH f AS (SELECT r.id, r.answers FROM responses r"
+        "WITH f AS (SELECT r.id, r.answers, r.redacted_answers FROM responses r"
         " LEFT JOIN equality_monitoring e ON e.response_id = r.id WHERE {}) "
     ).format(sql.SQL(" AND ").join(clauses))
     return cte, params
@@ -317,18 +321,22 @@ def aggregate_results(
     ):
         ranking.setdefault(r["question"], {})[r["value"]] = (r["mean_rank"], r["first_choice"])
 
+    # The redacted text; the original only of an answer not redacted yet (to be redacted
+    # before it is shown: ``original`` never leaves the service).
     free_text: dict[str, list[dict[str, Any]]] = {}
     for r in run(
-        "SELECT question, response_id, text FROM (SELECT a.key AS question,"
-        " f.id AS response_id, a.value #>> '{}' AS text, row_number() OVER"
-        " (PARTITION BY a.key ORDER BY f.id) AS n"
-        " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)) t"
+        "SELECT question, response_id, text, original FROM (SELECT a.key AS question,"
+        " f.id AS response_id, f.redacted_answers ->> a.key AS text,"
+        " CASE WHEN f.redacted_answers ? a.key THEN NULL ELSE a.value #>> '{}' END"
+        " AS original, row_number() OVER (PARTITION BY a.key ORDER BY f.id) AS n"
+        " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)"
+        " AND jsonb_typeof(a.value) = 'string') t"
         " WHERE n <= %s ORDER BY question, response_id",
         by_type.get("free_text", []),
         FREE_TEXT_LIMIT,
     ):
         free_text.setdefault(r["question"], []).append(
-            {"response_id": r["response_id"], "text": r["text"]}
+            {"response_id": r["response_id"], "text": r["text"], "original": r["original"]}
         )
     return total, {
         "answered": answered,
@@ -342,10 +350,12 @@ def aggregate_results(
 def export_page(
     conn: Connection, consultation_id: str, after: int, limit: int
 ) -> list[dict[str, Any]]:
-    """Up to ``limit`` responses with ``id > after``, oldest first, with equality answers."""
+    """Up to ``limit`` responses with ``id > after``, oldest first, with equality answers
+    and the redacted free text."""
     return conn.execute(
         "SELECT r.id, r.receipt_code, r.submitted_at, r.place, r.channel, r.answers,"
-        f" {_EQUALITY} FROM responses r LEFT JOIN equality_monitoring e ON e.response_id = r.id"
+        f" r.redacted_answers, {_EQUALITY} FROM responses r"
+        " LEFT JOIN equality_monitoring e ON e.response_id = r.id"
         " WHERE r.consultation_id = %s AND r.id > %s ORDER BY r.id LIMIT %s",
         (consultation_id, after, limit),
     ).fetchall()
@@ -428,14 +438,198 @@ def expired_responses(
 def purge_response(
     conn: Connection, response_id: int, answers: dict[str, Any], now: datetime
 ) -> None:
-    """Keep ``answers`` (already stripped of free text) and the place; drop consent and
-    the postcode district."""
+    """Keep ``answers`` (already stripped of free text) and the place; drop consent, the
+    postcode district, the redacted free text and the words themes were suggested for
+    (confirmed themes and tones stay: they are counts, not words)."""
     conn.execute(
-        "UPDATE responses SET answers = %s, consent = NULL, purged_at = %s WHERE id = %s",
+        "UPDATE responses SET answers = %s, consent = NULL, purged_at = %s,"
+        " redacted_answers = '{}', redactions = '{}' WHERE id = %s",
         (Jsonb(answers), now, response_id),
+    )
+    conn.execute(
+        "UPDATE answer_themes SET suggested_themes = '[]' WHERE response_id = %s",
+        (response_id,),
     )
     conn.execute(
         "UPDATE equality_monitoring SET answers = answers - 'postcode_district'"
         " WHERE response_id = %s",
         (response_id,),
+    )
+
+
+# -- redaction of free text -----------------------------------------------------------------
+
+
+def redaction_backlog(conn: Connection, version: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` responses not redacted by redactor ``version`` (never redacted, or
+    by another version), oldest first, locked (``SKIP LOCKED``: two instances take
+    different rows), each with its consultation's questionnaire."""
+    return conn.execute(
+        "SELECT r.id, r.consultation_id::text AS consultation_id, r.answers, c.questionnaire"
+        " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
+        " WHERE r.redactor_version IS NULL OR r.redactor_version < %s"
+        " OR r.redactor_version > %s"
+        " ORDER BY r.id LIMIT %s FOR UPDATE OF r SKIP LOCKED",
+        (version, version, limit),
+    ).fetchall()
+
+
+def save_redaction(conn: Connection, response_id: int, record: dict[str, Any]) -> None:
+    """Store a response's redacted free text (``domain.redaction_records``)."""
+    conn.execute(
+        "UPDATE responses SET redacted_answers = %s, redactions = %s, redactor_version = %s"
+        " WHERE id = %s",
+        (
+            Jsonb(record["redacted_answers"]),
+            Jsonb(record["redactions"]),
+            record["redactor_version"],
+            response_id,
+        ),
+    )
+
+
+def save_suggestions(
+    conn: Connection,
+    response_id: int,
+    consultation_id: str,
+    suggestions: dict[str, dict[str, Any]],
+) -> None:
+    """Store the themes and tone suggested for each free-text answer of a response
+    (``domain.answer_suggestions``); what staff confirmed stays."""
+    for question_id, suggested in suggestions.items():
+        conn.execute(
+            "INSERT INTO answer_themes (response_id, question_id, consultation_id,"
+            " suggested_themes, suggested_tone) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (response_id, question_id) DO UPDATE SET"
+            " suggested_themes = EXCLUDED.suggested_themes,"
+            " suggested_tone = EXCLUDED.suggested_tone",
+            (
+                response_id,
+                question_id,
+                consultation_id,
+                Jsonb(suggested["suggested_themes"]),
+                suggested["suggested_tone"],
+            ),
+        )
+
+
+# -- themes ---------------------------------------------------------------------------------
+
+
+def seed_themes(conn: Connection, themes: list[dict[str, Any]]) -> list[str]:
+    """Add the seeded themes surveys does not have yet; slugs of those added."""
+    added = []
+    for theme in themes:
+        row = conn.execute(
+            "INSERT INTO themes (slug, label, keywords, priority, active)"
+            " VALUES (%s, %s, %s::text[], %s, %s) ON CONFLICT (slug) DO NOTHING RETURNING slug",
+            (theme["slug"], theme["label"], theme["keywords"], theme["priority"], theme["active"]),
+        ).fetchone()
+        if row is not None:
+            added.append(row["slug"])
+    return added
+
+
+def apply_theme(conn: Connection, theme: dict[str, Any]) -> None:
+    """A theme as a feedback event says it is (``domain.theme_from_event``), unless a newer
+    event was applied already; keywords only when the event carries them."""
+    conn.execute(
+        "INSERT INTO themes (slug, label, keywords, priority, active, event_at)"
+        " VALUES (%(slug)s, %(label)s,"
+        " coalesce(%(keywords)s::text[], %(seed_keywords)s::text[]),"
+        " %(priority)s, %(active)s, %(event_at)s)"
+        " ON CONFLICT (slug) DO UPDATE SET label = EXCLUDED.label,"
+        " keywords = coalesce(%(keywords)s::text[], themes.keywords), priority = EXCLUDED.priority,"
+        " active = EXCLUDED.active, event_at = EXCLUDED.event_at"
+        " WHERE themes.event_at IS NULL OR EXCLUDED.event_at IS NULL"
+        " OR themes.event_at <= EXCLUDED.event_at",
+        theme,
+    )
+
+
+def list_themes(conn: Connection, active_only: bool = True) -> list[dict[str, Any]]:
+    """The themes surveys knows (``slug, label, keywords, priority, active``)."""
+    where = " WHERE active" if active_only else ""
+    return conn.execute(
+        "SELECT slug, label, keywords, priority, active FROM themes" + where + " ORDER BY slug"
+    ).fetchall()
+
+
+# -- free-text answers and their themes ----------------------------------------------------
+
+_ANSWERS = """
+SELECT r.id AS response_id, %(question_id)s::text AS question_id,
+       r.redacted_answers ->> %(question_id)s::text AS text,
+       CASE WHEN r.redacted_answers ? %(question_id)s::text THEN NULL
+            ELSE r.answers ->> %(question_id)s::text END AS original,
+       t.suggested_themes, t.suggested_tone, t.themes, t.tone, t.confirmed_at
+FROM responses r
+LEFT JOIN answer_themes t ON t.response_id = r.id AND t.question_id = %(question_id)s::text
+"""
+
+
+def free_text_page(
+    conn: Connection, consultation_id: str, question_id: str, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` answers to a free-text question from responses with ``id > after``,
+    oldest first: the redacted text (the original only while it is not redacted yet, to
+    be redacted before it is shown), suggested and confirmed themes and tone."""
+    return conn.execute(
+        _ANSWERS + " WHERE r.consultation_id = %(cid)s AND r.id > %(after)s"
+        " AND jsonb_typeof(r.answers -> %(question_id)s::text) = 'string'"
+        " ORDER BY r.id LIMIT %(limit)s",
+        {"question_id": question_id, "cid": consultation_id, "after": after, "limit": limit},
+    ).fetchall()
+
+
+def free_text_answer(conn: Connection, response_id: int, question_id: str) -> dict[str, Any] | None:
+    """One free-text answer as ``free_text_page`` gives it."""
+    return conn.execute(
+        _ANSWERS + " WHERE r.id = %(rid)s AND jsonb_typeof(r.answers -> %(question_id)s::text) ="
+        " 'string'",
+        {"question_id": question_id, "rid": response_id},
+    ).fetchone()
+
+
+def answer_to_theme(conn: Connection, response_id: int, question_id: str) -> dict[str, Any] | None:
+    """The response an answer belongs to (locked, so two staff confirming its themes take
+    turns), its consultation's questionnaire, and what was confirmed so far."""
+    return conn.execute(
+        "SELECT r.id AS response_id, %(question_id)s::text AS question_id, r.consultation_id,"
+        " r.place, r.channel,"
+        " r.answers ? %(question_id)s::text AS answered, c.questionnaire, t.themes, t.tone,"
+        " t.confirmed_at"
+        " FROM responses r JOIN consultations c ON c.id = r.consultation_id"
+        " LEFT JOIN answer_themes t"
+        " ON t.response_id = r.id AND t.question_id = %(question_id)s::text"
+        " WHERE r.id = %(rid)s FOR NO KEY UPDATE OF r",
+        {"question_id": question_id, "rid": response_id},
+    ).fetchone()
+
+
+def confirm_themes(
+    conn: Connection,
+    answer: dict[str, Any],
+    themes: list[str],
+    tone: str | None,
+    actor: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Record the themes and tone staff confirmed for one answer (replacing earlier ones);
+    its suggestions stay."""
+    conn.execute(
+        "INSERT INTO answer_themes (response_id, question_id, consultation_id, themes, tone,"
+        " confirmed_at, confirmed_by) VALUES (%s, %s, %s, %s::text[], %s, %s, %s)"
+        " ON CONFLICT (response_id, question_id) DO UPDATE SET themes = EXCLUDED.themes,"
+        " tone = EXCLUDED.tone, confirmed_at = EXCLUDED.confirmed_at,"
+        " confirmed_by = EXCLUDED.confirmed_by",
+        (
+            answer["response_id"],
+            answer["question_id"],
+            answer["consultation_id"],
+            themes,
+            tone,
+            now,
+            Jsonb(actor),
+        ),
     )

@@ -1,5 +1,6 @@
 """Stored data survives the schema's changes: consultations written before text became
-language maps (migration 004) read back as English."""
+language maps (migration 004) read back as English; equality answers become documents
+(005); responses stored before free text was redacted are kept, for the backfill (006)."""
 
 from __future__ import annotations
 
@@ -131,5 +132,53 @@ def test_equality_answers_become_a_document_tagged_with_the_old_question_set(
             "unpaid_carer": "yes-up-to-19",
             "postcode_district": "LS6",
         }
+    finally:
+        drop_database(url)
+
+
+def test_responses_stored_before_redaction_are_kept_for_the_backfill(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("surveys").rsplit("/", 1)[0] + f"/engage_mig_{uuid.uuid4().hex[:8]}"
+    before = tmp_path / "before"
+    before.mkdir()
+    for sql in sorted(MIGRATIONS.glob("*.sql")):
+        if sql.name < "006":
+            shutil.copy(sql, before / sql.name)
+    try:
+        migrate(url, before)
+        cid = uuid.uuid4()
+        answers = {"why": "My name is Jane Smith", "pick": "a"}
+        with connect(url) as conn:
+            conn.execute(
+                "INSERT INTO consultations (id, title, summary, places, priorities, status,"
+                " questionnaire) VALUES (%s, '{\"en\": \"T\"}', '{\"en\": \"S\"}', '{}', '{}',"
+                " 'open', '{\"questions\": []}')",
+                (cid,),
+            )
+            conn.execute(
+                "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers,"
+                " submitted_at) VALUES (%s, 'AAAA-BBBB-CCCC', %s, %s, now())",
+                (uuid.uuid4(), cid, Jsonb(answers)),
+            )
+        assert "006_free_text_redaction_and_themes.sql" in migrate(url, MIGRATIONS)
+        with connect(url) as conn:
+            row = conn.execute(
+                "SELECT answers, redacted_answers, redactions, redactor_version FROM responses"
+            ).fetchone()
+            tables = {
+                r["table_name"]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                )
+            }
+        # kept as it was; nothing redacted yet: the backfill does that
+        assert row == {
+            "answers": answers,
+            "redacted_answers": None,
+            "redactions": None,
+            "redactor_version": None,
+        }
+        assert {"themes", "answer_themes"} <= tables
     finally:
         drop_database(url)
