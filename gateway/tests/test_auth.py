@@ -278,6 +278,8 @@ ROUTE_ROLES: dict[str, set[str]] = {
     "staff_feedback.create_theme": FEEDBACK_ENTERERS,
     "staff_feedback.update_theme": FEEDBACK_ENTERERS,
     "staff_feedback.counts": ALL,
+    "staff.free_text_answers": {"admin", "engagement-officer", "analyst", "triage-officer"},
+    "staff.confirm_answer_themes": FEEDBACK_ENTERERS,
     "admin.list_users": ADMIN_ONLY_ROLES,
     "admin.create_user": ADMIN_ONLY_ROLES,
     "admin.update_user": ADMIN_ONLY_ROLES,
@@ -308,6 +310,7 @@ BODIES: dict[str, object] = {
     "staff_feedback.bulk": {"feedback_ids": [CID], "status": "closed"},
     "staff_feedback.create_theme": {"label": "Pharmacy"},
     "staff_feedback.update_theme": {"label": "GP access"},
+    "staff.confirm_answer_themes": {"themes": ["gp-access"], "tone": None},
 }
 PATH_ARGS = {
     "consultation_id": CID,
@@ -315,6 +318,8 @@ PATH_ARGS = {
     "user_id": "999999",
     "feedback_id": CID,
     "slug": "gp-access",
+    "question_id": "tell",
+    "response_id": "999999",
 }
 
 

@@ -371,3 +371,44 @@ def test_unicode_of_every_kind_round_trips_through_consultations_too(
         f"/api/v1/staff/consultations/{created.get_json()['id']}", headers=officer
     ).get_json()
     assert got["title"] == {"en": UNICODE[:200]} and got["summary"] == {"en": UNICODE}
+
+
+def test_staff_read_free_text_redacted_and_confirm_its_themes(
+    surveys: Any, client: FlaskClient, headers: dict[str, dict[str, str]], db: Pool
+) -> None:
+    officer, triage = headers["engagement-officer"], headers["triage-officer"]
+    cid = open_consultation(client, officer)
+    submit(
+        client,
+        cid,
+        answers={"choice": "gp", "tell": "Waited weeks for a GP. Call me on 07700 900461."},
+    )
+    url = f"/api/v1/staff/consultations/{cid}/questions/tell/answers"
+
+    def answers() -> list[dict[str, Any]]:
+        got = client.get(url, headers=headers["analyst"])
+        assert got.status_code == 200, got.get_json()
+        return got.get_json()["answers"]
+
+    (answer,) = eventually(answers, 30, "the free-text answer")
+    assert answer["text"] == "Waited weeks for a GP. Call me on [phone number removed]."
+    suggested = {s["theme"]: s["because"] for s in answer["suggested_themes"]}
+    assert "gp" in suggested["gp-access"] and answer["themes"] == []
+    assert ("consultation.free_text_answers", f"{cid} tell") in {
+        (r["action"], r["target"]) for r in audit_rows(db)
+    }
+
+    themes = f"/api/v1/staff/responses/{answer['response_id']}/answers/tell/themes"
+    refused = client.put(themes, json={"themes": ["no-such-theme"], "tone": None}, headers=triage)
+    assert refused.status_code == 422 and "themes.0" in refused.get_json()["error"]["fields"]
+    confirmed = client.put(
+        themes, json={"themes": ["gp-access", "waiting-times"], "tone": "negative"}, headers=triage
+    )
+    assert confirmed.status_code == 200, confirmed.get_json()
+    assert confirmed.get_json()["themes"] == ["gp-access", "waiting-times"]
+    assert answers()[0]["tone"] == "negative"
+    assert client.put(themes, json={"themes": []}, headers=triage).status_code == 422
+    unknown = client.get(
+        f"/api/v1/staff/consultations/{cid}/questions/choice/answers", headers=officer
+    )
+    assert unknown.status_code == 422  # not a free-text question

@@ -381,3 +381,29 @@ class BulkResultSchema(Schema):
         fields.String(),
         metadata={"description": "changed by someone else meanwhile, or a move not allowed"},
     )
+
+
+class FreeTextQuerySchema(GatewaySchema):
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "the next_after of the previous page"},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AnswerThemesSchema(GatewaySchema):
+    """The themes and tone staff confirm for one free-text answer (they replace any
+    confirmed before; only confirmed themes count anywhere)."""
+
+    themes = fields.List(
+        fields.String(validate=validate.Length(min=1, max=60)),
+        required=True,
+        validate=validate.Length(max=10, error="at most 10 themes"),
+        metadata={"description": "slugs of themes in use (GET /api/v1/staff/themes)"},
+    )
+    tone = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(feedback_contract.TONES),
+    )

@@ -11,13 +11,24 @@ from flask import Response, url_for
 from engage_common.errors import ValidationFailed
 from engage_contracts import surveys as contract
 from gateway.api.schemas import (
+    AnswerThemesSchema,
     ConsultationListSchema,
     ErasureRequestSchema,
     ErasureResultSchema,
+    FreeTextQuerySchema,
     MeSchema,
 )
 from gateway.application import consultations, privacy
-from gateway.application.staff import EDIT, ERASE, EXPORT, READ, RESULTS, ROLES
+from gateway.application.staff import (
+    EDIT,
+    ERASE,
+    EXPORT,
+    FREE_TEXT,
+    READ,
+    RESULTS,
+    ROLES,
+    THEMES_CONFIRM,
+)
 from gateway.auth import current_staff, require_role
 from gateway.context import engage
 from gateway.exports import csv_lines
@@ -139,6 +150,36 @@ def export_responses(consultation_id: UUID) -> Any:
             "Content-Disposition": f'attachment; filename="consultation-{cid}-responses.csv"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+@blp.route(f"{CONSULTATION}/questions/<question_id>/answers", methods=["GET"])
+@require_role(*FREE_TEXT)
+@blp.arguments(FreeTextQuerySchema, location="query")
+@blp.response(200, contract.FreeTextAnswersSchema)
+@errors(404, 503)
+def free_text_answers(page: dict[str, Any], consultation_id: UUID, question_id: str) -> Any:
+    """One free-text question's answers, redacted, with suggested themes (audited)
+
+    Each answer shows the themes and tone suggested from its redacted text, with the words
+    that matched, and those staff confirmed. Oldest first; pass `next_after` as `after`."""
+    return consultations.free_text_answers(
+        engage(), current_staff().id, str(consultation_id), {**page, "question_id": question_id}
+    )
+
+
+@blp.route("/responses/<int:response_id>/answers/<question_id>/themes", methods=["PUT"])
+@require_role(*THEMES_CONFIRM)
+@blp.arguments(AnswerThemesSchema)
+@blp.response(200, contract.FreeTextAnswerSchema)
+@errors(400, 404, 413, 415, 503)
+def confirm_answer_themes(confirmed: dict[str, Any], response_id: int, question_id: str) -> Any:
+    """Confirm the themes and tone of one free-text answer
+
+    Several themes allowed; they replace what was confirmed before. Only confirmed themes
+    count anywhere."""
+    return consultations.confirm_answer_themes(
+        engage(), current_staff(), response_id, question_id, confirmed
     )
 
 

@@ -75,3 +75,30 @@ def _rows(first: dict[str, Any], fetch: Callable[[int | None], dict[str, Any]]) 
         if page.get("next_after") is None:
             return
         page = fetch(page["next_after"])
+
+
+def free_text_answers(
+    ctx: Engage, actor: int, consultation_id: str, page: dict[str, Any]
+) -> dict[str, Any]:
+    """One free-text question's answers, redacted, with suggested and confirmed themes;
+    the read is audited like the results' free-text samples."""
+    found = ctx.services.surveys(
+        "free_text_answers", consultation_id, page["question_id"], page["after"], page["limit"]
+    )
+    record(
+        ctx.db, actor, "consultation.free_text_answers", f"{consultation_id} {page['question_id']}"
+    )
+    return found
+
+
+def confirm_answer_themes(
+    ctx: Engage, staff: Any, response_id: int, question_id: str, confirmed: dict[str, Any]
+) -> dict[str, Any]:
+    return ctx.services.surveys(
+        "confirm_answer_themes",
+        response_id,
+        question_id,
+        confirmed["themes"],
+        confirmed["tone"],
+        {"staff_id": staff.id, "name": staff.name, "role": staff.role},
+    )

@@ -47,6 +47,8 @@ FEEDBACK_TRIAGE = (OFFICER, TRIAGE, SAFEGUARDING)  # themes, status, replies, qu
 ORIGINALS = (TRIAGE, SAFEGUARDING)  # the text as the resident wrote it (not admins)
 SAFEGUARDING_QUEUE = (TRIAGE, SAFEGUARDING)
 THEMES_EDIT = (OFFICER, TRIAGE)
+FREE_TEXT = (OFFICER, ANALYST, TRIAGE)  # survey free-text answers, redacted (audited)
+THEMES_CONFIRM = (OFFICER, TRIAGE)  # confirm the themes of feedback and free-text answers
 
 TOKEN_PREFIX = "eng_"
 DEMO_TOKEN_LABEL = "demo"
