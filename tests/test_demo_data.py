@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
+from engage_common.db import connect
+from engage_common.testing import eventually, holds_for
 from gateway import demo
 from gateway.config import Settings
 from tests.conftest import Suite
@@ -44,3 +48,15 @@ def test_demo_data_loads_once_and_its_admin_token_works(suite: Suite) -> None:
     assert len(closed["outcome"]["decisions"]) == 4
     types = {q["type"] for q in by_title[demo.AGEING_WELL["title"]]["questionnaire"]["questions"]}
     assert types == {"single_choice", "multiple_choice", "likert", "rating", "free_text", "ranking"}
+
+    # The demo feedback, queued by both loads, is stored once, from several channels.
+    def demo_feedback() -> list[dict[str, Any]]:
+        with connect(suite.databases["feedback"]) as conn:
+            return conn.execute(
+                "SELECT channel FROM feedback_items WHERE about = ANY(%s)",
+                ([about for _, _, about, _, _ in demo.DEMO_FEEDBACK],),
+            ).fetchall()
+
+    eventually(lambda: len(demo_feedback()) >= len(demo.DEMO_FEEDBACK), 60, "demo feedback")
+    holds_for(lambda: len(demo_feedback()) == len(demo.DEMO_FEEDBACK), 1, "stored once")
+    assert {r["channel"] for r in demo_feedback()} >= {"online", "phone", "event", "healthwatch"}

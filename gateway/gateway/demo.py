@@ -1,7 +1,8 @@
 """Demo data for ``./engage up``: a demo admin, an open consultation on ageing well at
-home, and a closed one on starting well with its "you said, we did" outcome, drawn from
-the partnership strategies in ``shared/seeds``. Safe to run repeatedly: it looks for what
-it made before and makes nothing twice.
+home, a closed one on starting well with its "you said, we did" outcome, and community
+feedback from several channels, drawn from the partnership strategies in
+``shared/seeds``. Safe to run repeatedly: it looks for what it made before and makes
+nothing twice.
 
 Usage: ``python -m gateway.demo`` (with AMQP_URI and DATABASE_URL of the gateway).
 """
@@ -18,8 +19,9 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
 from engage_contracts.ics import ics
-from engage_contracts.reference import places
+from engage_contracts.reference import current_consent, places
 from engage_contracts.shared import localised
+from gateway.application import feedback
 from gateway.application.responses import queue_response
 from gateway.application.staff import DEMO_TOKEN_LABEL, reissue_labelled
 from gateway.config import Settings
@@ -279,6 +281,65 @@ def _sample_equality(rng: random.Random) -> dict[str, str]:
     }
 
 
+# Feedback as it reaches an ICS: online, by phone, at an event, from Healthwatch; the
+# words are the kind the partnership strategies quote. (channel, kind, about, text, place)
+DEMO_FEEDBACK = [
+    ("online", "concern", "GP appointments",
+     "I rang at 8am every day for a week and could not get a GP appointment. "
+     "Listen to me: I am not a nuisance, I am worried about my dad.", "leeds"),
+    ("online", "compliment", "District nurses",
+     "The district nurses who visit my mum are kind and never rush her. Thank you.", "wakefield"),
+    ("phone", "experience-of-care", "Hospital discharge",
+     "My husband was sent home on a Friday night with no care in place. As his carer "
+     "nobody asked me if I could cope.", "bradford-craven"),
+    ("event", "idea", "Young people's mental health",
+     "Young people at the youth club said they would talk to someone in a drop-in at "
+     "school sooner than ring a number.", "kirklees"),
+    ("healthwatch", "concern", "Interpreters",
+     "A family needed an interpreter for their child's appointment and were told to "
+     "bring a relative instead.", "calderdale"),
+    ("letter", "concern", "Online booking",
+     "I do not use the internet. Please do not make the app the only way to book.", "harrogate"),
+    ("online", "question", "Learning disability annual health checks",
+     "How do I get an annual health check for my son, who has a learning disability "
+     "and autism?", "leeds"),
+    ("event", "compliment", "Community pharmacy",
+     "The pharmacist explained my new tablets properly and checked I understood.", "wakefield"),
+]  # fmt: skip
+
+
+def load_feedback(settings: Settings, staff: dict[str, Any]) -> int:
+    """Queue the demo feedback; each under a fixed key, so loading it again stores nothing
+    twice. Staff-entered items are the demo admin's."""
+    publisher = DurablePublisher(settings.amqp_uri)
+    consent = {"given": True, "version": current_consent("feedback")["version"]}
+    known = places()
+    for n, (channel, kind, about, text, place) in enumerate(DEMO_FEEDBACK, start=1):
+        sent = {
+            "kind": kind,
+            "about": about,
+            "text": text,
+            "place": place if place in known else None,
+            "consent": consent,
+            "may_quote": n % 2 == 0,
+            "reply_by": "none",
+        }
+        online = channel == "online"
+        entered = None if online else {"staff_id": staff["id"], "name": staff["name"]}
+        feedback.queue(
+            publisher,
+            feedback.message(
+                settings.secret_key,
+                feedback.checked(sent),
+                channel,
+                f"demo-feedback-{n}" if online else None,
+                entered,
+                None if online else f"demo-feedback-{n}",
+            ),
+        )
+    return len(DEMO_FEEDBACK)
+
+
 def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
     config = {"AMQP_URI": settings.amqp_uri}
     made: dict[str, Any] = {}
@@ -331,6 +392,7 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
         token, _ = reissue_labelled(conn, admin["id"], DEMO_TOKEN_LABEL, settings.token_ttl_days)
     pool.close()
     made["admin_token"] = token
+    made["feedback"] = load_feedback(settings, admin)
     return made
 
 
@@ -340,6 +402,7 @@ def main() -> None:
     for key in ("ageing_well", "starting_well"):
         if key in made:
             print(f"[engage] demo consultation loaded: {key} ({made[key]})")
+    print(f"[engage] demo feedback queued: {made['feedback']} items (stored once)")
     print(f"[engage] staff API token for the demo admin ({ADMIN_EMAIL}), role admin:")
     print(f"[engage]   {made['admin_token']}")
     print(
