@@ -58,15 +58,18 @@ class Mail(DependencyProvider):
     never to an address that asked for no more mail. SMTP or GOV.UK Notify by the
     settings (``notify.sender_from_settings``); a logging sender without them."""
 
-    def __init__(self, database_attr: str = "db") -> None:
+    def __init__(self, database_attr: str = "db", attempts: int = 4, backoff: float = 1.0) -> None:
+        """``attempts`` and ``backoff``: the notifier's, per message and call; what is still
+        unsent after them waits for ``send_pending_mail``."""
         self.database_attr = database_attr
+        self.attempts, self.backoff = attempts, backoff
 
     def setup(self) -> None:
         self.sender = notify.sender_from_settings(self.container.config)
 
     def get_dependency(self, worker_ctx: Any) -> notify.Notifier:
         database = next(d for d in self.container.dependencies if d.attr_name == self.database_attr)
-        return notify.Notifier(database.pool, self.sender)
+        return notify.Notifier(database.pool, self.sender, self.attempts, self.backoff)
 
 
 class FeedbackService(healthcheck.HealthCheck):

@@ -4,9 +4,6 @@ called over RPC exactly as the gateway calls it, its mail caught by a real SMTP 
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +11,6 @@ from typing import Any
 
 import eventlet
 import pytest
-from aiosmtpd.controller import Controller
 from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -24,11 +20,11 @@ from engage_common.db import connect
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DEAD_LETTER_QUEUE, DurablePublisher
 from engage_common.redaction import REDACTOR_VERSION
-from engage_common.testing import eventually, holds_for
+from engage_common.testing import Mailbox, eventually, holds_for, smtp_server
 from engage_contracts import feedback as contract
 from engage_contracts.ics import ics
 from engage_contracts.reference import consent_wordings, current_consent
-from feedback.service import FeedbackService
+from feedback.service import FeedbackService, Mail
 
 CONSENT = {"given": True, "version": current_consent()["version"]}
 PUBLIC_URL = "https://engage.test"
@@ -37,36 +33,16 @@ STAFF = {"staff_id": 12, "name": "En Tered"}
 META = {"event_id", "event_type", "occurred_at"}
 
 
-class Mailbox:
-    """aiosmtpd handler: keeps every message it is given."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 Message accepted"
-
-    def to(self, address: str, containing: str = "") -> list[email.message.EmailMessage]:
-        return [m for m in self.messages if m["To"] == address and containing in m.get_content()]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def mails(box: Mailbox, address: str, containing: str = "") -> list[Any]:
+    """What reached ``address`` (and mentions ``containing``)."""
+    return [m for m in box.to(address) if containing in m.get_content()]
 
 
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox(free_port())
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
+    box, _, stop = smtp_server()
     yield box
-    controller.stop()
+    stop()
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +295,7 @@ def test_an_urgent_item_alerts_the_safeguarding_contact_once(
     urgent = message(text="I want to end my life, nobody at the surgery listens")
     ordinary = message(text="The bus to the hospital is always late")
     urgent_id, ordinary_id = store(rpc, config, urgent), store(rpc, config, ordinary)
-    alerts = eventually(lambda: mailbox.to(contact, urgent_id), what="the safeguarding alert")
+    alerts = eventually(lambda: mails(mailbox, contact, urgent_id), what="the safeguarding alert")
     assert len(alerts) == 1
     alert = alerts[0]
     assert "suicide" in alert["Subject"]
@@ -334,10 +310,43 @@ def test_an_urgent_item_alerts_the_safeguarding_contact_once(
     submit(config, urgent)  # redelivered
     with entrypoint_hook(service, "send_pending_mail") as send_pending_mail:
         send_pending_mail()
-    holds_for(lambda: len(mailbox.to(contact, urgent_id)) == 1, 1.0, "one alert only")
-    assert mailbox.to(contact, ordinary_id) == []
+    holds_for(lambda: len(mails(mailbox, contact, urgent_id)) == 1, 1.0, "one alert only")
+    assert mails(mailbox, contact, ordinary_id) == []
     history = [h["action"] for h in rpc.get_item(urgent_id)["history"]]
     assert history == ["received", "flagged urgent", "safeguarding contact alerted"]
+
+
+class OneAttemptService(FeedbackService):
+    """The service with a notifier that tries each message once, so a refused one is left
+    for ``send_pending_mail`` at once rather than after the notifier's pauses."""
+
+    mail = Mail(attempts=1)
+
+
+def test_an_alert_the_mail_server_refused_goes_later_and_once(
+    container_factory: Any, config: dict[str, Any], mailbox: Mailbox
+) -> None:
+    contact = ics().safeguarding["email"]
+    container = container_factory(OneAttemptService, config)
+    container.start()
+    mailbox.refuse = 1  # the next message gets "451 try again later"
+    with ClusterRpcProxy(config, timeout=20) as proxy:
+        fid = store(proxy.feedback, config, message(text="I have been cutting myself again"))
+
+    def refused() -> bool:
+        with connect(config["DATABASE_URL"]) as conn:
+            row = conn.execute(
+                "SELECT status FROM notifications WHERE message_key = %s",
+                (f"safeguarding:{fid}",),
+            ).fetchone()
+        return bool(row and row["status"] == "failed")
+
+    eventually(refused, what="the refused first attempt")
+    assert mails(mailbox, contact, fid) == []
+    for _ in range(2):
+        with entrypoint_hook(container, "send_pending_mail") as send_pending_mail:
+            send_pending_mail()
+    assert len(mails(mailbox, contact, fid)) == 1
 
 
 def test_a_reply_is_emailed_once_and_stop_emails_stops_the_next(
@@ -354,7 +363,7 @@ def test_a_reply_is_emailed_once_and_stop_emails_stops_the_next(
     assert (
         answered["status"] == "responded" and answered["public_reply"] == "Thank you, we told her"
     )
-    mail = eventually(lambda: mailbox.to(address), what="the reply email")[0]
+    mail = eventually(lambda: mails(mailbox, address), what="the reply email")[0]
     stop = f"{PUBLIC_URL}/feedback/receipts/{body['receipt_code']}/stop-emails"
     assert "Thank you, we told her" in mail.get_content() and stop in mail.get_content()
     assert mail["List-Unsubscribe"].strip() == f"<{stop}>"
@@ -363,7 +372,7 @@ def test_a_reply_is_emailed_once_and_stop_emails_stops_the_next(
     assert got["replied_at"] is not None
     with entrypoint_hook(service, "send_pending_mail") as send_pending_mail:
         send_pending_mail()
-    holds_for(lambda: len(mailbox.to(address)) == 1, 0.5, "one reply email")
+    holds_for(lambda: len(mails(mailbox, address)) == 1, 0.5, "one reply email")
 
     assert rpc.stop_emails(body["receipt_code"]) == {
         "receipt_code": body["receipt_code"],
@@ -371,7 +380,7 @@ def test_a_reply_is_emailed_once_and_stop_emails_stops_the_next(
     }
     again = rpc.respond(fid, {"version": answered["version"], "text": "One more thing"}, ACTOR)
     assert again["public_reply"] == "One more thing"
-    holds_for(lambda: len(mailbox.to(address)) == 1, 1.0, "no email after stop_emails")
+    holds_for(lambda: len(mails(mailbox, address)) == 1, 1.0, "no email after stop_emails")
     actions = [h["action"] for h in rpc.get_item(fid)["history"]]
     assert actions == [
         "received",
