@@ -5,7 +5,8 @@ pages, the themes seeded from the ICS configuration, the emails' wording and wha
 privacy search matches or a retention purge drops.
 
 The rules the gateway applies too (``check_feedback``, ``can_move``, the schemas) are in
-the contract, ``engage_contracts.feedback``; these are feedback's own. Items are plain
+the contract, ``engage_contracts.feedback``, and the suggestions surveys makes too in
+``engage_contracts.suggestions``; these are feedback's own. Items are plain
 dicts as the store returns them; ``now`` is always a parameter, so the rules are
 testable without clocks.
 """
@@ -25,11 +26,11 @@ from marshmallow import ValidationError
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import feedback as contract
+from engage_contracts import suggestions
 from engage_contracts.base import flatten_errors
 from engage_contracts.ics import Ics
 from engage_contracts.reference import consent_record
 from engage_contracts.shared import SELF_SERVICE_CHANNELS
-from feedback import suggest
 
 Json = dict[str, Any]
 NOT_ENGLISH = "not-checked-automatically"
@@ -203,9 +204,9 @@ def new_item(
         "source_id": feedback.get("source_id") if is_import(feedback) else None,
         "content_hash": feedback.get("content_hash"),
         "status": "received",
-        "suggested_themes": suggest.themes(words, themes, placeholders),
+        "suggested_themes": suggestions.themes(words, themes, placeholders),
         "themes": [],
-        "suggested_tone": suggest.tone(words, placeholders),
+        "suggested_tone": suggestions.tone(words, placeholders),
         "tone": None,
         "may_quote": feedback["may_quote"],
         "reply_by": feedback["reply_by"],

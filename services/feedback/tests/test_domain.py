@@ -15,7 +15,7 @@ from engage_common.safeguarding import Concern
 from engage_contracts import feedback as contract
 from engage_contracts.ics import ics
 from engage_contracts.reference import consent_wordings, current_consent
-from feedback import domain, suggest
+from feedback import domain
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -136,68 +136,36 @@ def test_only_imports_are_deduplicated_by_source_id_then_content() -> None:
 
 
 def test_a_new_item_is_redacted_checked_and_given_suggestions() -> None:
-    read, errors = domain.read_message(message(text="Call me on 07700 900123, I waited weeks"))
+    text = "Call me on 07700 900123, I waited weeks. Not helpful."
+    read, errors = domain.read_message(message(text=text, about="My appointment"))
     _, feedback = domain.judge_message(read, errors)
     phone = Finding("phone", 11, 24, "[phone number removed]")
     checks = domain.Checks(
-        about=Redaction("Oak Lane surgery", []),
-        text=Redaction("Call me on [phone number removed], I waited weeks", [phone], "v9"),
+        about=Redaction("My appointment", []),
+        text=Redaction(
+            "Call me on [phone number removed], I waited weeks. Not helpful.", [phone], "v9"
+        ),
         concern=Concern(
             urgent=True, categories=["self-harm"], matches=["07700 900123", "I waited"]
         ),
         english=False,
     )
     new = domain.new_item(feedback, "id-1", checks, THEMES, NOW)
-    assert new["text"] == "Call me on [phone number removed], I waited weeks"
-    assert new["text_original"] == "Call me on 07700 900123, I waited weeks"
+    assert new["text"] == "Call me on [phone number removed], I waited weeks. Not helpful."
+    assert new["text_original"] == text and new["about_original"] == "My appointment"
     assert new["redactions"] == [{"in": "text", "kind": "phone", "start": 11, "end": 24}]
     assert new["redactor_version"] == "v9" and new["language_check"] == domain.NOT_ENGLISH
     assert new["urgent"] is True and new["safeguarding_categories"] == ["self-harm"]
     assert new["safeguarding_matches"] == ["I waited"]  # never what the redactor removed
-    # the placeholder's "phone" suggests nothing; the resident's own words do
+    # from the redacted words of both fields, never the placeholder's "phone", never a
+    # retired theme (engage_contracts.suggestions has the matching rules themselves)
     assert new["suggested_themes"] == [
-        {"theme": "waiting-times", "label": "Waiting times", "because": ["waited", "weeks"]}
+        {"theme": "waiting-times", "label": "Waiting times", "because": ["waited", "weeks"]},
+        {"theme": "gp-access", "label": "GP access", "because": ["appointment"]},
     ]
+    assert new["suggested_tone"] == "negative"
     assert new["status"] == "received" and new["themes"] == [] and new["version"] == 1
     assert domain.redaction_kinds([*new["redactions"], *new["redactions"]]) == ["phone"]
-
-
-# -- suggestions ------------------------------------------------------------------------------
-
-
-def test_theme_suggestions_say_which_words_matched() -> None:
-    text = "Waiting weeks for GP appointments; the app crashed and the car park was full."
-    assert suggest.themes(text, THEMES) == [
-        {"theme": "gp-access", "label": "GP access", "because": ["gp", "appointments"]},
-        {"theme": "waiting-times", "label": "Waiting times", "because": ["waiting", "weeks"]},
-        {"theme": "digital", "label": "Digital", "because": ["app"]},
-        {"theme": "transport", "label": "Transport", "because": ["car park"]},
-    ]
-
-
-def test_naive_stemming_keeps_short_keywords_short() -> None:
-    assert suggest.word_matches("appointments", "appointment")
-    assert suggest.word_matches("waited", "wait")
-    assert suggest.word_matches("week", "weeks")
-    assert suggest.word_matches("apps", "app")
-    assert not suggest.word_matches("appointment", "app")
-    assert not suggest.word_matches("busy", "bus")
-    assert suggest.themes("Nothing here", THEMES) == []
-
-
-@pytest.mark.parametrize(
-    ("text", "tone"),
-    [
-        ("Thank you, the nurse was lovely", "positive"),
-        ("The receptionist was rude and unhelpful", "negative"),
-        ("Great doctor but an awful wait", "mixed"),
-        ("The clinic is on Park Road", "neutral"),
-        ("The staff were not helpful", "negative"),
-        ("It wasn’t good at all", "negative"),
-    ],
-)
-def test_tone(text: str, tone: str) -> None:
-    assert suggest.tone(text) == tone
 
 
 # -- workflow ---------------------------------------------------------------------------------
