@@ -37,6 +37,8 @@ STATUS_WORDS = {
     "triaged": ("Being looked at", "The team have read your feedback and are looking into it."),
     "responded": ("Replied", "We have replied to your feedback. Our reply is below."),
     "closed": ("Closed", "We have finished looking at your feedback."),
+    "duplicate": ("Already received", "We already had this feedback, so we kept one copy."),
+    "rejected": ("Not stored", "Sorry, we received your feedback but could not store it."),
 }
 
 

@@ -41,10 +41,11 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from engage_contracts.base import BaseSchema, Moment, messages, moment
 from engage_contracts.ics import ics
+from engage_contracts.privacy import PersonalDataMatchSchema
 from engage_contracts.reference import (
     EQUALITY_FIELDS,
     POSTCODE_DISTRICT,
@@ -55,7 +56,6 @@ from engage_contracts.reference import (
 from engage_contracts.shared import (
     ConsentSchema,
     EnteredBySchema,
-    PersonalDataMatchSchema,
     StoredConsentSchema,
     channel_field,
     check_channel,
@@ -411,10 +411,12 @@ class SearchPageSchema(Schema):
 
 
 class ReceiptSchema(Schema):
-    """What a resident sees with their receipt code."""
+    """What a resident sees with their receipt code. ``status`` is the workflow's, or
+    ``rejected`` (with ``reasons``) or ``duplicate`` (an imported row already held)."""
 
     receipt_code = fields.String()
     status = fields.String()
+    reasons = fields.List(fields.String(), metadata={"description": "why it was not stored"})
     kind = fields.String()
     submitted_at = Moment()
     public_reply = fields.String(allow_none=True)
@@ -437,6 +439,28 @@ class MyFeedbackSchema(Schema):
     status = fields.String()
     public_reply = fields.String(allow_none=True)
     submitted_at = Moment()
+
+
+ERASE_MAX = 1000
+FEEDBACK_IDS_MESSAGE = f"must be a list of up to {ERASE_MAX} feedback ids"
+
+
+class EraseFeedbackSchema(BaseSchema):
+    """The argument of ``erase_feedback``: feedback ids (from ``find_personal_data``),
+    loaded as each id once, sorted."""
+
+    feedback_ids = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=validate.Length(max=ERASE_MAX, error=FEEDBACK_IDS_MESSAGE),
+        error_messages=messages(
+            required=FEEDBACK_IDS_MESSAGE, null=FEEDBACK_IDS_MESSAGE, invalid=FEEDBACK_IDS_MESSAGE
+        ),
+    )
+
+    @post_load
+    def _each_once(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {"feedback_ids": sorted({str(i) for i in data["feedback_ids"]})}
 
 
 class PersonalDataFeedbackSchema(Schema):
@@ -474,6 +498,39 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "safeguarding_flagged": ("feedback_id", "categories"),
     "theme_saved": ("slug", "label", "active", "priority"),
 }  # fmt: skip
+
+
+def clean_keywords(keywords: Iterable[str]) -> list[str]:
+    """Lower case, single spaces, each once: keywords as both services keep them."""
+    return list(dict.fromkeys(" ".join(k.casefold().split()) for k in keywords if k.strip()))
+
+
+def seeded_themes(config: Any) -> list[dict[str, Any]]:
+    """The themes every deployment starts with, as feedback owns them and surveys keeps a
+    copy: each of the ICS's priorities and ambitions (no keywords until staff give them
+    some) and the common topics with theirs. A slug met twice keeps its first theme.
+    ``[{slug, label, keywords, priority, source}]``."""
+    themes: dict[str, dict[str, Any]] = {}
+
+    def add(
+        slug: str, label: str, source: str, priority: str | None, keywords: Iterable[str] = ()
+    ) -> None:
+        if THEME_SLUG.match(slug) and slug not in themes:
+            themes[slug] = {
+                "slug": slug,
+                "label": label.strip(),
+                "keywords": clean_keywords(keywords),
+                "priority": priority,
+                "source": source,
+            }
+
+    for priority in config.priorities:
+        add(theme_slug(priority.name), priority.name, "priority", priority.code)
+        for ambition in priority.ambitions:
+            add(theme_slug(ambition), ambition, "ambition", priority.code)
+    for slug, label, keywords in COMMON_THEMES:
+        add(slug, label, "common", None, keywords)
+    return list(themes.values())
 
 
 def theme_keywords(themes: Iterable[dict[str, Any]]) -> dict[str, list[str]]:

@@ -196,15 +196,3 @@ def priority_field(**kwargs: Any) -> fields.String:
         error_messages=messages(invalid="must be text"),
         **kwargs,
     )
-
-
-class PersonalDataMatchSchema(Schema):
-    """Where an erasure search matched one thing a resident gave: the field and its text."""
-
-    field = fields.String(
-        metadata={
-            "description": "receipt_code, answers.<question id>, text, about, email, "
-            "postcode_district or equality.postcode_district"
-        }
-    )
-    text = fields.String()

@@ -35,7 +35,6 @@ Events (source ``surveys``): ``EVENT_FIELDS``. Surveys also handles feedback's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +43,6 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
-    pre_load,
     validate,
     validates_schema,
 )
@@ -58,6 +56,9 @@ from engage_contracts.feedback import (
     TONES,
     ActorSchema,
     ThemeSuggestionSchema,
+)
+from engage_contracts.privacy import (
+    PersonalDataMatchSchema,
 )
 from engage_contracts.reference import (
     ALL_EQUALITY_FIELDS,
@@ -87,8 +88,6 @@ STATUSES = ("draft", "open", "closed")
 DECISION_STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
 EXPORT_DEFAULT_LIMIT = 1000
 EXPORT_MAX_LIMIT = 5000
-SEARCH_TEXT_MIN = 3
-SEARCH_TEXT_MAX = 200
 ERASE_MAX = 1000
 FREE_TEXT_DEFAULT_LIMIT = 50
 FREE_TEXT_MAX_LIMIT = 200
@@ -182,14 +181,6 @@ def validate_submission(
     if errors:
         raise ValidationFailed(errors)
     return clean
-
-
-def receipt_code_key(value: Any) -> str:
-    """A receipt code as it is stored: residents type it in any case, with spaces around it.
-
-    Any value is taken as text: whatever is not a code is simply not found.
-    """
-    return str(value).strip().upper()
 
 
 def derived_place(equality: dict[str, Any] | None) -> str | None:
@@ -571,15 +562,6 @@ class ResponseDeletedSchema(Schema):
     deleted = fields.Boolean()
 
 
-class PersonalDataMatchSchema(Schema):
-    field = fields.String(
-        metadata={
-            "description": "receipt_code, answers.<question id> or equality.postcode_district"
-        }
-    )
-    text = fields.String()
-
-
 class PersonalDataResponseSchema(Schema):
     response_id = fields.Integer()
     receipt_code = fields.String()
@@ -595,19 +577,6 @@ class PersonalDataResponseSchema(Schema):
 EXPORT_AFTER_MESSAGE = "must be a whole number of at least 0"
 EXPORT_LIMIT_MESSAGE = f"must be a whole number from 1 to {EXPORT_MAX_LIMIT}"
 RESPONSE_IDS_MESSAGE = f"must be a list of up to {ERASE_MAX} response ids"
-
-
-class ReceiptCodeSchema(BaseSchema):
-    """The argument of ``get_submission``, ``get_my_response`` and ``delete_my_response``,
-    keyed as stored (``receipt_code_key``); a code we do not hold is ``NotFound``."""
-
-    receipt_code = fields.String(required=True, error_messages=messages(invalid="must be text"))
-
-    @pre_load
-    def _as_stored(self, data: Any, **kwargs: Any) -> Any:
-        if isinstance(data, Mapping) and "receipt_code" in data:
-            return {**data, "receipt_code": receipt_code_key(data["receipt_code"])}
-        return data
 
 
 class ExportPageSchema(BaseSchema):
@@ -631,32 +600,6 @@ class ExportPageSchema(BaseSchema):
     @post_load
     def _from_the_first(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return {**data, "after": data["after"] or 0}
-
-
-class PersonalDataSearchSchema(BaseSchema):
-    """The arguments of ``find_personal_data``: a receipt code (keyed as stored) and/or a
-    text a person may have typed (a name, an email), trimmed; at least one of them."""
-
-    receipt_code = fields.String(allow_none=True, load_default=None)
-    text = string(
-        min_length=SEARCH_TEXT_MIN, max_length=SEARCH_TEXT_MAX, allow_none=True, load_default=None
-    )
-
-    @pre_load
-    def _trim(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        code, text = data.get("receipt_code"), data.get("text")
-        return {
-            **data,
-            "receipt_code": (receipt_code_key(code) or None) if code else None,
-            "text": text.strip() if isinstance(text, str) else text,
-        }
-
-    @validates_schema
-    def _something_to_find(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data.get("receipt_code") and not data.get("text"):
-            raise ValidationError("give a receipt code, a text to search for, or both")
 
 
 class _ResponseIds(fields.List):
@@ -692,26 +635,6 @@ class EraseResponsesSchema(BaseSchema):
     @post_load
     def _each_once(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return {"response_ids": sorted(set(data["response_ids"]))}
-
-
-class PurgeExpiredSchema(BaseSchema):
-    """The argument of ``purge_expired``: the moment to purge as of, with a time zone
-    (tests pass one); empty means now."""
-
-    now = fields.AwareDateTime(
-        format="iso",
-        allow_none=True,
-        load_default=None,
-        error_messages=messages(
-            invalid="must be a date and time", invalid_awareness="must include a time zone"
-        ),
-    )
-
-    @pre_load
-    def _empty_is_now(self, data: Any, **kwargs: Any) -> Any:
-        if isinstance(data, Mapping) and not data.get("now"):
-            return {**data, "now": None}
-        return data
 
 
 # -- themes of free-text answers ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from engage_common.errors import ValidationFailed
+from engage_contracts import privacy
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
 from engage_contracts.reference import current_consent
@@ -286,14 +287,14 @@ def errors_of(schema: Any, data: dict[str, Any]) -> dict[str, list[str]]:
 def test_receipt_codes_are_keyed_as_stored() -> None:
     """A resident types a code in any case with spaces around it; whatever is not a code
     is simply not found, so anything storable loads."""
-    schema = contract.ReceiptCodeSchema()
+    schema = privacy.ReceiptCodeSchema()
     assert load(schema, {"receipt_code": "  abcd-efgh "}) == {"receipt_code": "ABCD-EFGH"}
     assert load(schema, {"receipt_code": 12}) == {"receipt_code": "12"}
     assert load(schema, {"receipt_code": ""}) == {"receipt_code": ""}
     assert errors_of(schema, {"receipt_code": "AB\x00"}) == {
         "receipt_code": ["cannot contain the NUL character (U+0000)"]
     }
-    assert contract.receipt_code_key(" x-1 ") == "X-1"
+    assert privacy.receipt_code_key(" x-1 ") == "X-1"
 
 
 def test_export_page_arguments() -> None:
@@ -312,7 +313,7 @@ def test_export_page_arguments() -> None:
 
 
 def test_personal_data_search_arguments() -> None:
-    schema = contract.PersonalDataSearchSchema()
+    schema = privacy.PersonalDataSearchSchema()
     assert load(schema, {"receipt_code": " ab-cd ", "text": None}) == {
         "receipt_code": "AB-CD",
         "text": None,
@@ -350,7 +351,7 @@ def test_erase_responses_arguments() -> None:
 
 
 def test_purge_expired_arguments() -> None:
-    schema = contract.PurgeExpiredSchema()
+    schema = privacy.PurgeExpiredSchema()
     for empty in (None, ""):
         assert load(schema, {"now": empty}) == {"now": None}
     assert load(schema, {}) == {"now": None}

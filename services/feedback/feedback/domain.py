@@ -490,31 +490,17 @@ def theme_saved(theme: Json) -> Json:
 
 
 def seeded_themes(config: Ics) -> list[Json]:
-    """The themes every deployment starts with: each of the ICS's priorities and
-    ambitions (no keywords until staff give them some) and the common topics with theirs.
-    A slug met twice keeps its first theme."""
-    themes: dict[str, Json] = {}
-
-    def add(label: str, source: str, priority: str | None, keywords: Sequence[str] = ()) -> None:
-        slug = contract.theme_slug(label)
-        if contract.THEME_SLUG.match(slug) and slug not in themes:
-            themes[slug] = new_theme(
-                {"label": label, "description": "", "keywords": list(keywords)},
-                source,
-                slug=slug,
-                priority=priority,
-            )
-
-    for priority in config.priorities:
-        add(priority.name, "priority", priority.code)
-        for ambition in priority.ambitions:
-            add(ambition, "ambition", priority.code)
-    for slug, label, keywords in contract.COMMON_THEMES:
-        themes.setdefault(
-            slug,
-            new_theme({"label": label, "keywords": keywords}, "common", slug=slug, priority=None),
+    """The contract's seeded themes (the ICS's priorities and ambitions, common topics)
+    as feedback stores them."""
+    return [
+        new_theme(
+            {"label": t["label"], "description": "", "keywords": t["keywords"]},
+            t["source"],
+            slug=t["slug"],
+            priority=t["priority"],
         )
-    return list(themes.values())
+        for t in contract.seeded_themes(config)
+    ]
 
 
 def new_theme(
@@ -528,7 +514,7 @@ def new_theme(
         "slug": slug,
         "label": data["label"].strip(),
         "description": data.get("description") or "",
-        "keywords": clean_keywords(data.get("keywords") or ()),
+        "keywords": contract.clean_keywords(data.get("keywords") or ()),
         "priority": data.get("priority", priority),
         "source": source,
         "active": True,
@@ -544,13 +530,8 @@ def change_theme(theme: Json, changes: Json) -> Json:
         if not updated["label"]:
             raise ValidationFailed({"label": ["cannot be blank"]})
     if "keywords" in changes:
-        updated["keywords"] = clean_keywords(changes["keywords"])
+        updated["keywords"] = contract.clean_keywords(changes["keywords"])
     return updated
-
-
-def clean_keywords(keywords: Iterable[str]) -> list[str]:
-    """Lower case, single spaces, each once."""
-    return list(dict.fromkeys(" ".join(k.casefold().split()) for k in keywords if k.strip()))
 
 
 # -- search pages -----------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """How feedback shows its rows at its boundary, in the shapes its contract defines
 (``engage_contracts.feedback``, which the gateway shares); the schemas themselves live in
-the contract. Plus the one argument shape the contract does not have yet (feedback ids to
-erase)."""
+the contract."""
 
 from __future__ import annotations
 
@@ -9,14 +8,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from marshmallow import fields, post_load, validate
-
-from engage_contracts.base import BaseSchema, messages
 from feedback import domain
 
 Json = dict[str, Any]
-ERASE_MAX = 1000
-FEEDBACK_IDS_MESSAGE = f"must be a list of up to {ERASE_MAX} feedback ids"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -137,21 +131,3 @@ def personal_data_item(row: Json, matches: list[Json]) -> Json:
         "submitted_at": iso(row["received_at"]),
         "matches": matches,
     }
-
-
-class EraseFeedbackSchema(BaseSchema):
-    """The argument of ``erase_feedback``: feedback ids (from ``find_personal_data``),
-    loaded as each id once, sorted. (The contract has no schema for it yet.)"""
-
-    feedback_ids = fields.List(
-        fields.UUID(),
-        required=True,
-        validate=validate.Length(max=ERASE_MAX, error=FEEDBACK_IDS_MESSAGE),
-        error_messages=messages(
-            required=FEEDBACK_IDS_MESSAGE, null=FEEDBACK_IDS_MESSAGE, invalid=FEEDBACK_IDS_MESSAGE
-        ),
-    )
-
-    @post_load
-    def _each_once(self, data: Json, **kwargs: Any) -> Json:
-        return {"feedback_ids": sorted({str(i) for i in data["feedback_ids"]})}

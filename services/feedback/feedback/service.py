@@ -28,7 +28,7 @@ from engage_common.outbox import OutboxRelay, record_event
 from engage_contracts import feedback as contract
 from engage_contracts.base import load
 from engage_contracts.ics import ics
-from engage_contracts.surveys import (
+from engage_contracts.privacy import (
     PersonalDataSearchSchema,
     PurgeExpiredSchema,
     ReceiptCodeSchema,
@@ -471,7 +471,7 @@ class FeedbackService(healthcheck.HealthCheck):
     @rpc(expected_exceptions=EXPECTED)
     def erase_feedback(self, feedback_ids: list[str]) -> Json:
         """Erase feedback (an erasure request under UK GDPR), contact and equality too."""
-        ids = load(schemas.EraseFeedbackSchema(), {"feedback_ids": feedback_ids})
+        ids = load(contract.EraseFeedbackSchema(), {"feedback_ids": feedback_ids})
         with self.db.connection() as conn:
             erased = self._delete(conn, ids["feedback_ids"], "staff")
         return {"erased": len(erased), "feedback_ids": erased}

@@ -24,11 +24,12 @@ from marshmallow import ValidationError
 
 from engage_common.disclosure import DEFAULT_THRESHOLD, hidden, suppress
 from engage_common.errors import Conflict, ValidationFailed
+from engage_contracts import feedback as feedback_rules
 from engage_contracts import questionnaire as qn
 from engage_contracts import suggestions
 from engage_contracts import surveys as contract
 from engage_contracts.base import flatten_errors
-from engage_contracts.feedback import COMMON_THEMES, THEME_SLUG, theme_slug
+from engage_contracts.feedback import THEME_SLUG
 from engage_contracts.reference import (
     ALL_EQUALITY_FIELDS,
     consent_record,
@@ -610,33 +611,12 @@ def shown_answers(
 
 
 def seeded_themes(config: Any) -> list[dict[str, Any]]:
-    """The themes the feedback service starts with (its ``seeded_themes``), as surveys keeps
-    them: each of the ICS's priorities and ambitions (no keywords until staff give them
-    some) and the common topics with theirs. A slug met twice keeps its first theme."""
-    themes: dict[str, dict[str, Any]] = {}
-
-    def add(slug: str, label: str, priority: str | None, keywords: Sequence[str] = ()) -> None:
-        if THEME_SLUG.match(slug) and slug not in themes:
-            themes[slug] = {
-                "slug": slug,
-                "label": label.strip(),
-                "keywords": clean_keywords(keywords),
-                "priority": priority,
-                "active": True,
-            }
-
-    for priority in config.priorities:
-        add(theme_slug(priority.name), priority.name, priority.code)
-        for ambition in priority.ambitions:
-            add(theme_slug(ambition), ambition, priority.code)
-    for slug, label, keywords in COMMON_THEMES:
-        add(slug, label, None, keywords)
-    return list(themes.values())
-
-
-def clean_keywords(keywords: Iterable[str]) -> list[str]:
-    """Lower case, single spaces, each once (as feedback keeps them)."""
-    return list(dict.fromkeys(" ".join(k.casefold().split()) for k in keywords if k.strip()))
+    """The themes the feedback service starts with (the contract's ``seeded_themes``), as
+    surveys keeps them."""
+    return [
+        {**{k: v for k, v in t.items() if k != "source"}, "active": True}
+        for t in feedback_rules.seeded_themes(config)
+    ]
 
 
 def theme_from_event(event: Any, seeded: dict[str, list[str]]) -> dict[str, Any]:
@@ -665,7 +645,7 @@ def theme_from_event(event: Any, seeded: dict[str, list[str]]) -> dict[str, Any]
         "label": label.strip() if isinstance(label, str) and label.strip() else slug,
         "active": event.get("active", True) is not False,
         "priority": priority if isinstance(priority, str) else None,
-        "keywords": clean_keywords(keywords) if keywords is not None else None,
+        "keywords": feedback_rules.clean_keywords(keywords) if keywords is not None else None,
         "seed_keywords": seeded.get(slug, []),
         "event_at": at,
     }

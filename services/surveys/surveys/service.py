@@ -33,6 +33,7 @@ from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, consume, event_handler, submissions_queue
 from engage_common.outbox import OutboxRelay, record_event
 from engage_common.redaction import REDACTOR_VERSION, REPLACEMENTS, redact_off_hub
+from engage_contracts import privacy
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
 from engage_contracts.ics import ics
@@ -83,7 +84,7 @@ class SurveysService(healthcheck.HealthCheck):
         return schemas.consultation(updated, now)
 
     def _receipt_code(self, receipt_code: Any) -> str:
-        return load(contract.ReceiptCodeSchema(), {"receipt_code": receipt_code})["receipt_code"]
+        return load(privacy.ReceiptCodeSchema(), {"receipt_code": receipt_code})["receipt_code"]
 
     @rpc(expected_exceptions=EXPECTED)
     def create_consultation(self, data: Json) -> Json:
@@ -284,7 +285,7 @@ class SurveysService(healthcheck.HealthCheck):
         """Responses that may be about one person: by receipt code and/or a text (a name,
         an email) found in their free-text answers or postcode district."""
         arguments = {"receipt_code": receipt_code, "text": text}
-        search = load(contract.PersonalDataSearchSchema(), arguments)
+        search = load(privacy.PersonalDataSearchSchema(), arguments)
         with self.db.connection() as conn:
             rows = store.search_personal_data(conn, **search, limit=SEARCH_LIMIT + 1)
         page, truncated = domain.page_of(rows, SEARCH_LIMIT)
@@ -314,7 +315,7 @@ class SurveysService(healthcheck.HealthCheck):
     @rpc(expected_exceptions=EXPECTED)
     def purge_expired(self, now: str | None = None) -> Json:
         """Purge personal details past the retention period (``now``: ISO 8601, for tests)."""
-        moment = load(contract.PurgeExpiredSchema(), {"now": now})["now"]
+        moment = load(privacy.PurgeExpiredSchema(), {"now": now})["now"]
         return {"purged": self._purge(moment or _now())}
 
     @timer(interval=3600)
