@@ -179,6 +179,23 @@ def test_a_safeguarding_concern_tops_the_queue_and_alerts_the_contact_at_once(
     queue = suite.api("GET", "/staff/feedback/safeguarding", tokens["safeguarding-lead"]).json()
     assert calm not in [i["receipt_code"] for i in queue["items"]]
 
+    # Text not detected as English is not checked automatically: it tops the triage queue
+    # with the urgent items, ahead of the ordinary ones however long they have waited.
+    polish = give(
+        suite,
+        kind="concern",
+        about="Przychodnia",
+        text="Bardzo długo czekałam na wizytę u lekarza rodzinnego i nikt nie oddzwonił.",
+    )
+    stored(suite, polish)
+    triage = suite.api(
+        "GET", "/staff/feedback/queue", tokens["triage-officer"], params={"limit": 100}
+    )
+    order = [i["receipt_code"] for i in triage.json()["items"]]
+    assert order.index(polish) < order.index(calm) and order.index(code) < order.index(calm)
+    item = next(i for i in triage.json()["items"] if i["receipt_code"] == polish)
+    assert item["language_check"] == "not-checked-automatically"
+
 
 def test_confirmed_themes_are_counted_in_the_read_model_and_a_deletion_uncounts(
     suite: Suite, tokens: dict[str, str]

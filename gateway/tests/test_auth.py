@@ -266,6 +266,7 @@ ROUTE_ROLES: dict[str, set[str]] = {
     "reports.report_html": BOARD,
     "staff_feedback.enter_feedback": FEEDBACK_ENTERERS,
     "staff_feedback.search": FEEDBACK_READERS,
+    "staff_feedback.triage_queue": FEEDBACK_READERS,
     "staff_feedback.safeguarding_queue": {"admin", "triage-officer", "safeguarding-lead"},
     "staff_feedback.get_item": FEEDBACK_READERS,
     # What residents wrote before redaction: the triage roles only, not even admins.

@@ -19,6 +19,7 @@ from gateway.api.schemas import (
     FeedbackCountsSchema,
     FeedbackDeletedSchema,
     IdempotencyHeaderSchema,
+    QueuePageSchema,
     SafeguardingQueueSchema,
     StopEmailsSchema,
     ThemeListQuerySchema,
@@ -169,6 +170,20 @@ def search(query: dict[str, Any]) -> Any:
     page. Each item says how long it has waited and whether it is past the response
     target."""
     return engage().services.feedback("search", _dump(contract.SearchQuerySchema, query))
+
+
+@staff.route("/feedback/queue", methods=["GET"])
+@require_role(*FEEDBACK_READ)
+@staff.arguments(QueuePageSchema, location="query")
+@staff.response(200, contract.SearchPageSchema)
+@errors(503)
+def triage_queue(page: dict[str, Any]) -> Any:
+    """The triage queue: feedback not yet triaged, what needs a person first
+
+    Urgent items and text not checked automatically (not detected as English) first,
+    then the longest waiting; each says how long it has waited and whether it is past the
+    ICS's target. Pass `next` back as `after`."""
+    return engage().services.feedback("triage_queue", page["after"], page["limit"])
 
 
 @staff.route("/feedback/safeguarding", methods=["GET"])

@@ -407,3 +407,10 @@ class AnswerThemesSchema(GatewaySchema):
         allow_none=True,
         validate=validate.OneOf(feedback_contract.TONES),
     )
+
+
+class QueuePageSchema(GatewaySchema):
+    after = fields.String(
+        load_default=None, validate=validate.Length(max=200), metadata={"description": "next"}
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))

@@ -251,7 +251,8 @@ class FeedbackService(healthcheck.HealthCheck):
 
     @rpc(expected_exceptions=EXPECTED)
     def stop_emails(self, receipt_code: str) -> Json:
-        """A resident's "stop emails" link: no more mail to their address."""
+        """A resident's "stop emails" link: no more mail to their address, and the address
+        itself is deleted from their feedback (it was kept only to reply)."""
         code = self._receipt_code(receipt_code)
         with self.db.connection() as conn:
             row = store.by_receipt(conn, code)
@@ -259,6 +260,7 @@ class FeedbackService(healthcheck.HealthCheck):
                 raise NotFound(NO_RECEIPT)
             if row["email"]:
                 self.mail.opt_out(row["email"])
+                store.forget_contact(conn, str(row["id"]))
             entry = domain.entry(None, "resident stopped emails", {}, _now())
             store.insert_history(conn, str(row["id"]), [entry])
         return {"receipt_code": code, "stopped": True}

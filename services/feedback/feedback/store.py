@@ -190,6 +190,11 @@ def save_item(conn: Connection, item: Json, read_version: int) -> bool:
     return row is not None
 
 
+def forget_contact(conn: Connection, feedback_id: str) -> None:
+    """The resident stopped emails: their address is no longer needed, so it goes."""
+    conn.execute("DELETE FROM feedback_contacts WHERE feedback_id = %s", (feedback_id,))
+
+
 def contact_email(conn: Connection, feedback_id: str) -> str | None:
     row = conn.execute(
         "SELECT email FROM feedback_contacts WHERE feedback_id = %s", (feedback_id,)
