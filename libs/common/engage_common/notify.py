@@ -67,6 +67,26 @@ def with_footer(body: str, unsubscribe_url: str) -> str:
     return f"{body.rstrip()}\n\n---\nTo stop getting these messages: {unsubscribe_url}\n"
 
 
+ERASED = "[erased]"
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def forget_recipients(conn: psycopg.Connection, key_prefixes: list[str]) -> int:
+    """Erase the address of every message whose key starts with one of ``key_prefixes``
+    (a resident's data erased or past retention): the row stays, so the message is still
+    never sent twice, but no longer says to whom. The number of messages changed."""
+    if not key_prefixes:
+        return 0
+    return conn.execute(
+        "UPDATE notifications SET to_address = %s WHERE to_address <> %s"
+        " AND message_key LIKE ANY(%s)",
+        (ERASED, ERASED, [_like_prefix(p) for p in key_prefixes]),
+    ).rowcount
+
+
 class Notifier:
     def __init__(
         self, db_pool: Pool, sender: Sender, attempts: int = 4, backoff: float = 1.0

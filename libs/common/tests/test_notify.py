@@ -24,6 +24,7 @@ from engage_common.notify import (
     Notifier,
     NotifySender,
     SmtpSender,
+    forget_recipients,
     sender_from_settings,
 )
 from engage_common.testing import Mailbox, eventually, holds_for
@@ -291,3 +292,19 @@ def test_the_log_sender_sends_nothing_and_logs_no_address(
     assert sent == "sent"
     assert k in caplog.text and "j***@example.org" in caplog.text
     assert "jane.smith" not in caplog.text
+
+
+def test_erased_recipients_are_forgotten_but_their_messages_still_go_once(pool: Pool) -> None:
+    notifier = Notifier(pool, LogSender())
+    prefix = f"reply:{uuid.uuid4()}:"
+    other = key()
+    assert notifier.send(prefix + "1", "jane@example.org", "S", "B", UNSUBSCRIBE) == "sent"
+    assert notifier.send(other, "jane@example.org", "S", "B", UNSUBSCRIBE) == "sent"
+    with pool.connection() as conn:
+        # LIKE wildcards in a prefix are literal: "reply:_" forgets nothing here.
+        assert forget_recipients(conn, ["reply:_"]) == 0
+        assert forget_recipients(conn, [prefix]) == 1
+        assert forget_recipients(conn, [prefix]) == 0
+    assert row(pool, prefix + "1")["to_address"] == "[erased]"
+    assert row(pool, other)["to_address"] == "jane@example.org"
+    assert notifier.send(prefix + "1", "jane@example.org", "S", "B", UNSUBSCRIBE) == "duplicate"

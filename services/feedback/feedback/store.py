@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from engage_common.notify import forget_recipients
 from engage_contracts.reference import EQUALITY_VERSION
 
 Json = dict[str, Any]
@@ -224,12 +225,14 @@ def by_receipt(conn: Connection, receipt_code: str) -> Json | None:
 
 
 def delete_items(conn: Connection, feedback_ids: list[str]) -> list[str]:
-    """Delete items (history, contact and equality go with them); the ids deleted."""
+    """Delete items (history, contact and equality go with them, and the address from
+    the record of replies emailed); the ids deleted."""
     if not feedback_ids:
         return []
     rows = conn.execute(
         "DELETE FROM feedback_items WHERE id = ANY(%s::uuid[]) RETURNING id", (feedback_ids,)
     ).fetchall()
+    forget_recipients(conn, [f"reply:{i}:" for i in feedback_ids])
     return sorted(str(r["id"]) for r in rows)
 
 
@@ -494,3 +497,4 @@ def purge_items(conn: Connection, feedback_ids: list[str], now: datetime) -> Non
     conn.execute(
         "DELETE FROM feedback_equality WHERE feedback_id = ANY(%s::uuid[])", (feedback_ids,)
     )
+    forget_recipients(conn, [f"reply:{i}:" for i in feedback_ids])
