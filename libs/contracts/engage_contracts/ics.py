@@ -103,6 +103,9 @@ class Ics:
     consent_version: str
     consent_wordings: dict[str, str]
     feedback_consent_version: str
+    events_consent_version: str
+    event_book_ahead_days: dict[str, int]
+    event_reminder_hours: int
     postcode_examples: tuple[str, ...]
     source: str = ""
     _district_places: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -235,6 +238,15 @@ class _RetentionSchema(_Strict):
     contact_for_updates = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
+class _EventsSchema(_Strict):
+    book_ahead_days = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(validate=validate.Range(min=0, max=60)),
+        load_default=lambda: {"bsl-interpreter": 14, "spoken-language": 7},
+    )
+    reminder_hours_before = fields.Integer(load_default=24, validate=validate.Range(min=1, max=168))
+
+
 class _LanguageSchema(_Strict):
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$"))
     name = _name(required=True)
@@ -245,6 +257,7 @@ class _LanguageSchema(_Strict):
 class _ConsentSchema(_Strict):
     current = fields.String(required=True)
     feedback_current = fields.String(load_default=None, allow_none=True)
+    events_current = fields.String(load_default=None, allow_none=True)
     wordings = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=40)),
         values=fields.String(validate=validate.Length(min=20, max=2000)),
@@ -253,7 +266,7 @@ class _ConsentSchema(_Strict):
 
     @validates_schema
     def _current_is_worded(self, data: dict[str, Any], **kwargs: Any) -> None:
-        for key in ("current", "feedback_current"):
+        for key in ("current", "feedback_current", "events_current"):
             if data.get(key) is not None and data[key] not in data["wordings"]:
                 raise ValidationError({key: ["must be one of the versions under wordings"]})
 
@@ -279,6 +292,7 @@ class _IcsSchema(_Strict):
         fields.Nested(_LanguageSchema), required=True, validate=validate.Length(min=1)
     )
     consent = fields.Nested(_ConsentSchema, required=True)
+    events = fields.Nested(_EventsSchema, load_default=lambda: _EventsSchema().load({}))
     postcode_examples = fields.List(fields.String(), load_default=list)
 
     @validates_schema
@@ -401,6 +415,9 @@ def _build(data: dict[str, Any], source: str) -> Ics:
         consent_version=data["consent"]["current"],
         consent_wordings=dict(data["consent"]["wordings"]),
         feedback_consent_version=data["consent"]["feedback_current"] or data["consent"]["current"],
+        events_consent_version=data["consent"]["events_current"] or data["consent"]["current"],
+        event_book_ahead_days=dict(data["events"]["book_ahead_days"]),
+        event_reminder_hours=data["events"]["reminder_hours_before"],
         postcode_examples=tuple(data["postcode_examples"]),
         source=source,
     )

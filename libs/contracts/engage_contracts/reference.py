@@ -51,10 +51,14 @@ def consent_wordings() -> dict[str, str]:
 
 
 def current_consent(purpose: str = "consultation") -> dict[str, str]:
-    """The wording residents are asked to agree to now, for answering a consultation or
-    (``purpose="feedback"``) giving feedback: ``{version, wording}``."""
+    """The wording residents are asked to agree to now, for answering a consultation,
+    giving feedback (``purpose="feedback"``) or registering for an event
+    (``purpose="events"``): ``{version, wording}``."""
     config = ics()
-    version = config.feedback_consent_version if purpose == "feedback" else config.consent_version
+    version = {
+        "feedback": config.feedback_consent_version,
+        "events": config.events_consent_version,
+    }.get(purpose, config.consent_version)
     return {"version": version, "wording": config.consent_wordings[version]}
 
 
