@@ -170,3 +170,6 @@ class Services:
 
     def feedback(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.call("feedback", method, *args, **kwargs)
+
+    def events(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.call("events", method, *args, **kwargs)

@@ -8,6 +8,7 @@ import re
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from engage_contracts import events as events_contract
 from engage_contracts import feedback as feedback_contract
 from engage_contracts import surveys as contract
 from engage_contracts.base import BaseSchema, Moment, moment
@@ -414,3 +415,39 @@ class QueuePageSchema(GatewaySchema):
         load_default=None, validate=validate.Length(max=200), metadata={"description": "next"}
     )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+
+
+# -- engagement events ------------------------------------------------------------------------
+
+
+class PublicEventFiltersSchema(events_contract.EventFiltersSchema):
+    class Meta(events_contract.EventFiltersSchema.Meta):
+        exclude = ("include_drafts",)
+
+
+class EventListSchema(Schema):
+    events = fields.List(fields.Nested(events_contract.EventSchema))
+
+
+class CancelEventSchema(GatewaySchema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=500, error="must be 1 to 500 characters"),
+        metadata={"description": "told to everyone registered"},
+    )
+
+
+class StaffRegistrationListSchema(Schema):
+    registrations = fields.List(fields.Nested(events_contract.StaffRegistrationSchema))
+
+
+class AdjustmentListSchema(Schema):
+    adjustments = fields.List(fields.Nested(events_contract.AdjustmentSchema))
+
+
+class PointListSchema(Schema):
+    points = fields.List(fields.Nested(events_contract.PointSchema))
+
+
+class ReachQuerySchema(GatewaySchema):
+    place = place_field(metadata={"description": "only events in this place"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from engage_contracts.events import KINDS as EVENT_KINDS
 from engage_contracts.feedback import KINDS
 from engage_contracts.shared import place_field, priority_field
 from gateway.web import forms
@@ -89,3 +90,27 @@ class FeedbackForm(Schema):
     equality = fields.String(
         metadata={"description": "'equality-<field>' for the optional equality questions"}
     )
+
+
+class EventFilters(Schema):
+    place = place_field()
+    kind = fields.String(validate=validate.OneOf(EVENT_KINDS))
+    consultation_id = fields.String(metadata={"description": "events about this consultation"})
+
+
+class RegistrationForm(Schema):
+    """The event page's registration form (``gateway.web.events_form``)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    csrf_token = fields.String(required=True, data_key=forms.CSRF_FIELD)
+    idempotency_key = fields.String(data_key=forms.IDEMPOTENCY_FIELD)
+    website = fields.String(data_key=forms.HONEYPOT_FIELD, metadata={"description": "honeypot"})
+    name = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    places = fields.String(metadata={"description": "1 to 4"})
+    access_needs = fields.String(metadata={"description": "repeated: one per access need"})
+    consent = fields.String(data_key=forms.CONSENT_FIELD, validate=validate.OneOf(["yes"]))
+    consent_version = fields.String(data_key=forms.CONSENT_VERSION_FIELD)
