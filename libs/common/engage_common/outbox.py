@@ -25,11 +25,13 @@ from typing import Any
 import eventlet
 from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 from nameko.standalone.events import get_event_exchange
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from engage_common.db import Pool
+from engage_common.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +143,39 @@ class OutboxRelay(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> OutboxRelay:
         return self
+
+
+REPLAY_MAX = 5000
+
+
+def published_events(
+    conn: Connection, after: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Published events after outbox row ``after``, oldest first: ``(payloads, next)``."""
+    rows = conn.execute(
+        "SELECT id, payload FROM outbox WHERE published_at IS NOT NULL AND id > %s"
+        " ORDER BY id LIMIT %s",
+        (after, limit + 1),
+    ).fetchall()
+    page = rows[:limit]
+    more = len(rows) > limit
+    return [r["payload"] for r in page], (page[-1]["id"] if more and page else None)
+
+
+class EventReplay:
+    """Mixin for nameko services (next to ``healthcheck.HealthCheck``; refer to it through
+    the module): ``replay_events(after, limit)`` gives back every event the service has
+    published, in order, from its outbox (published rows are kept), so a read model can
+    be rebuilt from scratch and checked against the one kept from live events."""
+
+    db: Any
+
+    @rpc
+    def replay_events(self, after: int | None = None, limit: int = 1000) -> dict[str, Any]:
+        if not isinstance(after, int | None) or isinstance(after, bool) or (after or 0) < 0:
+            raise ValidationFailed({"after": ["must be a whole number of at least 0"]})
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= REPLAY_MAX:
+            raise ValidationFailed({"limit": [f"must be a whole number from 1 to {REPLAY_MAX}"]})
+        with self.db.connection() as conn:
+            events, next_after = published_events(conn, after or 0, limit)
+        return {"events": events, "next": next_after}

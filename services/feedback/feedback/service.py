@@ -19,7 +19,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
 
-from engage_common import healthcheck, language, notify, redaction, safeguarding
+from engage_common import healthcheck, language, notify, outbox, redaction, safeguarding
 from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
@@ -72,11 +72,11 @@ class Mail(DependencyProvider):
         return notify.Notifier(database.pool, self.sender, self.attempts, self.backoff)
 
 
-class FeedbackService(healthcheck.HealthCheck):
+class FeedbackService(healthcheck.HealthCheck, outbox.EventReplay):
     name = "feedback"
 
     db = Database()
-    outbox = OutboxRelay()
+    relay = OutboxRelay()  # publishes what the outbox holds
     mail = Mail()
     config = Config()
 

@@ -25,7 +25,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
 
-from engage_common import healthcheck
+from engage_common import healthcheck, outbox
 from engage_common.db import Database
 from engage_common.disclosure import group_shown
 from engage_common.errors import NotFound
@@ -57,11 +57,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SurveysService(healthcheck.HealthCheck):
+class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
     name = "surveys"
 
     db = Database()
-    outbox = OutboxRelay()
+    relay = OutboxRelay()  # publishes what the outbox holds
 
     def _consultation(self, conn: Connection, consultation_id: Any, **options: Any) -> Json:
         """The consultation (``store.get_consultation`` ``options``), or ``NotFound``."""
