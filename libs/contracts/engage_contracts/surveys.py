@@ -107,7 +107,7 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "response_submitted": (
         "consultation_id", "response_id", "receipt_code", "place", "channel", "submitted_at",
     ),
-    "response_deleted": ("consultation_id", "place"),
+    "response_deleted": ("response_id", "consultation_id", "place"),
     # staff confirmed (or changed) the themes and tone of one free-text answer
     "answer_themed": (
         "response_id", "consultation_id", "question_id", "themes", "tone", "place", "channel",

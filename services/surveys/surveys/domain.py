@@ -516,9 +516,14 @@ def free_text_ids(questionnaire: dict[str, Any]) -> set[str]:
 
 
 def response_deleted(deleted: dict[str, Any]) -> dict[str, Any]:
-    """What ``response_deleted`` says: consultation and place only, so counts can follow
-    and nothing about the person travels."""
-    return {"consultation_id": deleted["consultation_id"], "place": deleted["place"]}
+    """What ``response_deleted`` says: which response (its id, as ``response_submitted``
+    and ``answer_themed`` gave it), its consultation and place, so counts and themes can
+    follow; nothing about the person travels."""
+    return {
+        "response_id": deleted["id"],
+        "consultation_id": deleted["consultation_id"],
+        "place": deleted["place"],
+    }
 
 
 def personal_data_matches(

@@ -677,7 +677,11 @@ def test_response_events_say_nothing_about_the_person() -> None:
         "submitted_at": NOW.isoformat(),
     }
     deleted = {"id": 42, "consultation_id": CID, "place": None, "answers": {"why": "me"}}
-    assert domain.response_deleted(deleted) == {"consultation_id": CID, "place": None}
+    assert domain.response_deleted(deleted) == {
+        "response_id": 42,
+        "consultation_id": CID,
+        "place": None,
+    }
 
 
 # -- privacy -------------------------------------------------------------------------------------

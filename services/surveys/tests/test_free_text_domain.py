@@ -214,7 +214,7 @@ def test_events_say_what_the_contract_lists() -> None:
         1,
     )
     assert set(submitted) == set(contract.EVENT_FIELDS["response_submitted"])
-    deleted = domain.response_deleted({"consultation_id": "c1", "place": None})
+    deleted = domain.response_deleted({"id": 7, "consultation_id": "c1", "place": None})
     assert set(deleted) == set(contract.EVENT_FIELDS["response_deleted"])
 
 
