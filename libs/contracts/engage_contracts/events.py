@@ -15,13 +15,19 @@ Residents (through the gateway, no account):
 - ``get_event(event_id)``: ``EventSchema`` (published or cancelled; drafts NotFound)
 - ``register(event_id, registration, idempotency_key)``: ``RegistrationInputSchema`` in;
   ``RegistrationSchema`` out (``confirmed`` or ``waiting`` with its ``position``; the same
-  idempotency key again returns the same registration). Synchronous: capacity is checked
-  and taken in one transaction (row lock on the event), never exceeded.
+  idempotency key again returns the same registration, with the same ``manage_code``).
+  Synchronous: capacity is checked and taken in one transaction (row lock on the event),
+  never exceeded. ``idempotency_key``: 1 to 200 printable characters; events keeps only
+  its hash and derives the manage code from it, so pass a key the caller keeps secret
+  (the gateway: an HMAC of the client's ``Idempotency-Key`` with its secret).
 - ``get_registration(manage_code)``: ``RegistrationSchema`` (with the joining link when
   confirmed for an online session)
 - ``update_registration(manage_code, changes)``: ``RegistrationChangeSchema``
 - ``cancel_registration(manage_code)``: ``RegistrationSchema`` (``cancelled``); the first on
   the waiting list is promoted and told
+- ``stop_emails(receipt_code)``: ``{receipt_code, stopped}``: the address is opted out of
+  mail and deleted from the registration (the link in every email events sends:
+  ``/events/registrations/stop-emails/<receipt_code>``)
 
 Staff (``actor`` is ``engage_contracts.feedback.ActorSchema``'s shape):
 - ``create_event(event, actor)``: ``EventInputSchema``; ``EventSchema`` (draft)
@@ -38,10 +44,18 @@ Staff (``actor`` is ``engage_contracts.feedback.ActorSchema``'s shape):
 - ``record_attendance(event_id, attendance, actor)``: ``AttendanceSchema``; returns ``reach``
 - ``add_point(event_id, point, actor)``: ``PointInputSchema``; ``PointSchema`` (redacted)
 - ``approve_point_quote(point_id, actor)``: ``PointSchema``
-- ``list_points(event_id)``: ``{"points": [PointSchema]}``
+- ``list_points(event_id, public=False)``: ``{"points": [PointSchema]}``; ``public``: the
+  quote only when the person allowed it and staff approved it, no ``recorded_by``
+- ``withdraw_point(point_id, actor)``: ``{point_id, withdrawn}`` (records ``point_withdrawn``)
 - ``reach(event_id=None, place=None)``: ``ReachSchema`` (small-number rule applied)
-- ``find_personal_data(receipt_code, text)``, ``erase_registrations(ids)``,
-  ``purge_expired(now=None)``: as surveys' and feedback's (``engage_contracts.privacy``)
+- ``find_personal_data(receipt_code, text)``: ``{"registrations":
+  [PersonalDataRegistrationSchema], "truncated"}`` (receipt code; name, email, phone or an
+  access need's detail containing the text); ``erase_registrations(registration_ids)``
+  (``EraseRegistrationsSchema``): ``{erased, registration_ids}`` (name, contact, equality,
+  manage code and access needs' details go; a place not yet used is cancelled);
+  ``purge_expired(now=None)``: ``{purged}``, the same for registrations of events that
+  ended more than ``retention_days.event_registrations`` ago (also hourly); arguments as
+  surveys' and feedback's (``engage_contracts.privacy``)
 """
 
 from __future__ import annotations
@@ -51,7 +65,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from engage_contracts.base import BaseSchema, Moment, messages, string
 from engage_contracts.feedback import MAX_THEMES, THEME_SLUG, TONES
@@ -296,6 +310,7 @@ class EventInputSchema(_EventFields):
         super().__init__(*args, **kwargs)
         for name in self.REQUIRED:
             self.fields[name].required = True
+            self.fields[name].error_messages["required"] = "is required"
         defaults = {
             "description": {"en": ""},
             "place": None,
@@ -547,6 +562,30 @@ class ReachSchema(Schema):
     threshold = fields.Integer()
 
 
+ERASE_MAX = 1000
+REGISTRATION_IDS_MESSAGE = f"must be a list of up to {ERASE_MAX} registration ids"
+
+
+class EraseRegistrationsSchema(BaseSchema):
+    """The argument of ``erase_registrations``: registration ids (from
+    ``find_personal_data``), loaded as each id once, sorted."""
+
+    registration_ids = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=validate.Length(max=ERASE_MAX, error=REGISTRATION_IDS_MESSAGE),
+        error_messages=messages(
+            required=REGISTRATION_IDS_MESSAGE,
+            null=REGISTRATION_IDS_MESSAGE,
+            invalid=REGISTRATION_IDS_MESSAGE,
+        ),
+    )
+
+    @post_load
+    def _each_once(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {"registration_ids": sorted({str(i) for i in data["registration_ids"]})}
+
+
 class PersonalDataRegistrationSchema(Schema):
     registration_id = fields.String()
     event_id = fields.String()
@@ -569,6 +608,10 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "engagement_event_cancelled": ("engagement_event_id",),
     "registration_made": ("registration_id", "engagement_event_id", "status", "places", "place"),
+    # a registration's status or places changed (promoted from the waiting list, moved to it)
+    "registration_changed": (
+        "registration_id", "engagement_event_id", "status", "places", "place",
+    ),
     "registration_cancelled": ("registration_id", "engagement_event_id"),
     "attendance_recorded": (
         "engagement_event_id", "place", "registered", "attended", "walk_ins", "no_shows",
