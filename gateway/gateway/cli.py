@@ -25,6 +25,8 @@ from gateway.application import feedback, staff
 from gateway.application.staff import ROLES
 from gateway.config import Settings
 from gateway.errors import QueueUnavailable
+from gateway.readmodels.rebuild import rebuild
+from gateway.rpc import Services
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -164,6 +166,30 @@ def import_feedback(csv_file: TextIO, entered_by: str, channel: str) -> None:
         f"queued {report.queued:,} of {report.rows:,} rows; refused {len(report.problems):,}"
     )
     if not report.ok:
+        sys.exit(1)
+
+
+@cli.command("rebuild-read-models")
+@click.option("--swap", is_flag=True, help="replace the live rows with the rebuilt ones")
+def rebuild_read_models(swap: bool) -> None:
+    """Rebuild the read models by replaying every event the services published, and
+    compare with the live ones (exit status 1 when they differ). With --swap, replace the
+    live rows: stop the projections process first, start it again after. Needs the
+    services running (AMQP_URI)."""
+    settings = _settings()
+    services = Services(settings.amqp_uri, max(settings.rpc_timeout, 30))
+    with _pool(settings) as db:
+        report = rebuild(db, services.call, swap=swap)
+    for source, count in report.events.items():
+        click.echo(f"replayed {count:,} events from {source}")
+    for table, (live, rebuilt) in report.rows.items():
+        mark = "differs" if table in report.differences else "same"
+        click.echo(f"{table}: {live:,} live, {rebuilt:,} rebuilt: {mark}")
+        for line in report.differences.get(table, []):
+            click.echo(f"  {line}", err=True)
+    if report.swapped:
+        click.echo("swapped: the live read models are now the rebuilt ones")
+    if not report.same and not report.swapped:
         sys.exit(1)
 
 

@@ -35,12 +35,15 @@ from psycopg.types.json import Jsonb
 from engage_common import healthcheck
 from engage_common.db import Database, Pool
 from engage_common.messaging import DEAD_LETTER_QUEUE, claim_message, event_handler
+from engage_contracts.outcomes import evidence_key
 from engage_contracts.shared import as_localised
 
 log = logging.getLogger(__name__)
 
 SOURCE = "surveys"
 FEEDBACK = "feedback"
+EVENTS = "events"
+OUTCOMES = "outcomes"
 DEAD_LETTER_RETRY_PAUSE = 1.0
 
 
@@ -153,6 +156,153 @@ def apply_response(conn: Connection, event: dict[str, Any], delta: int = 1) -> N
 
 def apply_deleted_response(conn: Connection, event: dict[str, Any]) -> None:
     apply_response(conn, event, delta=-1)
+    if event.get("response_id") is not None:
+        conn.execute(
+            "DELETE FROM answer_contributions WHERE response_id = %s", (event["response_id"],)
+        )
+
+
+def apply_answer_themed(conn: Connection, event: dict[str, Any]) -> None:
+    """A free-text answer's confirmed themes: a contribution (the latest confirmation)."""
+    conn.execute(
+        "INSERT INTO answer_contributions (response_id, question_id, consultation_id, place,"
+        " channel, themes, tone, occurred_at, event_at) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s) ON CONFLICT (response_id, question_id) DO UPDATE SET themes = EXCLUDED.themes,"
+        " tone = EXCLUDED.tone, event_at = EXCLUDED.event_at"
+        " WHERE answer_contributions.event_at IS NULL"
+        " OR answer_contributions.event_at <= EXCLUDED.event_at",
+        (
+            event["response_id"],
+            event["question_id"],
+            event["consultation_id"],
+            event.get("place"),
+            event.get("channel"),
+            list(event.get("themes") or []),
+            event.get("tone"),
+            _when(event.get("occurred_at")),
+            _when(event.get("occurred_at")),
+        ),
+    )
+
+
+def apply_point_heard(conn: Connection, event: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO point_contributions (point_id, event_id, place, consultation_ids, themes,"
+        " tone, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (point_id) DO"
+        " UPDATE SET themes = EXCLUDED.themes, tone = EXCLUDED.tone, place = EXCLUDED.place,"
+        " consultation_ids = EXCLUDED.consultation_ids WHERE NOT point_contributions.withdrawn",
+        (
+            event["point_id"],
+            event["engagement_event_id"],
+            event.get("place"),
+            list(event.get("consultation_ids") or []),
+            list(event.get("themes") or []),
+            event.get("tone"),
+            _when(event.get("heard_at")) or _when(event.get("occurred_at")),
+        ),
+    )
+
+
+def apply_point_withdrawn(conn: Connection, event: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO point_contributions (point_id, event_id, occurred_at, withdrawn)"
+        " VALUES (%s, %s, %s, true) ON CONFLICT (point_id) DO UPDATE SET withdrawn = true,"
+        " themes = '{}'",
+        (event["point_id"], event["engagement_event_id"], _when(event.get("occurred_at"))),
+    )
+    conn.execute(
+        "DELETE FROM published_quotes WHERE source = 'event' AND source_id = %s",
+        (event["point_id"],),
+    )
+
+
+def apply_quote(source: str, id_field: str) -> Any:
+    """A handler storing a quote approved for publication by ``source``."""
+
+    def apply(conn: Connection, event: dict[str, Any]) -> None:
+        consultations = event.get("consultation_ids")
+        if consultations is None:
+            consultations = [event["consultation_id"]] if event.get("consultation_id") else []
+        conn.execute(
+            "INSERT INTO published_quotes (source, source_id, quote, place, themes,"
+            " consultation_ids, published_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (source, source_id) DO UPDATE SET quote = EXCLUDED.quote,"
+            " place = EXCLUDED.place, themes = EXCLUDED.themes,"
+            " consultation_ids = EXCLUDED.consultation_ids",
+            (
+                source,
+                event[id_field],
+                event["quote"],
+                event.get("place"),
+                list(event.get("themes") or []),
+                list(consultations),
+                _when(event.get("occurred_at")),
+            ),
+        )
+
+    return apply
+
+
+def apply_outcome(conn: Connection, event: dict[str, Any]) -> None:
+    """A published outcome as it is now (unless a later event already shaped it), and the
+    event as a line of its history."""
+    evidence = list(event.get("evidence") or [])
+    at = _when(event.get("occurred_at"))
+    conn.execute(
+        "INSERT INTO outcome_records (id, kind, title, status, reason, progress, places,"
+        " priorities, themes, evidence, evidence_keys, parent_id, partner, due_date, event_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, title = EXCLUDED.title,"
+        " status = EXCLUDED.status, reason = EXCLUDED.reason, progress = EXCLUDED.progress,"
+        " places = EXCLUDED.places, priorities = EXCLUDED.priorities, themes = EXCLUDED.themes,"
+        " evidence = EXCLUDED.evidence, evidence_keys = EXCLUDED.evidence_keys,"
+        " parent_id = EXCLUDED.parent_id, partner = EXCLUDED.partner,"
+        " due_date = EXCLUDED.due_date, event_at = EXCLUDED.event_at"
+        " WHERE outcome_records.event_at <= EXCLUDED.event_at",
+        (
+            event["outcome_id"],
+            event.get("kind") or "decision",
+            Jsonb(as_localised(event.get("title") or "")),
+            event.get("status") or "planned",
+            Jsonb(as_localised(event["reason"])) if event.get("reason") else None,
+            int(event.get("progress") or 0),
+            list(event.get("places") or []),
+            list(event.get("priorities") or []),
+            list(event.get("themes") or []),
+            Jsonb(evidence),
+            evidence_keys(evidence),
+            event.get("parent_id"),
+            event.get("partner"),
+            event.get("due_date"),
+            at,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO outcome_record_history (event_id, outcome_id, at, status, progress, reason)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+        (
+            event["event_id"],
+            event["outcome_id"],
+            at,
+            event.get("status") or "planned",
+            int(event.get("progress") or 0),
+            Jsonb(as_localised(event["reason"])) if event.get("reason") else None,
+        ),
+    )
+
+
+def evidence_keys(evidence: list[dict[str, Any]]) -> list[str]:
+    """Each link's key, and for a question its consultation's too (a question of a
+    consultation is evidence about the consultation)."""
+    keys = []
+    for link in evidence:
+        try:
+            keys.append(evidence_key(link))
+        except KeyError:
+            continue
+        if link.get("kind") == "question":
+            keys.append(f"consultation:{link['consultation_id']}")
+    return sorted(set(keys))
 
 
 def apply_feedback_received(conn: Connection, event: dict[str, Any]) -> None:
@@ -236,6 +386,31 @@ def apply_theme(conn: Connection, event: dict[str, Any]) -> None:
     )
 
 
+# Which function applies which event, and the name its claims are kept under (a
+# redelivered event changes nothing). The projections service and the rebuild
+# (``gateway.readmodels.rebuild``) both go by this table.
+HANDLERS: dict[tuple[str, str], tuple[str, Any]] = {
+    (SOURCE, "consultation_opened"): ("consultation", apply_consultation),
+    (SOURCE, "consultation_updated"): ("consultation", apply_consultation),
+    (SOURCE, "consultation_closed"): ("consultation", apply_consultation),
+    (SOURCE, "outcome_published"): ("consultation", apply_consultation),
+    (SOURCE, "response_submitted"): ("response", apply_response),
+    (SOURCE, "response_deleted"): ("response", apply_deleted_response),
+    (FEEDBACK, "feedback_received"): ("feedback_received", apply_feedback_received),
+    (FEEDBACK, "feedback_themed"): ("feedback_themed", apply_feedback_themed),
+    (FEEDBACK, "feedback_status_changed"): ("feedback_status", apply_feedback_status),
+    (FEEDBACK, "feedback_deleted"): ("feedback_deleted", apply_feedback_deleted),
+    (FEEDBACK, "theme_saved"): ("theme", apply_theme),
+    (SOURCE, "answer_themed"): ("answer_themed", apply_answer_themed),
+    (FEEDBACK, "quote_published"): ("feedback_quote", apply_quote("feedback", "feedback_id")),
+    (EVENTS, "point_heard"): ("point_heard", apply_point_heard),
+    (EVENTS, "point_withdrawn"): ("point_withdrawn", apply_point_withdrawn),
+    (EVENTS, "quote_published"): ("event_quote", apply_quote("event", "point_id")),
+    (OUTCOMES, "outcome_published"): ("outcome", apply_outcome),
+    (OUTCOMES, "outcome_changed"): ("outcome", apply_outcome),
+}
+
+
 def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
     headers = letter.get("headers") or {}
     conn.execute(
@@ -264,47 +439,75 @@ class ProjectionsService(healthcheck.HealthCheck):
 
     @event_handler(SOURCE, "consultation_opened")
     def on_consultation_opened(self, event: dict[str, Any]) -> None:
-        self._apply(event, "consultation", apply_consultation)
+        self._apply(event, *HANDLERS[SOURCE, "consultation_opened"])
 
     @event_handler(SOURCE, "consultation_updated")
     def on_consultation_updated(self, event: dict[str, Any]) -> None:
-        self._apply(event, "consultation", apply_consultation)
+        self._apply(event, *HANDLERS[SOURCE, "consultation_updated"])
 
     @event_handler(SOURCE, "consultation_closed")
     def on_consultation_closed(self, event: dict[str, Any]) -> None:
-        self._apply(event, "consultation", apply_consultation)
+        self._apply(event, *HANDLERS[SOURCE, "consultation_closed"])
 
     @event_handler(SOURCE, "outcome_published")
     def on_outcome_published(self, event: dict[str, Any]) -> None:
-        self._apply(event, "consultation", apply_consultation)
+        self._apply(event, *HANDLERS[SOURCE, "outcome_published"])
 
     @event_handler(SOURCE, "response_submitted")
     def on_response_submitted(self, event: dict[str, Any]) -> None:
-        self._apply(event, "response", apply_response)
+        self._apply(event, *HANDLERS[SOURCE, "response_submitted"])
 
     @event_handler(SOURCE, "response_deleted")
     def on_response_deleted(self, event: dict[str, Any]) -> None:
-        self._apply(event, "response", apply_deleted_response)
+        self._apply(event, *HANDLERS[SOURCE, "response_deleted"])
 
     @event_handler(FEEDBACK, "feedback_received")
     def on_feedback_received(self, event: dict[str, Any]) -> None:
-        self._apply(event, "feedback_received", apply_feedback_received)
+        self._apply(event, *HANDLERS[FEEDBACK, "feedback_received"])
 
     @event_handler(FEEDBACK, "feedback_themed")
     def on_feedback_themed(self, event: dict[str, Any]) -> None:
-        self._apply(event, "feedback_themed", apply_feedback_themed)
+        self._apply(event, *HANDLERS[FEEDBACK, "feedback_themed"])
 
     @event_handler(FEEDBACK, "feedback_status_changed")
     def on_feedback_status_changed(self, event: dict[str, Any]) -> None:
-        self._apply(event, "feedback_status", apply_feedback_status)
+        self._apply(event, *HANDLERS[FEEDBACK, "feedback_status_changed"])
 
     @event_handler(FEEDBACK, "feedback_deleted")
     def on_feedback_deleted(self, event: dict[str, Any]) -> None:
-        self._apply(event, "feedback_deleted", apply_feedback_deleted)
+        self._apply(event, *HANDLERS[FEEDBACK, "feedback_deleted"])
 
     @event_handler(FEEDBACK, "theme_saved")
     def on_theme_saved(self, event: dict[str, Any]) -> None:
-        self._apply(event, "theme", apply_theme)
+        self._apply(event, *HANDLERS[FEEDBACK, "theme_saved"])
+
+    @event_handler(SOURCE, "answer_themed")
+    def on_answer_themed(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[SOURCE, "answer_themed"])
+
+    @event_handler(FEEDBACK, "quote_published")
+    def on_feedback_quote(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[FEEDBACK, "quote_published"])
+
+    @event_handler(EVENTS, "point_heard")
+    def on_point_heard(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[EVENTS, "point_heard"])
+
+    @event_handler(EVENTS, "point_withdrawn")
+    def on_point_withdrawn(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[EVENTS, "point_withdrawn"])
+
+    @event_handler(EVENTS, "quote_published")
+    def on_event_quote(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[EVENTS, "quote_published"])
+
+    @event_handler(OUTCOMES, "outcome_published")
+    def on_we_did_published(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[OUTCOMES, "outcome_published"])
+
+    @event_handler(OUTCOMES, "outcome_changed")
+    def on_we_did_changed(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[OUTCOMES, "outcome_changed"])
 
     @dead_letters()
     def on_dead_letter(self, letter: dict[str, Any]) -> None:

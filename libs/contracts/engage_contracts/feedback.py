@@ -484,7 +484,8 @@ class ThemeSchema(Schema):
 
 # -- events (source "feedback") ---------------------------------------------------------------
 # Each carries event_id, event_type and occurred_at (engage_common.outbox) beside these.
-# None carries the resident's text or contact: the read model counts, it does not read.
+# None carries the resident's text or contact (the read model counts, it does not read),
+# except quote_published: words approved for publication, redacted, that they allowed.
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "feedback_received": (
@@ -497,6 +498,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "feedback_deleted": ("feedback_id",),
     "safeguarding_flagged": ("feedback_id", "categories"),
     "theme_saved": ("slug", "label", "active", "priority"),
+    # Approved for publication: redacted words the resident allowed to be quoted.
+    "quote_published": ("feedback_id", "quote", "place", "themes", "consultation_id"),
 }  # fmt: skip
 
 

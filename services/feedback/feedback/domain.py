@@ -408,7 +408,18 @@ def approve_quote(item: Json, approval: Json, actor: Json, now: datetime) -> Cha
     updated = _bumped(
         {**item, "quote": quote, "quote_approved": {"by": by, "at": now.isoformat()}}, now
     )
-    return Change(updated, [entry(actor, "quote approved", {"quote": quote}, now)])
+    published = {
+        "feedback_id": str(item["id"]),
+        "quote": quote,
+        "place": item["place"],
+        "themes": list(item["themes"]),
+        "consultation_id": str_or_none(item.get("consultation_id")),
+    }
+    return Change(
+        updated,
+        [entry(actor, "quote approved", {"quote": quote}, now)],
+        [("quote_published", published)],
+    )
 
 
 def _bumped(item: Json, now: datetime) -> Json:

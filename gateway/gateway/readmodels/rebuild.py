@@ -1,0 +1,124 @@
+"""Rebuild the read models from scratch by replaying every event the services have
+published (each answers ``replay_events`` from its outbox), into a schema of their own,
+through the same ``HANDLERS`` the projections service applies; then compare with the
+read model kept from live events, and with ``swap`` put the rebuilt rows in its place.
+
+    ./engage manage rebuild-read-models          # rebuild and compare: differences, exit 1
+    ./engage manage rebuild-read-models --swap   # ... then replace the live rows
+
+Swap with the projections process stopped (an event applied live during the swap could
+be counted twice); start it again after.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engage_common.db import Pool
+from gateway.readmodels.projections import HANDLERS
+
+SOURCES = ("surveys", "feedback", "events", "outcomes")
+TABLES = (
+    "consultation_summaries",
+    "responses_by_place",
+    "feedback_facts",
+    "feedback_themes",
+    "answer_contributions",
+    "point_contributions",
+    "published_quotes",
+    "outcome_records",
+    "outcome_record_history",
+)
+# Columns that say when a row was last written, not what it holds.
+VOLATILE = {"updated_at"}
+PAGE = 1000
+
+
+@dataclass
+class Report:
+    events: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # table: (live, rebuilt)
+    differences: dict[str, list[str]] = field(default_factory=dict)
+    swapped: bool = False
+
+    @property
+    def same(self) -> bool:
+        return not self.differences
+
+
+def replayed(call: Callable[..., Any], source: str) -> Iterator[dict[str, Any]]:
+    """Every event ``source`` published, oldest first, a page at a time."""
+    after = None
+    while True:
+        page = call(source, "replay_events", after, PAGE)
+        yield from page["events"]
+        if page["next"] is None:
+            return
+        after = page["next"]
+
+
+def _columns(conn: Any, table: str, volatile: bool = False) -> list[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        " AND table_name = %s ORDER BY ordinal_position",
+        (table,),
+    ).fetchall()
+    return [r["column_name"] for r in rows if volatile or r["column_name"] not in VOLATILE]
+
+
+def _contents(conn: Any, schema: str, table: str, columns: list[str]) -> list[str]:
+    listed = ", ".join(columns)
+    rows = conn.execute(f"SELECT {listed} FROM {schema}.{table}").fetchall()
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+
+
+def rebuild(db: Pool, call: Callable[..., Any], swap: bool = False) -> Report:
+    """Replay every source into a fresh schema, compare with the live tables, and with
+    ``swap`` replace the live rows. ``call(service, method, *args)`` is an RPC."""
+    schema = f"rebuild_{secrets.token_hex(4)}"
+    report = Report()
+    with db.connection() as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        for table in TABLES:
+            conn.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
+    try:
+        for source in SOURCES:
+            count = 0
+            for event in replayed(call, source):
+                applied = HANDLERS.get((source, event.get("event_type")))
+                if applied is None:
+                    continue
+                with db.connection() as conn:
+                    conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                    applied[1](conn, event)
+                count += 1
+            report.events[source] = count
+        with db.connection() as conn:
+            for table in TABLES:
+                columns = _columns(conn, table)
+                live = _contents(conn, "public", table, columns)
+                rebuilt = _contents(conn, schema, table, columns)
+                report.rows[table] = (len(live), len(rebuilt))
+                if live != rebuilt:
+                    only_live = sorted(set(live) - set(rebuilt))[:5]
+                    only_rebuilt = sorted(set(rebuilt) - set(live))[:5]
+                    report.differences[table] = [f"live only: {r}" for r in only_live] + [
+                        f"rebuilt only: {r}" for r in only_rebuilt
+                    ]
+            if swap:
+                for table in TABLES:
+                    listed = ", ".join(_columns(conn, table, volatile=True))
+                    conn.execute(f"DELETE FROM public.{table}")
+                    conn.execute(
+                        f"INSERT INTO public.{table} ({listed})"
+                        f" SELECT {listed} FROM {schema}.{table}"
+                    )
+                report.swapped = True
+    finally:
+        with db.connection() as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return report
