@@ -68,16 +68,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
     )
     add_field_types(api)
-    from gateway.api import admin, events, feedback, public, reports, staff
+    from gateway.api import admin, events, feedback, outcomes, public, reports, staff
     from gateway.web import bp as web
 
     for blueprint in (
         public.blp,
         feedback.public,
         events.public,
+        outcomes.public,
         staff.blp,
         feedback.staff,
         events.staff,
+        outcomes.staff,
         admin.blp,
         reports.blp,
         web,

@@ -21,7 +21,7 @@ from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DurablePublisher
 from engage_common.migrate import migrate as apply_migrations
 from engage_contracts.shared import CHANNELS, SELF_SERVICE_CHANNELS
-from gateway.application import feedback, staff
+from gateway.application import feedback, outcomes, staff
 from gateway.application.staff import ROLES
 from gateway.config import Settings
 from gateway.errors import QueueUnavailable
@@ -167,6 +167,41 @@ def import_feedback(csv_file: TextIO, entered_by: str, channel: str) -> None:
     )
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command("import-outcomes")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--as", "email", required=True, help="your staff email: the changes are yours")
+def import_outcomes(csv_file: TextIO, email: str) -> None:
+    """Create and update outcomes from a CSV (the same as POST /api/v1/staff/outcomes/import).
+
+    Columns: reference, kind, title (required); description, you_said, partner, owner,
+    due_date, status, progress, reason, places, priorities, themes, evidence (lists split
+    on ';'; evidence like consultation:<id>, question:<id>:<question>, theme:<slug>,
+    feedback:<id>, point:<id>), parent_id. Rows are keyed on reference: importing the same
+    file again changes nothing. Bad rows are listed by line (exit status 1)."""
+    settings = _settings()
+    with _pool(settings) as db:
+        who = staff.acting(db, email)
+        report = outcomes.import_csv(Services(settings.amqp_uri, 30), who, csv_file)
+    for problem in report["problems"]:
+        click.echo(f"line {problem['line']}: {problem['reason']}", err=True)
+    click.echo(
+        f"created {report['created']}, updated {report['updated']},"
+        f" unchanged {report['unchanged']}, refused {len(report['problems'])}"
+    )
+    if report["problems"]:
+        sys.exit(1)
+
+
+@cli.command("move-consultation-outcomes")
+def move_consultation_outcomes() -> None:
+    """Move today's consultation outcomes (decisions published with a consultation) into
+    the outcomes service, as published outcome records linked to their consultation.
+    Running it again changes nothing. Needs the services running (AMQP_URI)."""
+    settings = _settings()
+    moved = outcomes.move_consultation_outcomes(Services(settings.amqp_uri, 30))
+    click.echo(f"moved {moved['outcomes']} outcome(s) of {moved['consultations']} consultation(s)")
 
 
 @cli.command("rebuild-read-models")

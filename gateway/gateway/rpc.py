@@ -173,3 +173,6 @@ class Services:
 
     def events(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.call("events", method, *args, **kwargs)
+
+    def outcomes(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.call("outcomes", method, *args, **kwargs)

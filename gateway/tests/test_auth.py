@@ -295,6 +295,13 @@ ROUTE_ROLES: dict[str, set[str]] = {
     "staff_events.approve_point_quote": OFFICERS,
     "staff_events.event_reach": BOARD,
     "staff_events.reach": BOARD,
+    "staff_outcomes.staff_list_outcomes": READERS,
+    "staff_outcomes.create_outcome": OFFICERS,
+    "staff_outcomes.staff_get_outcome": READERS,
+    "staff_outcomes.update_outcome": OFFICERS,
+    "staff_outcomes.add_progress": OFFICERS,
+    "staff_outcomes.publish_outcome": OFFICERS,
+    "staff_outcomes.import_outcomes": OFFICERS,
     "admin.list_users": ADMIN_ONLY_ROLES,
     "admin.create_user": ADMIN_ONLY_ROLES,
     "admin.update_user": ADMIN_ONLY_ROLES,
@@ -338,6 +345,9 @@ BODIES: dict[str, object] = {
     "staff_events.set_adjustment": {"state": "arranged"},
     "staff_events.record_attendance": {"walk_ins": [{"places": 1}]},
     "staff_events.add_point": {"text": "More evening sessions"},
+    "staff_outcomes.create_outcome": {"kind": "decision", "title": {"en": "More buses"}},
+    "staff_outcomes.update_outcome": {"owner": "Transport lead"},
+    "staff_outcomes.add_progress": {"progress": 50},
 }
 PATH_ARGS = {
     "consultation_id": CID,
@@ -350,6 +360,7 @@ PATH_ARGS = {
     "event_id": CID,
     "adjustment_id": CID,
     "point_id": CID,
+    "outcome_id": CID,
 }
 
 

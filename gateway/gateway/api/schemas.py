@@ -451,3 +451,118 @@ class PointListSchema(Schema):
 
 class ReachQuerySchema(GatewaySchema):
     place = place_field(metadata={"description": "only events in this place"})
+
+
+# -- you said, we did across channels ---------------------------------------------------------
+
+
+class YouSaidQuerySchema(GatewaySchema):
+    place = place_field(outside_area=True)
+    priority = priority_field()
+    theme = fields.String(validate=validate.Length(max=60))
+    since = moment(metadata={"description": "from this moment"})
+    until = moment(metadata={"description": "until this moment (exclusive)"})
+
+
+class ChannelCountSchema(Schema):
+    channel = fields.String()
+    label = fields.String()
+    count = fields.Integer(allow_none=True, metadata={"description": "null: too few to show"})
+
+
+class MonthCountSchema(Schema):
+    month = fields.String(metadata={"example": "2026-11"})
+    count = fields.Integer(allow_none=True)
+
+
+class ThemeCountSchema(Schema):
+    theme = fields.String()
+    label = fields.String()
+    count = fields.Integer(allow_none=True)
+
+
+class QuoteSchema(Schema):
+    quote = fields.String(metadata={"description": "redacted; the person allowed quoting"})
+    source = fields.String(metadata={"enum": ["feedback", "event"]})
+    themes = fields.List(fields.String())
+
+
+class OutcomeHistoryLineSchema(Schema):
+    at = fields.String()
+    status = fields.String()
+    progress = fields.Integer()
+    reason = fields.Dict(allow_none=True)
+
+
+class PublicOutcomeSchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    title = fields.Dict()
+    status = fields.String()
+    reason = fields.Dict(allow_none=True)
+    progress = fields.Integer()
+    places = fields.List(fields.String())
+    priorities = fields.List(fields.String())
+    themes = fields.List(fields.String())
+    evidence = fields.List(fields.Dict())
+    parent_id = fields.String(allow_none=True)
+    partner = fields.String(allow_none=True)
+    due_date = fields.String(allow_none=True)
+    updated_at = fields.String()
+    history = fields.List(fields.Nested(OutcomeHistoryLineSchema))
+    children = fields.List(fields.Dict())
+
+
+class OutcomeListSchema(Schema):
+    outcomes = fields.List(fields.Dict())
+
+
+class YouSaidSummarySchema(Schema):
+    contributions = fields.Integer(
+        allow_none=True, metadata={"description": "contributions, not people"}
+    )
+    by_channel = fields.List(fields.Nested(ChannelCountSchema))
+    by_month = fields.List(fields.Nested(MonthCountSchema))
+    by_theme = fields.List(fields.Nested(ThemeCountSchema))
+    quotes = fields.List(fields.Nested(QuoteSchema))
+    outcomes = fields.List(fields.Dict())
+    threshold = fields.Integer()
+
+
+class OutcomeFiltersQuerySchema(GatewaySchema):
+    place = place_field()
+    priority = priority_field()
+    theme = fields.String(validate=validate.Length(max=60))
+    consultation_id = fields.UUID()
+
+
+class ConsideredThemeSchema(Schema):
+    theme = fields.String()
+    label = fields.String()
+    contributions = fields.Integer(allow_none=True)
+    by_channel = fields.List(fields.Dict())
+    outcomes = fields.List(fields.Dict())
+    gap = fields.Boolean(metadata={"description": "raised, and no outcome answers it yet"})
+
+
+class ConsiderationSchema(Schema):
+    consultation_id = fields.String()
+    themes = fields.List(fields.Nested(ConsideredThemeSchema))
+    outcomes = fields.List(fields.Dict())
+    threshold = fields.Integer()
+
+
+class FollowStoppedSchema(Schema):
+    stopped = fields.Boolean()
+
+
+class ImportProblemSchema(Schema):
+    line = fields.Integer()
+    reason = fields.String()
+
+
+class ImportResultSchema(Schema):
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    problems = fields.List(fields.Nested(ImportProblemSchema))

@@ -196,6 +196,18 @@ def revoke(db: Pool, actor: int | None, prefix: str, force: bool = False) -> dic
     return row
 
 
+def acting(db: Pool, email: str) -> Any:
+    """The staff member a shell command acts as (``--as``), as ``gateway.auth.Staff``
+    would have them: id, email, name, role."""
+    from types import SimpleNamespace
+
+    with db.connection() as conn:
+        row = store.staff_by_email(conn, email.strip().lower())
+    if row is None:
+        raise NotFound(f"There is no staff user {email}.")
+    return SimpleNamespace(id=row["id"], email=row["email"], name=row["name"], role=row["role"])
+
+
 def list_staff(db: Pool) -> list[dict[str, Any]]:
     with db.connection() as conn:
         return store.list_staff(conn)

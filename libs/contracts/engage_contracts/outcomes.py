@@ -123,6 +123,27 @@ def evidence_key(link: dict[str, Any]) -> str:
     return f"{kind}:{link[value]}"
 
 
+def evidence_link(key: str) -> dict[str, Any]:
+    """``evidence_key`` backwards: ``theme:gp-access`` -> ``{"kind": "theme", ...}``;
+    ``ValueError`` naming what is wrong."""
+    kind, _, rest = key.strip().partition(":")
+    if kind not in EVIDENCE_KINDS or not rest:
+        raise ValueError(
+            f"'{key}' is not evidence: use consultation:<id>, question:<id>:<question>, "
+            "theme:<slug>, feedback:<id> or point:<id>"
+        )
+    if kind == "question":
+        consultation_id, _, question_id = rest.partition(":")
+        return {"kind": kind, "consultation_id": consultation_id, "question_id": question_id}
+    field = {
+        "consultation": "consultation_id",
+        "theme": "theme",
+        "feedback": "feedback_id",
+        "point": "point_id",
+    }[kind]
+    return {"kind": kind, field: rest}
+
+
 class _OutcomeFields(BaseSchema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     reference = fields.String(
