@@ -533,6 +533,7 @@ def render_error(error: ApiError) -> Response:
     return response
 
 
-# The feedback and events pages add their routes to this blueprint.
+# The feedback, events and "you said, we did" pages add their routes to this blueprint.
 from gateway.web import events as _events_pages  # noqa: E402, F401
 from gateway.web import feedback as _feedback_pages  # noqa: E402, F401
+from gateway.web import you_said as _you_said_pages  # noqa: E402, F401

@@ -114,3 +114,9 @@ class RegistrationForm(Schema):
     access_needs = fields.String(metadata={"description": "repeated: one per access need"})
     consent = fields.String(data_key=forms.CONSENT_FIELD, validate=validate.OneOf(["yes"]))
     consent_version = fields.String(data_key=forms.CONSENT_VERSION_FIELD)
+
+
+class YouSaidFilters(Schema):
+    place = place_field()
+    priority = priority_field()
+    theme = fields.String(metadata={"description": "a theme's slug"})
