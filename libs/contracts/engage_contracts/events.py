@@ -43,7 +43,7 @@ Staff (``actor`` is ``engage_contracts.feedback.ActorSchema``'s shape):
 - ``set_adjustment(adjustment_id, change, actor)``: ``AdjustmentChangeSchema``
 - ``record_attendance(event_id, attendance, actor)``: ``AttendanceSchema``; returns ``reach``
 - ``add_point(event_id, point, actor)``: ``PointInputSchema``; ``PointSchema`` (redacted)
-- ``approve_point_quote(point_id, actor)``: ``PointSchema``
+- ``approve_point_quote(point_id, actor)``: ``PointSchema`` (records ``quote_published``)
 - ``list_points(event_id, public=False)``: ``{"points": [PointSchema]}``; ``public``: the
   quote only when the person allowed it and staff approved it, no ``recorded_by``
 - ``withdraw_point(point_id, actor)``: ``{point_id, withdrawn}`` (records ``point_withdrawn``)
@@ -595,7 +595,9 @@ class PersonalDataRegistrationSchema(Schema):
 
 
 # -- events (source "events") -------------------------------------------------------------------
-# Each carries event_id, event_type and occurred_at. None carries a name or contact.
+# Each carries event_id, event_type and occurred_at. None carries a name or contact, and
+# only quote_published carries words: a quote, redacted, its speaker allowed and staff
+# approved for publication.
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "engagement_event_published": (
@@ -621,6 +623,9 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
         "heard_at",
     ),
     "point_withdrawn": ("point_id", "engagement_event_id"),
+    "quote_published": (
+        "point_id", "engagement_event_id", "quote", "place", "themes", "consultation_ids",
+    ),
 }  # fmt: skip
 
 
