@@ -8,7 +8,6 @@ is tried again by a timer."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -154,7 +153,9 @@ class FeedbackService(healthcheck.HealthCheck, outbox.EventReplay):
                 store.insert_unstored(conn, feedback, "rejected")
             return "rejected"
         checks = self._checks(feedback)
-        now, feedback_id = _now(), str(uuid.uuid4())
+        # The item's id is its submission's: the gateway knows it when it queues the
+        # feedback, so a resident's request to hear back can name it at once.
+        now, feedback_id = _now(), str(feedback["submission_id"])
         with self.db.connection() as conn:
             if not claim_message(conn, feedback["submission_id"], HANDLER):
                 return "duplicate"
