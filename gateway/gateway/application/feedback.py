@@ -24,6 +24,7 @@ from engage_common.messaging import DurablePublisher
 from engage_contracts import feedback as contract
 from engage_contracts.base import load
 from engage_contracts.reference import current_consent
+from gateway.application import follows
 from gateway.application.receipts import new_key, queue_or_503, receipt_code, submission_id
 from gateway.application.staff import ADMIN, FEEDBACK_ENTER, record
 from gateway.context import Engage
@@ -131,10 +132,22 @@ def submit(
     clean = checked(feedback)
     source_id = clean.pop("source_id", None)
     clean.pop("channel", None)
+    hear_back = clean.pop("hear_back_email", None)
     queued = message(
         ctx.settings.secret_key, clean, channel, idempotency_key, entered_by, source_id
     )
-    return queue(ctx.publisher, queued)
+    receipt = queue(ctx.publisher, queued)
+    if hear_back:
+        follows.follow(
+            ctx.publisher,
+            ctx.settings.secret_key,
+            queued["submission_id"],
+            hear_back,
+            [{"kind": "feedback", "feedback_id": queued["submission_id"]}],
+            channel,
+            queued["consent"],
+        )
+    return receipt
 
 
 def item(ctx: Engage, staff: Any, feedback_id: str, original: bool) -> dict[str, Any]:

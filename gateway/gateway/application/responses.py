@@ -22,6 +22,7 @@ from typing import Any
 
 from engage_common.messaging import DurablePublisher
 from engage_contracts import surveys as contract
+from gateway.application import follows
 from gateway.application.receipts import queue_or_503, receipt_code, submission_id
 from gateway.context import Engage
 from gateway.errors import ServiceUnavailable
@@ -44,9 +45,20 @@ def submit_response(
     if consultation is None:
         consultation = current_or_snapshot(ctx, consultation_id)
     cleaned = check(consultation, submission)
-    return queue_response(
+    receipt = queue_response(
         ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned, idempotency_key, channel
     )
+    if submission.get("hear_back_email"):
+        follows.follow(
+            ctx.publisher,
+            ctx.settings.secret_key,
+            receipt["submission_id"],
+            submission["hear_back_email"],
+            [{"kind": "consultation", "consultation_id": consultation_id}],
+            channel,
+            cleaned["consent"],
+        )
+    return receipt
 
 
 def queue_response(
@@ -79,7 +91,12 @@ def queue_response(
             },
             message_id=sid,
         )
-    return {"receipt_code": receipt, "status": "received", "consultation_id": consultation_id}
+    return {
+        "receipt_code": receipt,
+        "status": "received",
+        "consultation_id": consultation_id,
+        "submission_id": sid,
+    }
 
 
 def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:

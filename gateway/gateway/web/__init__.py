@@ -232,6 +232,8 @@ def _render_consultation(
         consent_error=inline.get("consent"),
         consent_checked=forms.FormData(form).get(forms.CONSENT_FIELD) == "yes",
         consent=consultation.get("consent") or current_consent(),
+        hear_back_error=inline.get(forms.HEAR_BACK_FIELD),
+        hear_back_value=forms.FormData(form).get(forms.HEAR_BACK_FIELD),
         csrf_token=_csrf_token(),
         idempotency_key=_idempotency_key(idempotency_key),
         forms=forms,

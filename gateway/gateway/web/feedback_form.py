@@ -33,6 +33,7 @@ MESSAGES = {
     "reply_by": "Choose whether you would like a reply by email",
     "email": "Enter an email address in the correct format, like name@example.com",
     "consent": "Tick the box to agree to how we use your feedback",
+    "hear_back_email": "Enter your email address to hear what happens, or untick the box",
 }
 TARGETS = {
     "kind": "kind",
@@ -42,6 +43,7 @@ TARGETS = {
     "postcode_district": "postcode_district",
     "reply_by": "reply_by",
     "email": "email",
+    "hear_back_email": "email",
     "may_quote": "may_quote",
     "consent": "consent",
 }
@@ -152,12 +154,26 @@ def build_fields(
         choices=_choices("reply_by", list(REPLY_WORDS.items()), {data.get("reply_by") or "none"}),
         error=errors.get("reply_by"),
     )
+    hear_back = Field(
+        id="hear_back",
+        name="hear_back",
+        kind="checkboxes",
+        number=None,
+        text="Would you like to hear what happens because of your feedback?",
+        hints=[
+            "We will email you, at most once a day, when something is decided or changes "
+            "because of what people told us, and stop when it is finished."
+        ],
+        choices=_choices(
+            "hear_back", [("yes", "Yes, email me what happens")], {data.get("hear_back")}
+        ),
+    )
     email = Field(
         id="email",
         name="email",
         kind="text",
         number=None,
-        text="Your email address, if you would like a reply by email",
+        text="Your email address, for a reply or to hear what happens",
         value=data.get("email"),
         max_length=254,
         error=errors.get("email"),
@@ -173,7 +189,7 @@ def build_fields(
     return {
         "feedback": [kind, about, text],
         "where": [place, district],
-        "reply": [quote, reply_by, email],
+        "reply": [quote, reply_by, hear_back, email],
         "equality": equality,
     }
 
@@ -194,6 +210,8 @@ def parse(form: Any) -> dict[str, Any]:
     if consultation:
         sent["consultation_id"] = consultation
     sent["may_quote"] = data.get("may_quote") == "yes"
+    if data.get("hear_back") == "yes":
+        sent["hear_back_email"] = data.get("email").strip()  # blank: said to be missing
     parsed = forms.parse_form([], form)
     if parsed.equality:
         sent["equality"] = {

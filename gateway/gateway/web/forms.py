@@ -28,6 +28,7 @@ IDEMPOTENCY_FIELD = "idempotency_key"
 CSRF_FIELD = "csrf_token"
 CONSENT_FIELD = "consent"
 CONSENT_VERSION_FIELD = "consent_version"
+HEAR_BACK_FIELD = "hear_back_email"
 
 
 def answer_name(qid: str) -> str:
@@ -303,8 +304,13 @@ class Parsed:
     consent: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
 
+    hear_back_email: str | None = None
+
     def submission(self) -> dict[str, Any]:
-        return {"answers": self.answers, "equality": self.equality or None, "consent": self.consent}
+        sent = {"answers": self.answers, "equality": self.equality or None, "consent": self.consent}
+        if self.hear_back_email:
+            sent["hear_back_email"] = self.hear_back_email
+        return sent
 
 
 def _parse_ranking(question: Mapping[str, Any], data: FormData) -> tuple[Any, list[str]]:
@@ -388,7 +394,14 @@ def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
     }
     if not consent["given"]:
         errors["consent"] = ["is required"]
-    return Parsed(answers=answers, equality=equality, consent=consent, errors=errors)
+    hear_back = data.get(HEAR_BACK_FIELD).strip() or None
+    return Parsed(
+        answers=answers,
+        equality=equality,
+        consent=consent,
+        errors=errors,
+        hear_back_email=hear_back,
+    )
 
 
 def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
@@ -398,6 +411,7 @@ def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
         {f"equality.{q['id']}": equality_field_id(q["id"]) for q in equality_questions()}
     )
     targets["consent"] = "consent"
+    targets["hear_back_email"] = HEAR_BACK_FIELD
     return targets
 
 
@@ -452,6 +466,9 @@ def error_messages(
         elif parts[0] == "consent":
             target = "consent"
             message = "Tick the box to agree to how we use your answers"
+        elif parts[0] == "hear_back_email":
+            target = HEAR_BACK_FIELD
+            message = "Enter an email address like name@example.com, or leave it blank"
         else:
             target = None
             message = _friendly(str(reasons[0]), "your response", None)

@@ -60,6 +60,7 @@ from engage_contracts.shared import (
     channel_field,
     check_channel,
     check_consent,
+    hear_back_field,
     place_field,
     priority_field,
 )
@@ -220,6 +221,7 @@ class FeedbackInputSchema(BaseSchema):
         metadata={"description": "only to reply; kept apart from the feedback, purged"},
     )
     consent = fields.Nested(ConsentSchema, required=True)
+    hear_back_email = hear_back_field()
 
     @validates_schema(skip_on_field_errors=False)  # said with the other problems at once
     def _reply_needs_an_address(self, data: dict[str, Any], **kwargs: Any) -> None:

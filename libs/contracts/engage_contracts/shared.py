@@ -196,3 +196,19 @@ def priority_field(**kwargs: Any) -> fields.String:
         error_messages=messages(invalid="must be text"),
         **kwargs,
     )
+
+
+def hear_back_field() -> fields.Email:
+    """The optional email of a resident who wants to hear what happens because of what
+    they said (kept by the outcomes service, apart from what they said, and purged)."""
+    return fields.Email(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=254),
+        error_messages=messages(invalid="is not an email address"),
+        metadata={
+            "description": "to be told, at most once a day, when something is decided or "
+            "changes because of what you said; kept apart from your answers and deleted "
+            "once the decisions are final"
+        },
+    )

@@ -79,6 +79,7 @@ from engage_contracts.shared import (
     channel_field,
     check_channel,
     check_consent,
+    hear_back_field,
     localised,
     place_field,
     priority_field,
@@ -386,6 +387,7 @@ class ResponseInputSchema(BaseSchema):
             "{{given: true, version: <the consultation's consent version>}}"
         ),
     )
+    hear_back_email = hear_back_field()
 
 
 class SubmissionSchema(ResponseInputSchema):
