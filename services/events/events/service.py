@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import eventlet
+import eventlet.semaphore
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
@@ -61,6 +62,7 @@ NO_EVENT = "There is no event with id {}"
 NO_REGISTRATION = "We do not hold a registration with that code"
 
 Json = dict[str, Any]
+BACKGROUND_SENDER = eventlet.semaphore.Semaphore(1)
 
 
 def _now() -> datetime:
@@ -197,8 +199,11 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
 
     @staticmethod
     def _send_quietly(pool: Pool, mail: notify.Notifier, url: str, keys: Sequence[str]) -> None:
+        """One background sender at a time: sending holds two of the pool's connections
+        (the message's lock, the notifier's record), and workers need theirs."""
         try:
-            send_queued(pool, mail, url, keys)
+            with BACKGROUND_SENDER:
+                send_queued(pool, mail, url, keys)
         except Exception:
             log.exception("queued email not sent; the timer will retry")
 
@@ -208,8 +213,8 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
         """Give free places to the waiting list, in its order (each in turn whose places
         fit), recording ``registration_changed`` and telling each (but those in ``quiet``:
         moved back to where they were in the same change). ``(promoted ids, mail keys)``."""
-        if event["status"] != "published":
-            return [], []
+        if event["status"] != "published" or event["starts_at"] <= _now():
+            return [], []  # a place that comes up once the event has begun helps nobody
         counts = store.event_counts(conn, str(event["id"]))
         waiting = store.active(conn, str(event["id"]), "waiting")
         promoted = domain.promotions(event["capacity"], counts["confirmed_places"], waiting)

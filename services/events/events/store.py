@@ -386,14 +386,14 @@ def mark_attended(conn: Connection, registration_ids: Sequence[str], attended: b
 # -- reach ------------------------------------------------------------------------------------
 
 _REACH_EVENTS = """
-SELECT e.id, e.place, e.attendance_recorded_at IS NOT NULL AS recorded
-FROM engagement_events e
-WHERE e.status <> 'draft' AND (%(event_id)s::uuid IS NULL OR e.id = %(event_id)s::uuid)
+SELECT e.id, e.place FROM engagement_events e
+WHERE (%(event_id)s::uuid IS NULL AND e.status = 'published') OR e.id = %(event_id)s::uuid
 """
 
 
 def reach_events(conn: Connection, event_id: str | None) -> list[Json]:
-    """The events reach counts (published or cancelled; one, or all)."""
+    """The events reach counts: the one asked for, or every published one (not drafts,
+    and not cancelled events: nobody came to them)."""
     return conn.execute(_REACH_EVENTS, {"event_id": event_id}).fetchall()
 
 
