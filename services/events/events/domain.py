@@ -35,7 +35,6 @@ STOP_EMAILS_PATH = "/events/registrations/stop-emails/{code}"
 MANAGE_PATH = "/events/registrations/{code}"
 EVENT_PATH = "/events/{id}"
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read out by phone
 THEME_NOT_IN_USE = "is not a theme in use: see the feedback service's themes"
 ACTIVE = ("confirmed", "waiting")
 # What each kind of email to a registrant is keyed by (``notify`` sends each key once):
@@ -97,8 +96,10 @@ def readable_manage_code(code: Any) -> str | None:
 
 
 def new_receipt_code() -> str:
-    """``EV-`` and 10 characters a resident can read out (50 bits of chance)."""
-    return "EV-" + "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
+    """A code a resident can read out over the phone, shaped like every Engage receipt code
+    (``K7QM-2XRT-HP4D``: base32, 60 bits of chance), so the gateway's links take it."""
+    code = base64.b32encode(secrets.token_bytes(10)).decode()[:12]
+    return "-".join(code[i : i + 4] for i in range(0, 12, 4))
 
 
 # -- registering ------------------------------------------------------------------------------
@@ -399,16 +400,16 @@ def walk_in(event_id: str, places: int, equality: Json | None) -> Json:
     }
 
 
-def change_adjustment(adjustment: Json, change: Json, sent: Iterable[str]) -> Json | None:
-    """An access need with staff's change (``AdjustmentChangeSchema``; ``sent``: the
-    fields the caller actually gave, since the schema fills ``reason`` in): arranged, not
-    possible (with why), and after the event whether it was met. A new state without a
-    reason clears the old one. None: nothing changes."""
+def change_adjustment(adjustment: Json, change: Json) -> Json | None:
+    """An access need with staff's change (``AdjustmentChangeSchema``): arranged, not
+    possible (with why), and after the event whether it was met. A new state takes the
+    reason sent with it (none clears the old one); a reason alone (not null) replaces it.
+    None: nothing changes."""
     updated = dict(adjustment)
     reason = (change.get("reason") or "").strip() or None
     if "state" in change:
         updated["state"], updated["reason"] = change["state"], reason
-    elif "reason" in set(sent):
+    elif reason is not None:
         updated["reason"] = reason
     if "met" in change:
         updated["met"] = change["met"]

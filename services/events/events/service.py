@@ -569,9 +569,7 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
             row = store.get_adjustment(conn, aid) if aid else None
             if row is None:
                 raise NotFound(f"There is no access need with id {adjustment_id}")
-            updated = domain.change_adjustment(
-                row, clean, change if isinstance(change, dict) else {}
-            )
+            updated = domain.change_adjustment(row, clean)
             if updated is None:
                 return schemas.adjustment(row)
             store.save_adjustment(conn, updated, domain.who(who), _now())
