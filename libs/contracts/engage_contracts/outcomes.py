@@ -20,8 +20,9 @@ RPC (service ``outcomes``), raising ``NotFound``/``Conflict``/``ValidationFailed
 - ``import_outcomes(rows, actor)``: ``[OutcomeImportRowSchema]`` in (each with its line);
   ``{"created", "updated", "unchanged", "problems": [{"line", "reason"}]}``: rows are keyed
   on ``reference``, so importing the same file again changes nothing
-- ``follow(follower)``: ``FollowSchema`` (from the queue ``outcomes.follows`` as well):
-  a resident who asked to hear back about what they said
+- ``follow(follower)``: ``FollowSchema`` (from the durable queue ``outcomes.submissions``,
+  ``engage_common.messaging.submissions_queue("outcomes")``, as well, with ``follow_id`` as
+  the message id): a resident who asked to hear back about what they said
 - ``stop_following(token)``: ``{"stopped": true}``
 - ``replay_events(after=None, limit=1000)``: ``{"events": [...], "next"}``: every event it
   has published, in order (the read model's rebuild)
