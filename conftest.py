@@ -27,6 +27,7 @@ MIGRATIONS = {
     "surveys": ROOT / "services/surveys/surveys/migrations",
     "feedback": ROOT / "services/feedback/feedback/migrations",
     "events": ROOT / "services/events/events/migrations",
+    "outcomes": ROOT / "services/outcomes/outcomes/migrations",
     "gateway": ROOT / "gateway/gateway/migrations",
 }
 

@@ -19,7 +19,7 @@ import requests
 from engage_common.testing import Mailbox, eventually, smtp_server
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("surveys", "feedback", "events")
+SERVICES = ("surveys", "feedback", "events", "outcomes")
 PROCESSES = (*SERVICES, "projections", "gateway")
 BIN = Path(sys.executable).parent
 

@@ -1,7 +1,7 @@
 """``./engage up`` supervises what it starts: the real script, on a fresh RabbitMQ vhost,
 fresh databases (``ENGAGE_DB_PREFIX``), a free port and a temporary log folder.
 
-Its children (three services, the projections, gunicorn) each run in their own session,
+Its children (four services, the projections, gunicorn) each run in their own session,
 so they are found here as the processes whose parent is ``up`` and that lead a session;
 "nothing remains" means no live process is one of them or belongs to one of their
 sessions (gunicorn's workers).
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 ).rsplit("/", 1)[0]
-DATABASE_OWNERS = ("surveys", "feedback", "events", "gateway")
-CHILDREN = 5  # surveys, feedback, events, projections, gateway
+DATABASE_OWNERS = ("surveys", "feedback", "events", "outcomes", "gateway")
+CHILDREN = 6  # surveys, feedback, events, outcomes, projections, gateway
 
 
 @dataclass(frozen=True)

@@ -4,4 +4,5 @@
 CREATE DATABASE engage_surveys;
 CREATE DATABASE engage_feedback;
 CREATE DATABASE engage_events;
+CREATE DATABASE engage_outcomes;
 CREATE DATABASE engage_gateway;
