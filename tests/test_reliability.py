@@ -561,3 +561,69 @@ def test_gateway_sigterm_finishes_accepted_requests_and_loses_none(
     rsuite.wait_ready()
     eventually(lambda: stored(rsuite, cid) >= accepted, 60, f"{accepted} stored")
     holds_for(lambda: stored(rsuite, cid) == accepted, 0.5, "nothing stored twice")
+
+
+# -- 7. fair filling: hundreds registering for a small event at the same moment -----------------
+
+
+def test_hundreds_registering_at_once_never_overbook_and_the_waiting_list_keeps_order(
+    rsuite: Suite, officer: str
+) -> None:
+    """Through the real gateway (two gunicorn workers, rate limits off for this suite: the
+    registrations come from one test client) and the real events service on PostgreSQL."""
+    capacity, people = 6, 200
+    made = rsuite.api(
+        "POST",
+        "/staff/events",
+        officer,
+        json={
+            "kind": "focus-group",
+            "title": {"en": "Carers' focus group"},
+            "starts_local": (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT10:00"),
+            "ends_local": (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT12:00"),
+            "venue": {"name": "Community hall", "features": ["step-free-access"]},
+            "capacity": capacity,
+        },
+    )
+    assert made.status_code == 201, made.text
+    event_id = made.json()["id"]
+    assert rsuite.api("POST", f"/staff/events/{event_id}/publish", officer).status_code == 200
+    consent = {"given": True, "version": current_consent("events")["version"]}
+    keys = [f"reg-{i}-{uuid.uuid4()}" for i in range(people)]
+
+    def register(key: str) -> requests.Response:
+        return rsuite.api(
+            "POST",
+            f"/events/{event_id}/registrations",
+            headers={"Idempotency-Key": key},
+            json={"name": f"Person {key[:8]}", "places": 1, "consent": consent},
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(register, keys))
+        again = list(pool.map(register, keys[:30]))  # the same people, sent twice
+    assert [a.status_code for a in answers + again] == [201] * (people + 30), answers[0].text
+    firsts = {k: a.json() for k, a in zip(keys, answers, strict=True)}
+    assert [a.json()["id"] for a in again] == [firsts[k]["id"] for k in keys[:30]]
+    confirmed = [r for r in firsts.values() if r["status"] == "confirmed"]
+    waiting = sorted(
+        (r for r in firsts.values() if r["status"] == "waiting"), key=lambda r: r["position"]
+    )
+    assert len(confirmed) == capacity  # never more, however many at once
+    assert [r["position"] for r in waiting] == list(range(1, people - capacity + 1))
+
+    listed = rsuite.api("GET", f"/staff/events/{event_id}/registrations", officer).json()
+    statuses = [r["status"] for r in listed["registrations"]]
+    assert statuses.count("confirmed") == capacity and len(statuses) == people
+
+    # Two cancel: the first two on the waiting list get their places, in order.
+    for gone in confirmed[:2]:
+        cancelled = rsuite.api("DELETE", f"/events/registrations/{gone['manage_code']}")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    for promoted in waiting[:2]:
+        now = rsuite.api("GET", f"/events/registrations/{promoted['manage_code']}").json()
+        assert now["status"] == "confirmed", now
+    third = rsuite.api("GET", f"/events/registrations/{waiting[2]['manage_code']}").json()
+    assert third["status"] == "waiting" and third["position"] == 1
+    event = rsuite.api("GET", f"/events/{event_id}").json()
+    assert event["places_left"] == 0 and event["waiting"] == people - capacity - 2

@@ -117,3 +117,18 @@ def feedback(container_factory: Any, amqp: str, feedback_db: str) -> Any:
     container = container_factory(FeedbackService, {"AMQP_URI": amqp, "DATABASE_URL": feedback_db})
     container.start()
     return container
+
+
+@pytest.fixture(scope="module")
+def events_db(make_database: Callable[[str], str]) -> str:
+    return make_database("events")
+
+
+@pytest.fixture
+def events_service(container_factory: Any, amqp: str, events_db: str) -> Any:
+    """The real events service, on the gateway's vhost (mail only logged)."""
+    from events.service import EventsService
+
+    container = container_factory(EventsService, {"AMQP_URI": amqp, "DATABASE_URL": events_db})
+    container.start()
+    return container

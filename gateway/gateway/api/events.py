@@ -41,7 +41,7 @@ staff = Blueprint(
 )
 EVENT = "/events/<uuid:event_id>"  # staff
 ONE = "/<uuid:event_id>"  # residents
-MANAGE = "/registrations/<manage_code>"
+MANAGE = "/registrations/<code>"
 ICS = {"text/calendar": {"schema": {"type": "string"}}}
 
 

@@ -19,7 +19,8 @@ from engage_contracts.events import (
     KINDS,
     VENUE_FEATURE_WORDS,
 )
-from engage_contracts.reference import current_consent, places
+from engage_contracts.reference import current_consent, places, validate_equality
+from engage_contracts.shared import check_consent
 from gateway.application import events
 from gateway.application.receipts import normalise_receipt
 from gateway.context import engage
@@ -125,7 +126,10 @@ def register(event_id: Any) -> Any:
         sent = load(contract.RegistrationInputSchema(), parsed)
         made = events.register(ctx, str(event_id), sent, key)
     except ValidationFailed as failed:
-        return _render_event(event, 422, request.form, failed.errors, key)
+        # Every problem at once: consent and equality too, though the fields failed.
+        _, more = check_consent(parsed.get("consent"))
+        more.update(validate_equality(parsed.get("equality"))[1])
+        return _render_event(event, 422, request.form, {**more, **failed.errors}, key)
     except Conflict as closed:
         return _render_event(event, 409, notice=closed.message)
     return redirect(url_for("web.registration_page", code=made["manage_code"]), code=303)

@@ -127,6 +127,9 @@ REGISTRATION_STATUSES = ("confirmed", "waiting", "cancelled")
 ADJUSTMENT_STATES = ("requested", "arranged", "not-possible")
 MAX_PLACES = 4  # the resident and up to three carers or companions
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+DAY_RANGE = validate.Range(
+    min=date(2000, 1, 1), max=date(2100, 12, 31), error="must be between 2000 and 2100"
+)
 MANAGE_CODE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
@@ -338,8 +341,8 @@ class EventChangeSchema(_EventFields):
 class EventFiltersSchema(BaseSchema):
     place = place_field(load_default=None, allow_none=True)
     kind = _choice(KINDS, load_default=None, allow_none=True)
-    from_date = fields.Date(load_default=None, allow_none=True)
-    to_date = fields.Date(load_default=None, allow_none=True)
+    from_date = fields.Date(load_default=None, allow_none=True, validate=DAY_RANGE)
+    to_date = fields.Date(load_default=None, allow_none=True, validate=DAY_RANGE)
     consultation_id = fields.UUID(load_default=None, allow_none=True)
     include_past = fields.Boolean(load_default=False)
     include_drafts = fields.Boolean(load_default=False, metadata={"description": "staff only"})
