@@ -249,7 +249,7 @@ def children(
     for row in conn.execute(
         "SELECT id::text AS id, parent_id::text AS parent_id FROM outcomes"
         " WHERE parent_id = ANY(%s::uuid[]) AND (%s OR published_at IS NOT NULL)"
-        " ORDER BY created_at, id",
+        " ORDER BY seq",
         (list(outcome_ids), include_drafts),
     ):
         found[row["parent_id"]].append(row["id"])
@@ -257,7 +257,7 @@ def children(
 
 
 def list_outcomes(conn: Connection, filters: Json) -> list[Json]:
-    """Outcomes matching ``OutcomeFiltersSchema``'s filters, oldest first."""
+    """Outcomes matching ``OutcomeFiltersSchema``'s filters, in the order they were made."""
     where, params = [], []
     if not filters.get("include_drafts"):
         where.append("o.published_at IS NOT NULL")
@@ -284,7 +284,7 @@ def list_outcomes(conn: Connection, filters: Json) -> list[Json]:
         params.append(filters["consultation_id"])
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     rows = conn.execute(
-        f"SELECT {_OUTCOME} FROM outcomes o{clause} ORDER BY o.created_at, o.id", params
+        f"SELECT {_OUTCOME} FROM outcomes o{clause} ORDER BY o.seq", params
     ).fetchall()
     return _with_evidence(conn, rows)
 
