@@ -225,7 +225,7 @@ def start_suite(
 
 @pytest.fixture(scope="session")
 def mailbox() -> Iterator[Mailbox]:
-    """A real SMTP server the session suite's feedback service sends its mail to."""
+    """A real SMTP server the session suite's feedback and outcomes services send mail to."""
     box, _, stop = smtp_server()
     yield box
     stop()
@@ -237,7 +237,8 @@ def mail_settings(box: Mailbox) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def suite(make_vhost, make_database, mailbox: Mailbox) -> Iterator[Suite]:
-    s = start_suite(make_vhost, make_database, overrides={"feedback": mail_settings(mailbox)})
+    mail = mail_settings(mailbox)
+    s = start_suite(make_vhost, make_database, overrides={"feedback": mail, "outcomes": mail})
     try:
         yield s
     finally:
