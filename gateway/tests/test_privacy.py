@@ -194,6 +194,7 @@ def test_web_delete_asks_first_needs_csrf_then_deletes(
 def test_erasure_request_finds_then_erases_and_is_audited(
     surveys: Any,
     feedback: Any,
+    events_service: Any,
     client: FlaskClient,
     headers: dict[str, dict[str, str]],
     db: Pool,
@@ -216,6 +217,26 @@ def test_erasure_request_finds_then_erases_and_is_audited(
     )
     assert told.status_code == 202
     feedback_code = told.get_json()["receipt_code"]
+    officer_event = client.post(
+        "/api/v1/staff/events",
+        headers=officer,
+        json={
+            "kind": "drop-in",
+            "title": {"en": "Drop-in"},
+            "starts_local": "2027-05-05T10:00",
+            "ends_local": "2027-05-05T12:00",
+            "venue": {"name": "Library"},
+        },
+    ).get_json()
+    client.post(f"/api/v1/staff/events/{officer_event['id']}/publish", headers=officer)
+    registration = client.post(
+        f"/api/v1/events/{officer_event['id']}/registrations",
+        json={
+            "name": "Jane O'Neill",
+            "contact": {"email": "jane.100%@example.org"},
+            "consent": {"given": True, "version": current_consent("events")["version"]},
+        },
+    ).get_json()
     eventually(
         lambda: client.get(f"/api/v1/feedback/receipts/{feedback_code}").status_code == 200,
         30,
@@ -238,6 +259,9 @@ def test_erasure_request_finds_then_erases_and_is_audited(
     body = found.get_json()
     assert {r["receipt_code"] for r in body["found"]} == {named, by_code}
     assert [f["receipt_code"] for f in body["found_feedback"]] == [feedback_code]
+    assert [r["receipt_code"] for r in body["found_registrations"]] == [
+        registration["receipt_code"]
+    ]
     assert body["erased"] == 0 and body["erased_feedback"] == 0
     assert set(body["services_checked"]) == {"surveys", "feedback", "events"}
     hit = next(r for r in body["found"] if r["receipt_code"] == named)
@@ -253,6 +277,9 @@ def test_erasure_request_finds_then_erases_and_is_audited(
     )
     assert erased.status_code == 200 and erased.get_json()["erased"] == 2
     assert erased.get_json()["erased_feedback"] == 1
+    assert erased.get_json()["erased_registrations"] == 1
+    gone = client.get(f"/api/v1/events/registrations/{registration['manage_code']}")
+    assert gone.status_code == 404  # the private link no longer finds anything
     assert client.get(f"/api/v1/feedback/receipts/{feedback_code}").status_code == 404
     for code in (named, by_code):
         assert client.get(f"/api/v1/receipts/{code}/response").status_code == 404

@@ -270,6 +270,13 @@ class ErasureResultSchema(Schema):
     erased_feedback = fields.Integer(
         metadata={"description": "feedback items erased (0 unless confirm)"}
     )
+    found_registrations = fields.List(
+        fields.Nested(events_contract.PersonalDataRegistrationSchema),
+        metadata={"description": "event registrations (names, contact, access needs)"},
+    )
+    erased_registrations = fields.Integer(
+        metadata={"description": "registrations erased (0 unless confirm)"}
+    )
     services_checked = fields.Dict(keys=fields.String(), values=fields.String())
 
 

@@ -14,7 +14,7 @@ from engage_contracts import events as contract
 from engage_contracts.events import LONDON
 from engage_contracts.ics import ics
 from engage_contracts.shared import localised
-from gateway.application.receipts import new_key
+from gateway.application.receipts import new_key, submission_id
 from gateway.application.staff import record
 from gateway.context import Engage
 
@@ -27,7 +27,10 @@ def register(
     """A place or a waiting-list position, at once. The same ``idempotency_key`` again
     returns the same registration (a double click, a retried request)."""
     sent = contract.RegistrationInputSchema().dump(registration)
-    return ctx.services.events("register", event_id, sent, idempotency_key or new_key())
+    # The service derives the private manage code from the key: never a key a client
+    # chose (it could be guessed), always the gateway's HMAC of it.
+    key = submission_id(ctx.settings.secret_key, f"event:{event_id}", idempotency_key or new_key())
+    return ctx.services.events("register", event_id, sent, key)
 
 
 def actor(staff: Any) -> dict[str, Any]:

@@ -206,7 +206,13 @@ def test_outcome_schema_requires_reason_for_not_taken_forward() -> None:
 def test_response_input_and_results_filter_schemas() -> None:
     yes = {"given": True, "version": CONSENT_VERSION}
     data = load(contract.ResponseInputSchema(), {"answers": {"q1": "a"}, "consent": yes})
-    assert data == {"answers": {"q1": "a"}, "equality": None, "place": None, "consent": yes}
+    assert data == {
+        "answers": {"q1": "a"},
+        "equality": None,
+        "place": None,
+        "consent": yes,
+        "hear_back_email": None,
+    }
     with pytest.raises(ValidationFailed) as exc:
         load(
             contract.ResponseInputSchema(),
