@@ -21,7 +21,8 @@ def test_demo_data_loads_once_and_its_admin_token_works(suite: Suite) -> None:
     )
     first = demo.load(settings, responses=12)
     second = demo.load(settings, responses=12)
-    assert {"ageing_well", "starting_well"} <= set(first)
+    assert {"ageing_well", "starting_well", "event"} <= set(first)
+    assert "event" not in second
     assert "ageing_well" not in second and "starting_well" not in second
 
     headers = {"Authorization": f"Bearer {second['admin_token']}"}

@@ -28,7 +28,7 @@ from gateway.security import add_security_headers
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("surveys", "feedback", "events")
+SERVICES = ("surveys", "feedback", "events", "outcomes")
 DESCRIPTION = (
     "Consultations for residents; staff tools for engagement officers, analysts and boards. "
     'Errors are always `{"error": {"status", "message", "fields"}}`.'

@@ -340,6 +340,44 @@ def load_feedback(settings: Settings, staff: dict[str, Any]) -> int:
     return len(DEMO_FEEDBACK)
 
 
+DEMO_EVENT = {
+    "kind": "drop-in",
+    "title": {"en": "Ageing well at home: come and talk to us"},
+    "description": {
+        "en": "Tell us what would help you stay well in your own home. Tea and biscuits; "
+        "carers welcome. You can also answer the consultation on paper here."
+    },
+    "venue": {
+        "name": "Community centre",
+        "address": "High Street",
+        "features": ["step-free-access", "hearing-loop", "accessible-toilet", "public-transport"],
+    },
+    "capacity": 30,
+    "priorities": ["ageing-well"],
+}
+
+
+def load_event(settings: Settings, rpc: Any, admin: dict[str, Any]) -> str | None:
+    """An upcoming drop-in (two weeks away, 10:00 to 12:00 UK time), once."""
+    listed = rpc.events.staff_list_events({"include_drafts": True})["events"]
+    if any(e["title"].get("en") == DEMO_EVENT["title"]["en"] for e in listed):
+        return None
+    day = (datetime.now(UTC) + timedelta(days=14)).strftime("%Y-%m-%d")
+    actor = {"staff_id": admin["id"], "name": admin["name"], "role": "admin"}
+    known = places()
+    event = rpc.events.create_event(
+        {
+            **DEMO_EVENT,
+            "place": next(iter(known), None),
+            "starts_local": f"{day}T10:00",
+            "ends_local": f"{day}T12:00",
+        },
+        actor,
+    )
+    rpc.events.publish_event(event["id"], actor)
+    return event["id"]
+
+
 def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
     config = {"AMQP_URI": settings.amqp_uri}
     made: dict[str, Any] = {}
@@ -393,6 +431,10 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
     pool.close()
     made["admin_token"] = token
     made["feedback"] = load_feedback(settings, admin)
+    with ClusterRpcProxy(config, timeout=30) as rpc:
+        event = load_event(settings, rpc, admin)
+    if event:
+        made["event"] = event
     return made
 
 
@@ -403,6 +445,8 @@ def main() -> None:
         if key in made:
             print(f"[engage] demo consultation loaded: {key} ({made[key]})")
     print(f"[engage] demo feedback queued: {made['feedback']} items (stored once)")
+    if "event" in made:
+        print(f"[engage] demo engagement event loaded ({made['event']})")
     print(f"[engage] staff API token for the demo admin ({ADMIN_EMAIL}), role admin:")
     print(f"[engage]   {made['admin_token']}")
     print(

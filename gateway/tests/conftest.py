@@ -132,3 +132,18 @@ def events_service(container_factory: Any, amqp: str, events_db: str) -> Any:
     container = container_factory(EventsService, {"AMQP_URI": amqp, "DATABASE_URL": events_db})
     container.start()
     return container
+
+
+@pytest.fixture(scope="module")
+def outcomes_db(make_database: Callable[[str], str]) -> str:
+    return make_database("outcomes")
+
+
+@pytest.fixture
+def outcomes_service(container_factory: Any, amqp: str, outcomes_db: str) -> Any:
+    """The real outcomes service, on the gateway's vhost (mail only logged)."""
+    from outcomes.service import OutcomesService
+
+    container = container_factory(OutcomesService, {"AMQP_URI": amqp, "DATABASE_URL": outcomes_db})
+    container.start()
+    return container

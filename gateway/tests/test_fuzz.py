@@ -84,7 +84,12 @@ def fuzz_operation(operation: Any, mode: GenerationMode, admin: dict[str, str]) 
 
 
 def test_no_generated_request_causes_a_server_error(
-    surveys: Any, feedback: Any, events_service: Any, app: Flask, admin_headers: dict[str, str]
+    surveys: Any,
+    feedback: Any,
+    events_service: Any,
+    outcomes_service: Any,
+    app: Flask,
+    admin_headers: dict[str, str],
 ) -> None:
     """schemathesis's pytest plugin does not run on pytest 9 (it reads a private
     attribute pytest dropped), so the operations are driven with hypothesis directly."""

@@ -269,5 +269,5 @@ def publish_outcome(outcome_id: UUID) -> Any:
 def import_outcomes() -> Any:
     """Create and update many outcomes from a CSV (keyed on `reference`; errors by line;
     importing the same file again changes nothing)"""
-    body = io.StringIO(outcomes.csv_body())
+    body = io.StringIO(outcomes.csv_body(), newline="")
     return outcomes.import_csv(engage().services, current_staff(), body)

@@ -203,7 +203,11 @@ def read_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | str]]
     """``(line number, row)`` of a CSV with a header row; a row that cannot be read as
     the header says is ``(line, reason)``."""
     reader = csv.DictReader(text)
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        yield 1, f"the header row cannot be read as CSV ({exc})"
+        return
     missing = {"kind", "about", "text"} - set(header)
     if missing:
         yield 1, "the header row must name the columns " + ", ".join(sorted(missing))
@@ -212,11 +216,14 @@ def read_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | str]]
     if unknown:
         yield 1, "unknown columns " + ", ".join(unknown) + "; use " + ", ".join(IMPORT_COLUMNS)
         return
-    for row in reader:
-        if None in row:
-            yield reader.line_num, f"more cells than the {len(header)} columns of the header"
-            continue
-        yield reader.line_num, row
+    try:
+        for row in reader:
+            if None in row:
+                yield reader.line_num, f"more cells than the {len(header)} columns of the header"
+                continue
+            yield reader.line_num, row
+    except csv.Error as exc:
+        yield reader.line_num, f"this line cannot be read as CSV ({exc}): check its quotes"
 
 
 def import_csv(

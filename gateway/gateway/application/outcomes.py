@@ -74,7 +74,11 @@ def row_input(row: dict[str, str], line: int) -> dict[str, Any]:
 
 def read_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
     reader = csv.DictReader(text)
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        yield 1, f"the header row cannot be read as CSV ({exc})"
+        return
     missing = {"reference", "kind", "title"} - set(header)
     if missing:
         yield 1, "the header row must name the columns " + ", ".join(sorted(missing))
@@ -83,11 +87,14 @@ def read_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str]]
     if unknown:
         yield 1, "unknown columns " + ", ".join(unknown) + "; use " + ", ".join(IMPORT_COLUMNS)
         return
-    for row in reader:
-        try:
-            yield reader.line_num, row_input(row, reader.line_num)
-        except ValueError as exc:
-            yield reader.line_num, f"evidence: {exc}"
+    try:
+        for row in reader:
+            try:
+                yield reader.line_num, row_input(row, reader.line_num)
+            except ValueError as exc:
+                yield reader.line_num, f"evidence: {exc}"
+    except csv.Error as exc:
+        yield reader.line_num, f"this line cannot be read as CSV ({exc}): check its quotes"
 
 
 def import_csv(services: Services, staff: Any, text: Iterable[str]) -> dict[str, Any]:

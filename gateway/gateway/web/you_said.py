@@ -68,7 +68,10 @@ def outcome_page(outcome_id: UUID) -> Any:
 
 @bp.route("/consultations/<uuid:consultation_id>/consideration", methods=["GET"])
 @rate_limited(READ, html=True)
-@page("How we considered what people said about a consultation: every theme and its decision")
+@page(
+    "How we considered what people said about a consultation: every theme and its decision",
+    errors=(404,),
+)
 def consideration_page(consultation_id: UUID) -> Any:
     with engage().db.connection() as conn:
         found = you_said.consideration(conn, str(consultation_id))

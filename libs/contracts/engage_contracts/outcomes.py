@@ -265,7 +265,9 @@ class FollowSchema(BaseSchema):
 
 class HistoryEntrySchema(Schema):
     at = Moment()
-    on = fields.Date(allow_none=True, metadata={"description": "the date the update is for"})
+    on = fields.String(
+        allow_none=True, metadata={"description": "the date the update is for (YYYY-MM-DD)"}
+    )
     by = fields.String(allow_none=True)
     status = fields.String()
     progress = fields.Integer()
@@ -282,7 +284,7 @@ class OutcomeSchema(Schema):
     you_said = fields.Dict()
     partner = fields.String(allow_none=True)
     owner = fields.String(allow_none=True)
-    due_date = fields.Date(allow_none=True)
+    due_date = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD"})
     status = fields.String()
     reason = fields.Dict(allow_none=True)
     progress = fields.Integer(metadata={"description": "rolled up from children when it has any"})
