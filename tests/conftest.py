@@ -238,7 +238,11 @@ def mail_settings(box: Mailbox) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def suite(make_vhost, make_database, mailbox: Mailbox) -> Iterator[Suite]:
     mail = mail_settings(mailbox)
-    s = start_suite(make_vhost, make_database, overrides={"feedback": mail, "outcomes": mail})
+    s = start_suite(
+        make_vhost,
+        make_database,
+        overrides={"feedback": mail, "outcomes": {**mail, "OUTCOMES_DIGEST_INTERVAL": "1"}},
+    )
     try:
         yield s
     finally:
