@@ -255,6 +255,13 @@ EQUALITY_FIELDS = [q["id"] for q in SET_2026_11]
 ALL_EQUALITY_FIELDS = list(dict.fromkeys(q["id"] for qs in EQUALITY_SETS.values() for q in qs))
 
 
+# Worked out by the gateway, never asked: the Index of Multiple Deprivation decile (1 most
+# deprived .. 10) of the full postcode a resident gave (``engage_contracts.population``),
+# stored beside the district; the full postcode itself is never stored or queued.
+IMD_DECILE = "imd_decile"
+DERIVED_EQUALITY_FIELDS = (IMD_DECILE,)
+
+
 def equality_questions(version: str = EQUALITY_VERSION) -> list[dict[str, Any]]:
     """The questions of ``version``, with the postcode hint from the configuration."""
     examples = " or ".join(ics().postcode_examples) or "LS6"
@@ -303,8 +310,14 @@ def validate_equality(
         return clean, {"equality": ["must be an object of answers"]}
     questions = {q["id"]: q for q in EQUALITY_SETS[EQUALITY_VERSION]}
     for key in answers:
-        if key not in questions:
+        if key not in questions and key not in DERIVED_EQUALITY_FIELDS:
             errors[f"equality.{key}"] = ["is not an equality-monitoring question"]
+    decile = answers.get(IMD_DECILE)
+    if decile is not None:
+        if isinstance(decile, bool) or not isinstance(decile, int) or not 1 <= decile <= 10:
+            errors[f"equality.{IMD_DECILE}"] = ["must be a whole number from 1 to 10"]
+        else:
+            clean[IMD_DECILE] = decile
     for qid, question in questions.items():
         value = answers.get(qid)
         if value in (None, "", []):
