@@ -236,9 +236,7 @@ def ratio(share: float | None, population_share: float | None) -> float | None:
     return share / population_share
 
 
-def representativeness(
-    counts: Mapping[str, int], population: Mapping[str, int]
-) -> float | None:
+def representativeness(counts: Mapping[str, int], population: Mapping[str, int]) -> float | None:
     """The lowest group's participation rate (contributions per resident) divided by the
     highest, over groups with people in the population: 1.0 when every group took part
     at the same rate, 0 when a group was not heard at all. None without contributions or
@@ -325,7 +323,9 @@ def _records(
         ]
     out = []
     for (n, _), values in zip(lines[1:], parsed, strict=False):
-        row = {name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(header)}
+        row = {
+            name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(header)
+        }
         out.append((n, row))
     return out, []
 
