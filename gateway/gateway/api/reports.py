@@ -1,7 +1,9 @@
-"""Board reports for staff: "you said, we did" as a CSV and as a print-friendly HTML
-board paper, both from the read model (``gateway.readmodels``), never from the services.
+"""Board reports for staff, from the read model (``gateway.readmodels``), never from the
+services: "you said, we did" as a CSV and a print-friendly page; the board paper for a
+period, place and priority (page, tagged PDF, and its data as CSV, JSON and XLSX); the
+evidence pack per consultation (PDF, CSV, JSON).
 
-Both are audited like the responses export: who took which report, with which filter.
+Every one is audited like the responses export: who took which report, with which filter.
 """
 
 from __future__ import annotations
@@ -10,19 +12,25 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from flask import Response, render_template
+from flask import Response, render_template, stream_with_context
+from marshmallow import Schema, fields
 
+from engage_common.errors import NotFound
+from engage_contracts.ics import ics
 from engage_contracts.reference import place_label, priority_label
 from engage_contracts.shared import localised
+from gateway.api.dashboard import ScopeSchema, scope_from
 from gateway.api.schemas import ReportFiltersSchema
+from gateway.application import papers
 from gateway.application.staff import RESULTS, record
 from gateway.auth import current_staff, require_role
 from gateway.context import engage
-from gateway.exports import csv_lines
-from gateway.http import Blueprint, file_response
-from gateway.readmodels import queries
+from gateway.exports import csv_lines, csv_tables, json_tables, xlsx_chunks
+from gateway.http import Blueprint, errors, file_response
+from gateway.readmodels import decisions, queries
 
 blp = Blueprint(
     "reports", __name__, url_prefix="/api/v1/staff/reports", description="Board reports"
@@ -39,6 +47,17 @@ COLUMNS = [
     "status",
     "reason",
 ]
+
+
+class EvidencePackSchema(Schema):
+    """One consultation's evidence pack; a count hidden by the small-number rule is null."""
+
+    consultation = fields.Dict()
+    responses_by_place = fields.List(fields.Dict())
+    themes = fields.List(fields.Dict())
+    outcomes = fields.List(fields.Dict())
+    reach = fields.Dict(allow_none=True)
+    threshold = fields.Integer()
 
 
 def _report(filters: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -134,3 +153,169 @@ def report_html(filters: dict[str, Any]) -> Any:
         produced=datetime.now(UTC),
     )
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+# -- the board paper and evidence packs ------------------------------------------------------
+
+BOARD_FORMATS = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _download(body: Any, mimetype: str, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _scope_target(scope: decisions.Scope) -> str:
+    return " ".join(f"{k}={v or 'all'}" for k, v in scope.as_dict().items())
+
+
+def _board_export(query: dict[str, Any], kind: str) -> Response:
+    """The board paper's data, streamed from one pooled connection (held until the last
+    row is sent; nothing else is kept)."""
+    scope = scope_from(query)
+    record(engage().db, current_staff().id, f"report.board_paper.{kind}", _scope_target(scope))
+    db, now, threshold = engage().db, datetime.now(UTC), ics().small_number_threshold
+    head = {"title": "Board paper: you said, we did", "scope": scope.as_dict()}
+
+    def chunks() -> Iterator[Any]:
+        with db.connection() as conn:
+            tables = papers.board_tables(conn, scope, now)
+            if kind == "csv":
+                yield from csv_tables(tables, threshold)
+            elif kind == "json":
+                yield from json_tables({**head, "produced": now.isoformat()}, tables)
+            else:
+                yield from xlsx_chunks(head["title"], tables, threshold)
+
+    return _download(stream_with_context(chunks()), BOARD_FORMATS[kind], f"board-paper.{kind}")
+
+
+@blp.route("/board-paper.html", methods=["GET"])
+@require_role(*RESULTS)
+@blp.arguments(ScopeSchema, location="query")
+@file_response("text/html", "The board paper to read or print")
+def board_paper_html(query: dict[str, Any]) -> Any:
+    """Board paper for a period, place and priority: the printable page
+
+    Title page, executive summary, "you said, we did", outcomes by status (with charts),
+    reach and equality, consultation summaries. The PDF is made from this page."""
+    scope = scope_from(query)
+    with engage().db.connection() as conn:
+        html = papers.board_paper_html(conn, scope, datetime.now(UTC))
+    record(engage().db, current_staff().id, "report.board_paper.html", _scope_target(scope))
+    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+@blp.route("/board-paper.pdf", methods=["GET"])
+@require_role(*RESULTS)
+@blp.arguments(ScopeSchema, location="query")
+@file_response("application/pdf", "The board paper as a tagged PDF (PDF/UA-1)")
+def board_paper_pdf(query: dict[str, Any]) -> Any:
+    """Board paper as PDF
+
+    The printable page made into a tagged PDF (PDF/UA-1, language and title set) by
+    WeasyPrint. Summaries only: the full data is the CSV, JSON or XLSX."""
+    scope = scope_from(query)
+    with engage().db.connection() as conn:
+        html = papers.board_paper_html(conn, scope, datetime.now(UTC), for_pdf=True)
+    record(engage().db, current_staff().id, "report.board_paper.pdf", _scope_target(scope))
+    return _download(papers.pdf(html), "application/pdf", "board-paper.pdf")
+
+
+@blp.route("/board-paper.csv", methods=["GET"])
+@require_role(*RESULTS)
+@blp.arguments(ScopeSchema, location="query")
+@file_response("text/csv", "The board paper's tables in one CSV (streamed)")
+def board_paper_csv(query: dict[str, Any]) -> Any:
+    """Board paper's data as CSV (streamed)
+
+    Each table (summary, you said we did, outcomes by status and by partner, commitments
+    past due, consultations, reach, every outcome) is its name on a line, its header and
+    its rows, then an empty line. Hidden counts read "fewer than N"."""
+    return _board_export(query, "csv")
+
+
+@blp.route("/board-paper.json", methods=["GET"])
+@require_role(*RESULTS)
+@blp.arguments(ScopeSchema, location="query")
+@file_response("application/json", "The board paper's tables as JSON (streamed)")
+def board_paper_json(query: dict[str, Any]) -> Any:
+    """Board paper's data as JSON (streamed)
+
+    ``{"title", "scope", "produced", "tables": [{"name", "columns", "rows"}]}``; a count
+    hidden by the small-number rule is null."""
+    return _board_export(query, "json")
+
+
+@blp.route("/board-paper.xlsx", methods=["GET"])
+@require_role(*RESULTS)
+@blp.arguments(ScopeSchema, location="query")
+@file_response(BOARD_FORMATS["xlsx"], "The board paper's tables, a sheet each")
+def board_paper_xlsx(query: dict[str, Any]) -> Any:
+    """Board paper's data as XLSX
+
+    A sheet per table, written in XlsxWriter's constant-memory mode to a temporary file
+    that is streamed and then removed. Hidden counts read "fewer than N"."""
+    return _board_export(query, "xlsx")
+
+
+def _pack(consultation_id: str, kind: str) -> dict[str, Any]:
+    with engage().db.connection() as conn:
+        pack = papers.evidence_pack(conn, str(consultation_id), datetime.now(UTC))
+    if pack is None:
+        raise NotFound("consultation not found")
+    record(engage().db, current_staff().id, f"report.evidence_pack.{kind}", str(consultation_id))
+    return pack
+
+
+@blp.route("/evidence-packs/<uuid:consultation_id>.pdf", methods=["GET"])
+@require_role(*RESULTS)
+@file_response("application/pdf", "The evidence pack as a tagged PDF (PDF/UA-1)")
+@errors(404)
+def evidence_pack_pdf(consultation_id: UUID) -> Any:
+    """Evidence pack for a consultation, as PDF
+
+    The consultation, who responded (in aggregate, small-number rule), every theme raised
+    with the decision on it and its reason, the outcomes and their history."""
+    pack = _pack(str(consultation_id), "pdf")
+    html = papers.evidence_pack_html(pack, datetime.now(UTC), for_pdf=True)
+    return _download(papers.pdf(html), "application/pdf", f"evidence-pack-{consultation_id}.pdf")
+
+
+@blp.route("/evidence-packs/<uuid:consultation_id>.csv", methods=["GET"])
+@require_role(*RESULTS)
+@file_response("text/csv", "The evidence pack's tables in one CSV")
+@errors(404)
+def evidence_pack_csv(consultation_id: UUID) -> Any:
+    """Evidence pack for a consultation, as CSV
+
+    Tables as in the board paper's CSV: the consultation, responses by place, themes
+    raised with decisions, outcome history (and reach when known)."""
+    pack = _pack(str(consultation_id), "csv")
+    threshold = ics().small_number_threshold
+    return _download(
+        csv_tables(papers.evidence_tables(pack), threshold),
+        "text/csv",
+        f"evidence-pack-{consultation_id}.csv",
+    )
+
+
+@blp.route("/evidence-packs/<uuid:consultation_id>.json", methods=["GET"])
+@require_role(*RESULTS)
+@blp.response(200, EvidencePackSchema)
+@errors(404)
+def evidence_pack_json(consultation_id: UUID) -> Any:
+    """Evidence pack for a consultation, as JSON
+
+    The same as the PDF, as data: counts hidden by the small-number rule are null."""
+    return _pack(str(consultation_id), "json")

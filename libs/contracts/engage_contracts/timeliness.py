@@ -14,9 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engage_contracts.outcomes import FINAL_STATUSES
+
 EXPECTED_WEEKS = 12
 EXPECTED_DAYS = EXPECTED_WEEKS * 7
-FINAL_STATUSES = frozenset({"done", "not-taken-forward"})
 LONDON = ZoneInfo("Europe/London")
 
 # state -> how a board reads it
