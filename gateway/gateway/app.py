@@ -68,7 +68,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
     )
     add_field_types(api)
-    from gateway.api import admin, dashboard, events, feedback, outcomes, public, reports, staff
+    from gateway.api import (
+        admin,
+        dashboard,
+        events,
+        feedback,
+        outcomes,
+        public,
+        reach,
+        reports,
+        staff,
+    )
     from gateway.web import bp as web
 
     for blueprint in (
@@ -82,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         outcomes.staff,
         admin.blp,
         reports.blp,
+        reach.blp,
         dashboard.blp,
         web,
         health,

@@ -21,7 +21,7 @@ from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DurablePublisher
 from engage_common.migrate import migrate as apply_migrations
 from engage_contracts.shared import CHANNELS, SELF_SERVICE_CHANNELS
-from gateway.application import feedback, outcomes, staff
+from gateway.application import feedback, outcomes, reach, staff
 from gateway.application.staff import ROLES
 from gateway.config import Settings
 from gateway.errors import QueueUnavailable
@@ -226,6 +226,49 @@ def rebuild_read_models(swap: bool) -> None:
         click.echo("swapped: the live read models are now the rebuilt ones")
     if not report.same and not report.swapped:
         sys.exit(1)
+
+
+def _load_reference(kind: str, csv_file: TextIO) -> None:
+    loader = {"population": reach.load_population, "deprivation": reach.load_deprivation}[kind]
+    settings = _settings()
+    pool = Pool(settings.database_url, size=1)
+    try:
+        loaded = loader(pool, csv_file.read())
+    except ValidationFailed as refused:
+        for problem in refused.errors["file"]:
+            click.echo(problem, err=True)
+        click.echo(f"nothing was loaded: the {kind} data stay as they were", err=True)
+        sys.exit(1)
+    finally:
+        pool.close()
+    click.echo(f"loaded {loaded['rows']:,} rows of {kind} data from: {loaded['source']}")
+
+
+@cli.command("load-population")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def load_population(csv_file: TextIO) -> None:
+    """Load population profiles by place (ONS Census 2021), replacing those loaded before.
+
+    Columns: source, place, dimension, group, population; one row per place, dimension
+    and group. Dimensions and groups: age_band (under-16, 16-24, ... 85-plus), sex
+    (female, male), ethnicity (asian, black, mixed, white, other), disability
+    (limited-a-lot, limited-a-little, not-limited), unpaid_care (no, up-to-19, 20-49,
+    50-plus), imd_decile (1 to 10: residents living in LSOAs of each decile). source names
+    the Census tables (the same on every row). Lines starting with # are comments. A file
+    with a bad line loads nothing: each problem is listed by line (exit status 1)."""
+    _load_reference("population", csv_file)
+
+
+@cli.command("load-deprivation")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def load_deprivation(csv_file: TextIO) -> None:
+    """Load the postcode -> LSOA -> IMD decile lookup, replacing the one loaded before.
+
+    Columns: postcode (full), lsoa, imd_decile (1 most deprived to 10), edition: 'IMD 2025'
+    (on 2021 LSOAs) or 'IMD 2019' (on 2011 LSOAs), the same on every row. Residents' full
+    postcodes are looked up when they answer; only the district and the decile are kept.
+    A file with a bad line loads nothing (exit status 1)."""
+    _load_reference("deprivation", csv_file)
 
 
 def main() -> None:

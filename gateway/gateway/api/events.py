@@ -283,12 +283,7 @@ def set_adjustment(change: dict[str, Any], adjustment_id: UUID) -> Any:
 @errors(400, 404, 409, 413, 415, 503)
 def record_attendance(attendance: dict[str, Any], event_id: UUID) -> Any:
     """Record who came, who did not, and walk-ins (with optional equality monitoring)"""
-    return engage().services.events(
-        "record_attendance",
-        str(event_id),
-        contract.AttendanceSchema().dump(attendance),
-        events.actor(current_staff()),
-    )
+    return events.attendance(engage(), current_staff(), str(event_id), attendance)
 
 
 @staff.route(f"{EVENT}/points", methods=["GET"])

@@ -573,3 +573,71 @@ class ImportResultSchema(Schema):
     updated = fields.Integer()
     unchanged = fields.Integer()
     problems = fields.List(fields.Nested(ImportProblemSchema))
+
+
+# -- reach against population (gateway.readmodels.reach) ----------------------------------------
+
+_SUPPRESSED = "null: below the small-number threshold, or it would give a hidden count away"
+
+
+class PopulationReachQuerySchema(GatewaySchema):
+    place = place_field(
+        metadata={"description": "one of the ICS's places; every contribution when left out"}
+    )
+    since = moment(metadata={"description": "contributions from this moment (inclusive)"})
+    until = moment(metadata={"description": "up to this moment (exclusive)"})
+
+
+class PopulationReachGroupSchema(Schema):
+    group = fields.String()
+    label = fields.String()
+    count = fields.Integer(allow_none=True, metadata={"description": _SUPPRESSED})
+    share = fields.Float(
+        allow_none=True,
+        metadata={"description": "share of the contributions that said which group (0 to 1)"},
+    )
+    population_share = fields.Float(
+        allow_none=True, metadata={"description": "share of the population (0 to 1)"}
+    )
+    ratio = fields.Float(
+        allow_none=True,
+        metadata={"description": "share ÷ population share: 1 heard in proportion"},
+    )
+
+
+class PopulationReachDimensionSchema(Schema):
+    dimension = fields.String()
+    label = fields.String()
+    answered = fields.Integer(allow_none=True, metadata={"description": _SUPPRESSED})
+    representativeness = fields.Float(
+        allow_none=True,
+        metadata={"description": "lowest group's participation rate ÷ highest (0 to 1)"},
+    )
+    groups = fields.List(fields.Nested(PopulationReachGroupSchema))
+
+
+class PopulationFurthestBelowSchema(Schema):
+    dimension = fields.String()
+    group = fields.String()
+    label = fields.String()
+    ratio = fields.Float()
+    sentence = fields.String(metadata={"description": "in plain words, for outreach"})
+
+
+class PopulationReachSchema(Schema):
+    """Who took part, across every channel, against the population (read model only)."""
+
+    contributions = fields.Integer(allow_none=True, metadata={"description": _SUPPRESSED})
+    by_channel = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(allow_none=True),
+        metadata={"description": "channel -> contributions (" + _SUPPRESSED + ")"},
+    )
+    dimensions = fields.List(fields.Nested(PopulationReachDimensionSchema))
+    representativeness = fields.Float(
+        allow_none=True, metadata={"description": "the lowest of the dimensions' figures"}
+    )
+    furthest_below = fields.List(fields.Nested(PopulationFurthestBelowSchema))
+    population_source = fields.String()
+    threshold = fields.Integer(metadata={"description": "the small-number threshold"})
+    places = fields.List(fields.String(), metadata={"description": "the population compared"})

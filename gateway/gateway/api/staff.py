@@ -16,9 +16,11 @@ from gateway.api.schemas import (
     ErasureRequestSchema,
     ErasureResultSchema,
     FreeTextQuerySchema,
+    IdempotencyHeaderSchema,
     MeSchema,
+    SubmissionAcceptedSchema,
 )
-from gateway.application import consultations, privacy
+from gateway.application import consultations, privacy, responses
 from gateway.application.staff import (
     EDIT,
     ERASE,
@@ -120,6 +122,32 @@ def publish_outcome(outcome: dict[str, Any], consultation_id: UUID) -> Any:
     """Publish the outcome ("you said, we did") of a closed consultation"""
     data = _json(contract.OutcomeSchema, outcome)
     return consultations.publish_outcome(engage(), current_staff().id, str(consultation_id), data)
+
+
+@blp.route(f"{CONSULTATION}/responses", methods=["POST"])
+@require_role(*EDIT)
+@blp.arguments(contract.StaffResponseInputSchema)
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
+@blp.response(202, SubmissionAcceptedSchema)
+@errors(400, 404, 409, 413, 415, 503)
+def enter_response(
+    submission: dict[str, Any], headers: dict[str, Any], consultation_id: UUID
+) -> Any:
+    """Enter a response for a resident who answered on paper or by phone
+
+    Checked and queued like a resident's own, marked with the channel and who entered
+    it. A full postcode in the equality answers is kept only as its district and IMD
+    decile. The same `Idempotency-Key` again stores nothing new."""
+    me = current_staff()
+    channel = submission.pop("channel")
+    return responses.submit_response(
+        engage(),
+        str(consultation_id),
+        submission,
+        headers.get("idempotency_key"),
+        channel,
+        entered_by={"staff_id": me.id, "name": me.name},
+    )
 
 
 @blp.route(f"{CONSULTATION}/results", methods=["GET"])

@@ -14,6 +14,7 @@ from engage_contracts import events as contract
 from engage_contracts.events import LONDON
 from engage_contracts.ics import ics
 from engage_contracts.shared import localised
+from gateway.application import reach
 from gateway.application.receipts import new_key, submission_id
 from gateway.application.staff import record
 from gateway.context import Engage
@@ -26,11 +27,19 @@ def register(
 ) -> dict[str, Any]:
     """A place or a waiting-list position, at once. The same ``idempotency_key`` again
     returns the same registration (a double click, a retried request)."""
-    sent = contract.RegistrationInputSchema().dump(registration)
+    located = reach.locate_submission(ctx.db, registration)
+    sent = contract.RegistrationInputSchema().dump(located)
     # The service derives the private manage code from the key: never a key a client
     # chose (it could be guessed), always the gateway's HMAC of it.
     key = submission_id(ctx.settings.secret_key, f"event:{event_id}", idempotency_key or new_key())
     return ctx.services.events("register", event_id, sent, key)
+
+
+def attendance(ctx: Engage, staff: Any, event_id: str, attended: dict[str, Any]) -> Any:
+    """Record attendance; a walk-in's full postcode becomes its district and decile first."""
+    walk_ins = [reach.locate_submission(ctx.db, w) for w in attended.get("walk_ins") or []]
+    sent = contract.AttendanceSchema().dump({**attended, "walk_ins": walk_ins})
+    return ctx.services.events("record_attendance", event_id, sent, actor(staff))
 
 
 def actor(staff: Any) -> dict[str, Any]:

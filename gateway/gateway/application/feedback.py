@@ -24,7 +24,7 @@ from engage_common.messaging import DurablePublisher
 from engage_contracts import feedback as contract
 from engage_contracts.base import load
 from engage_contracts.reference import current_consent
-from gateway.application import follows
+from gateway.application import follows, reach
 from gateway.application.receipts import new_key, queue_or_503, receipt_code, submission_id
 from gateway.application.staff import ADMIN, FEEDBACK_ENTER, record
 from gateway.context import Engage
@@ -129,7 +129,7 @@ def submit(
 ) -> dict[str, Any]:
     """Check and queue feedback (as ``FeedbackInputSchema`` or, from staff,
     ``StaffFeedbackInputSchema`` loaded it); its receipt."""
-    clean = checked(feedback)
+    clean = checked(reach.locate_feedback(ctx.db, feedback))
     source_id = clean.pop("source_id", None)
     clean.pop("channel", None)
     hear_back = clean.pop("hear_back_email", None)
@@ -233,11 +233,12 @@ def import_csv(
     channel: str,
     entered_by: dict[str, Any],
     progress: Callable[[int], None] = lambda n: None,
+    locate: Callable[[dict[str, Any]], dict[str, Any]] = lambda row: row,
 ) -> ImportReport:
     """Queue each good row of a feedback spreadsheet, as staff-entered feedback from
     ``channel`` (a row's own ``channel`` column wins); report each bad row by its line.
     Rows already imported (same ``source_id``, else same content) are queued under the
-    same id and stored once."""
+    same id and stored once. ``locate``: a full postcode to its district (and decile)."""
     report = ImportReport()
     version = current_consent("feedback")["version"]
     schema = contract.StaffFeedbackInputSchema()
@@ -251,7 +252,7 @@ def import_csv(
             break
         try:
             loaded = load(schema, _row_input(row, channel, version))
-            clean = checked(loaded, any_wording=True)
+            clean = checked(locate(loaded), any_wording=True)
         except ValidationFailed as failed:
             report.problems.append((line, _reason(failed.errors)))
             continue
@@ -286,7 +287,15 @@ def import_for(
             {"entered_by": [f"{who['email']} is a {who['role']}, who may not enter feedback"]}
         )
     entered_by = {"staff_id": who["id"], "name": who["name"]}
-    report = import_csv(secret, publisher, text, channel, entered_by, progress)
+    report = import_csv(
+        secret,
+        publisher,
+        text,
+        channel,
+        entered_by,
+        progress,
+        lambda row: reach.locate_feedback(db, row),
+    )
     record(
         db,
         who["id"],

@@ -22,7 +22,7 @@ from typing import Any
 
 from engage_common.messaging import DurablePublisher
 from engage_contracts import surveys as contract
-from gateway.application import follows
+from gateway.application import follows, reach
 from gateway.application.receipts import queue_or_503, receipt_code, submission_id
 from gateway.context import Engage
 from gateway.errors import ServiceUnavailable
@@ -38,15 +38,24 @@ def submit_response(
     idempotency_key: str | None,
     channel: str,
     consultation: dict[str, Any] | None = None,
+    entered_by: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check ``submission`` (as ``ResponseInputSchema`` loaded it) against the consultation
     (fetched unless the caller already has it from ``current_or_snapshot``), queue it as
-    having come by ``channel``, and return the receipt."""
+    having come by ``channel``, and return the receipt. A full postcode becomes its
+    district and IMD decile first (``reach.locate_submission``): it is never queued.
+    ``entered_by``: the staff member who entered it for the resident (paper, phone)."""
     if consultation is None:
         consultation = current_or_snapshot(ctx, consultation_id)
-    cleaned = check(consultation, submission)
+    cleaned = check(consultation, reach.locate_submission(ctx.db, submission))
     receipt = queue_response(
-        ctx.settings.secret_key, ctx.publisher, consultation_id, cleaned, idempotency_key, channel
+        ctx.settings.secret_key,
+        ctx.publisher,
+        consultation_id,
+        cleaned,
+        idempotency_key,
+        channel,
+        entered_by,
     )
     if submission.get("hear_back_email"):
         follows.follow(

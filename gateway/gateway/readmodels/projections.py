@@ -160,6 +160,119 @@ def apply_deleted_response(conn: Connection, event: dict[str, Any]) -> None:
         conn.execute(
             "DELETE FROM answer_contributions WHERE response_id = %s", (event["response_id"],)
         )
+        remove_reach(conn, "response", event["response_id"])
+
+
+# -- reach: one row per contribution, with its Census groups only --------------------------
+
+
+def reach_row(
+    conn: Connection,
+    source: str,
+    source_id: Any,
+    event: dict[str, Any],
+    consultation_ids: list[Any],
+    channel: str,
+    occurred_at: Any,
+) -> None:
+    """Keep (or replace) a contribution's row, unless it was deleted before: a late or
+    replayed event never brings a deleted contribution back."""
+    groups = event.get("equality") or {}
+    decile = groups.get("imd_decile")
+    conn.execute(
+        "INSERT INTO reach_contributions (source, source_id, consultation_ids, place, channel,"
+        " occurred_at, age_band, sex, ethnicity, disability, unpaid_care, imd_decile)"
+        " SELECT %s, %s, %s::uuid[], %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE NOT EXISTS"
+        " (SELECT 1 FROM reach_removed WHERE source = %s AND source_id = %s)"
+        " ON CONFLICT (source, source_id) DO UPDATE SET"
+        " consultation_ids = EXCLUDED.consultation_ids, place = EXCLUDED.place,"
+        " channel = EXCLUDED.channel, occurred_at = EXCLUDED.occurred_at,"
+        " age_band = EXCLUDED.age_band, sex = EXCLUDED.sex, ethnicity = EXCLUDED.ethnicity,"
+        " disability = EXCLUDED.disability, unpaid_care = EXCLUDED.unpaid_care,"
+        " imd_decile = EXCLUDED.imd_decile",
+        (
+            source,
+            str(source_id),
+            [str(c) for c in consultation_ids if c],
+            event.get("place"),
+            channel,
+            _when(occurred_at) or _when(event.get("occurred_at")),
+            groups.get("age_band"),
+            groups.get("sex"),
+            groups.get("ethnicity"),
+            groups.get("disability"),
+            groups.get("unpaid_care"),
+            decile if isinstance(decile, int) else None,
+            source,
+            str(source_id),
+        ),
+    )
+
+
+def remove_reach(conn: Connection, source: str, source_id: Any, for_good: bool = True) -> None:
+    """Drop a contribution's row; ``for_good`` (deleted or erased) keeps a tombstone."""
+    conn.execute(
+        "DELETE FROM reach_contributions WHERE source = %s AND source_id = %s",
+        (source, str(source_id)),
+    )
+    if for_good:
+        conn.execute(
+            "INSERT INTO reach_removed (source, source_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (source, str(source_id)),
+        )
+
+
+def apply_response_submitted(conn: Connection, event: dict[str, Any]) -> None:
+    apply_response(conn, event)
+    if event.get("response_id") is not None:
+        reach_row(
+            conn,
+            "response",
+            event["response_id"],
+            event,
+            [event["consultation_id"]],
+            event.get("channel") or "online",
+            event.get("submitted_at"),
+        )
+
+
+def apply_feedback_reach(conn: Connection, event: dict[str, Any]) -> None:
+    apply_feedback_received(conn, event)
+    reach_row(
+        conn,
+        "feedback",
+        event["feedback_id"],
+        event,
+        [event.get("consultation_id")],
+        event.get("channel") or "online",
+        event.get("received_at"),
+    )
+
+
+def apply_feedback_gone(conn: Connection, event: dict[str, Any]) -> None:
+    apply_feedback_deleted(conn, event)
+    remove_reach(conn, "feedback", event["feedback_id"])
+
+
+def apply_attendee(conn: Connection, event: dict[str, Any]) -> None:
+    """Someone came to an event (registered or walked in): a contribution from the event
+    channel; marked absent after all, not one."""
+    if not event.get("attended"):
+        remove_reach(conn, "attendee", event["registration_id"], for_good=False)
+        return
+    reach_row(
+        conn,
+        "attendee",
+        event["registration_id"],
+        event,
+        list(event.get("consultation_ids") or []),
+        "event",
+        event.get("heard_at"),
+    )
+
+
+def apply_registration_erased(conn: Connection, event: dict[str, Any]) -> None:
+    remove_reach(conn, "attendee", event["registration_id"])
 
 
 def apply_answer_themed(conn: Connection, event: dict[str, Any]) -> None:
@@ -394,12 +507,12 @@ HANDLERS: dict[tuple[str, str], tuple[str, Any]] = {
     (SOURCE, "consultation_updated"): ("consultation", apply_consultation),
     (SOURCE, "consultation_closed"): ("consultation", apply_consultation),
     (SOURCE, "outcome_published"): ("consultation", apply_consultation),
-    (SOURCE, "response_submitted"): ("response", apply_response),
+    (SOURCE, "response_submitted"): ("response", apply_response_submitted),
     (SOURCE, "response_deleted"): ("response", apply_deleted_response),
-    (FEEDBACK, "feedback_received"): ("feedback_received", apply_feedback_received),
+    (FEEDBACK, "feedback_received"): ("feedback_received", apply_feedback_reach),
     (FEEDBACK, "feedback_themed"): ("feedback_themed", apply_feedback_themed),
     (FEEDBACK, "feedback_status_changed"): ("feedback_status", apply_feedback_status),
-    (FEEDBACK, "feedback_deleted"): ("feedback_deleted", apply_feedback_deleted),
+    (FEEDBACK, "feedback_deleted"): ("feedback_deleted", apply_feedback_gone),
     (FEEDBACK, "theme_saved"): ("theme", apply_theme),
     (SOURCE, "answer_themed"): ("answer_themed", apply_answer_themed),
     (FEEDBACK, "quote_published"): ("feedback_quote", apply_quote("feedback", "feedback_id")),
@@ -408,6 +521,8 @@ HANDLERS: dict[tuple[str, str], tuple[str, Any]] = {
     (EVENTS, "quote_published"): ("event_quote", apply_quote("event", "point_id")),
     (OUTCOMES, "outcome_published"): ("outcome", apply_outcome),
     (OUTCOMES, "outcome_changed"): ("outcome", apply_outcome),
+    (EVENTS, "attendee_recorded"): ("attendee", apply_attendee),
+    (EVENTS, "registration_erased"): ("registration_erased", apply_registration_erased),
 }
 
 
@@ -508,6 +623,14 @@ class ProjectionsService(healthcheck.HealthCheck):
     @event_handler(OUTCOMES, "outcome_changed")
     def on_we_did_changed(self, event: dict[str, Any]) -> None:
         self._apply(event, *HANDLERS[OUTCOMES, "outcome_changed"])
+
+    @event_handler(EVENTS, "attendee_recorded")
+    def on_attendee_recorded(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[EVENTS, "attendee_recorded"])
+
+    @event_handler(EVENTS, "registration_erased")
+    def on_registration_erased(self, event: dict[str, Any]) -> None:
+        self._apply(event, *HANDLERS[EVENTS, "registration_erased"])
 
     @dead_letters()
     def on_dead_letter(self, letter: dict[str, Any]) -> None:

@@ -32,6 +32,8 @@ TABLES = (
     "published_quotes",
     "outcome_records",
     "outcome_record_history",
+    "reach_contributions",
+    "reach_removed",
 )
 # Columns that say when a row was last written, not what it holds.
 VOLATILE = {"updated_at"}

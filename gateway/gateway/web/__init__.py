@@ -35,6 +35,7 @@ from engage_contracts.reference import (
     priorities,
 )
 from engage_contracts.shared import DEFAULT_LANGUAGE, localised
+from gateway.application.reach import locate_submission
 from gateway.application.receipts import decoy_receipt_code, normalise_receipt
 from gateway.application.responses import check, current_or_snapshot, submit_response
 from gateway.context import engage
@@ -338,7 +339,7 @@ def respond(consultation_id: UUID) -> Any:
         if errors:
             # The form already has a problem: still check the rest by the rules, but
             # queue nothing until everything is right.
-            check(found, submission)
+            check(found, locate_submission(ctx.db, submission))
         else:
             receipt = submit_response(ctx, cid, submission, key, "web-form", found)
     except ValidationFailed as failed:

@@ -626,6 +626,12 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
         "heard_at",
     ),
     "point_withdrawn": ("point_id", "engagement_event_id"),
+    # one person came (or was marked absent after all); equality: Census groups only
+    "attendee_recorded": (
+        "registration_id", "engagement_event_id", "place", "consultation_ids", "attended",
+        "heard_at", "equality",
+    ),
+    "registration_erased": ("registration_id", "engagement_event_id"),
     "quote_published": (
         "point_id", "engagement_event_id", "quote", "place", "themes", "consultation_ids",
     ),

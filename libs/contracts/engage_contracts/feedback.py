@@ -490,8 +490,10 @@ class ThemeSchema(Schema):
 # except quote_published: words approved for publication, redacted, that they allowed.
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    # equality: the Census groups and IMD decile only (engage_contracts.population)
     "feedback_received": (
         "feedback_id", "kind", "place", "channel", "consultation_id", "received_at", "urgent",
+        "equality",
     ),
     "feedback_themed": (
         "feedback_id", "themes", "tone", "place", "channel", "consultation_id", "received_at",

@@ -71,6 +71,7 @@ from engage_contracts.reference import (
     validate_equality,
 )
 from engage_contracts.shared import (
+    SELF_SERVICE_CHANNELS,
     ConsentSchema,
     ConsentWordingSchema,
     EnteredBySchema,
@@ -105,8 +106,10 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "consultation_updated": _CONSULTATION_EVENT,
     "consultation_closed": _CONSULTATION_EVENT,
     "outcome_published": (*_CONSULTATION_EVENT, "outcome"),
+    # equality: the Census groups and IMD decile only (engage_contracts.population)
     "response_submitted": (
         "consultation_id", "response_id", "receipt_code", "place", "channel", "submitted_at",
+        "equality",
     ),
     "response_deleted": ("response_id", "consultation_id", "place"),
     # staff confirmed (or changed) the themes and tone of one free-text answer
@@ -388,6 +391,20 @@ class ResponseInputSchema(BaseSchema):
         ),
     )
     hear_back_email = hear_back_field()
+
+
+class StaffResponseInputSchema(ResponseInputSchema):
+    """A response staff enter for a resident who answered on paper or by phone (or at an
+    event): the resident's answers and consent, and the channel it came by."""
+
+    channel = channel_field(required=True)
+
+    @validates_schema
+    def _not_self_service(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("channel") in SELF_SERVICE_CHANNELS:
+            raise ValidationError(
+                {"channel": ["residents answer online themselves: name how it reached you"]}
+            )
 
 
 class SubmissionSchema(ResponseInputSchema):

@@ -26,6 +26,7 @@ from engage_common.disclosure import group_shown, suppress
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import events as contract
 from engage_contracts import feedback as feedback_contract
+from engage_contracts import population
 from engage_contracts.reference import EQUALITY_FIELDS, consent_record, validate_equality
 from engage_contracts.shared import check_consent, localised
 
@@ -534,6 +535,28 @@ def registration_event(registration: Json, event: Json) -> Json:
 
 def registration_cancelled(registration_id: Any, event: Json) -> Json:
     return {"registration_id": str(registration_id), "engagement_event_id": str(event["id"])}
+
+
+def attendee_recorded(
+    registration_id: Any, event: Json, attended: bool, equality: Json | None
+) -> Json:
+    """``attendee_recorded``: one person came (registered or walked in) or, after all, did
+    not; for reach, with the Census groups and decile their equality answers put them
+    in, never the answers, a name or contact."""
+    return {
+        "registration_id": str(registration_id),
+        "engagement_event_id": str(event["id"]),
+        "place": event.get("place"),
+        "consultation_ids": str_ids(event.get("consultation_ids")),
+        "attended": attended,
+        "heard_at": _iso(event["starts_at"]),
+        "equality": population.coarse_groups(equality),
+    }
+
+
+def registration_erased(registration_id: Any, event_id: Any) -> Json:
+    """``registration_erased``: an erasure request took this registration's details."""
+    return {"registration_id": str(registration_id), "engagement_event_id": str(event_id)}
 
 
 def attendance_recorded(event: Json, counts: Json) -> Json:

@@ -590,11 +590,25 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
                 )
             rows = {str(r["id"]): r for r in store.event_registrations(conn, eid)}
             domain.check_attendance(clean, rows)
-            store.mark_attended(conn, [str(i) for i in clean["attended"]], True)
-            store.mark_attended(conn, [str(i) for i in clean["absent"]], False)
+            came = [str(i) for i in clean["attended"]]
+            absent = [str(i) for i in clean["absent"]]
+            store.mark_attended(conn, came, True)
+            store.mark_attended(conn, absent, False)
+            answers = store.equality_of(conn, came)
+            marked = [(rid, True, answers.get(rid)) for rid in came]
+            marked += [(rid, False, None) for rid in absent]
             for walk_in in clean["walk_ins"]:
                 equality, _ = validate_equality(walk_in.get("equality"))
-                store.insert_registration(conn, domain.walk_in(eid, walk_in["places"], equality))
+                row = domain.walk_in(eid, walk_in["places"], equality)
+                store.insert_registration(conn, row)
+                marked.append((row["id"], True, row["equality"]))
+            for rid, attended, equality in marked:
+                record_event(
+                    conn,
+                    SOURCE,
+                    "attendee_recorded",
+                    domain.attendee_recorded(rid, event, attended, equality),
+                )
             store.mark_attendance_recorded(conn, eid, now)
             totals = store.reach_totals(conn, [eid])
             record_event(
@@ -772,7 +786,15 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
                 row = store.get_registration(conn, rid, lock=True)
                 if row["status"] in domain.ACTIVE and not row["walk_in"] and now < event["ends_at"]:
                     keys += self._cancel(conn, row, event, now)
-                erased += store.anonymise(conn, [rid], now, "erased_at")
+                gone = store.anonymise(conn, [rid], now, "erased_at")
+                for erased_id in gone:
+                    record_event(
+                        conn,
+                        SOURCE,
+                        "registration_erased",
+                        domain.registration_erased(erased_id, event["id"]),
+                    )
+                erased += gone
                 store.forget_mail(conn, domain.mail_key_prefixes([rid]))
         if erased:
             log.info("erased the personal details of %d registration(s)", len(erased))

@@ -375,6 +375,18 @@ def save_adjustment(conn: Connection, adjustment: Json, actor: Json, now: dateti
 # -- attendance -------------------------------------------------------------------------------
 
 
+def equality_of(conn: Connection, registration_ids: Sequence[str]) -> dict[str, Json]:
+    """Registrations' equality answers, by registration id (those who gave some)."""
+    if not registration_ids:
+        return {}
+    rows = conn.execute(
+        "SELECT registration_id, answers FROM registration_equality"
+        " WHERE registration_id = ANY(%s::uuid[])",
+        ([str(i) for i in registration_ids],),
+    ).fetchall()
+    return {str(r["registration_id"]): r["answers"] for r in rows}
+
+
 def mark_attended(conn: Connection, registration_ids: Sequence[str], attended: bool) -> None:
     if registration_ids:
         conn.execute(

@@ -432,6 +432,10 @@ def test_outbox_events_have_exactly_the_contract_fields() -> None:
         "attendance_recorded": domain.attendance_recorded(ev, counts),
         "point_heard": domain.point_heard(point, ev),
         "point_withdrawn": domain.point_withdrawn(point),
+        "attendee_recorded": domain.attendee_recorded(
+            "r1", ev, True, {"age_band": "16-24", "postcode_district": "LS6", "imd_decile": 2}
+        ),
+        "registration_erased": domain.registration_erased("r1", ev["id"]),
         "quote_published": domain.quote_published({**point, "quote": "Buses!"}, ev),
     }
     assert set(payloads) == set(contract.EVENT_FIELDS)

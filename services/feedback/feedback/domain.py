@@ -26,7 +26,7 @@ from marshmallow import ValidationError
 
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import feedback as contract
-from engage_contracts import suggestions
+from engage_contracts import population, suggestions
 from engage_contracts.base import flatten_errors
 from engage_contracts.ics import Ics
 from engage_contracts.reference import consent_record
@@ -461,6 +461,8 @@ def received(item: Json) -> Json:
         "consultation_id": str_or_none(item.get("consultation_id")),
         "received_at": _iso(item["received_at"]),
         "urgent": item["urgent"],
+        # for reach: the Census groups and IMD decile only, never the answers themselves
+        "equality": population.coarse_groups(item.get("equality")),
     }
 
 

@@ -25,8 +25,8 @@ from marshmallow import ValidationError
 from engage_common.disclosure import DEFAULT_THRESHOLD, hidden, suppress
 from engage_common.errors import Conflict, ValidationFailed
 from engage_contracts import feedback as feedback_rules
+from engage_contracts import population, suggestions
 from engage_contracts import questionnaire as qn
-from engage_contracts import suggestions
 from engage_contracts import surveys as contract
 from engage_contracts.base import flatten_errors
 from engage_contracts.feedback import THEME_SLUG
@@ -494,7 +494,9 @@ def rejection_reasons(errors: dict[str, list[str]]) -> list[str]:
 
 
 def response_submitted(response: dict[str, Any], response_id: int) -> dict[str, Any]:
-    """What ``response_submitted`` says: where and how it came, never what it says."""
+    """What ``response_submitted`` says: where and how it came, and the Census groups
+    (and deprivation decile) its equality answers put it in for reach; never what it
+    says, never an answer's words or the postcode district."""
     return {
         "consultation_id": response["consultation_id"],
         "response_id": response_id,
@@ -502,6 +504,7 @@ def response_submitted(response: dict[str, Any], response_id: int) -> dict[str, 
         "place": response["place"],
         "channel": response["channel"],
         "submitted_at": response["submitted_at"].isoformat(),
+        "equality": population.coarse_groups(response.get("equality")),
     }
 
 

@@ -675,7 +675,10 @@ def test_response_events_say_nothing_about_the_person() -> None:
         "place": "calderdale",
         "channel": "paper",
         "submitted_at": NOW.isoformat(),
+        "equality": {"age_band": "25-34"},
     }
+    with_groups = {**response, "equality": {"age_band": "16-24", "postcode_district": "LS6"}}
+    assert domain.response_submitted(with_groups, 42)["equality"] == {"age_band": "16-24"}
     deleted = {"id": 42, "consultation_id": CID, "place": None, "answers": {"why": "me"}}
     assert domain.response_deleted(deleted) == {
         "response_id": 42,

@@ -391,6 +391,7 @@ def test_submission_is_stored_exactly_once_with_an_event(
         "place",
         "channel",
         "submitted_at",
+        "equality",
         "event_id",
         "event_type",
         "occurred_at",
