@@ -32,11 +32,18 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
 
 
 class Pool:
-    """A small LIFO connection pool; safe for threads and greenthreads alike."""
+    """A small LIFO connection pool; safe for threads and greenthreads alike.
 
-    def __init__(self, url: str, size: int = 10) -> None:
+    At most ``size`` connections are open at once, and at most ``max_idle`` stay
+    open between uses: PostgreSQL allows 100 clients by default, shared by every
+    process of every service (and, in the tests, by several suites at once).
+    """
+
+    def __init__(self, url: str, size: int = 10, max_idle: int = 2) -> None:
         self.url = url
         self.size = size
+        self.max_idle = max_idle
+        self._closed = False
         self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
         self._slots = queue.Queue[None]()
         for _ in range(size):
@@ -62,10 +69,15 @@ class Pool:
             raise
         finally:
             if conn is not None and not conn.closed:
-                self._idle.put(conn)
+                if self._closed or self._idle.qsize() >= self.max_idle:
+                    conn.close()
+                else:
+                    self._idle.put(conn)
             self._slots.put(None)
 
     def close(self) -> None:
+        """Close the idle connections; those in use close when they come back."""
+        self._closed = True
         while True:
             try:
                 self._idle.get_nowait().close()
@@ -107,10 +119,18 @@ class Database(DependencyProvider):
     """nameko dependency: the service's connection pool, from ``DATABASE_URL``."""
 
     def setup(self) -> None:
-        self.pool = Pool(self.container.config["DATABASE_URL"], size=20)
+        config = self.container.config
+        self.pool = Pool(
+            config["DATABASE_URL"],
+            size=int(config.get("DB_POOL_SIZE", 12)),
+            max_idle=int(config.get("DB_POOL_IDLE", 2)),
+        )
 
     def get_dependency(self, worker_ctx: object) -> Pool:
         return self.pool
+
+    def stop(self) -> None:
+        self.pool.close()
 
     def kill(self) -> None:
         self.pool.close()
