@@ -7,6 +7,7 @@ digest when the outcome moves, and no filtered view shows a count below the thre
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -279,6 +280,19 @@ def test_you_said_we_did_across_channels_adds_up_and_tells_who_asked(
     )
     assert [h["status"] for h in history["history"]][-1] == "in-progress"
 
+    # The digest's stop link: opening it only asks; confirming (here one-click, as a mail
+    # program does) stops every follow of that address and deletes the address.
+    digest = mailbox.to("follower@example.org")[-1]
+    link = re.search(r"/outcomes/stop/[\w-]+", str(digest["List-Unsubscribe"])).group(0)
+    assert "Stop emails" in page_text(suite, link)
+    assert following(suite, "follower@example.org") > 0
+    stopped = requests.post(
+        f"{suite.base_url}{link}", data={"List-Unsubscribe": "One-Click"}, timeout=20
+    )
+    assert stopped.status_code == 200 and "We will not email you again" in stopped.text
+    assert following(suite, "follower@example.org") == 0
+    assert requests.get(f"{suite.base_url}/outcomes/stop/short", timeout=20).status_code == 404
+
     # Rebuilt from the services' published events, the read model is the same.
     rebuilt = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "rebuild-read-models"],
@@ -290,6 +304,18 @@ def test_you_said_we_did_across_channels_adds_up_and_tells_who_asked(
     )
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "differs" not in rebuilt.stdout and "answer_contributions" in rebuilt.stdout
+
+
+def following(suite: Suite, email: str) -> int:
+    """Follows of ``email`` still active (their address kept), counted in the outcomes
+    service's database."""
+    with connect(suite.env("outcomes")["DATABASE_URL"]) as conn:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM followers f JOIN follower_contacts c "
+            "ON c.follower_id = f.id WHERE lower(c.email) = lower(%s) AND f.stopped_at IS NULL",
+            (email,),
+        ).fetchone()
+    return int(row["n"])
 
 
 def page_text(suite: Suite, path: str) -> str:

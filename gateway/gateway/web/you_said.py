@@ -7,16 +7,19 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import render_template, request
+from flask import render_template, request, url_for
 
 from engage_common.errors import NotFound
 from engage_contracts.outcomes import STATUS_WORDS
 from engage_contracts.reference import places, priorities
 from gateway.context import engage
 from gateway.readmodels import you_said
-from gateway.security import READ, rate_limited
-from gateway.web import bp, page
-from gateway.web.schemas import YouSaidFilters
+from gateway.security import READ, WRITE, rate_limited
+from gateway.web import _check_csrf, _csrf_token, bp, page
+from gateway.web.schemas import CsrfForm, YouSaidFilters
+
+# Tokens the outcomes service issues are 43 characters; anything far off is no link.
+STOP_TOKEN_LENGTH = range(16, 129)
 
 
 def _chosen() -> dict[str, str]:
@@ -81,3 +84,34 @@ def consideration_page(consultation_id: UUID) -> Any:
     return render_template(
         "consideration.html", found=found, title=title["title"] if title else None
     )
+
+
+@bp.route("/outcomes/stop/<token>", methods=["GET"])
+@rate_limited(READ, html=True)
+@page("Stop hearing about what happens to what you said: asks to confirm", errors=(404,))
+def stop_following_page(token: str) -> Any:
+    """A GET only asks: mail scanners open links, and must not stop anyone's updates."""
+    if len(token) not in STOP_TOKEN_LENGTH:
+        raise NotFound("There is no such link.")
+    return render_template(
+        "stop_following.html",
+        stopped=False,
+        csrf_token=_csrf_token(),
+        action=url_for("web.stop_following", token=token),
+    )
+
+
+@bp.route("/outcomes/stop/<token>", methods=["POST"])
+@rate_limited(WRITE, html=True)
+@page(
+    "Stop hearing about what happens to what you said (also one-click, RFC 8058)",
+    form=CsrfForm,
+    errors=(400, 404, 503),
+)
+def stop_following(token: str) -> Any:
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        _check_csrf()
+    if len(token) not in STOP_TOKEN_LENGTH:
+        raise NotFound("There is no such link.")
+    engage().services.outcomes("stop_following", token)
+    return render_template("stop_following.html", stopped=True)
