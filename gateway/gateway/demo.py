@@ -18,10 +18,11 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common.db import Pool
 from engage_common.messaging import DurablePublisher
+from engage_contracts import population
 from engage_contracts.ics import ics
 from engage_contracts.reference import current_consent, places
 from engage_contracts.shared import localised
-from gateway.application import feedback
+from gateway.application import feedback, reach
 from gateway.application.responses import queue_response
 from gateway.application.staff import DEMO_TOKEN_LABEL, reissue_labelled
 from gateway.config import Settings
@@ -262,7 +263,31 @@ def _districts() -> list[str]:
     return [*found[:5], "M1"] if found else ["M1"]
 
 
+def _full_postcodes() -> list[str]:
+    """Full postcodes in the shipped ILLUSTRATIVE lookup of this ICS (none for another)."""
+    path = population.SHIPPED / f"{ics().code}-deprivation.csv"
+    if not path.exists():
+        return []
+    return [row["postcode"] for row in population.read_deprivation(path.read_text()).rows]
+
+
+def load_reference_files(pool: Pool) -> list[str]:
+    """The shipped ILLUSTRATIVE population profiles and IMD lookup of this ICS (made-up
+    numbers, not ONS figures), so the reach view has something to compare with."""
+    loaded = []
+    for kind, loader in (
+        ("population", reach.load_population),
+        ("deprivation", reach.load_deprivation),
+    ):
+        path = population.SHIPPED / f"{ics().code}-{kind}.csv"
+        if path.exists():
+            loaded.append(f"{kind}: {loader(pool, path.read_text())['source']}")
+    return loaded
+
+
 def _sample_equality(rng: random.Random) -> dict[str, str]:
+    # Some residents give their full postcode: the gateway keeps its district and decile.
+    postcodes = _districts() + _full_postcodes()
     return {
         "age_band": rng.choice(["16-24", "25-34", "25-34", "35-44", "prefer-not-to-say"]),
         "ethnicity": rng.choice(
@@ -275,7 +300,9 @@ def _sample_equality(rng: random.Random) -> dict[str, str]:
                 "prefer-not-to-say",
             ]
         ),
-        "postcode_district": rng.choice(_districts()),
+        "postcode_district": rng.choice(postcodes),
+        "sex": rng.choice(["female", "female", "male", "prefer-not-to-say"]),
+        "disability": rng.choice(["no", "no", "yes-a-little", "yes-a-lot"]),
         "unpaid_carer": rng.choice(["no", "no", "yes-up-to-9", "yes-20-34", "prefer-not-to-say"]),
         "conditions": rng.choice([["none"], ["mental-health"], ["autism", "mental-health"]]),
     }
@@ -381,6 +408,8 @@ def load_event(settings: Settings, rpc: Any, admin: dict[str, Any]) -> str | Non
 def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
     config = {"AMQP_URI": settings.amqp_uri}
     made: dict[str, Any] = {}
+    pool = Pool(settings.database_url, size=1)
+    made["reference_files"] = load_reference_files(pool)
     with ClusterRpcProxy(config, timeout=30) as rpc:
         surveys = rpc.surveys
         now = datetime.now(UTC)
@@ -406,11 +435,14 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
             publisher = DurablePublisher(settings.amqp_uri)
             rng = random.Random(2024)
             for _ in range(responses):
-                sub = {
-                    "answers": _sample_answers(rng),
-                    "equality": _sample_equality(rng),
-                    "consent": {"given": True, "version": c["consent"]["version"]},
-                }
+                sub = reach.locate_submission(
+                    pool,
+                    {
+                        "answers": _sample_answers(rng),
+                        "equality": _sample_equality(rng),
+                        "consent": {"given": True, "version": c["consent"]["version"]},
+                    },
+                )
                 cleaned = surveys.validate_submission(c["id"], sub)
                 queue_response(settings.secret_key, publisher, c["id"], cleaned, None, "online")
             deadline = time.monotonic() + 60
@@ -421,7 +453,6 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
             surveys.close_consultation(c["id"])
             surveys.publish_outcome(c["id"], STARTING_WELL_OUTCOME)
             made["starting_well"] = c["id"]
-    pool = Pool(settings.database_url, size=1)
     with pool.connection() as conn:
         admin = store.staff_by_email(conn, ADMIN_EMAIL) or store.create_staff(
             conn, ADMIN_EMAIL, "Demo Admin", "admin"
@@ -444,6 +475,8 @@ def main() -> None:
     for key in ("ageing_well", "starting_well"):
         if key in made:
             print(f"[engage] demo consultation loaded: {key} ({made[key]})")
+    for loaded in made["reference_files"]:
+        print(f"[engage] ILLUSTRATIVE reference data loaded (not ONS figures), {loaded}")
     print(f"[engage] demo feedback queued: {made['feedback']} items (stored once)")
     if "event" in made:
         print(f"[engage] demo engagement event loaded ({made['event']})")
