@@ -265,7 +265,11 @@ DERIVED_EQUALITY_FIELDS = (IMD_DECILE,)
 def equality_questions(version: str = EQUALITY_VERSION) -> list[dict[str, Any]]:
     """The questions of ``version``, with the postcode hint from the configuration."""
     examples = " or ".join(ics().postcode_examples) or "LS6"
-    hint = f"For example, {examples}. We use this only to see which places we heard from."
+    hint = (
+        f"For example, {examples}. We use this only to see which places we heard from. You "
+        "may give your whole postcode: we keep only its first half and how deprived the "
+        "area is, never the whole postcode."
+    )
     return [
         {**q, "hint": hint} if q["id"] == "postcode_district" else q for q in EQUALITY_SETS[version]
     ]
