@@ -16,6 +16,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from engage_contracts.base import Among, BaseSchema, messages
+from engage_contracts.ics import ics
 from engage_contracts.reference import OUTSIDE_AREA, consent_wordings, places, priorities
 
 
@@ -105,10 +106,14 @@ def check_channel(channel: str, entered_by: dict[str, Any] | None) -> dict[str, 
     return {}
 
 
-# Languages staff may give text in. English is always there: every other language falls
-# back to it, never to a blank.
+# English is always there: every other language falls back to it, never to a blank.
 DEFAULT_LANGUAGE = "en"
-LANGUAGES = ("en",)
+
+
+def languages() -> tuple[str, ...]:
+    """Languages staff may give text in: every one the ICS configures, reviewed or not
+    (text can be ready before residents are offered the language)."""
+    return tuple(lang.code for lang in ics().languages)
 
 
 class LocalisedText(fields.Field):
@@ -135,8 +140,8 @@ class LocalisedText(fields.Field):
             raise ValidationError('must be text, or text by language code like {"en": "..."}')
         errors: dict[str, list[str]] = {}
         for language, text in value.items():
-            if language not in LANGUAGES:
-                errors[str(language)] = ["is not a language we offer: " + ", ".join(LANGUAGES)]
+            if language not in languages():
+                errors[str(language)] = ["is not a language we offer: " + ", ".join(languages())]
             elif not isinstance(text, str):
                 errors[language] = ["must be text"]
             elif problem := self._length_problem(text):
