@@ -34,8 +34,12 @@ ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 
 
 def k8s_documents() -> list[dict[str, Any]]:
+    """The base's manifests and the example Secret (the overlay only patches them)."""
     docs = []
-    for path in sorted((ROOT / "deploy/k8s").glob("*.yaml")):
+    paths = [*(ROOT / "deploy/k8s/base").glob("*.yaml"), ROOT / "deploy/k8s/secret.example.yaml"]
+    for path in sorted(paths):
+        if path.name == "kustomization.yaml":
+            continue
         docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return docs
 
@@ -90,11 +94,27 @@ def compose_command(name: str) -> str:
 
 
 def k8s_commands(name: str) -> str:
+    """The migration Job's command for ``name``'s database, then the Deployment's."""
+    job = k8s("Job", "engage-migrate")["spec"]["template"]["spec"]
+    database = "gateway" if name == "projections" else name
+    migrate = next(
+        c for c in job.get("initContainers", []) + job["containers"] if c["name"] == database
+    )
     spec = pod_spec(name)
     return " ".join(
         " ".join(c.get("command", []) + c.get("args", []))
-        for c in spec.get("initContainers", []) + spec["containers"]
+        for c in [migrate, *spec.get("initContainers", []), *spec["containers"]]
     )
+
+
+def process_env(name: str) -> set[str]:
+    """What the code run by ``name`` reads besides its nameko config: the ICS
+    (engage_contracts.ics), the probe's timeout (engage_common.healthcheck) for the nameko
+    processes, and the outcomes service's digest interval (outcomes/service.py)."""
+    if name == "gateway":
+        return set(EVERY_PROCESS)
+    extra = {"OUTCOMES_DIGEST_INTERVAL"} if name == "outcomes" else set()
+    return EVERY_PROCESS | {"HEALTHCHECK_TIMEOUT"} | extra
 
 
 # What every process reads besides its own settings: the ICS it serves (engage_contracts.ics).
@@ -118,7 +138,7 @@ def test_every_service_directory_is_deployed() -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_env_matches_its_nameko_config(service: str) -> None:
-    wanted = set(config_env(service)) | EVERY_PROCESS
+    wanted = set(config_env(service)) | process_env(service)
     assert wanted >= {"AMQP_URI", "DATABASE_URL"}
     assert set(COMPOSE["services"][service]["environment"]) == wanted
     for container in pod_spec(service).get("initContainers", []) + pod_spec(service)["containers"]:
@@ -190,7 +210,7 @@ def test_gateway_port_agrees_everywhere() -> None:
     port = gunicorn_port(compose_command("gateway"))
     assert gunicorn_port(k8s_commands("gateway")) == port
     assert [str(p).rsplit(":", 1)[1] for p in gateway["ports"]] == [str(port)]
-    assert f":{port}/healthz" in " ".join(gateway["healthcheck"]["test"])
+    assert f":{port}/readyz" in " ".join(gateway["healthcheck"]["test"])
     assert f"EXPOSE {port}" in DOCKERFILE
     container = main_container("gateway")
     assert [p["containerPort"] for p in container["ports"]] == [port]
@@ -215,8 +235,9 @@ def test_every_compose_service_has_a_healthcheck() -> None:
             "engage_common.healthcheck",
             service,
         ]
-        probe = main_container(service)["readinessProbe"]["exec"]["command"]
-        assert probe == ["python", "-m", "engage_common.healthcheck", service]
+        for probe in ("readinessProbe", "livenessProbe"):
+            command = main_container(service)[probe]["exec"]["command"]
+            assert command == ["python", "-m", "engage_common.healthcheck", service]
 
 
 def all_images() -> Iterator[tuple[str, str]]:
@@ -245,7 +266,9 @@ def test_dockerfile_matches_the_python_and_requirements() -> None:
     assert base and base.groups() == ("3", "11")
     requires = re.search(r'requires-python\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text())
     assert requires and ">=3.11" in requires.group(1)
-    install = re.search(r"^RUN pip install ((?:\\\n|[^\n])+)", DOCKERFILE, re.M)
+    install = re.search(
+        r"^RUN pip install --no-build-isolation ((?:\\\n|[^\n])+)", DOCKERFILE, re.M
+    )
     assert install, "the Dockerfile installs Engage's packages with pip"
     words = install.group(1).replace("\\\n", " ").split()
     assert words[-2:] == ["-c", "/app/constraints.txt"]
@@ -299,7 +322,7 @@ def test_projections_migrate_the_gateway_database_then_run() -> None:
     """The gateway's read-model service: its own process, the gateway's database."""
     wanted = set(config_env("projections"))
     assert wanted == {"AMQP_URI", "DATABASE_URL"}
-    wanted |= EVERY_PROCESS
+    wanted |= process_env("projections")
     compose = COMPOSE["services"]["projections"]
     assert set(compose["environment"]) == wanted
     assert database_of(compose["environment"]["DATABASE_URL"]) == "engage_gateway"
@@ -321,6 +344,7 @@ def test_projections_migrate_the_gateway_database_then_run() -> None:
     check = ["python", "-m", "engage_common.healthcheck", "gateway_projections"]
     assert compose["healthcheck"]["test"] == ["CMD", *check]
     assert main_container("projections")["readinessProbe"]["exec"]["command"] == check
+    assert main_container("projections")["livenessProbe"]["exec"]["command"] == check
     source = (ROOT / "gateway/gateway/readmodels/projections.py").read_text()
     assert 'name = "gateway_projections"' in source
 
