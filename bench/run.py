@@ -81,7 +81,7 @@ FULL = {
     "backlog": 2000,
     "fresh_rate": 200,
     "fresh_seconds": 20.0,
-    "sizes": [10_000, 100_000],
+    "sizes": [10_000, 100_000, 1_000_000],
     "read_repeats": 20,
     "read_budget": 25.0,  # seconds per route and size, at least 3 timed reads
 }
@@ -930,7 +930,10 @@ def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[
 
 def markdown(res: Results) -> str:
     lines = [
-        f"Run {res.meta['started']} on {res.meta['machine']}: `{res.meta['command']}`",
+        f"Run {res.meta['started']} on {res.meta['machine']}: `{res.meta['command']}`"
+        f" ({res.meta['seconds']} s; gunicorn workers: {res.meta['workers']}; load average"
+        f" {res.meta['load_average_at_start'][0]:.1f} at start,"
+        f" {res.meta['load_average_at_end'][0]:.1f} at end)",
         "",
         "| section | figure | value | p50 ms | p99 ms | ceiling | ratio | target |",
         "|---|---|---:|---:|---:|---|---:|---:|",
@@ -1010,6 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": " ".join([".venv/bin/python", "bench/run.py", *(argv or sys.argv[1:])]),
             "params": p,
             "workers": args.workers,
+            "load_average_at_start": os.getloadavg(),
         }
     )
     bench = Bench(secrets.token_hex(3))
@@ -1089,6 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
         with step("stopping and cleaning up"):
             bench.cleanup()
     res.meta["seconds"] = round(time.perf_counter() - began, 1)
+    res.meta["load_average_at_end"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(
         json.dumps(
