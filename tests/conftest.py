@@ -247,7 +247,12 @@ def suite(make_vhost, make_database, mailbox: Mailbox) -> Iterator[Suite]:
     s = start_suite(
         make_vhost,
         make_database,
-        overrides={"feedback": mail, "outcomes": {**mail, "OUTCOMES_DIGEST_INTERVAL": "1"}},
+        overrides={
+            "feedback": mail,
+            "outcomes": {**mail, "OUTCOMES_DIGEST_INTERVAL": "1"},
+            # A demo offers every shipped language, reviewed or not (the pages' tests).
+            "gateway": {"ENGAGE_DEMO": "1"},
+        },
     )
     try:
         yield s

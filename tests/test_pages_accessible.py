@@ -207,8 +207,9 @@ def requests_get(suite: Suite, path: str) -> int:
 
 
 def languages() -> list[str]:
-    """The languages residents are offered, English first."""
-    return [lang.code for lang in ics().offered_languages()]
+    """Every shipped language, English first: the session suite's gateway runs as a demo
+    (ENGAGE_DEMO=1), which offers the ones still to be reviewed."""
+    return [lang.code for lang in ics().offered_languages(include_unreviewed=True)]
 
 
 @pytest.fixture(scope="module")
@@ -344,7 +345,7 @@ def _visits(base: str, w: dict[str, Any]) -> list[tuple[str, Any]]:
     return [
         ("home", go("/")),
         ("you said, we did", go("/you-said-we-did")),
-        ("you said, we did: themes", go("/you-said-we-did/themes")),
+        ("you said, we did by theme", go("/you-said-we-did/themes")),
         ("outcome", go(f"/you-said-we-did/outcomes/{w['outcome']}")),
         ("consideration", go(f"/consultations/{cid}/consideration")),
         ("consultation", go(f"/consultations/{cid}")),

@@ -80,6 +80,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         staff,
     )
     from gateway.web import bp as web
+    from gateway.web.languages import init_languages
+
+    init_languages(app)
 
     for blueprint in (
         public.blp,

@@ -30,6 +30,9 @@ class Settings:
     trust_proxy: bool = False
     # Days a staff API token works for (the most an admin may give one).
     token_ttl_days: int = 90
+    # A demo (ENGAGE_DEMO=1, set by ./engage up) also offers languages whose translation
+    # is still to be reviewed, with a banner saying so.
+    demo: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -47,6 +50,7 @@ class Settings:
             ),
             trust_proxy=_flag(env.get("TRUST_PROXY")),
             token_ttl_days=int(env.get("TOKEN_TTL_DAYS", cls.token_ttl_days)),
+            demo=_flag(env.get("ENGAGE_DEMO")),
         )
 
     @property

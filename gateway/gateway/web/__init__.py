@@ -19,9 +19,11 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from flask import Response, redirect, render_template, request, session, url_for
+from flask_babel import format_date, format_number, format_time, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from engage_common.disclosure import describe
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
@@ -99,44 +101,67 @@ CSRF_SESSION_KEY = "csrf"
 LAST_RECEIPT_KEY = "receipt"
 
 
+def _moment(value: datetime | str) -> datetime:
+    return (
+        value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    ).astimezone(LONDON)
+
+
+def _english() -> bool:
+    return get_locale() is None or get_locale().language == DEFAULT_LANGUAGE
+
+
 @bp.app_template_filter("when")
 def when(value: str | None) -> str:
-    """An ISO 8601 timestamp as UK local time, e.g. '31 March 2026 at 5:00pm'."""
+    """An ISO 8601 timestamp as UK local time, e.g. '31 March 2026 at 5:00pm' (in the
+    reader's language's own way for other languages)."""
     if not value:
         return ""
     try:
-        moment = datetime.fromisoformat(str(value)).astimezone(LONDON)
+        moment = _moment(value)
     except ValueError:
         return str(value)
+    if not _english():
+        return f"{format_date(moment, 'long')}, {format_time(moment, 'HH:mm')}"
     hour = moment.strftime("%I").lstrip("0")
     return f"{moment.day} {moment:%B %Y} at {hour}:{moment:%M}{moment.strftime('%p').lower()}"
 
 
 @bp.app_template_filter("day")
 def day(value: datetime | str | None) -> str:
-    """A timestamp as a UK date, e.g. '31 March 2026'."""
+    """A timestamp as a UK date, e.g. '31 March 2026' (in the reader's language)."""
     if not value:
         return ""
     try:
-        moment = (
-            value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        ).astimezone(LONDON)
+        moment = _moment(value)
     except ValueError:
         return str(value)
+    if not _english():
+        return format_date(moment, "long")
     return f"{moment.day} {moment:%B %Y}"
 
 
 @bp.app_template_filter("t")
 def text_for_reader(value: Any) -> str:
     """Text kept by language (``{"en": ...}``) in the reader's language, English when it
-    has no translation. Only English is offered yet."""
-    return localised(value, DEFAULT_LANGUAGE)
+    has no translation."""
+    from gateway.web.languages import chosen
+
+    return localised(value, chosen().code)
+
+
+@bp.app_template_filter("number")
+def number(value: int | float | None) -> str:
+    """A number written the reader's way (1,234 in English, 1 234 in Polish)."""
+    return "" if value is None else format_number(value)
 
 
 @bp.app_template_filter("people")
 def people(count: int | None) -> str:
     """A count of people as shown: "fewer than 5" when the small-number rule hides it."""
-    return describe(count, ics().small_number_threshold)
+    if count is None:
+        return _("fewer than %(threshold)s", threshold=format_number(ics().small_number_threshold))
+    return format_number(count)
 
 
 @bp.app_template_filter("paragraphs")
@@ -173,8 +198,10 @@ def _check_csrf() -> None:
     sent = request.form.get(forms.CSRF_FIELD, "")
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
         raise ApiError(
-            "Your form could not be sent, because it had expired or did not come "
-            "from this website. Go back, reload the page and try again.",
+            _(
+                "Your form could not be sent, because it had expired or did not come "
+                "from this website. Go back, reload the page and try again."
+            ),
             status=400,
         )
 
@@ -205,13 +232,17 @@ def _notice(consultation: dict[str, Any]) -> str | None:
         try:
             opens = datetime.fromisoformat(consultation["opens_at"])
             if datetime.now(opens.tzinfo or LONDON) < opens:
-                return f"This consultation opens on {when(consultation['opens_at'])}."
+                return _(
+                    "This consultation opens on %(when)s.", when=when(consultation["opens_at"])
+                )
         except ValueError:
             pass
         closed = consultation.get("closes_at")
     if closed:
-        return f"This consultation closed on {when(closed)}. You can no longer answer it."
-    return "This consultation is not taking answers just now."
+        return _(
+            "This consultation closed on %(when)s. You can no longer answer it.", when=when(closed)
+        )
+    return _("This consultation is not taking answers just now.")
 
 
 def _render_consultation(
@@ -418,7 +449,7 @@ def readable_answers(
             continue
         value = answers[q["id"]]
         if isinstance(value, list):
-            sep = " then " if q.get("type") == "ranking" else ", "
+            sep = _(" then ") if q.get("type") == "ranking" else ", "
             text = sep.join(_label(q.get("options"), v) for v in value)
         elif q.get("type") == "likert":
             text = str(value).replace("-", " ").capitalize()
@@ -434,8 +465,10 @@ def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]], lis
         sent = ctx.services.surveys("get_my_response", code)
     except NotFound:
         raise ApiError(
-            "We do not hold a response with that receipt code. If you only just "
-            "sent it, wait a few seconds and reload this page.",
+            _(
+                "We do not hold a response with that receipt code. If you only just "
+                "sent it, wait a few seconds and reload this page."
+            ),
             status=404,
         ) from None
     try:
@@ -492,7 +525,10 @@ def delete_response(code: str) -> Any:
         engage().services.surveys("delete_my_response", code)
     except NotFound:
         raise ApiError(
-            "We do not hold a response with that receipt code. It may have been deleted already.",
+            _(
+                "We do not hold a response with that receipt code. "
+                "It may have been deleted already."
+            ),
             status=404,
         ) from None
     if (session.get(LAST_RECEIPT_KEY) or {}).get("code") == code:
@@ -501,29 +537,29 @@ def delete_response(code: str) -> Any:
 
 
 ERROR_TITLES = {
-    400: "Sorry, there is a problem with your request",
-    403: "You cannot see this page",
-    404: "Page not found",
-    405: "Sorry, there is a problem with your request",
-    409: "Sorry, you cannot do that just now",
-    413: "Your answers are too long to send",
-    422: "There is a problem with your answers",
-    429: "Too many requests",
-    503: "Sorry, the service is unavailable",
+    400: _l("Sorry, there is a problem with your request"),
+    403: _l("You cannot see this page"),
+    404: _l("Page not found"),
+    405: _l("Sorry, there is a problem with your request"),
+    409: _l("Sorry, you cannot do that just now"),
+    413: _l("Your answers are too long to send"),
+    422: _l("There is a problem with your answers"),
+    429: _l("Too many requests"),
+    503: _l("Sorry, the service is unavailable"),
 }
 
 
 def render_error(error: ApiError) -> Response:
     """A friendly page for an error on a resident-facing (non-API) path."""
     status = error.status if 400 <= error.status < 600 else 500
-    title = ERROR_TITLES.get(status, "Sorry, there is a problem with the service")
+    title = ERROR_TITLES.get(status, _l("Sorry, there is a problem with the service"))
     if status == 404:
-        message = (
+        message = _(
             "If you typed the web address, check it is correct. If you pasted it, "
             "check you copied the entire address."
         )
     elif status >= 500 and status != 503:
-        message = "Something went wrong on our side. Please try again later."
+        message = _("Something went wrong on our side. Please try again later.")
     else:
         message = error.message
     response = Response(
@@ -539,4 +575,5 @@ def render_error(error: ApiError) -> Response:
 # The feedback, events and "you said, we did" pages add their routes to this blueprint.
 from gateway.web import events as _events_pages  # noqa: E402, F401
 from gateway.web import feedback as _feedback_pages  # noqa: E402, F401
+from gateway.web import languages as _language_pages  # noqa: E402, F401
 from gateway.web import you_said as _you_said_pages  # noqa: E402, F401
