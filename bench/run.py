@@ -884,6 +884,50 @@ def seed_responses(suite: Any, cid: str, n: int) -> float:
     return time.perf_counter() - t
 
 
+FEEDBACK_COLUMNS = (
+    "id, submission_id, receipt_code, kind, about, text, redactor_version, language_check,"
+    " urgent, place, channel, status, themes, received_at, reply_by, suggested_themes"
+)
+
+
+def seed_feedback(suite: Any, start: int, n: int) -> float:
+    """``n`` feedback items by COPY into feedback's database, as its service stores them
+    (redacted text, themes, statuses; the shapes of ``bench_feedback_search.py``)."""
+    from engage_contracts.feedback import COMMON_THEMES, KINDS
+    from engage_contracts.reference import places
+
+    place_codes, themes = list(places()), [slug for slug, _, _ in COMMON_THEMES]
+    channels = ["online", "phone", "email", "letter", "event", "healthwatch", "partner"]
+    now = datetime.now(UTC)
+    t = time.perf_counter()
+    copy = f"COPY feedback_items ({FEEDBACK_COLUMNS}) FROM STDIN"
+    with connect(suite.databases["feedback"]) as conn, conn.cursor() as cur:
+        with cur.copy(copy) as cp:
+            for i in range(start, start + n):
+                cp.write_row(
+                    (
+                        uuid.uuid4(),
+                        uuid.uuid4(),
+                        f"BNCH-{i:08d}",
+                        KINDS[i % len(KINDS)],
+                        ("GP surgery", "Hospital", "Pharmacy")[i % 3],
+                        f"{SAYINGS[i % len(SAYINGS)]} ({i % 97})",
+                        "bench",
+                        "checked",
+                        i % 500 == 0,
+                        place_codes[i % len(place_codes)],
+                        channels[i % len(channels)],
+                        ("received", "triaged", "responded", "closed")[i % 4],
+                        themes[i % len(themes) : i % len(themes) + i % 3],
+                        now - timedelta(minutes=i % (730 * 24 * 60)),
+                        "none",
+                        json.dumps([]),
+                    )
+                )
+        conn.execute("ANALYZE feedback_items")
+    return time.perf_counter() - t
+
+
 def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[str, Any]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     routes = {
@@ -891,8 +935,9 @@ def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[
         "results, place filter": f"/api/v1/staff/consultations/{cid}/results?place=leeds",
         "feedback search": "/api/v1/staff/feedback?q=appointment",
         "you said, we did": "/api/v1/you-said-we-did",
+        "staff dashboard": "/api/v1/staff/dashboard",
     }
-    row: dict[str, Any] = {"responses": size}
+    row: dict[str, Any] = {"responses": size, "feedback items": size // 5}
     for name, path in routes.items():
         timings = []
         session_host = suite.base_url.split("//", 1)[1]
@@ -950,33 +995,38 @@ def markdown(res: Results) -> str:
             f"{'' if f.target is None else f.target} |"
         )
     if res.growth:
-        names = [k for k in res.growth[0] if k != "responses"]
+        names = read_names(res)
         lines += [
             "",
             "How read latency grows (p95 ms):",
             "",
-            "| responses | " + " | ".join(names) + " |",
-            "|---:|" + "---:|" * len(names),
+            "| responses | feedback items | " + " | ".join(names) + " |",
+            "|---:|---:|" + "---:|" * len(names),
         ]
         for row in res.growth:
             cells = " | ".join(f"{row[n]['p95_ms']:.1f}" for n in names)
-            lines.append(f"| {row['responses']:,} | {cells} |")
+            lines.append(f"| {row['responses']:,} | {row['feedback items']:,} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
+def read_names(res: Results) -> list[str]:
+    return [k for k in res.growth[0] if k not in ("responses", "feedback items")]
+
+
 def chart(res: Results, path: Path) -> None:
+    """p95 against responses stored, one line per route; sizes evenly spaced (each a
+    tenfold step), so flat stays flat and linear growth bends up."""
     import pygal
 
-    plot = pygal.XY(
-        title="Read latency (p95, ms) against responses stored",
-        x_title="responses stored",
+    plot = pygal.Line(
+        title="Read latency (p95, ms) as responses grow",
+        x_title="responses stored (feedback items: a fifth as many)",
         y_title="p95 ms",
-        logarithmic=False,
         dots_size=4,
     )
-    names = [k for k in res.growth[0] if k != "responses"] if res.growth else []
-    for name in names:
-        plot.add(name, [(row["responses"], row[name]["p95_ms"]) for row in res.growth])
+    plot.x_labels = [f"{row['responses']:,}" for row in res.growth]
+    for name in read_names(res) if res.growth else []:
+        plot.add(name, [row[name]["p95_ms"] for row in res.growth])
     path.write_bytes(plot.render())
 
 
@@ -1017,6 +1067,8 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     bench = Bench(secrets.token_hex(3))
+    # Stopped with SIGTERM (or Ctrl-C), it still removes what it made (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logs = ROOT / "var" / "bench-logs" / bench.run
     try:
         with step("starting the suite and the ceilings' processes"):
@@ -1084,6 +1136,16 @@ def main(argv: list[str] | None = None) -> int:
                         rate(size - have, seconds),
                         "rows/s",
                         ceiling="PostgreSQL COPY of response rows",
+                    )
+                )
+                # Feedback grows with responses, one item for five (200k at 1M).
+                took = seed_feedback(suite, have // 5, size // 5 - have // 5)
+                res.add(
+                    Figure(
+                        "4 seeding",
+                        f"COPY feedback items {have // 5:,} -> {size // 5:,}",
+                        rate(size // 5 - have // 5, took),
+                        "rows/s",
                     )
                 )
                 have = size
