@@ -376,7 +376,7 @@ def _post(
 def test_form_renders_every_question_accessibly(app: Flask, consultation: dict) -> None:
     client = app.test_client()
     html, page = _form_page(client, consultation["id"])
-    assert '<html lang="en">' in html and 'name="viewport"' in html
+    assert '<html lang="en" dir="ltr">' in html and 'name="viewport"' in html
     assert page.counts["h1"] == 1 and page.counts["main"] == 1
     assert "#main-content" in page.hrefs
     # every input a resident sees has a label
