@@ -85,20 +85,21 @@ FULL = {
     "read_repeats": 20,
     "read_budget": 25.0,  # seconds per route and size, at least 3 timed reads
 }
-SMOKE = {
+SMOKE = {  # every measurement, at sizes that only prove it runs (CI: tests/test_bench_smoke.py)
     **FULL,
-    "rpc_calls": 60,
-    "rpc_pipelined": 200,
-    "publish_one": 60,
-    "publish_batched": 500,
-    "pg_rows": 60,
-    "copy_rows": 1000,
-    "http_seconds": 0.8,
-    "warm_seconds": 0.2,
-    "backlog": 60,
-    "fresh_seconds": 0.8,
-    "sizes": [200, 1000],
-    "read_repeats": 3,
+    "rpc_calls": 30,
+    "rpc_pipelined": 100,
+    "publish_one": 30,
+    "publish_batched": 300,
+    "pg_rows": 30,
+    "copy_rows": 500,
+    "http_seconds": 0.4,
+    "warm_seconds": 0.1,
+    "backlog": 30,
+    "fresh_rate": 50,
+    "fresh_seconds": 0.4,
+    "sizes": [100, 500],
+    "read_repeats": 2,
 }
 
 CONSENT = {"given": True, "version": current_consent()["version"]}
