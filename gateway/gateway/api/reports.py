@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from flask import Response, render_template, stream_with_context
+from flask import Response, render_template
 from marshmallow import Schema, fields
 
 from engage_common.errors import NotFound
@@ -180,8 +180,9 @@ def _scope_target(scope: decisions.Scope) -> str:
 
 
 def _board_export(query: dict[str, Any], kind: str) -> Response:
-    """The board paper's data, streamed from one pooled connection (held until the last
-    row is sent; nothing else is kept)."""
+    """The board paper's data, streamed from one pooled connection (taken when the first
+    chunk is asked for, held until the last is sent or the download stops). The generator
+    needs no request context: what it uses is read here."""
     scope = scope_from(query)
     record(engage().db, current_staff().id, f"report.board_paper.{kind}", _scope_target(scope))
     db, now, threshold = engage().db, datetime.now(UTC), ics().small_number_threshold
@@ -197,7 +198,7 @@ def _board_export(query: dict[str, Any], kind: str) -> Response:
             else:
                 yield from xlsx_chunks(head["title"], tables, threshold)
 
-    return _download(stream_with_context(chunks()), BOARD_FORMATS[kind], f"board-paper.{kind}")
+    return _download(chunks(), BOARD_FORMATS[kind], f"board-paper.{kind}")
 
 
 @blp.route("/board-paper.html", methods=["GET"])

@@ -10,6 +10,8 @@ a request thread, and ``off_hub`` keeps it off eventlet's hub where there is one
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +32,13 @@ from gateway.readmodels import decisions
 from gateway.readmodels.queries import status_words
 from gateway.readmodels.you_said import CHANNEL_WORDS, consideration, outcome, theme_labels
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+# WeasyPrint (and fontTools, which it subsets fonts with) log from the native thread that
+# renders; under eventlet the handlers' locks are green, and taking one from a native
+# thread can hang the hub. Their messages (CSS for screens ignored on paper) stay theirs.
+for _name in ("weasyprint", "fontTools"):
+    logging.getLogger(_name).propagate = False
 PAPER_CSS = ("engage.css", "papers.css")
 STATE_ORDER = ("on-time", "late", "waiting", "overdue")
 
@@ -97,42 +105,27 @@ def timeliness_chart(states: dict[str, int]) -> charts.Chart:
     )
 
 
-def reach_charts(reach: list[dict[str, Any]] | None) -> list[charts.Chart]:
-    """For one place: each dimension's groups, share of contributions against share of the
-    population. For every place: each place's representativeness."""
-    if not reach:
-        return []
-    if len(reach) > 1:
-        return [
-            charts.bars(
-                "representativeness",
-                "Representativeness by place (lowest group's rate / highest's)",
-                [r["label"] for r in reach],
-                {"Representativeness": [_percent(r.get("representativeness")) for r in reach]},
-                label_heading="Place",
-                threshold=decisions.threshold(),
-                horizontal=True,
-                counts_people=False,
-            )
-        ]
+def reach_charts(reach: list[dict[str, Any]]) -> list[charts.Chart]:
+    """Each dimension's groups: share of contributions against share of the population."""
     found = []
-    for d in reach[0].get("dimensions") or []:
-        groups = d.get("groups") or []
-        found.append(
-            charts.bars(
-                f"reach-{d['dimension']}",
-                f"{d['label']}: share of contributions and of the population (%)",
-                [g["label"] for g in groups],
-                {
-                    "Contributions": [_percent(g.get("share")) for g in groups],
-                    "Population": [_percent(g.get("population_share")) for g in groups],
-                },
-                label_heading="Group",
-                threshold=decisions.threshold(),
-                horizontal=True,
-                counts_people=False,
+    for r in reach:
+        for d in r.get("dimensions") or []:
+            groups = d.get("groups") or []
+            found.append(
+                charts.bars(
+                    f"reach-{d['dimension']}",
+                    f"{d['label']}: share of contributions and of the population (%)",
+                    [g["label"] for g in groups],
+                    {
+                        "Contributions": [_percent(g.get("share")) for g in groups],
+                        "Population": [_percent(g.get("population_share")) for g in groups],
+                    },
+                    label_heading="Group",
+                    threshold=decisions.threshold(),
+                    horizontal=True,
+                    counts_people=False,
+                )
             )
-        )
     return found
 
 
@@ -507,7 +500,9 @@ def evidence_tables(pack: dict[str, Any]) -> Iterator[Table]:
         _history_rows(pack["outcomes"]),
     )
     if pack["reach"]:
-        yield Table("Reach", REACH_COLUMNS, _reach_rows([{"label": "", **pack["reach"]}]))
+        yield Table(
+            "Reach", REACH_COLUMNS, _reach_rows([{"label": "This consultation", **pack["reach"]}])
+        )
 
 
 def _theme_rows(themes: list[dict[str, Any]]) -> Iterator[list[Any]]:
@@ -561,7 +556,10 @@ def pdf(html: str) -> bytes:
     """The page as a tagged PDF (PDF/UA-1: structure tags, the title and language from the
     HTML). Only ``data:`` URIs are fetched (the charts): stylesheets are read from the
     package, so rendering never makes a request."""
-    return off_hub(_render_pdf, html)
+    started = time.monotonic()
+    document = off_hub(_render_pdf, html)
+    log.info("PDF of %d bytes rendered in %.2f s", len(document), time.monotonic() - started)
+    return document
 
 
 def _render_pdf(html: str) -> bytes:

@@ -12,7 +12,6 @@ rest are aggregates grouped in PostgreSQL.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -23,9 +22,10 @@ from psycopg import Connection
 from engage_common.disclosure import hidden, suppress
 from engage_contracts.ics import ics
 from engage_contracts.outcomes import STATUSES
-from engage_contracts.reference import place_label, places, priority_label
+from engage_contracts.reference import place_label, priority_label
 from engage_contracts.shared import localised
 from engage_contracts.timeliness import LONDON, days_past_due, time_to_outcome, uk_day
+from gateway.readmodels import reach
 from gateway.readmodels.queries import status_words
 from gateway.readmodels.you_said import CONTRIBUTIONS, _filters, theme_labels
 
@@ -336,35 +336,16 @@ def timeliness_counts(conn: Connection, scope: Scope, now: datetime) -> dict[str
 # -- reach against population (the reach read model) --------------------------------------------
 
 
-def _reach_module() -> Any | None:
-    """``gateway.readmodels.reach`` once it is installed; None before (the dashboard and
-    papers then say reach is not available yet)."""
-    try:
-        return importlib.import_module("gateway.readmodels.reach")
-    except ModuleNotFoundError:
-        return None
+def place_reach(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """Reach against population in the scope's place (every contribution, against the
+    ICS's population, when it names none) and period (``gateway.readmodels.reach``)."""
+    found = reach.place_reach(conn, scope.place, since=scope.start(), until=scope.end())
+    label = place_label(scope.place) if scope.place else "All places"
+    return [{"place": scope.place, "label": label, **found}]
 
 
-def place_reach(conn: Connection, scope: Scope) -> list[dict[str, Any]] | None:
-    """Reach against population for the scope's place (or each place in turn), in the
-    period; None when the reach read model is not available."""
-    reach = _reach_module()
-    if reach is None:
-        return None
-    codes = [scope.place] if scope.place else list(places())
-    return [
-        {
-            "place": code,
-            "label": place_label(code),
-            **reach.place_reach(conn, code, since=scope.start(), until=scope.end()),
-        }
-        for code in codes
-    ]
-
-
-def consultation_reach(conn: Connection, consultation_id: str) -> dict[str, Any] | None:
-    reach = _reach_module()
-    return None if reach is None else reach.consultation_reach(conn, consultation_id)
+def consultation_reach(conn: Connection, consultation_id: str) -> dict[str, Any]:
+    return reach.consultation_reach(conn, consultation_id)
 
 
 # -- the dashboard ----
