@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -269,6 +270,74 @@ def load_deprivation(csv_file: TextIO) -> None:
     postcodes are looked up when they answer; only the district and the decile are kept.
     A file with a bad line loads nothing (exit status 1)."""
     _load_reference("deprivation", csv_file)
+
+
+@cli.command("export-board-paper")
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(["xlsx", "csv", "json", "pdf"]),
+    default="xlsx",
+    help="what to write (default xlsx)",
+)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True)
+@click.option("--place", default=None, help="one of the ICS's places (default: all)")
+@click.option("--priority", default=None, help="one of the ICS's priorities (default: all)")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="from this UK day")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="to this UK day")
+def export_board_paper(
+    kind: str,
+    out: str,
+    place: str | None,
+    priority: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """Write the board paper for a period, place and priority to a file, showing progress
+    table by table (the same paper as GET /api/v1/staff/reports/board-paper.*; audited)."""
+    from engage_contracts.ics import ics
+    from engage_contracts.reference import places, priorities
+    from gateway.application import papers
+    from gateway.exports import csv_tables, json_tables, xlsx_chunks
+    from gateway.readmodels.decisions import Scope
+
+    if place and place not in places():
+        raise click.BadParameter(f"not one of {', '.join(places())}", param_hint="--place")
+    if priority and priority not in priorities():
+        raise click.BadParameter(f"not one of {', '.join(priorities())}", param_hint="--priority")
+    scope = Scope(place, priority, since.date() if since else None, until.date() if until else None)
+    now, threshold = datetime.now(UTC), ics().small_number_threshold
+    settings = _settings()
+    with _pool(settings) as db:
+        with db.connection() as conn, open(out, "wb") as target:
+            if kind == "pdf":
+                from gateway.app import create_app
+
+                with create_app(settings).app_context():
+                    click.echo("rendering the PDF", err=True)
+                    target.write(papers.pdf(papers.board_paper_html(conn, scope, now, True)))
+            else:
+                with click.progressbar(
+                    papers.board_tables(conn, scope, now),
+                    length=papers.BOARD_TABLES,
+                    label=f"writing {kind}",
+                    item_show_func=lambda t: t.name if t else None,
+                    file=sys.stderr,
+                ) as tables:
+                    chunks = {
+                        "csv": lambda: (c.encode() for c in csv_tables(tables, threshold)),
+                        "json": lambda: (
+                            c.encode()
+                            for c in json_tables(
+                                {"title": "Board paper", **scope.as_dict()}, tables
+                            )
+                        ),
+                        "xlsx": lambda: xlsx_chunks("Board paper", tables, threshold),
+                    }[kind]()
+                    for chunk in chunks:
+                        target.write(chunk)
+        staff.record(db, None, f"report.board_paper.{kind}", f"cli {scope.words()}")
+    click.echo(f"wrote {out}")
 
 
 def main() -> None:

@@ -303,6 +303,7 @@ def board_tables(conn: Connection, scope: decisions.Scope, now: datetime) -> Ite
     yield Table("Outcomes", OUTCOME_COLUMNS, _outcome_rows(conn, scope))
 
 
+BOARD_TABLES = 8  # how many tables board_tables yields (progress bars count them)
 CONSULTATION_COLUMNS = [
     "consultation",
     "places",
