@@ -550,3 +550,36 @@ def test_rabbitmq_unreachable_is_503_with_retry_after_and_nothing_half_stored(
         client.get(f"/api/v1/staff/consultations/{cid}", headers=officer).json["response_count"]
         == 0
     )
+
+
+def test_a_fresh_snapshot_checks_submissions_without_asking_surveys(
+    surveys: Any, client: FlaskClient, officer: dict[str, str], app: Any
+) -> None:
+    """Issue 15: each submission asked surveys for the consultation (an RPC behind the
+    storing of every response). While the snapshot the staff change left is fresh, the
+    gateway checks and queues on its own: with surveys stopped it is never called."""
+    cid = create_open(client, officer)["id"]
+    surveys.stop()
+    url = f"/api/v1/consultations/{cid}/responses"
+    sent = client.post(url, json={**YES, "answers": {"choice": "gp"}})
+    assert sent.status_code == 202, sent.get_json()
+    refused = client.post(url, json={**YES, "answers": {"choice": "not-an-option"}})
+    assert refused.status_code == 422
+    assert not app.extensions["engage"].services.is_down("surveys")
+
+
+def test_a_snapshot_is_stale_after_its_ttl_or_a_consultation_event(db: Pool) -> None:
+    from gateway.readmodels.projections import apply_consultation
+    from gateway.store import snapshots
+
+    cid = str(uuid.uuid4())
+    body = {"id": cid, "status": "open", "updated_at": _in_days(0)}
+    with db.connection() as conn:
+        snapshots.remember(conn, body, checked=True)
+    with db.connection() as conn:
+        assert snapshots.recall_fresh(conn, cid, 30) == body
+        assert snapshots.recall_fresh(conn, cid, 0) is None
+        event = {"consultation_id": cid, "title": "t", "status": "closed"}
+        apply_consultation(conn, {**event, "occurred_at": _in_days(0)})
+    with db.connection() as conn:
+        assert snapshots.recall_fresh(conn, cid, 30) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from gateway.application.responses import remember
 from gateway.application.staff import record
 from gateway.context import Engage
 
@@ -20,18 +21,21 @@ def create(ctx: Engage, actor: int, draft: dict[str, Any]) -> dict[str, Any]:
 
 def update(ctx: Engage, actor: int, consultation_id: str, changes: dict[str, Any]) -> Any:
     consultation = ctx.services.surveys("update_consultation", consultation_id, changes)
+    remember(ctx, consultation)
     record(ctx.db, actor, "consultation.update", consultation_id)
     return consultation
 
 
 def open_(ctx: Engage, actor: int, consultation_id: str) -> dict[str, Any]:
     consultation = ctx.services.surveys("open_consultation", consultation_id)
+    remember(ctx, consultation)
     record(ctx.db, actor, "consultation.open", consultation_id)
     return consultation
 
 
 def close(ctx: Engage, actor: int, consultation_id: str) -> dict[str, Any]:
     consultation = ctx.services.surveys("close_consultation", consultation_id)
+    remember(ctx, consultation)
     record(ctx.db, actor, "consultation.close", consultation_id)
     return consultation
 
@@ -40,6 +44,7 @@ def publish_outcome(
     ctx: Engage, actor: int, consultation_id: str, outcome: dict[str, Any]
 ) -> dict[str, Any]:
     consultation = ctx.services.surveys("publish_outcome", consultation_id, outcome)
+    remember(ctx, consultation)
     record(ctx.db, actor, "consultation.outcome", consultation_id)
     return consultation
 

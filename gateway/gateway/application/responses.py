@@ -7,10 +7,14 @@ idempotency key, so the same submission sent twice gets the same receipt and is
 stored once.
 
 The gateway checks the response with the surveys service's own pure rules against
-the consultation as surveys gives it, or, while surveys does not answer, against its
-last snapshot, and queues it all the same; surveys checks it again when it stores
-it, and a response that no longer fits is kept as rejected, which its receipt page
-then says.
+its snapshot of the consultation while that is fresh (``SNAPSHOT_TTL``, and no
+consultation event since: ``snapshots.recall_fresh``; staff changes made through the
+gateway rewrite it at once), else against the consultation as surveys gives it, or,
+while surveys does not answer, against its last snapshot, and queues it all the same;
+whether it is open now is worked out again from the snapshot's dates each time.
+surveys checks it again when it stores it, and a response that no longer fits (a
+consultation changed outside the gateway less than ``SNAPSHOT_TTL`` ago) is kept as
+rejected, which its receipt page then says.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from gateway.store import snapshots
 
 log = logging.getLogger(__name__)
 
+# Seconds a snapshot of a consultation stands in for asking surveys on each submission.
+SNAPSHOT_TTL = 30.0
+
 
 def submit_response(
     ctx: Engage,
@@ -46,7 +53,7 @@ def submit_response(
     district and IMD decile first (``reach.locate_submission``): it is never queued.
     ``entered_by``: the staff member who entered it for the resident (paper, phone)."""
     if consultation is None:
-        consultation = current_or_snapshot(ctx, consultation_id)
+        consultation = fresh_or_current(ctx, consultation_id)
     cleaned = check(consultation, reach.locate_submission(ctx.db, submission))
     receipt = queue_response(
         ctx.settings.secret_key,
@@ -108,10 +115,29 @@ def queue_response(
     }
 
 
-def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
-    """The consultation from surveys (remembered as the snapshot), or while surveys does
-    not answer, the last snapshot with ``accepting_responses`` worked out again for now,
-    so a resident can still open the form and answer. 503 when there is no snapshot."""
+def fresh_or_current(ctx: Engage, consultation_id: str) -> dict[str, Any]:
+    """The consultation from the gateway's snapshot while it is fresh (no RPC, no write),
+    with ``accepting_responses`` worked out again for now; else ``current_or_snapshot``."""
+    with ctx.db.connection() as conn:
+        snapshot = snapshots.recall_fresh(conn, consultation_id, SNAPSHOT_TTL)
+    if snapshot is not None:
+        return _as_of_now(snapshot)
+    return current_or_snapshot(ctx, consultation_id, checked=True)
+
+
+def remember(ctx: Engage, consultation: dict[str, Any]) -> None:
+    """Keep what surveys just said of a consultation (after a staff change) as its fresh
+    snapshot, so the next submission is checked against it in every gateway worker."""
+    if consultation.get("status") != "draft":
+        with ctx.db.connection() as conn:
+            snapshots.remember(conn, consultation, checked=True)
+
+
+def current_or_snapshot(ctx: Engage, consultation_id: str, checked: bool = False) -> dict[str, Any]:
+    """The consultation from surveys (remembered as the snapshot; ``checked``: marked fresh
+    even if unchanged), or while surveys does not answer, the last snapshot with
+    ``accepting_responses`` worked out again for now, so a resident can still open the
+    form and answer. 503 when there is no snapshot."""
     try:
         consultation = ctx.services.surveys("get_consultation", consultation_id)
     except ServiceUnavailable:
@@ -119,16 +145,21 @@ def current_or_snapshot(ctx: Engage, consultation_id: str) -> dict[str, Any]:
             snapshot = snapshots.recall(conn, consultation_id)
         if snapshot is None:
             raise
-        return {
-            **snapshot,
-            "accepting_responses": contract.accepting_responses(
-                _with_dates(snapshot), datetime.now(UTC)
-            ),
-        }
+        return _as_of_now(snapshot)
     if consultation.get("status") != "draft":
         with ctx.db.connection() as conn:
-            snapshots.remember(conn, consultation)
+            snapshots.remember(conn, consultation, checked=checked)
     return consultation
+
+
+def _as_of_now(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot with ``accepting_responses`` worked out again for now (its dates)."""
+    return {
+        **snapshot,
+        "accepting_responses": contract.accepting_responses(
+            _with_dates(snapshot), datetime.now(UTC)
+        ),
+    }
 
 
 def _with_dates(consultation: dict[str, Any]) -> dict[str, Any]:
