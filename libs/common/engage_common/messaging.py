@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import traceback
+from functools import partial
 from typing import Any
 
+import eventlet
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
-from nameko.messaging import Consumer
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import Consumer, QueueConsumer
 from psycopg import Connection
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,80 @@ class ReliableEventHandler(_RetryThenDeadLetter, EventHandler):
 
 consume = ReliableConsumer.decorator
 event_handler = ReliableEventHandler.decorator
+
+BATCH_SIZE = 100  # messages a batch at most (and unacknowledged at a time)
+BATCH_LINGER = 0.005  # seconds a short batch waits for more before it is handled
+
+
+class _BatchQueueConsumer(QueueConsumer):
+    """nameko's queue consumer on its own connection, with a prefetch of a batch
+    (nameko's is ``max_workers``, a batch would be at most that)."""
+
+    @property
+    def prefetch_count(self) -> int:
+        return BATCH_SIZE
+
+
+class BatchConsumer(ReliableConsumer):
+    """``consume``, but the handler gets a list of message bodies: up to ``BATCH_SIZE``
+    messages that arrived together (or within ``BATCH_LINGER`` of the first), handled in
+    one worker, all acknowledged when it returns. When it raises, each message of the
+    batch is handled again on its own (``[body]``), with ``consume``'s retries and dead
+    letter, so one poison message never holds back the others. The handler must be
+    idempotent per message (``claim_message``): a message may be seen twice."""
+
+    queue_consumer = _BatchQueueConsumer()
+
+    def setup(self) -> None:
+        super().setup()
+        self._pending: list[Any] = []
+        self._flusher: Any = None
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        self._pending.append((body, message))
+        if len(self._pending) >= BATCH_SIZE:
+            if self._flusher is not None:
+                self._flusher.cancel()
+            self._flush()
+        elif self._flusher is None:
+            self._flusher = eventlet.spawn_after(BATCH_LINGER, self._flush)
+
+    def _flush(self) -> None:
+        self._flusher = None
+        batch, self._pending = self._pending, []
+        if batch:
+            self._spawn(batch)
+
+    def _spawn(self, batch: list[Any]) -> None:
+        bodies = [body for body, _ in batch]
+        try:
+            self.container.spawn_worker(
+                self, (bodies,), {}, handle_result=partial(self._batch_done, batch)
+            )
+        except ContainerBeingKilled:
+            for _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def _batch_done(
+        self, batch: list[Any], worker_ctx: Any, result: Any = None, exc_info: Any = None
+    ) -> tuple[Any, Any]:
+        if exc_info is None:
+            for _, message in batch:
+                self.queue_consumer.ack_message(message)
+        elif len(batch) == 1:
+            self.handle_message_processed(batch[0][1], result, exc_info)
+        else:
+            log.warning(
+                "a batch of %d messages on %s failed; handling each on its own",
+                len(batch),
+                self.queue.name,
+            )
+            for one in batch:
+                self._spawn([one])
+        return result, exc_info
+
+
+consume_batches = BatchConsumer.decorator
 
 
 # Ride out a blip in the connection, but answer within a second when RabbitMQ is away

@@ -51,6 +51,38 @@ def record_event(conn: Connection, source: str, event_type: str, payload: dict[s
     return event_id
 
 
+def record_events(
+    conn: Connection, source: str, event_type: str, payloads: list[dict[str, Any]]
+) -> list[str]:
+    """``record_event`` for many events of one type, in one statement."""
+    if not payloads:
+        return []
+    ids = [str(uuid.uuid4()) for _ in payloads]
+    occurred = datetime.now(UTC).isoformat()
+    rows = [
+        (
+            event_id,
+            source,
+            event_type,
+            Jsonb(
+                {
+                    **payload,
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "occurred_at": occurred,
+                }
+            ),
+        )
+        for event_id, payload in zip(ids, payloads, strict=True)
+    ]
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    conn.execute(
+        "INSERT INTO outbox (event_id, source, event_type, payload) VALUES " + values,
+        [value for row in rows for value in row],
+    )
+    return ids
+
+
 def relay_batch(pool: Pool, publisher: Publisher, config: dict[str, Any], limit: int = 200) -> int:
     """Publish up to ``limit`` pending events; returns how many were published."""
     with pool.connection() as conn:

@@ -30,8 +30,13 @@ from engage_common.db import Database
 from engage_common.disclosure import group_shown
 from engage_common.errors import NotFound
 from engage_common.logs import EXPECTED
-from engage_common.messaging import claim_message, consume, event_handler, submissions_queue
-from engage_common.outbox import OutboxRelay, record_event
+from engage_common.messaging import (
+    claim_message,
+    consume_batches,
+    event_handler,
+    submissions_queue,
+)
+from engage_common.outbox import OutboxRelay, record_event, record_events
 from engage_common.redaction import REDACTOR_VERSION, REPLACEMENTS, redact_off_hub
 from engage_contracts import privacy
 from engage_contracts import surveys as contract
@@ -48,6 +53,7 @@ BACKFILL_INTERVAL = 5  # seconds
 FEEDBACK = "feedback"  # the service whose theme_saved events keep surveys' copy of themes
 PLACEHOLDERS = tuple(REPLACEMENTS.values())  # what the redactor put in: suggests nothing
 NO_RECEIPT = "We do not hold a response with that receipt code"
+CLAIM = "surveys.store_submission"  # the claims of queued submissions are kept under
 
 Json = dict[str, Any]
 Change = Callable[..., Json]  # called as change(consultation, now=now)
@@ -200,34 +206,67 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
         ]
         return domain.export_page(consultation, shown, page["limit"])
 
-    @consume(submissions_queue("surveys"))
-    def store_submission(self, body: Any) -> str:
-        """Store a queued resident submission exactly once, or record why it was rejected
-        (an unidentifiable one raises: retried, then dead-lettered)."""
-        submission, errors = domain.read_submission(body)
+    @consume_batches(submissions_queue("surveys"))
+    def store_submissions(self, bodies: list[Any]) -> list[str]:
+        """Store a batch of queued resident submissions in one transaction, each exactly
+        once (claimed by its ``submission_id``), or record why one was rejected; the
+        batch's free text redacted in one call off the hub, an outbox event a response.
+        An unidentifiable submission raises: the batch is then handled a message at a
+        time, and that one retried, then dead-lettered."""
+        read = [domain.read_submission(body) for body in bodies]
+        verdicts = ["duplicate"] * len(read)
         with self.db.connection() as conn:
-            if not claim_message(conn, submission["submission_id"], "surveys.store_submission"):
-                return "duplicate"
-            cid = None if errors else domain.canonical_id(submission["consultation_id"])
-            consultation = store.get_consultation(conn, cid, lock="share") if cid else None
-            verdict, result = domain.judge_submission(consultation, submission, errors)
-            if verdict == "rejected":
-                store.insert_rejected(conn, result)
-                return verdict
-            assert consultation is not None  # stored: judged against it
-            # Redacted off the hub, inside the transaction (a few ms: the message is
-            # claimed and the consultation locked until the response is stored).
-            texts = domain.free_texts(result["answers"], consultation["questionnaire"])
-            record = self._redact([texts])[0]
-            if (response_id := store.insert_response(conn, {**result, **record})) is None:
-                return "duplicate"
-            suggested = domain.answer_suggestions(
-                record["redacted_answers"], store.list_themes(conn), PLACEHOLDERS
-            )
-            store.save_suggestions(conn, response_id, result["consultation_id"], suggested)
-            event = domain.response_submitted(result, response_id)
-            record_event(conn, SOURCE, "response_submitted", event)
-        return verdict
+            fresh = store.claim_submissions(conn, [s["submission_id"] for s, _ in read], CLAIM)
+            todo: list[tuple[int, Json, Any]] = []
+            for i, (submission, errors) in enumerate(read):
+                if submission["submission_id"] in fresh:
+                    fresh.discard(submission["submission_id"])  # twice in a batch: once
+                    cid = None if errors else domain.canonical_id(submission["consultation_id"])
+                    todo.append((i, submission, (cid, errors)))
+            cids = sorted({cid for _, _, (cid, _) in todo if cid})
+            # Shared locks in one order: a concurrent close waits for the batch.
+            found = {cid: store.get_consultation(conn, cid, lock="share") for cid in cids}
+            accepted: list[tuple[int, Json, Json]] = []
+            for i, submission, (cid, errors) in todo:
+                consultation = found.get(cid) if cid else None
+                verdict, result = domain.judge_submission(consultation, submission, errors)
+                verdicts[i] = verdict
+                if verdict == "rejected":
+                    store.insert_rejected(conn, result)
+                else:
+                    assert consultation is not None  # stored: judged against it
+                    accepted.append((i, result, consultation))
+            if accepted:
+                self._store_accepted(conn, accepted, verdicts)
+        return verdicts
+
+    def _store_accepted(
+        self, conn: Connection, accepted: list[tuple[int, Json, Json]], verdicts: list[str]
+    ) -> None:
+        """Redact (off the hub, inside the transaction: the messages are claimed and the
+        consultations locked until the responses are stored), insert, suggest themes and
+        record ``response_submitted`` for the judged responses of a batch."""
+        texts = [
+            domain.free_texts(result["answers"], consultation["questionnaire"])
+            for _, result, consultation in accepted
+        ]
+        records = self._redact(texts)
+        rows = [
+            {**result, **record} for (_, result, _), record in zip(accepted, records, strict=True)
+        ]
+        ids = store.insert_responses(conn, rows)
+        themes = store.list_themes(conn)
+        suggestions, events = [], []
+        for (i, result, _), row, response_id in zip(accepted, rows, ids, strict=True):
+            if response_id is None:
+                verdicts[i] = "duplicate"
+                continue
+            suggested = domain.answer_suggestions(row["redacted_answers"], themes, PLACEHOLDERS)
+            cid = result["consultation_id"]
+            suggestions += [(response_id, cid, qid, s) for qid, s in suggested.items()]
+            events.append(domain.response_submitted(result, response_id))
+        store.insert_suggestions(conn, suggestions)
+        record_events(conn, SOURCE, "response_submitted", events)
 
     def _redact(self, texts: list[dict[str, str]]) -> list[Json]:
         """Each response's free texts redacted, in one batch off the hub, as stored

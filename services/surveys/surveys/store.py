@@ -7,6 +7,7 @@ consultation never has to be loaded into the service to be counted.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -162,6 +163,74 @@ def insert_response(conn: Connection, response: dict[str, Any]) -> int | None:
             response["derived_place"],
         )
     return row["id"]
+
+
+def _rows(width: int, count: int) -> str:
+    """``(%s, ...), ...``: ``count`` rows of ``width`` placeholders, for a multi-row VALUES."""
+    return ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * count)
+
+
+def claim_submissions(conn: Connection, submission_ids: list[str], handler: str) -> set[str]:
+    """``claim_message`` for a batch in one statement: the ids seen for the first time."""
+    if not submission_ids:
+        return set()
+    rows = conn.execute(
+        "INSERT INTO processed_messages (message_id, handler) SELECT DISTINCT m, %s"
+        " FROM unnest(%s::text[]) m ON CONFLICT DO NOTHING RETURNING message_id",
+        (handler, submission_ids),
+    ).fetchall()
+    return {r["message_id"] for r in rows}
+
+
+def insert_responses(conn: Connection, responses: list[dict[str, Any]]) -> list[int | None]:
+    """``insert_response`` for a batch in a few statements: each one's id, in order, or
+    ``None`` for one whose ``submission_id`` was already stored."""
+    if not responses:
+        return []
+    params: list[Any] = []
+    for r in responses:
+        params += [
+            r["submission_id"],
+            r["receipt_code"],
+            r["consultation_id"],
+            Jsonb(r["answers"]),
+            r["place"],
+            Jsonb(r["consent"]) if r.get("consent") else None,
+            r["submitted_at"],
+            r["channel"],
+            Jsonb(r["entered_by"]) if r.get("entered_by") else None,
+            Jsonb(r["redacted_answers"]),
+            Jsonb(r["redactions"]),
+            r["redactor_version"],
+        ]
+    rows = conn.execute(
+        "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers, place,"
+        " consent, submitted_at, channel, entered_by, redacted_answers, redactions,"
+        f" redactor_version) VALUES {_rows(12, len(responses))}"
+        " ON CONFLICT (submission_id) DO NOTHING RETURNING id, submission_id",
+        params,
+    ).fetchall()
+    stored = {r["submission_id"]: r["id"] for r in rows}
+    ids = [stored.get(uuid.UUID(str(r["submission_id"]))) for r in responses]
+    equality = [(r, i) for r, i in zip(responses, ids, strict=True) if r["equality"] and i]
+    if equality:
+        conn.execute(
+            "INSERT INTO equality_monitoring"
+            " (response_id, consultation_id, question_set, answers, derived_place)"
+            f" VALUES {_rows(5, len(equality))}",
+            [
+                value
+                for r, response_id in equality
+                for value in (
+                    response_id,
+                    r["consultation_id"],
+                    EQUALITY_VERSION,
+                    Jsonb(r["equality"]),
+                    r["derived_place"],
+                )
+            ],
+        )
+    return ids
 
 
 def insert_equality(
@@ -511,6 +580,31 @@ def save_suggestions(
                 suggested["suggested_tone"],
             ),
         )
+
+
+def insert_suggestions(conn: Connection, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+    """The suggestions of newly stored responses' free-text answers, in one statement:
+    ``(response_id, consultation_id, question_id, suggested)`` each."""
+    if not rows:
+        return
+    conn.execute(
+        "INSERT INTO answer_themes (response_id, question_id, consultation_id,"
+        f" suggested_themes, suggested_tone) VALUES {_rows(5, len(rows))}"
+        " ON CONFLICT (response_id, question_id) DO UPDATE SET"
+        " suggested_themes = EXCLUDED.suggested_themes,"
+        " suggested_tone = EXCLUDED.suggested_tone",
+        [
+            value
+            for rid, cid, qid, suggested in rows
+            for value in (
+                rid,
+                qid,
+                cid,
+                Jsonb(suggested["suggested_themes"]),
+                suggested["suggested_tone"],
+            )
+        ],
+    )
 
 
 # -- themes ---------------------------------------------------------------------------------

@@ -601,3 +601,62 @@ def test_malformed_submissions(rpc: Any, config: dict[str, Any]) -> None:
     assert got.payload == {"hello": "world"}
     assert got.headers["x-engage-original-queue"] == "surveys.submissions"
     assert "unidentifiable submission" in got.headers["x-engage-error"]
+
+
+def test_a_backlog_is_stored_in_batches_each_submission_once(
+    container_factory: Any, config: dict[str, Any]
+) -> None:
+    """Issue 15: a message a transaction drained a backlog at 78/s. Queued submissions are
+    stored in batches: still each once (a copy in the same batch or a later one stores
+    nothing), an event each, free text redacted, the invalid one rejected, and one
+    that cannot be identified dead-lettered without holding back the rest."""
+    first = container_factory(SurveysService, config)
+    first.start()
+    with ClusterRpcProxy(config, timeout=20) as proxy:
+        cid = proxy.surveys.open_consultation(proxy.surveys.create_consultation(draft())["id"])
+    cid = cid["id"]
+    first.stop()  # nothing consumes the queue until it starts again: a backlog builds up
+    bodies = [
+        message(cid, {"pick": "a", "why": f"Call me on 07700 900{i:03d}"}, place="leeds")
+        for i in range(150)
+    ]
+    invalid = message(cid, {"pick": "zzz"})
+    publisher = DurablePublisher(config["AMQP_URI"])
+    for i, body in enumerate(bodies):
+        publisher.submit("surveys", body, message_id=body["submission_id"])
+        if i % 30 == 0:  # sent twice, the copy right behind it
+            publisher.submit("surveys", body, message_id=body["submission_id"])
+        if i == 70:
+            publisher.submit("surveys", {"batch": "poison"}, message_id="batch-poison")
+            publisher.submit("surveys", invalid, message_id=invalid["submission_id"])
+    container_factory(SurveysService, config).start()
+
+    with ClusterRpcProxy(config, timeout=20) as proxy:
+        count = proxy.surveys.get_consultation
+
+        eventually(lambda: count(cid)["response_count"] >= len(bodies), 60, "the backlog")
+        eventually(lambda: stored(proxy.surveys, invalid["receipt_code"]), 60, "the invalid one")
+        assert proxy.surveys.get_submission(invalid["receipt_code"])["status"] == "rejected"
+    with Connection(config["AMQP_URI"]) as connection:
+        dead = DEAD_LETTER_QUEUE(connection.default_channel)
+        dead.declare()
+
+        def poisoned() -> Any:
+            while (got := dead.get(no_ack=True)) is not None:
+                if got.payload == {"batch": "poison"}:
+                    return got
+            return None
+
+        assert eventually(poisoned, 60, "the poison message dead-lettered")
+    with connect(config["DATABASE_URL"]) as conn:
+        rows = conn.execute(
+            "SELECT r.redacted_answers->>'why' AS why, (SELECT count(*) FROM outbox o"
+            " WHERE o.event_type = 'response_submitted'"
+            " AND (o.payload->>'response_id')::bigint = r.id) AS events,"
+            " (SELECT count(*) FROM answer_themes t WHERE t.response_id = r.id) AS themed"
+            " FROM responses r WHERE r.consultation_id = %s",
+            (cid,),
+        ).fetchall()
+    assert len(rows) == len(bodies)
+    assert {r["events"] for r in rows} == {1} and {r["themed"] for r in rows} == {1}
+    assert all("07700" not in r["why"] for r in rows), rows[0]
