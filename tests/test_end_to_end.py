@@ -173,7 +173,9 @@ def test_a_consultation_end_to_end(suite: Suite, staff_token: str) -> None:
     use = {o["value"]: o["count"] for o in by_id["use"]["options"]}
     assert use == {"gp": None, "pharmacy": None}
     assert by_id["listened"]["mean"] is None and by_id["score"]["mean"] is None
-    assert [t["text"] for t in by_id["why"]["free_text"]] == ["Work 9 to 5 ✊🏽 — مرحبا"]
+    assert by_id["why"]["free_text"] == [] and by_id["why"]["free_text_truncated"]
+    words = suite.api("GET", f"/staff/consultations/{cid}/questions/why/answers", staff_token)
+    assert [t["text"] for t in words.json()["answers"]] == ["Work 9 to 5 ✊🏽 — مرحبا"]
 
     filtered = suite.api(
         "GET", f"/staff/consultations/{cid}/results", staff_token, params={"age_band": "35-44"}

@@ -309,12 +309,14 @@ def test_exports_and_free_text_reads_are_audited_and_admins_read_the_log(
     assert export.status_code == 200 and "Personal story" in export.get_data(as_text=True)
     results = client.get(f"/api/v1/staff/consultations/{cid}/results", headers=analyst)
     assert results.status_code == 200
+    words = f"/api/v1/staff/consultations/{cid}/questions/tell/answers"
+    assert client.get(words, headers=analyst).status_code == 200  # never in the results
 
     log = client.get("/api/v1/staff/audit-log?limit=50", headers=headers["admin"])
     assert log.status_code == 200
     entries = [(e["email"], e["action"], e["target"]) for e in log.get_json()["entries"]]
     assert ("analyst@example.nhs.uk", "consultation.export", cid) in entries
-    assert ("analyst@example.nhs.uk", "consultation.results.free_text", cid) in entries
+    assert ("analyst@example.nhs.uk", "consultation.free_text_answers", f"{cid} tell") in entries
     for role in ("engagement-officer", "analyst", "board-viewer"):
         assert client.get("/api/v1/staff/audit-log", headers=headers[role]).status_code == 403
     assert (
@@ -367,8 +369,8 @@ def test_retention_purge_keeps_the_aggregates_and_drops_personal_details(
         assert after["total_responses"] == before["total_responses"] == 3
         by_id = {q["id"]: q for q in after["questions"]}
         for q in before["questions"]:
-            if q["type"] == "free_text":
-                assert q["free_text"] and not by_id[q["id"]]["free_text"]
+            if q["type"] == "free_text":  # the words are paged apart, never in the results
+                assert q["free_text_truncated"] and not by_id[q["id"]]["free_text_truncated"]
             else:
                 assert by_id[q["id"]] == q  # counts, means, distributions unchanged
         assert by_id["score"]["mean"] == pytest.approx(7.0)

@@ -52,11 +52,9 @@ def publish_outcome(
 def results(
     ctx: Engage, actor: int, consultation_id: str, filters: dict[str, Any]
 ) -> dict[str, Any]:
-    found = ctx.services.surveys("get_results", consultation_id, filters)
-    if any(q.get("free_text") for q in found.get("questions", [])):
-        # residents' own words are personal data: reading them is audited
-        record(ctx.db, actor, "consultation.results.free_text", consultation_id)
-    return found
+    """Counts only: residents' own words are read (and the reading audited) through
+    ``free_text_answers``."""
+    return ctx.services.surveys("get_results", consultation_id, filters)
 
 
 def export(ctx: Engage, actor: int, consultation_id: str) -> tuple[list[str], Iterator[list[Any]]]:

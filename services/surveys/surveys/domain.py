@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from marshmallow import ValidationError
@@ -232,8 +233,9 @@ def shape_results(
     count is None, and so is its percent.
 
     ``aggregates`` has ``answered`` {qid: n}, ``counts`` {qid: {value: n}},
-    ``means`` {qid: float}, ``ranking`` {qid: {value: (mean_rank, first)}} and
-    ``free_text`` {qid: [{response_id, text}]}.
+    ``means`` {qid: float} and ``ranking`` {qid: {value: (mean_rank, first)}}. Free-text
+    answers are never in the results (``free_text_answers`` pages them):
+    ``free_text_truncated`` says there are some to page through.
     """
     out = []
     for question in consultation["questionnaire"]["questions"]:
@@ -277,8 +279,8 @@ def shape_results(
             for cell in item.get(key, []):
                 cell["percent"] = percent(cell["count"], shown_answered)
         if qtype == "free_text":
-            item["free_text"] = aggregates["free_text"].get(qid, [])
-            item["free_text_truncated"] = answered > len(item["free_text"])
+            item["free_text"] = []
+            item["free_text_truncated"] = answered > 0
         item["answered"] = shown_answered
         out.append(item)
     results = {
@@ -302,6 +304,40 @@ def _cells(
     shown beside them (it would give hidden counts away when they cannot be protected)."""
     shown, total = suppress({v: int(counts.get(str(v), 0)) for v in values}, threshold)
     return shown, total is not None
+
+
+def counted_aggregates(
+    consultation: dict[str, Any], rows: Iterable[dict[str, Any]]
+) -> tuple[int, dict[str, Any]]:
+    """``(total responses, aggregates)`` as ``shape_results`` takes them, from the kept
+    counts (``store.result_counts``: ``question_id`` '' for the responses, ``value`` ''
+    for how many answered): the same figures ``store.aggregate_results`` counts."""
+    types = {q["id"]: q["type"] for q in consultation["questionnaire"]["questions"]}
+    total, answered = 0, {}
+    counts: dict[str, dict[str, int]] = {}
+    ranking: dict[str, dict[str, tuple[Decimal, int]]] = {}
+    for row in rows:
+        qid, value, n = row["question_id"], row["value"], int(row["n"])
+        if qid == "":
+            total = n
+        elif value == "":
+            answered[qid] = n
+        elif types.get(qid) == "ranking":
+            ranking.setdefault(qid, {})[value] = (Decimal(row["rank_sum"]) / n, int(row["firsts"]))
+        else:
+            counts.setdefault(qid, {})[value] = n
+    means = {}
+    for qid, qtype in types.items():
+        if qtype == "likert":
+            scored = [(qn.LIKERT_SCORES.get(v), n) for v, n in counts.get(qid, {}).items()]
+        elif qtype == "rating":
+            scored = [(Decimal(v), n) for v, n in counts.get(qid, {}).items()]
+        else:
+            continue
+        weighed = [(Decimal(score), n) for score, n in scored if score is not None]
+        if weighed:
+            means[qid] = sum(score * n for score, n in weighed) / sum(n for _, n in weighed)
+    return total, {"answered": answered, "counts": counts, "means": means, "ranking": ranking}
 
 
 def withheld_results(

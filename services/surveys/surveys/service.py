@@ -153,29 +153,30 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
 
     @rpc(expected_exceptions=EXPECTED)
     def get_results(self, consultation_id: str, filters: Json | None = None) -> Json:
+        """Results from the kept counts (``result_counts``) for everyone or one place; a
+        filter on equality answers counts the matching responses (a scan). Free text is
+        never in them: ``free_text_answers`` pages it."""
         clean = load(contract.ResultsFiltersSchema(), filters or {}, prefix="filters")
         threshold = ics().small_number_threshold
         with self.db.connection() as conn:
             consultation = self._consultation(conn, consultation_id)
             cid = str(consultation["id"])
+            counted = set(clean) <= {"place"}
             for field, value in clean.items():
                 others = {k: v for k, v in clean.items() if k != field}
-                if not group_shown(store.breakdown(conn, cid, field, others), value, threshold):
+                groups = (
+                    store.counted_places(conn, cid)
+                    if counted
+                    else store.breakdown(conn, cid, field, others)
+                )
+                if not group_shown(groups, value, threshold):
                     return domain.withheld_results(consultation, clean, threshold)
-            total, aggregates = store.aggregate_results(conn, consultation, clean)
-        aggregates["free_text"] = self._free_text_samples(aggregates["free_text"])
+            if counted:
+                rows = store.result_counts(conn, cid, clean.get("place"))
+                total, aggregates = domain.counted_aggregates(consultation, rows)
+            else:
+                total, aggregates = store.aggregate_results(conn, consultation, clean)
         return domain.shape_results(consultation, total, clean, aggregates, threshold)
-
-    def _free_text_samples(self, samples: dict[str, list[Json]]) -> dict[str, list[Json]]:
-        """The store's free-text samples, each as redacted (those not redacted yet, now)."""
-        pending = [s for items in samples.values() for s in items if s["text"] is None]
-        redacted = self._redact_now([s["original"] for s in pending])
-        for sample, text in zip(pending, redacted, strict=True):
-            sample["text"] = text
-        return {
-            qid: [{"response_id": s["response_id"], "text": s["text"]} for s in items]
-            for qid, items in samples.items()
-        }
 
     def _redact_now(self, texts: list[Any]) -> list[str]:
         """Texts redacted as they are read (free text stored before redaction existed, not

@@ -17,8 +17,6 @@ from psycopg.types.json import Jsonb
 from engage_contracts import questionnaire as qn
 from engage_contracts.reference import ALL_EQUALITY_FIELDS, EQUALITY_VERSION
 
-FREE_TEXT_LIMIT = 1000  # per question in get_results; export_responses has them all
-
 _SELECT = """
 SELECT c.*, (SELECT count(*) FROM responses r WHERE r.consultation_id = c.id)
        AS response_count
@@ -128,43 +126,6 @@ def open_past_close(conn: Connection, before: datetime, limit: int = 100) -> lis
     return [str(r["id"]) for r in rows]
 
 
-def insert_response(conn: Connection, response: dict[str, Any]) -> int | None:
-    """Store a judged response (``domain.judge_submission``) with the redaction of its
-    free text (``domain.redaction_records``) and its equality answers; ``None`` if its
-    ``submission_id`` was already stored."""
-    row = conn.execute(
-        "INSERT INTO responses (submission_id, receipt_code, consultation_id, answers, place,"
-        " consent, submitted_at, channel, entered_by, redacted_answers, redactions,"
-        " redactor_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (submission_id) DO NOTHING RETURNING id",
-        (
-            response["submission_id"],
-            response["receipt_code"],
-            response["consultation_id"],
-            Jsonb(response["answers"]),
-            response["place"],
-            Jsonb(response["consent"]) if response.get("consent") else None,
-            response["submitted_at"],
-            response["channel"],
-            Jsonb(response["entered_by"]) if response.get("entered_by") else None,
-            Jsonb(response["redacted_answers"]),
-            Jsonb(response["redactions"]),
-            response["redactor_version"],
-        ),
-    ).fetchone()
-    if row is None:
-        return None
-    if response["equality"]:
-        insert_equality(
-            conn,
-            row["id"],
-            response["consultation_id"],
-            response["equality"],
-            response["derived_place"],
-        )
-    return row["id"]
-
-
 def _rows(width: int, count: int) -> str:
     """``(%s, ...), ...``: ``count`` rows of ``width`` placeholders, for a multi-row VALUES."""
     return ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * count)
@@ -183,7 +144,9 @@ def claim_submissions(conn: Connection, submission_ids: list[str], handler: str)
 
 
 def insert_responses(conn: Connection, responses: list[dict[str, Any]]) -> list[int | None]:
-    """``insert_response`` for a batch in a few statements: each one's id, in order, or
+    """Store judged responses (``domain.judge_submission``) with the redaction of their
+    free text (``domain.redaction_records``) and their equality answers, with the
+    question set they were asked in, in a statement or two: each one's id, in order, or
     ``None`` for one whose ``submission_id`` was already stored."""
     if not responses:
         return []
@@ -231,22 +194,6 @@ def insert_responses(conn: Connection, responses: list[dict[str, Any]]) -> list[
             ],
         )
     return ids
-
-
-def insert_equality(
-    conn: Connection,
-    response_id: int,
-    consultation_id: str,
-    equality: dict[str, Any],
-    derived_place: str | None,
-) -> None:
-    """A response's equality answers, with the question set they were asked in."""
-    conn.execute(
-        "INSERT INTO equality_monitoring"
-        " (response_id, consultation_id, question_set, answers, derived_place)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (response_id, consultation_id, EQUALITY_VERSION, Jsonb(equality), derived_place),
-    )
 
 
 def insert_rejected(conn: Connection, rejection: dict[str, Any]) -> None:
@@ -326,7 +273,9 @@ def breakdown(
 def aggregate_results(
     conn: Connection, consultation: dict[str, Any], filters: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
-    """``(total responses, aggregates)`` for ``domain.shape_results``."""
+    """``(total responses, aggregates)`` for ``domain.shape_results``, counted over every
+    response that matches ``filters``: for filters ``result_counts`` cannot answer (those
+    on equality answers). A scan of the consultation's responses."""
     questions = consultation["questionnaire"]["questions"]
     by_type: dict[str, list[str]] = {}
     for q in questions:
@@ -390,30 +339,41 @@ def aggregate_results(
     ):
         ranking.setdefault(r["question"], {})[r["value"]] = (r["mean_rank"], r["first_choice"])
 
-    # The redacted text; the original only of an answer not redacted yet (to be redacted
-    # before it is shown: ``original`` never leaves the service).
-    free_text: dict[str, list[dict[str, Any]]] = {}
-    for r in run(
-        "SELECT question, response_id, text, original FROM (SELECT a.key AS question,"
-        " f.id AS response_id, f.redacted_answers ->> a.key AS text,"
-        " CASE WHEN f.redacted_answers ? a.key THEN NULL ELSE a.value #>> '{}' END"
-        " AS original, row_number() OVER (PARTITION BY a.key ORDER BY f.id) AS n"
-        " FROM f, jsonb_each(f.answers) a WHERE a.key = ANY(%s)"
-        " AND jsonb_typeof(a.value) = 'string') t"
-        " WHERE n <= %s ORDER BY question, response_id",
-        by_type.get("free_text", []),
-        FREE_TEXT_LIMIT,
-    ):
-        free_text.setdefault(r["question"], []).append(
-            {"response_id": r["response_id"], "text": r["text"], "original": r["original"]}
-        )
     return total, {
         "answered": answered,
         "counts": counts,
         "means": means,
         "ranking": ranking,
-        "free_text": free_text,
     }
+
+
+# -- results kept as counts (migration 007: triggers on responses keep them) ----------------
+
+
+def result_counts(
+    conn: Connection, consultation_id: str, place: str | None = None
+) -> list[dict[str, Any]]:
+    """The consultation's counts (``question_id, value, n, rank_sum, firsts``), over every
+    place and channel or for one ``place``: for ``domain.counted_aggregates``."""
+    where = " AND place = %s" if place is not None else ""
+    return conn.execute(
+        "SELECT question_id, value, sum(n) AS n, sum(rank_sum) AS rank_sum,"
+        " sum(firsts) AS firsts FROM result_counts WHERE consultation_id = %s"
+        + where
+        + " GROUP BY 1, 2 HAVING sum(n) > 0",
+        (consultation_id, place) if place is not None else (consultation_id,),
+    ).fetchall()
+
+
+def counted_places(conn: Connection, consultation_id: str) -> dict[str | None, int]:
+    """How many of the consultation's responses came from each place (``None``: none
+    given), from ``result_counts``: ``breakdown(conn, cid, "place", {})`` without a scan."""
+    rows = conn.execute(
+        "SELECT place, sum(n) AS n FROM result_counts WHERE consultation_id = %s"
+        " AND question_id = '' AND value = '' GROUP BY 1 HAVING sum(n) > 0",
+        (consultation_id,),
+    ).fetchall()
+    return {r["place"] or None: r["n"] for r in rows}
 
 
 def export_page(

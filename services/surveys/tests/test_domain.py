@@ -256,7 +256,6 @@ def test_shape_results_percentages_means_and_ranking() -> None:
             "counts": {"c": {"a": 2, "b": 1}, "l": {"agree": 2}, "r": {"3": 1, "10": 1}},
             "means": {"l": 4, "r": 6.5},
             "ranking": {"k": {"x": (1.5, 1), "y": (1.25, 1)}},
-            "free_text": {"t": [{"response_id": 1, "text": "hi"}]},
         },
         threshold=1,  # the arithmetic, with the small-number rule off (tested below)
     )
@@ -287,7 +286,7 @@ def test_shape_results_percentages_means_and_ranking() -> None:
         1,
     ]
     assert [r["value"] for r in k_q["ranking"]] == ["y", "x"]
-    assert t_q["free_text"] == [{"response_id": 1, "text": "hi"}]
+    assert t_q["free_text"] == [] and t_q["free_text_truncated"] is True  # paged apart
 
 
 def test_results_show_no_count_of_people_below_the_threshold() -> None:
@@ -439,17 +438,58 @@ def test_outcome_payload_adds_the_outcome() -> None:
 # -- results and export pages ------------------------------------------------------------------
 
 FREE_TEXT = {"questions": [{"id": "t", "type": "free_text", "text": "T"}]}
-NO_AGGREGATES = {"answered": {}, "counts": {}, "means": {}, "ranking": {}, "free_text": {}}
+NO_AGGREGATES = {"answered": {}, "counts": {}, "means": {}, "ranking": {}}
 
 
-@pytest.mark.parametrize("answered, shown, truncated", [(2, 2, False), (3, 2, True), (0, 0, False)])
-def test_free_text_results_say_when_more_was_written_than_shown(
-    answered: int, shown: int, truncated: bool
+@pytest.mark.parametrize("answered, truncated", [(2, True), (0, False)])
+def test_free_text_is_never_in_the_results_only_that_there_is_some(
+    answered: int, truncated: bool
 ) -> None:
-    texts = [{"response_id": i, "text": "hi"} for i in range(shown)]
-    aggregates = {**NO_AGGREGATES, "answered": {"t": answered}, "free_text": {"t": texts}}
+    """Issue 15: results carried every free-text answer (up to 1,000 a question); staff
+    page through them with ``free_text_answers`` instead."""
+    aggregates = {**NO_AGGREGATES, "answered": {"t": answered}}
     results = domain.shape_results(consultation(questionnaire=FREE_TEXT), 3, {}, aggregates)
+    assert results["questions"][0]["free_text"] == []
     assert results["questions"][0]["free_text_truncated"] is truncated
+
+
+def test_counted_aggregates_are_what_a_scan_counts() -> None:
+    questions = [
+        {"id": "c", "type": "single_choice"},
+        {"id": "l", "type": "likert"},
+        {"id": "r", "type": "rating"},
+        {"id": "k", "type": "ranking"},
+        {"id": "t", "type": "free_text"},
+    ]
+    rows = [
+        ("", "", 4, 0, 0),
+        ("c", "", 3, 0, 0),
+        ("c", "a", 2, 0, 0),
+        ("c", "b", 1, 0, 0),
+        ("l", "", 3, 0, 0),
+        ("l", "agree", 2, 0, 0),
+        ("l", "strongly-disagree", 1, 0, 0),
+        ("r", "", 2, 0, 0),
+        ("r", "3", 1, 0, 0),
+        ("r", "10", 1, 0, 0),
+        ("k", "", 2, 0, 0),
+        ("k", "x", 2, 3, 1),
+        ("t", "", 1, 0, 0),
+    ]
+    keys = ("question_id", "value", "n", "rank_sum", "firsts")
+    total, aggregates = domain.counted_aggregates(
+        consultation(questionnaire={"questions": questions}),
+        [dict(zip(keys, row, strict=True)) for row in rows],
+    )
+    assert total == 4
+    assert aggregates["answered"] == {"c": 3, "l": 3, "r": 2, "k": 2, "t": 1}
+    assert aggregates["counts"] == {
+        "c": {"a": 2, "b": 1},
+        "l": {"agree": 2, "strongly-disagree": 1},
+        "r": {"3": 1, "10": 1},
+    }
+    assert aggregates["means"] == {"l": 3, "r": 6.5}  # (4 + 4 + 1) / 3, (3 + 10) / 2
+    assert aggregates["ranking"] == {"k": {"x": (1.5, 1)}}
 
 
 def test_page_of() -> None:

@@ -21,6 +21,7 @@ from engage_common.messaging import DEAD_LETTER_QUEUE, DurablePublisher
 from engage_common.testing import eventually
 from engage_contracts import ics
 from engage_contracts.reference import current_consent
+from surveys import domain, store
 from surveys.service import SurveysService
 
 # From the ICS configuration the tests run under (the default one).
@@ -502,7 +503,9 @@ def test_results_with_filters_and_export_pages(rpc: Any, config: dict[str, Any])
         assert ranking["a"]["mean_rank"] == 1.75 and ranking["a"]["first_choice"] == 2
         assert ranking["c"]["mean_rank"] == 2.25 and ranking["c"]["first_choice"] == 1
         assert [r["value"] for r in q["order"]["ranking"]] == ["a", "b", "c"]  # 1.75, 2, 2.25
-        assert [t["text"] for t in q["why"]["free_text"]] == ["Closer", "Bus"]
+        assert q["why"]["free_text"] == [] and q["why"]["free_text_truncated"]
+        why = rpc.free_text_answers(cid, "why")["answers"]
+        assert [t["text"] for t in why] == ["Closer", "Bus"]  # paged apart from the results
 
         leeds = rpc.get_results(cid, {"place": "leeds"})
         assert leeds["total_responses"] == 3 and leeds["filters"] == {"place": "leeds"}
@@ -660,3 +663,68 @@ def test_a_backlog_is_stored_in_batches_each_submission_once(
     assert len(rows) == len(bodies)
     assert {r["events"] for r in rows} == {1} and {r["themed"] for r in rows} == {1}
     assert all("07700" not in r["why"] for r in rows), rows[0]
+
+
+def test_kept_counts_agree_with_a_scan_after_storing_erasing_and_purging(
+    rpc: Any, config: dict[str, Any]
+) -> None:
+    """Issue 15: results for everyone or one place come from counts kept as responses are
+    stored, erased and purged (``result_counts``); they always say what a scan says."""
+    cid = rpc.open_consultation(rpc.create_consultation(draft())["id"])["id"]
+    likert = ["strongly-agree", "agree", "neither", "disagree"]
+    bodies = [
+        message(
+            cid,
+            {
+                "pick": "abc"[i % 3],
+                "many": ["a", "c"] if i % 2 else ["b"],
+                "agree": likert[i % 4],
+                "score": i % 11,
+                "order": ["c", "a", "b"] if i % 3 else ["a", "b", "c"],
+                **({"why": f"Because {i}"} if i % 4 else {}),
+            },
+            place=["leeds", "wakefield", None][i % 3],
+        )
+        for i in range(23)
+    ]
+    for body in bodies:
+        submit(config, body)
+    eventually(lambda: rpc.get_consultation(cid)["response_count"] == len(bodies), 30)
+
+    def agree() -> None:
+        with connect(config["DATABASE_URL"]) as conn:
+            consultation = store.get_consultation(conn, cid)
+            assert consultation is not None
+            for place in (None, "leeds", "wakefield"):
+                filters = {"place": place} if place else {}
+                kept = store.result_counts(conn, cid, place)
+                counted = domain.counted_aggregates(consultation, kept)
+                scanned = store.aggregate_results(conn, consultation, filters)
+                assert counted[0] == scanned[0] and counted[1]["counts"] == scanned[1]["counts"]
+                assert domain.shape_results(
+                    consultation, *counted[:1], filters, counted[1], threshold=1
+                ) == domain.shape_results(
+                    consultation, *scanned[:1], filters, scanned[1], threshold=1
+                ), place
+            assert store.counted_places(conn, cid) == store.breakdown(conn, cid, "place", {})
+
+    agree()
+    with connect(config["DATABASE_URL"]) as conn:
+        rows = conn.execute("SELECT id FROM responses WHERE consultation_id = %s LIMIT 3", (cid,))
+        ids = [r["id"] for r in rows.fetchall()]
+    assert rpc.erase_responses(ids)["erased"] == 3
+    agree()
+    rpc.close_consultation(cid)
+    days = ics.ics().retention_days["consultation_responses"]
+    later = (datetime.now(UTC) + timedelta(days=days + 1)).isoformat()
+    assert rpc.purge_expired(later)["purged"] >= len(bodies) - 3
+    with connect(config["DATABASE_URL"]) as conn:
+        purged = conn.execute(
+            "SELECT count(*) AS n FROM responses WHERE consultation_id = %s"
+            " AND purged_at IS NOT NULL",
+            (cid,),
+        ).fetchone()
+    assert purged == {"n": len(bodies) - 3}
+    agree()
+    why = next(q for q in rpc.get_results(cid)["questions"] if q["id"] == "why")
+    assert why["answered"] == 0 and not why["free_text_truncated"]  # purged: none left
