@@ -5,8 +5,9 @@ Each chart is an ``<img>`` of a ``data:`` URI (the Content-Security-Policy allow
 ``img-src data:``; pygal's SVG carries its own ``<style>``, which ``style-src 'self'``
 would refuse inline), described by its alt text, and always comes with its data as a
 table, which is what screen readers read. No JavaScript: pygal's tooltip script is not
-included. A count hidden by the small-number rule is left out of the chart (pygal draws
-nothing for None) and reads "fewer than N" in the table.
+included. A chart with nothing to draw is left out (its table stays). A count hidden by
+the small-number rule is left out of the chart (pygal draws nothing for None) and reads
+"fewer than N" in the table.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Chart:
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
     svg: str = ""
+    empty: bool = False  # nothing to draw: the page shows the table alone
 
     @property
     def src(self) -> str:
@@ -60,6 +62,10 @@ class Chart:
 
 def _render(chart: Any) -> str:
     return chart.render(is_unicode=True)
+
+
+def _empty(series: dict[str, list[Any]]) -> bool:
+    return not any(v for values in series.values() for v in values)
 
 
 def _config(kind: type, title: str, **extra: Any) -> Any:
@@ -94,6 +100,13 @@ def bars(
 ) -> Chart:
     """A bar chart of ``series`` ({name: a value per label}); the table has a row per label
     and a column per series. ``counts_people``: None means hidden by the small-number rule."""
+    rows = [
+        [label, *(_cell(values[i], threshold, counts_people) for values in series.values())]
+        for i, label in enumerate(labels)
+    ]
+    alt = f"{title}: bar chart; its figures are in the table that follows."
+    if _empty(series):
+        return Chart(chart_id, title, alt, [label_heading, *series], rows, empty=True)
     kind = {
         (False, False): pygal.Bar,
         (True, False): pygal.HorizontalBar,
@@ -104,11 +117,6 @@ def bars(
     chart.x_labels = labels
     for name, values in series.items():
         chart.add(name, values)
-    rows = [
-        [label, *(_cell(values[i], threshold, counts_people) for values in series.values())]
-        for i, label in enumerate(labels)
-    ]
-    alt = f"{title}: bar chart; its figures are in the table that follows."
     return Chart(chart_id, title, alt, [label_heading, *series], rows, _render(chart))
 
 
@@ -122,13 +130,15 @@ def lines(
     threshold: int,
 ) -> Chart:
     """A line per series over ``labels`` (e.g. months); hidden counts are gaps."""
-    chart = _config(pygal.Line, title, show_legend=True, x_label_rotation=0, dots_size=4)
-    chart.x_labels = labels
-    for name, values in series.items():
-        chart.add(name, values, allow_interruptions=True)
     rows = [
         [label, *(_cell(values[i], threshold, True) for values in series.values())]
         for i, label in enumerate(labels)
     ]
     alt = f"{title}: line chart; its figures are in the table that follows."
+    if _empty(series):
+        return Chart(chart_id, title, alt, [label_heading, *series], rows, empty=True)
+    chart = _config(pygal.Line, title, show_legend=True, x_label_rotation=0, dots_size=4)
+    chart.x_labels = labels
+    for name, values in series.items():
+        chart.add(name, values, allow_interruptions=True)
     return Chart(chart_id, title, alt, [label_heading, *series], rows, _render(chart))

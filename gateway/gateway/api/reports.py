@@ -164,6 +164,27 @@ BOARD_FORMATS = {
 }
 
 
+BOARD_JSON = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "scope": {"type": "object"},
+        "produced": {"type": "string"},
+        "tables": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "rows": {"type": "array", "items": {"type": "array"}},
+                },
+            },
+        },
+    },
+}
+
+
 def _download(body: Any, mimetype: str, filename: str) -> Response:
     return Response(
         body,
@@ -249,7 +270,14 @@ def board_paper_csv(query: dict[str, Any]) -> Any:
 @blp.route("/board-paper.json", methods=["GET"])
 @require_role(*RESULTS)
 @blp.arguments(ScopeSchema, location="query")
-@file_response("application/json", "The board paper's tables as JSON (streamed)")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The board paper's tables as JSON (streamed)",
+            "content": {"application/json": {"schema": BOARD_JSON}},
+        }
+    }
+)
 def board_paper_json(query: dict[str, Any]) -> Any:
     """Board paper's data as JSON (streamed)
 
