@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from engage_contracts.feedback import MAX_THEMES
@@ -34,14 +35,27 @@ def _keyword_stem(word: str) -> str:
     return word
 
 
+@cache
+def _matcher(keyword: str) -> tuple[str, tuple[str, ...]]:
+    """What a keyword matches: a prefix (``(stem, ())``), or whole words (``("", words)``).
+    Worked out once a keyword: every stored answer is matched against every theme."""
+    stem = _keyword_stem(keyword.casefold())
+    if len(stem) >= 4:
+        return stem, ()
+    return "", (stem, stem + "s", stem + "es")
+
+
 def word_matches(word: str, keyword: str) -> bool:
     """Naive stemming: a text word matches a keyword it starts with (``appointments``,
     ``waited``), a short keyword (under 4 letters) only itself or its plural, so ``app``
     does not match ``appointment``."""
-    stem = _keyword_stem(keyword.casefold())
-    if len(stem) >= 4:
-        return word.startswith(stem)
-    return word in (stem, stem + "s", stem + "es")
+    prefix, whole = _matcher(keyword)
+    return word.startswith(prefix) if prefix else word in whole
+
+
+@cache
+def _parts(keyword: str) -> tuple[str, ...]:
+    return tuple(keyword.casefold().split())
 
 
 def matched_words(text_words: Sequence[str], keywords: Iterable[str]) -> list[str]:
@@ -49,8 +63,14 @@ def matched_words(text_words: Sequence[str], keywords: Iterable[str]) -> list[st
     match any of ``keywords``, each once, in the order they appear."""
     found: dict[int, str] = {}
     for keyword in keywords:
-        parts = keyword.casefold().split()
+        parts = _parts(keyword)
         if not parts:
+            continue
+        if len(parts) == 1:
+            prefix, whole = _matcher(parts[0])
+            for i, word in enumerate(text_words):
+                if word.startswith(prefix) if prefix else word in whole:
+                    found.setdefault(i, word)
             continue
         for i in range(len(text_words) - len(parts) + 1):
             window = text_words[i : i + len(parts)]

@@ -108,3 +108,21 @@ def test_the_placeholder_of_a_removed_phone_number_suggests_nothing() -> None:
 )
 def test_tone(text: str, expected: str) -> None:
     assert tone(text) == expected
+
+
+def test_one_word_keywords_match_as_before() -> None:
+    """Issue 15: matching was most of surveys' work per stored response; a keyword's stem
+    is now worked out once. What matches is what the rule (a prefix of four letters or
+    more, else the word or its plural) always said."""
+
+    def rule(word: str, keyword: str) -> bool:
+        stem = keyword.casefold()
+        if len(stem) > 3 and stem.endswith("s") and not stem.endswith("ss"):
+            stem = stem[:-1]
+        return word.startswith(stem) if len(stem) >= 4 else word in (stem, stem + "s", stem + "es")
+
+    text = words("Appointments: the app's apps, GP, gps, weeks waited, a WEEK, bus es, class")
+    keywords = ["appointment", "app", "GP", "weeks", "wait", "bus", "class", "", "  "]
+    expected = [w for w in text if any(rule(w, k) for k in keywords if k.strip())]
+    assert matched_words(text, keywords) == list(dict.fromkeys(expected))
+    assert all(word_matches(w, k) == rule(w, k) for w in text for k in keywords if k.strip())
