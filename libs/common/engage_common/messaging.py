@@ -109,17 +109,18 @@ class ReliableEventHandler(_RetryThenDeadLetter, EventHandler):
 consume = ReliableConsumer.decorator
 event_handler = ReliableEventHandler.decorator
 
-BATCH_SIZE = 100  # messages a batch at most (and unacknowledged at a time)
+BATCH_SIZE = 100  # messages a batch at most
 BATCH_LINGER = 0.005  # seconds a short batch waits for more before it is handled
+BATCHES_IN_FLIGHT = 3  # unacknowledged batches: the next fills while one is stored
 
 
 class _BatchQueueConsumer(QueueConsumer):
-    """nameko's queue consumer on its own connection, with a prefetch of a batch
+    """nameko's queue consumer on its own connection, with a prefetch of a few batches
     (nameko's is ``max_workers``, a batch would be at most that)."""
 
     @property
     def prefetch_count(self) -> int:
-        return BATCH_SIZE
+        return BATCH_SIZE * BATCHES_IN_FLIGHT
 
 
 class BatchConsumer(ReliableConsumer):
