@@ -232,7 +232,7 @@ def queues_consumed(service: str) -> set[str]:
     from nameko.rpc import RPC_QUEUE_TEMPLATE
 
     source = (ROOT / f"services/{service}/{service}/service.py").read_text()
-    owners = re.findall(r"@consume\(submissions_queue\(\"(\w+)\"\)\)", source)
+    owners = re.findall(r"@consume(?:_batches)?\(submissions_queue\(\"(\w+)\"\)\)", source)
     from engage_common.messaging import submissions_queue
 
     return {RPC_QUEUE_TEMPLATE.format(service)} | {submissions_queue(o).name for o in owners}
