@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import eventlet
 import pytest
 from kombu.mixins import ConsumerMixin
 
@@ -49,8 +50,8 @@ def make_database() -> Iterator[Callable[[str], str]]:
         return url
 
     yield make
-    for url in made:
-        drop_database(url)
+    # A run makes about a hundred; dropped six at a time (eventlet is patched in).
+    list(eventlet.GreenPool(6).imap(drop_database, made))
 
 
 @pytest.fixture(scope="session")
