@@ -16,6 +16,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,14 @@ class Up:
             raise AssertionError(f"up did not exit within 30 s:\n{self.output()}") from None
 
 
+# A command started in the background by a script inherits SIGINT ignored, and bash
+# cannot trap a signal ignored when it starts: give ``up`` Ctrl-C as a terminal would.
+AS_AT_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 @pytest.fixture
 def start_up(make_vhost: Callable[[], str], tmp_path: Path) -> Iterator[Callable[..., Up]]:
     """``start_up(**env)`` starts ``./engage up`` on its own vhost, databases and port.
@@ -138,7 +147,7 @@ def start_up(make_vhost: Callable[[], str], tmp_path: Path) -> Iterator[Callable
         }
         with output_file.open("wb") as out:
             proc = subprocess.Popen(
-                [str(ROOT / "engage"), "up"],
+                [sys.executable, "-c", AS_AT_A_TERMINAL, str(ROOT / "engage"), "up"],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
