@@ -3,7 +3,7 @@ throws generated (valid and invalid) requests at every operation, in-process ove
 with the real services running (nameko ``container_factory``) on real RabbitMQ and
 PostgreSQL. No request may cause a 500.
 
-Bounded for CI: ten examples per operation and mode (three for a PDF, which takes about
+Bounded for CI: six examples per operation and mode (three for a PDF, which takes about
 a second to render), derandomized (the same examples every run), no deadline;
 ``ENGAGE_FUZZ_EXAMPLES=200`` runs a deeper search by hand. Staff routes are called with
 an admin token. Besides "no 5xx", every response must match the documented status codes,
@@ -33,7 +33,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 
-MAX_EXAMPLES = int(os.environ.get("ENGAGE_FUZZ_EXAMPLES", "10"))
+MAX_EXAMPLES = int(os.environ.get("ENGAGE_FUZZ_EXAMPLES", "6"))
 PDF_EXAMPLES = MAX_EXAMPLES if "ENGAGE_FUZZ_EXAMPLES" in os.environ else 3
 CHECKS = [
     not_a_server_error,
