@@ -201,4 +201,6 @@ def test_ctrl_c_stops_every_child_even_one_that_ignores_sigterm(
 
     assert up.exit_status() == 0
     assert survivors(children) == []
-    assert not answers(up.port)
+    # The kernel closes a killed process's listening socket as it reaps it: soon, not
+    # necessarily before ``up`` has exited (seen once on a busy machine).
+    eventually(lambda: not answers(up.port), timeout=15, what="the gateway's port to close")
