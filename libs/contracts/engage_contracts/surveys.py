@@ -24,6 +24,12 @@ RPC (service ``surveys``; docs/architecture.md has the full table), every method
   ``ConfirmAnswerThemesSchema`` in (themes: slugs of themes in use, several allowed; tone
   one of ``TONES`` or null; ``actor`` as feedback's ``ActorSchema``), ``FreeTextAnswerSchema``
   out; records ``answer_themed``
+- ``upload_easy_read_image(consultation_id, image)``: ``ImageUploadSchema`` in (PNG or JPEG
+  by content, up to 500 KB, alt text required), ``ImageSchema`` out;
+  ``set_easy_read(consultation_id, easy_read)``: ``EasyReadSchema`` in (checked by
+  ``check_easy_read``; ``None`` removes it), ``ConsultationSchema`` out, records
+  ``consultation_updated``; ``get_easy_read_image(consultation_id, sha256)``:
+  ``ImageFileSchema``
 
 Free text shown to staff is always the redacted text (``engage_common.redaction``). A
 response stored before redaction existed is redacted by a backfill; until then what staff
@@ -35,6 +41,10 @@ Events (source ``surveys``): ``EVENT_FIELDS``. Surveys also handles feedback's
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -428,6 +438,220 @@ class SubmissionSchema(ResponseInputSchema):
             raise ValidationError(errors)
 
 
+# -- easy read ------------------------------------------------------------------------------
+# A consultation (and each of its questions) may carry an easy-read version: short
+# sentences, one idea each, with a picture and its alt text per point. Pictures are PNG or
+# JPEG of up to ``IMAGE_MAX_BYTES``, kept by surveys and named by the sha256 of their bytes.
+
+EASY_READ_MAX_POINTS = 30
+EASY_READ_SENTENCE = 300  # characters of one point's sentence
+ALT_MAX = 250  # characters of a picture's alt text
+IMAGE_MAX_BYTES = 500 * 1024
+IMAGE_MAX_PIXELS = 5000  # on either side
+IMAGE_SIGNATURES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+IMAGE_LIMIT_MESSAGE = f"a picture may be at most 500 KB ({IMAGE_MAX_BYTES} bytes)"
+NOT_AN_IMAGE = (
+    "must be a PNG or JPEG picture: its content is neither (the file name does not count)"
+)
+UNKNOWN_IMAGE = "is not a picture uploaded for this consultation: upload it first"
+
+
+def image_type(data: bytes) -> str | None:
+    """``image/png`` or ``image/jpeg`` from the bytes' own signature (never a file name or
+    a type the sender claims), else None."""
+    for content_type, signature in IMAGE_SIGNATURES.items():
+        if data.startswith(signature):
+            return content_type
+    return None
+
+
+class ImageData(fields.String):
+    """A picture sent as base64 text; loads to its bytes, checked for size and type."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", messages(invalid="must be text"))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bytes:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        # base64 is 4 characters for 3 bytes: refuse a too-large picture before decoding it
+        if len(text) > (IMAGE_MAX_BYTES // 3 + 2) * 4 + 64:
+            raise ValidationError(f"is too large: {IMAGE_LIMIT_MESSAGE}")
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError("must be the picture's bytes in base64") from exc
+        if len(raw) > IMAGE_MAX_BYTES:
+            raise ValidationError(f"is {len(raw)} bytes: {IMAGE_LIMIT_MESSAGE}")
+        if image_type(raw) is None:
+            raise ValidationError(NOT_AN_IMAGE)
+        return raw
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(value).decode("ascii")
+        return value
+
+
+def _sha256_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(SHA256, error="must be a picture's sha256 (64 hex digits)"),
+        error_messages=messages(invalid="must be text"),
+        metadata={"description": "the sha256 of a picture uploaded for this consultation"},
+        **kwargs,
+    )
+
+
+class ImageUploadSchema(BaseSchema):
+    """A picture for a consultation's easy-read version, with its alt text."""
+
+    data = ImageData(
+        required=True,
+        metadata={
+            "description": "the PNG or JPEG file's bytes, base64-encoded (at most 500 KB "
+            "decoded); its type is read from its content",
+            "format": "byte",
+        },
+    )
+    alt = LocalisedText(
+        required=True,
+        min_length=1,
+        max_length=ALT_MAX,
+        metadata={"description": "what the picture shows, for people who cannot see it"},
+    )
+
+
+class ImageSchema(Schema):
+    """A stored easy-read picture (``upload_easy_read_image``)."""
+
+    sha256 = fields.String()
+    content_type = fields.String(validate=validate.OneOf(tuple(IMAGE_SIGNATURES)))
+    bytes = fields.Integer()
+    width = fields.Integer()
+    height = fields.Integer()
+    alt = LocalisedText()
+
+
+class ImageFileSchema(ImageSchema):
+    """A stored picture with its bytes, base64 (``get_easy_read_image``)."""
+
+    data = fields.String()
+
+
+class ImageRequestSchema(BaseSchema):
+    """The arguments of ``get_easy_read_image``."""
+
+    sha256 = _sha256_field(required=True)
+
+
+class _Pictured(BaseSchema):
+    """A picture (by sha256) and its alt text; the alt text defaults to the one given when
+    the picture was uploaded. ``width`` and ``height`` are filled in from the picture."""
+
+    image = _sha256_field(allow_none=True, load_default=None)
+    alt = LocalisedText(max_length=ALT_MAX, allow_none=True, load_default=None)
+    width = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "the picture's, filled in by surveys (ignored when sent)"},
+    )
+    height = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "the picture's, filled in by surveys (ignored when sent)"},
+    )
+
+    @validates_schema
+    def _alt_with_picture(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("alt") is not None and data.get("image") is None:
+            raise ValidationError({"alt": ["give it with a picture (image)"]})
+
+
+class EasyReadPointSchema(_Pictured):
+    """One easy-read point: a short sentence, one idea, and its picture."""
+
+    text = LocalisedText(required=True, min_length=1, max_length=EASY_READ_SENTENCE)
+
+
+class EasyReadQuestionSchema(_Pictured):
+    """The easy-read wording of one question; it replaces the standard wording (an option's
+    label stays the standard one)."""
+
+    id = fields.String(
+        required=True,
+        error_messages=messages(invalid="must be text"),
+        metadata={"description": "the id of one of the consultation's questions"},
+    )
+    text = LocalisedText(required=True, min_length=1, max_length=qn.MAX_TEXT)
+    hint = LocalisedText(max_length=qn.MAX_TEXT, allow_none=True, load_default=None)
+
+
+class EasyReadSchema(BaseSchema):
+    """A consultation's easy-read version: its points in order, and the easy-read
+    wording of any of its questions (the rest keep the standard wording)."""
+
+    points = fields.List(
+        fields.Nested(EasyReadPointSchema),
+        required=True,
+        validate=validate.Length(
+            min=1,
+            max=EASY_READ_MAX_POINTS,
+            error=f"give 1 to {EASY_READ_MAX_POINTS} points",
+        ),
+        error_messages=messages(invalid="must be a list of points"),
+    )
+    questions = fields.List(
+        fields.Nested(EasyReadQuestionSchema),
+        load_default=list,
+        error_messages=messages(invalid="must be a list of questions"),
+    )
+
+    @validates_schema
+    def _once_each(self, data: dict[str, Any], **kwargs: Any) -> None:
+        seen: set[str] = set()
+        errors = {}
+        for i, question in enumerate(data.get("questions") or []):
+            if question["id"] in seen:
+                errors[f"questions.{i}.id"] = ["is given twice"]
+            seen.add(question["id"])
+        if errors:
+            raise ValidationError(nest(errors))
+
+
+def check_easy_read(
+    easy_read: dict[str, Any], questionnaire: dict[str, Any], images: Mapping[str, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """An easy-read version (``EasyReadSchema`` loaded) checked against the consultation's
+    questions and its uploaded pictures (``{sha256: ImageSchema}``), each picture's alt
+    text (the uploaded one unless given), width and height filled in."""
+    errors: dict[str, list[str]] = {}
+    ids = {q["id"] for q in questionnaire.get("questions") or []}
+
+    def pictured(item: dict[str, Any], path: str) -> dict[str, Any]:
+        sha = item.get("image")
+        if sha is None:
+            return {**item, "image": None, "alt": None, "width": None, "height": None}
+        found = images.get(sha)
+        if found is None:
+            errors[f"{path}.image"] = [UNKNOWN_IMAGE]
+            return item
+        return {
+            **item,
+            "alt": item.get("alt") or found["alt"],
+            "width": found["width"],
+            "height": found["height"],
+        }
+
+    points = [pictured(p, f"points.{i}") for i, p in enumerate(easy_read["points"])]
+    questions = []
+    for i, q in enumerate(easy_read.get("questions") or []):
+        if q["id"] not in ids:
+            errors[f"questions.{i}.id"] = ["is not a question of this consultation"]
+        questions.append(pictured(q, f"questions.{i}"))
+    return {"points": points, "questions": questions}, errors
+
+
 class ConsultationSchema(Schema):
     """A consultation as the RPC and the API return it."""
 
@@ -443,6 +667,11 @@ class ConsultationSchema(Schema):
     accepting_responses = fields.Boolean()
     questionnaire = fields.Nested(QuestionnaireSchema)
     outcome = fields.Nested(OutcomeSchema, allow_none=True)
+    easy_read = fields.Nested(
+        EasyReadSchema,
+        allow_none=True,
+        metadata={"description": "the easy-read version, if it has one"},
+    )
     consent = fields.Nested(
         ConsentWordingSchema,
         metadata={"description": "the privacy wording a response must agree to (send its version)"},

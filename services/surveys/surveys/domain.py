@@ -15,6 +15,8 @@ testable without clocks.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from marshmallow import ValidationError
+from PIL import Image
 
 from engage_common.disclosure import DEFAULT_THRESHOLD, hidden, suppress
 from engage_common.errors import Conflict, ValidationFailed
@@ -753,3 +756,66 @@ def answer_themed(answer: dict[str, Any], themes: list[str], tone: str | None) -
         "place": answer["place"],
         "channel": answer["channel"],
     }
+
+
+# -- easy read --------------------------------------------------------------------------------
+
+
+def read_image(data: bytes) -> dict[str, Any]:
+    """What an uploaded picture is, read from its bytes (never its name): its sha256,
+    type, size in bytes and pixels. ``ValidationFailed`` naming ``data`` unless it decodes
+    as the PNG or JPEG its signature says, within ``IMAGE_MAX_PIXELS`` a side."""
+    claimed = contract.image_type(data)
+    problem = None if claimed else contract.NOT_AN_IMAGE
+    if claimed:
+        try:
+            with Image.open(io.BytesIO(data)) as picture:
+                kind, (width, height) = picture.format, picture.size
+                picture.verify()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            problem = "is not a picture we can read: the file may be damaged"
+        else:
+            if {"PNG": "image/png", "JPEG": "image/jpeg"}.get(kind or "") != claimed:
+                problem = contract.NOT_AN_IMAGE
+            elif max(width, height) > contract.IMAGE_MAX_PIXELS:
+                problem = f"must be at most {contract.IMAGE_MAX_PIXELS} pixels on each side"
+    if problem:
+        raise ValidationFailed({"data": [problem]})
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_type": claimed,
+        "bytes": len(data),
+        "width": width,
+        "height": height,
+    }
+
+
+def check_easy_read_change(consultation: dict[str, Any]) -> None:
+    """Easy read is text residents read: it changes while text may (drafts and open
+    consultations), not once closed."""
+    if consultation["status"] == "closed":
+        raise Conflict("A closed consultation cannot be changed; you can only publish its outcome")
+
+
+def easy_read_images(easy_read: dict[str, Any] | None) -> set[str]:
+    """The sha256 of every picture an easy-read version names."""
+    items = [*(easy_read or {}).get("points", []), *(easy_read or {}).get("questions", [])]
+    return {item["image"] for item in items if item.get("image")}
+
+
+def set_easy_read(
+    consultation: dict[str, Any],
+    easy_read: dict[str, Any] | None,
+    images: dict[str, dict[str, Any]],
+    now: datetime,
+) -> dict[str, Any]:
+    """The consultation with ``easy_read`` (``EasyReadSchema`` loaded; None removes it),
+    checked against its questions and its uploaded ``images``."""
+    check_easy_read_change(consultation)
+    if easy_read is not None:
+        easy_read, errors = contract.check_easy_read(
+            easy_read, consultation["questionnaire"], images
+        )
+        if errors:
+            raise ValidationFailed(errors)
+    return {**consultation, "easy_read": easy_read, "updated_at": now}

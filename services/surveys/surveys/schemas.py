@@ -4,6 +4,7 @@ in the contract."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ def consultation(c: dict[str, Any], now: datetime) -> dict[str, Any]:
         "accepting_responses": contract.accepting_responses(c, now),
         "questionnaire": c["questionnaire"],
         "outcome": c.get("outcome"),
+        "easy_read": c.get("easy_read"),
         "consent": current_consent(),
         "response_count": int(c.get("response_count") or 0),
         "created_at": iso(c.get("created_at")),
@@ -94,3 +96,18 @@ def free_text_answer(row: dict[str, Any]) -> dict[str, Any]:
         "tone": row.get("tone"),
         "confirmed_at": iso(row.get("confirmed_at")),
     }
+
+
+def image(row: dict[str, Any], with_data: bool = False) -> dict[str, Any]:
+    """An easy-read picture (``ImageSchema``; ``ImageFileSchema`` ``with_data``, base64)."""
+    shown = {
+        "sha256": row["sha256"],
+        "content_type": row["content_type"],
+        "bytes": int(row["bytes"]),
+        "width": row["width"],
+        "height": row["height"],
+        "alt": row["alt"],
+    }
+    if with_data:
+        shown["data"] = base64.b64encode(bytes(row["data"])).decode("ascii")
+    return shown

@@ -488,3 +488,48 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
             "themes of response %s answer %s confirmed by %s", rid, qid, clean["actor"]["name"]
         )
         return self._shown_answers([row], in_use)[0]
+
+    # -- easy read ------------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def upload_easy_read_image(self, consultation_id: str, image: Json) -> Json:
+        """Keep a picture for the consultation's easy-read version: PNG or JPEG by its
+        content, up to 500 KB, with its alt text (``ImageUploadSchema``). Named by its
+        sha256, so the same picture twice is kept once."""
+        clean = load(contract.ImageUploadSchema(), image)
+        found = domain.read_image(clean["data"])
+        with self.db.connection() as conn:
+            consultation = self._consultation(conn, consultation_id, lock="share")
+            domain.check_easy_read_change(consultation)
+            row = store.save_image(
+                conn, str(consultation["id"]), {**found, "data": clean["data"], "alt": clean["alt"]}
+            )
+        return schemas.image(row)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_easy_read(self, consultation_id: str, easy_read: Json | None) -> Json:
+        """Set (or, with None, remove) the consultation's easy-read version: points with
+        pictures uploaded for it, and the easy-read wording of some of its questions.
+        Records ``consultation_updated``, so copies of it (the gateway's snapshot) renew."""
+        clean = None if easy_read is None else load(contract.EasyReadSchema(), easy_read)
+        now = _now()
+        with self.db.connection() as conn:
+            current = self._consultation(conn, consultation_id, lock="update", with_count=True)
+            domain.check_easy_read_change(current)
+            shas = domain.easy_read_images(clean)
+            images = store.easy_read_images(conn, str(current["id"]), shas)
+            updated = domain.set_easy_read(current, clean, images, now)
+            store.save_consultation(conn, updated)
+            record_event(conn, SOURCE, "consultation_updated", domain.event_payload(updated))
+        return schemas.consultation(updated, now)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_easy_read_image(self, consultation_id: str, sha256: str) -> Json:
+        """One of the consultation's easy-read pictures, with its bytes (base64)."""
+        sha = load(contract.ImageRequestSchema(), {"sha256": sha256})["sha256"]
+        cid = domain.canonical_id(consultation_id)
+        with self.db.connection() as conn:
+            row = store.get_image(conn, cid, sha) if cid else None
+        if row is None:
+            raise NotFound("There is no such picture for this consultation")
+        return schemas.image(row, with_data=True)

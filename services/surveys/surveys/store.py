@@ -73,8 +73,8 @@ def list_consultations(
 def insert_consultation(conn: Connection, c: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO consultations (id, title, summary, description, places, priorities,"
-        " opens_at, closes_at, status, questionnaire, created_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " opens_at, closes_at, status, questionnaire, created_at, updated_at, easy_read)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             c["id"],
             Jsonb(c["title"]),
@@ -88,15 +88,21 @@ def insert_consultation(conn: Connection, c: dict[str, Any]) -> None:
             Jsonb(c["questionnaire"]),
             c["created_at"],
             c["updated_at"],
+            _easy_read(c),
         ),
     )
+
+
+def _easy_read(c: dict[str, Any]) -> Jsonb | None:
+    return Jsonb(c["easy_read"]) if c.get("easy_read") is not None else None
 
 
 def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
     conn.execute(
         "UPDATE consultations SET title = %s, summary = %s, description = %s, places = %s,"
         " priorities = %s, opens_at = %s, closes_at = %s, status = %s, questionnaire = %s,"
-        " outcome = %s, updated_at = %s, opened_at = %s, closed_at = %s WHERE id = %s",
+        " outcome = %s, updated_at = %s, opened_at = %s, closed_at = %s, easy_read = %s"
+        " WHERE id = %s",
         (
             Jsonb(c["title"]),
             Jsonb(c["summary"]),
@@ -111,6 +117,7 @@ def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
             c["updated_at"],
             c.get("opened_at"),
             c.get("closed_at"),
+            _easy_read(c),
             c["id"],
         ),
     )
@@ -687,3 +694,49 @@ def confirm_themes(
             Jsonb(actor),
         ),
     )
+
+
+_IMAGE = "sha256, content_type, octet_length(data) AS bytes, width, height, alt"
+
+
+def save_image(conn: Connection, consultation_id: str, image: dict[str, Any]) -> dict[str, Any]:
+    """Keep an easy-read picture (``domain.read_image`` and its bytes); the same picture
+    again keeps one copy, with the alt text sent last."""
+    row = conn.execute(
+        "INSERT INTO easy_read_images (consultation_id, sha256, content_type, data, width,"
+        " height, alt) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (consultation_id, sha256) DO UPDATE SET alt = EXCLUDED.alt"
+        f" RETURNING {_IMAGE}",
+        (
+            consultation_id,
+            image["sha256"],
+            image["content_type"],
+            image["data"],
+            image["width"],
+            image["height"],
+            Jsonb(image["alt"]),
+        ),
+    ).fetchone()
+    assert row is not None
+    return row
+
+
+def easy_read_images(
+    conn: Connection, consultation_id: str, shas: set[str]
+) -> dict[str, dict[str, Any]]:
+    """The consultation's pictures among ``shas`` (without their bytes), by sha256."""
+    if not shas:
+        return {}
+    rows = conn.execute(
+        f"SELECT {_IMAGE} FROM easy_read_images WHERE consultation_id = %s AND sha256 = ANY(%s)",
+        (consultation_id, sorted(shas)),
+    ).fetchall()
+    return {r["sha256"]: r for r in rows}
+
+
+def get_image(conn: Connection, consultation_id: str, sha256: str) -> dict[str, Any] | None:
+    """One of the consultation's pictures, with its bytes."""
+    return conn.execute(
+        f"SELECT {_IMAGE}, data FROM easy_read_images WHERE consultation_id = %s AND sha256 = %s",
+        (consultation_id, sha256),
+    ).fetchone()
