@@ -576,4 +576,5 @@ def render_error(error: ApiError) -> Response:
 from gateway.web import events as _events_pages  # noqa: E402, F401
 from gateway.web import feedback as _feedback_pages  # noqa: E402, F401
 from gateway.web import languages as _language_pages  # noqa: E402, F401
+from gateway.web import paper as _paper_copy  # noqa: E402, F401
 from gateway.web import you_said as _you_said_pages  # noqa: E402, F401

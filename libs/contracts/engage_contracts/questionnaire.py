@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from engage_contracts.shared import localised
+from engage_contracts.wording import N_
 
 QUESTION_TYPES = ("single_choice", "multiple_choice", "likert", "rating", "free_text", "ranking")
 CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "ranking"})
@@ -20,11 +21,11 @@ SHOW_IF_TYPES = frozenset({"single_choice", "multiple_choice", "likert"})
 QUESTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 LIKERT_OPTIONS: list[dict[str, Any]] = [
-    {"value": "strongly-agree", "label": "Strongly agree", "score": 5},
-    {"value": "agree", "label": "Agree", "score": 4},
-    {"value": "neither", "label": "Neither agree nor disagree", "score": 3},
-    {"value": "disagree", "label": "Disagree", "score": 2},
-    {"value": "strongly-disagree", "label": "Strongly disagree", "score": 1},
+    {"value": "strongly-agree", "label": N_("Strongly agree"), "score": 5},
+    {"value": "agree", "label": N_("Agree"), "score": 4},
+    {"value": "neither", "label": N_("Neither agree nor disagree"), "score": 3},
+    {"value": "disagree", "label": N_("Disagree"), "score": 2},
+    {"value": "strongly-disagree", "label": N_("Strongly disagree"), "score": 1},
 ]
 LIKERT_SCORES = {o["value"]: o["score"] for o in LIKERT_OPTIONS}
 RATING_MIN, RATING_MAX = 0, 10

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from engage_contracts.ics import ics
+from engage_contracts.wording import N_
 
 OUTSIDE_AREA = "outside-area"
 PREFER_NOT_TO_SAY = "prefer-not-to-say"
@@ -89,7 +90,7 @@ def place_for_postcode_district(district: str) -> str | None:
 
 def _options(*pairs: tuple[str, str]) -> list[dict[str, str]]:
     return [{"value": v, "label": label} for v, label in pairs] + [
-        {"value": PREFER_NOT_TO_SAY, "label": "Prefer not to say"}
+        {"value": PREFER_NOT_TO_SAY, "label": N_("Prefer not to say")}
     ]
 
 
@@ -105,145 +106,151 @@ def _grouped(groups: list[tuple[str, list[tuple[str, str]]]]) -> dict[str, Any]:
 
 # fmt: off
 AGE_BANDS = [
-    ("under-16", "Under 16"), ("16-24", "16 to 24"), ("25-34", "25 to 34"),
-    ("35-44", "35 to 44"), ("45-54", "45 to 54"), ("55-64", "55 to 64"),
-    ("65-74", "65 to 74"), ("75-84", "75 to 84"), ("85-plus", "85 or over"),
+    ("under-16", N_("Under 16")), ("16-24", N_("16 to 24")), ("25-34", N_("25 to 34")),
+    ("35-44", N_("35 to 44")), ("45-54", N_("45 to 54")), ("55-64", N_("55 to 64")),
+    ("65-74", N_("65 to 74")), ("75-84", N_("75 to 84")), ("85-plus", N_("85 or over")),
 ]
 SEXUAL_ORIENTATION = [
-    ("straight", "Straight or heterosexual"), ("gay-lesbian", "Gay or lesbian"),
-    ("bisexual", "Bisexual"), ("other", "Another sexual orientation"),
+    ("straight", N_("Straight or heterosexual")), ("gay-lesbian", N_("Gay or lesbian")),
+    ("bisexual", N_("Bisexual")), ("other", N_("Another sexual orientation")),
 ]
 RELIGION = [
-    ("none", "No religion"), ("christian", "Christian"), ("buddhist", "Buddhist"),
-    ("hindu", "Hindu"), ("jewish", "Jewish"), ("muslim", "Muslim"), ("sikh", "Sikh"),
-    ("other", "Any other religion or belief"),
+    ("none", N_("No religion")), ("christian", N_("Christian")), ("buddhist", N_("Buddhist")),
+    ("hindu", N_("Hindu")), ("jewish", N_("Jewish")), ("muslim", N_("Muslim")),
+    ("sikh", N_("Sikh")),
+    ("other", N_("Any other religion or belief")),
 ]
 POSTCODE_QUESTION = {
     "id": "postcode_district",
-    "text": "What is the first half of your postcode?",
+    "text": N_("What is the first half of your postcode?"),
     "free_text": True,
     "options": _options(),
 }
 
 # The set residents were asked before the Census 2021 categories (kept for its labels).
 SET_2026_01: list[dict[str, Any]] = [
-    {"id": "age_band", "text": "What is your age?", "options": _options(*AGE_BANDS)},
-    {"id": "sex", "text": "What is your sex?",
-     "options": _options(("female", "Female"), ("male", "Male"))},
+    {"id": "age_band", "text": N_("What is your age?"), "options": _options(*AGE_BANDS)},
+    {"id": "sex", "text": N_("What is your sex?"),
+     "options": _options(("female", N_("Female")), ("male", N_("Male")))},
     {"id": "gender_identity",
-     "text": "Is the gender you identify with the same as your sex registered at birth?",
-     "options": _options(("yes", "Yes"), ("no", "No"))},
-    {"id": "ethnicity", "text": "What is your ethnic group?", **_grouped([
-        ("Asian or Asian British", [
-            ("asian-bangladeshi", "Bangladeshi"), ("asian-chinese", "Chinese"),
-            ("asian-indian", "Indian"), ("asian-pakistani", "Pakistani"),
-            ("asian-other", "Any other Asian background")]),
-        ("Black, Black British, Caribbean or African", [
-            ("black-african", "African"), ("black-caribbean", "Caribbean"),
-            ("black-other", "Any other Black, Black British or Caribbean background")]),
-        ("Mixed or Multiple ethnic groups", [
-            ("mixed-white-asian", "White and Asian"),
-            ("mixed-white-black-african", "White and Black African"),
-            ("mixed-white-black-caribbean", "White and Black Caribbean"),
-            ("mixed-other", "Any other Mixed or Multiple ethnic background")]),
-        ("White", [
-            ("white-british", "English, Welsh, Scottish, Northern Irish or British"),
-            ("white-irish", "Irish"), ("white-gypsy-irish-traveller", "Gypsy or Irish Traveller"),
-            ("white-roma", "Roma"), ("white-other", "Any other White background")]),
-        ("Other ethnic group", [("other-arab", "Arab"), ("other-any", "Any other ethnic group")]),
+     "text": N_("Is the gender you identify with the same as your sex registered at birth?"),
+     "options": _options(("yes", N_("Yes")), ("no", N_("No")))},
+    {"id": "ethnicity", "text": N_("What is your ethnic group?"), **_grouped([
+        (N_("Asian or Asian British"), [
+            ("asian-bangladeshi", N_("Bangladeshi")), ("asian-chinese", N_("Chinese")),
+            ("asian-indian", N_("Indian")), ("asian-pakistani", N_("Pakistani")),
+            ("asian-other", N_("Any other Asian background"))]),
+        (N_("Black, Black British, Caribbean or African"), [
+            ("black-african", N_("African")), ("black-caribbean", N_("Caribbean")),
+            ("black-other", N_("Any other Black, Black British or Caribbean background"))]),
+        (N_("Mixed or Multiple ethnic groups"), [
+            ("mixed-white-asian", N_("White and Asian")),
+            ("mixed-white-black-african", N_("White and Black African")),
+            ("mixed-white-black-caribbean", N_("White and Black Caribbean")),
+            ("mixed-other", N_("Any other Mixed or Multiple ethnic background"))]),
+        (N_("White"), [
+            ("white-british", N_("English, Welsh, Scottish, Northern Irish or British")),
+            ("white-irish", N_("Irish")),
+            ("white-gypsy-irish-traveller", N_("Gypsy or Irish Traveller")),
+            ("white-roma", N_("Roma")), ("white-other", N_("Any other White background"))]),
+        (N_("Other ethnic group"), [
+            ("other-arab", N_("Arab")), ("other-any", N_("Any other ethnic group"))]),
     ])},
     {"id": "disability",
-     "text": "Are your day-to-day activities limited because of a health problem or disability "
-             "which has lasted, or is expected to last, at least 12 months?",
-     "options": _options(("yes-a-lot", "Yes, limited a lot"),
-                         ("yes-a-little", "Yes, limited a little"), ("no", "No"))},
+     "text": N_("Are your day-to-day activities limited because of a health problem or disability "
+             "which has lasted, or is expected to last, at least 12 months?"),
+     "options": _options(("yes-a-lot", N_("Yes, limited a lot")),
+                         ("yes-a-little", N_("Yes, limited a little")), ("no", N_("No")))},
     {"id": "sexual_orientation",
-     "text": "Which of the following best describes your sexual orientation?",
+     "text": N_("Which of the following best describes your sexual orientation?"),
      "options": _options(*SEXUAL_ORIENTATION)},
-    {"id": "religion", "text": "What is your religion or belief?", "options": _options(*RELIGION)},
+    {"id": "religion", "text": N_("What is your religion or belief?"),
+     "options": _options(*RELIGION)},
     {"id": "unpaid_carer",
-     "text": "Do you look after, or give any help or support to, anyone because they have "
+     "text": N_("Do you look after, or give any help or support to, anyone because they have "
              "long-term physical or mental health conditions or illnesses, or problems related "
-             "to old age?",
-     "options": _options(("no", "No"), ("yes-up-to-19", "Yes, up to 19 hours a week"),
-                         ("yes-20-49", "Yes, 20 to 49 hours a week"),
-                         ("yes-50-plus", "Yes, 50 or more hours a week"))},
+             "to old age?"),
+     "options": _options(("no", N_("No")), ("yes-up-to-19", N_("Yes, up to 19 hours a week")),
+                         ("yes-20-49", N_("Yes, 20 to 49 hours a week")),
+                         ("yes-50-plus", N_("Yes, 50 or more hours a week")))},
     POSTCODE_QUESTION,
 ]
 
 # The ONS Census 2021 (England) questions and categories, and what the Census leaves out.
 SET_2026_11: list[dict[str, Any]] = [
-    {"id": "age_band", "text": "What is your age?", "options": _options(*AGE_BANDS)},
-    {"id": "sex", "text": "What is your sex?",
-     "hint": "A question about gender identity follows.",
-     "options": _options(("female", "Female"), ("male", "Male"))},
+    {"id": "age_band", "text": N_("What is your age?"), "options": _options(*AGE_BANDS)},
+    {"id": "sex", "text": N_("What is your sex?"),
+     "hint": N_("A question about gender identity follows."),
+     "options": _options(("female", N_("Female")), ("male", N_("Male")))},
     {"id": "gender_identity",
-     "text": "Is the gender you identify with the same as your sex registered at birth?",
-     "options": _options(("yes", "Yes"), ("no", "No"))},
+     "text": N_("Is the gender you identify with the same as your sex registered at birth?"),
+     "options": _options(("yes", N_("Yes")), ("no", N_("No")))},
     {"id": "sexual_orientation",
-     "text": "Which of the following best describes your sexual orientation?",
+     "text": N_("Which of the following best describes your sexual orientation?"),
      "options": _options(*SEXUAL_ORIENTATION)},
-    {"id": "ethnicity", "text": "What is your ethnic group?", **_grouped([
-        ("Asian, Asian British or Asian Welsh", [
-            ("asian-bangladeshi", "Bangladeshi"), ("asian-chinese", "Chinese"),
-            ("asian-indian", "Indian"), ("asian-pakistani", "Pakistani"),
-            ("asian-other", "Any other Asian background")]),
-        ("Black, Black British, Black Welsh, Caribbean or African", [
-            ("black-african", "African"), ("black-caribbean", "Caribbean"),
-            ("black-other", "Any other Black, Black British, or Caribbean background")]),
-        ("Mixed or Multiple ethnic groups", [
-            ("mixed-white-asian", "White and Asian"),
-            ("mixed-white-black-african", "White and Black African"),
-            ("mixed-white-black-caribbean", "White and Black Caribbean"),
-            ("mixed-other", "Any other Mixed or Multiple background")]),
-        ("White", [
-            ("white-british", "English, Welsh, Scottish, Northern Irish or British"),
-            ("white-irish", "Irish"), ("white-gypsy-irish-traveller", "Gypsy or Irish Traveller"),
-            ("white-roma", "Roma"), ("white-other", "Any other White background")]),
-        ("Other ethnic group", [("other-arab", "Arab"), ("other-any", "Any other ethnic group")]),
+    {"id": "ethnicity", "text": N_("What is your ethnic group?"), **_grouped([
+        (N_("Asian, Asian British or Asian Welsh"), [
+            ("asian-bangladeshi", N_("Bangladeshi")), ("asian-chinese", N_("Chinese")),
+            ("asian-indian", N_("Indian")), ("asian-pakistani", N_("Pakistani")),
+            ("asian-other", N_("Any other Asian background"))]),
+        (N_("Black, Black British, Black Welsh, Caribbean or African"), [
+            ("black-african", N_("African")), ("black-caribbean", N_("Caribbean")),
+            ("black-other", N_("Any other Black, Black British, or Caribbean background"))]),
+        (N_("Mixed or Multiple ethnic groups"), [
+            ("mixed-white-asian", N_("White and Asian")),
+            ("mixed-white-black-african", N_("White and Black African")),
+            ("mixed-white-black-caribbean", N_("White and Black Caribbean")),
+            ("mixed-other", N_("Any other Mixed or Multiple background"))]),
+        (N_("White"), [
+            ("white-british", N_("English, Welsh, Scottish, Northern Irish or British")),
+            ("white-irish", N_("Irish")),
+            ("white-gypsy-irish-traveller", N_("Gypsy or Irish Traveller")),
+            ("white-roma", N_("Roma")), ("white-other", N_("Any other White background"))]),
+        (N_("Other ethnic group"), [
+            ("other-arab", N_("Arab")), ("other-any", N_("Any other ethnic group"))]),
     ])},
-    {"id": "religion", "text": "What is your religion?", "options": _options(*RELIGION)},
+    {"id": "religion", "text": N_("What is your religion?"), "options": _options(*RELIGION)},
     {"id": "disability",
-     "text": "Do you have any physical or mental health conditions or illnesses lasting or "
+     "text": N_("Do you have any physical or mental health conditions or illnesses lasting or "
              "expected to last 12 months or more, and do they reduce your ability to carry "
-             "out day-to-day activities?",
-     "options": _options(("yes-a-lot", "Yes, and they reduce it a lot"),
-                         ("yes-a-little", "Yes, and they reduce it a little"),
-                         ("yes-not-at-all", "Yes, but they do not reduce it"),
-                         ("no", "No"))},
+             "out day-to-day activities?"),
+     "options": _options(("yes-a-lot", N_("Yes, and they reduce it a lot")),
+                         ("yes-a-little", N_("Yes, and they reduce it a little")),
+                         ("yes-not-at-all", N_("Yes, but they do not reduce it")),
+                         ("no", N_("No")))},
     {"id": "conditions", "multiple": True,
-     "text": "Do any of these apply to you?",
-     "hint": "Choose all that apply.",
-     "options": _options(("learning-disability", "A learning disability"),
-                         ("autism", "Autism"),
-                         ("mental-health", "A mental health condition"),
-                         ("physical", "A physical impairment"),
-                         ("sensory", "A sight or hearing impairment"),
-                         ("long-term-illness", "A long-term illness"),
-                         ("none", "None of these"))},
+     "text": N_("Do any of these apply to you?"),
+     "hint": N_("Choose all that apply."),
+     "options": _options(("learning-disability", N_("A learning disability")),
+                         ("autism", N_("Autism")),
+                         ("mental-health", N_("A mental health condition")),
+                         ("physical", N_("A physical impairment")),
+                         ("sensory", N_("A sight or hearing impairment")),
+                         ("long-term-illness", N_("A long-term illness")),
+                         ("none", N_("None of these")))},
     {"id": "unpaid_carer",
-     "text": "Do you look after, or give any help or support to, anyone because they have "
+     "text": N_("Do you look after, or give any help or support to, anyone because they have "
              "long-term physical or mental health conditions or illnesses, or problems related "
-             "to old age?",
-     "hint": "Exclude anything you do as part of your paid employment.",
-     "options": _options(("no", "No"), ("yes-up-to-9", "Yes, 9 hours a week or less"),
-                         ("yes-10-19", "Yes, 10 to 19 hours a week"),
-                         ("yes-20-34", "Yes, 20 to 34 hours a week"),
-                         ("yes-35-49", "Yes, 35 to 49 hours a week"),
-                         ("yes-50-plus", "Yes, 50 or more hours a week"))},
+             "to old age?"),
+     "hint": N_("Exclude anything you do as part of your paid employment."),
+     "options": _options(("no", N_("No")), ("yes-up-to-9", N_("Yes, 9 hours a week or less")),
+                         ("yes-10-19", N_("Yes, 10 to 19 hours a week")),
+                         ("yes-20-34", N_("Yes, 20 to 34 hours a week")),
+                         ("yes-35-49", N_("Yes, 35 to 49 hours a week")),
+                         ("yes-50-plus", N_("Yes, 50 or more hours a week")))},
     {"id": "marriage_civil_partnership",
-     "text": "What is your legal marital or registered civil partnership status?",
+     "text": N_("What is your legal marital or registered civil partnership status?"),
      "options": _options(
-         ("never", "Never married and never registered a civil partnership"),
-         ("married", "Married"), ("civil-partnership", "In a registered civil partnership"),
-         ("separated", "Separated, but still legally married or in a civil partnership"),
-         ("divorced-dissolved", "Divorced or civil partnership dissolved"),
-         ("widowed", "Widowed or surviving civil partnership partner"))},
+         ("never", N_("Never married and never registered a civil partnership")),
+         ("married", N_("Married")), ("civil-partnership", N_("In a registered civil partnership")),
+         ("separated", N_("Separated, but still legally married or in a civil partnership")),
+         ("divorced-dissolved", N_("Divorced or civil partnership dissolved")),
+         ("widowed", N_("Widowed or surviving civil partnership partner")))},
     {"id": "pregnancy_maternity",
-     "text": "Are you pregnant, or have you given birth in the last 26 weeks?",
-     "options": _options(("pregnant", "Yes, I am pregnant"),
-                         ("given-birth", "Yes, I have given birth in the last 26 weeks"),
-                         ("no", "No"))},
+     "text": N_("Are you pregnant, or have you given birth in the last 26 weeks?"),
+     "options": _options(("pregnant", N_("Yes, I am pregnant")),
+                         ("given-birth", N_("Yes, I have given birth in the last 26 weeks")),
+                         ("no", N_("No")))},
     POSTCODE_QUESTION,
 ]
 # fmt: on
@@ -262,14 +269,17 @@ IMD_DECILE = "imd_decile"
 DERIVED_EQUALITY_FIELDS = (IMD_DECILE,)
 
 
+POSTCODE_HINT = N_(
+    "For example, %(examples)s. We use this only to see which places we heard from. You "
+    "may give your whole postcode: we keep only its first half and how deprived the "
+    "area is, never the whole postcode."
+)
+
+
 def equality_questions(version: str = EQUALITY_VERSION) -> list[dict[str, Any]]:
     """The questions of ``version``, with the postcode hint from the configuration."""
     examples = " or ".join(ics().postcode_examples) or "LS6"
-    hint = (
-        f"For example, {examples}. We use this only to see which places we heard from. You "
-        "may give your whole postcode: we keep only its first half and how deprived the "
-        "area is, never the whole postcode."
-    )
+    hint = POSTCODE_HINT % {"examples": examples}
     return [
         {**q, "hint": hint} if q["id"] == "postcode_district" else q for q in EQUALITY_SETS[version]
     ]
