@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from gateway.api import (
         admin,
         dashboard,
+        easy_read,
         events,
         feedback,
         outcomes,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         events.public,
         outcomes.public,
         staff.blp,
+        easy_read.blp,
         feedback.staff,
         events.staff,
         outcomes.staff,

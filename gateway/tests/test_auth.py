@@ -257,6 +257,9 @@ ROUTE_ROLES: dict[str, set[str]] = {
     "staff.me": ALL,
     "staff.create_consultation": OFFICERS,
     "staff.update_consultation": OFFICERS,
+    "staff_easy_read.upload_image": OFFICERS,
+    "staff_easy_read.set_easy_read": OFFICERS,
+    "staff_easy_read.remove_easy_read": OFFICERS,
     "staff.open_consultation": OFFICERS,
     "staff.close_consultation": OFFICERS,
     "staff.publish_outcome": OFFICERS,
@@ -327,6 +330,8 @@ ROUTE_ROLES: dict[str, set[str]] = {
 BODIES: dict[str, object] = {
     "staff.create_consultation": {"title": "t", "summary": "s"},
     "staff.update_consultation": {"title": "t"},
+    "staff_easy_read.upload_image": {"data": "iVBORw0KGgo=", "alt": "A bus"},
+    "staff_easy_read.set_easy_read": {"points": [{"text": "We want to hear from you."}]},
     "staff.publish_outcome": OUTCOME[2],
     "staff.erasure_request": {"text": "someone@example.org"},
     "admin.create_user": {"email": "table@example.nhs.uk", "name": "T", "role": "analyst"},

@@ -37,6 +37,7 @@ from engage_contracts.reference import (
     priorities,
 )
 from engage_contracts.shared import DEFAULT_LANGUAGE, localised
+from gateway.application.easy_read import easy_read_view
 from gateway.application.reach import locate_submission
 from gateway.application.receipts import decoy_receipt_code, normalise_receipt
 from gateway.application.responses import check, current_or_snapshot, submit_response
@@ -251,14 +252,31 @@ def _render_consultation(
     form: Any | None = None,
     errors: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    easy_read: bool = False,
 ) -> tuple[str, int]:
+    """The consultation's page with its form; ``easy_read``: its easy-read version (the
+    points, then the same form in easy-read wording), when it has one."""
+    from gateway.web.languages import chosen
+
+    cid = str(consultation.get("id"))
+    easy = (
+        easy_read_view(
+            consultation,
+            lambda sha: url_for("web.easy_read_picture", consultation_id=cid, sha256=sha),
+        )
+        if easy_read
+        else None
+    )
+    if easy:
+        consultation = easy["consultation"]
     questions = (consultation.get("questionnaire") or {}).get("questions") or []
     summary, inline = forms.error_messages(questions, errors or {})
     html = render_template(
         "consultation.html",
         consultation=consultation,
+        easy_read=easy,
         notice=_notice(consultation),
-        fields=forms.build_fields(questions, form, inline),
+        fields=forms.build_fields(questions, form, inline, chosen().code),
         equality_fields=forms.build_equality_fields(form, inline),
         error_summary=summary,
         consent_error=inline.get("consent"),
@@ -352,6 +370,7 @@ def respond(consultation_id: UUID) -> Any:
     ctx = engage()
     cid = str(consultation_id)
     found = _visible(current_or_snapshot(ctx, cid))
+    easy = request.form.get(forms.EASY_READ_FIELD) == "yes"  # sent from the easy-read page
     if request.form.get(forms.HONEYPOT_FIELD):
         # Filled in by something that is not a person: store nothing, say nothing.
         return render_template(
@@ -385,9 +404,9 @@ def respond(consultation_id: UUID) -> Any:
     except Conflict:
         # It closed while the resident was answering.
         found = current_or_snapshot(ctx, cid)
-        return _render_consultation(found, status=409)
+        return _render_consultation(found, status=409, easy_read=easy)
     if errors:
-        return _render_consultation(found, 422, request.form, errors, key)
+        return _render_consultation(found, 422, request.form, errors, key, easy_read=easy)
     session[LAST_RECEIPT_KEY] = {
         "code": receipt["receipt_code"],
         "consultation_id": cid,
@@ -573,6 +592,7 @@ def render_error(error: ApiError) -> Response:
 
 
 # The feedback, events and "you said, we did" pages add their routes to this blueprint.
+from gateway.web import easy_read as _easy_read_pages  # noqa: E402, F401
 from gateway.web import events as _events_pages  # noqa: E402, F401
 from gateway.web import feedback as _feedback_pages  # noqa: E402, F401
 from gateway.web import languages as _language_pages  # noqa: E402, F401

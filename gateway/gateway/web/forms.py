@@ -19,7 +19,7 @@ from typing import Any
 from engage_contracts.ics import ics
 from engage_contracts.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
 from engage_contracts.reference import current_consent, equality_questions
-from engage_contracts.shared import localised
+from engage_contracts.shared import DEFAULT_LANGUAGE, localised
 
 # Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
 # safe inside names and ids as they are.
@@ -29,6 +29,7 @@ CSRF_FIELD = "csrf_token"
 CONSENT_FIELD = "consent"
 CONSENT_VERSION_FIELD = "consent_version"
 HEAR_BACK_FIELD = "hear_back_email"
+EASY_READ_FIELD = "easy_read"  # "yes" from the easy-read page: its errors are shown there
 
 
 def answer_name(qid: str) -> str:
@@ -113,6 +114,7 @@ class Field:
     autocomplete: str | None = None
     wide: bool = False  # a text input for a sentence, not a code
     input_type: str = "text"
+    picture: Mapping[str, Any] | None = None  # easy read: {url, alt, width, height}
 
     @property
     def hint_id(self) -> str:
@@ -149,9 +151,13 @@ def _choices(base: str, options: Iterable[tuple[str, str]], checked: set[str]) -
     ]
 
 
-def _option_pairs(question: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _option_pairs(
+    question: Mapping[str, Any], language: str = DEFAULT_LANGUAGE
+) -> list[tuple[str, str]]:
     """(value, label) of a question's options; likert's fixed scale included."""
-    return [(str(o["value"]), localised(o["label"])) for o in option_labels(dict(question))]
+    return [
+        (str(o["value"]), localised(o["label"], language)) for o in option_labels(dict(question))
+    ]
 
 
 def _condition_hint(question: Mapping[str, Any], by_id: Mapping[str, tuple[int, Mapping]]) -> str:
@@ -168,8 +174,10 @@ def build_fields(
     questions: list[Mapping[str, Any]],
     form: Any | None = None,
     errors: Mapping[str, str] | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> list[Field]:
-    """View models for a questionnaire; ``form`` keeps a resident's answers on re-render."""
+    """View models for a questionnaire, its text in ``language`` where given (else English);
+    ``form`` keeps a resident's answers on re-render."""
     data = FormData(form)
     errors = errors or {}
     by_id = {q["id"]: (n, q) for n, q in enumerate(questions, start=1)}
@@ -182,26 +190,27 @@ def build_fields(
         if question.get("show_if"):
             hints.append(_condition_hint(question, by_id))
         if question.get("hint"):
-            hints.append(localised(question["hint"]))
+            hints.append(localised(question["hint"], language))
         f = Field(
             id=fid,
             name=name,
             kind="radios",
             number=number,
-            text=localised(question["text"]),
+            text=localised(question["text"], language),
             required=bool(question.get("required")),
             hints=hints,
             error=errors.get(fid),
+            picture=question.get("picture"),
         )
         if kind_of in ("single_choice", "likert"):
-            f.choices = _choices(fid, _option_pairs(question), {data.get(name)})
+            f.choices = _choices(fid, _option_pairs(question, language), {data.get(name)})
         elif kind_of == "multiple_choice":
             f.kind = "checkboxes"
             if question.get("max_choices"):
                 f.hints.append(f"Choose up to {question['max_choices']}.")
             else:
                 f.hints.append("Choose all that apply.")
-            f.choices = _choices(fid, _option_pairs(question), set(data.getlist(name)))
+            f.choices = _choices(fid, _option_pairs(question, language), set(data.getlist(name)))
         elif kind_of == "rating":
             f.kind = "rating"
             f.hints.append(f"Choose a number from {RATING_MIN} (lowest) to {RATING_MAX} (highest).")
@@ -214,7 +223,7 @@ def build_fields(
             f.value = data.get(name)
         elif kind_of == "ranking":
             f.kind = "ranking"
-            options = _option_pairs(question)
+            options = _option_pairs(question, language)
             f.hints.append(
                 f"Give each option a different number from 1 to {len(options)}. "
                 "1 is the one that matters most to you."
