@@ -17,7 +17,7 @@ from werkzeug.routing import Rule
 from engage_common.db import Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DurablePublisher
-from gateway import store
+from gateway import observability, store
 from gateway.api.schemas import AliveSchema, ReadinessSchema
 from gateway.config import Settings
 from gateway.context import Engage, engage
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    observability.init_app(app)  # first: every request gets its correlation id
     app.extensions["engage"] = Engage(
         settings=settings,
         services=Services(settings.amqp_uri, settings.rpc_timeout),
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         dashboard.blp,
         web,
         health,
+        observability.metrics,
     ):
         api.register_blueprint(blueprint)
     # Served by flask-smorest itself; said here so the document lists every route.

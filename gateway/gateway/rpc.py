@@ -31,6 +31,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
+from engage_common.observability import CONTEXT_KEY, current_correlation_id
 from gateway.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,21 @@ class _Caller:
         self.config, self.timeout = config, timeout
         self._runner: ExpiringClusterRpcProxy | None = None
         self._proxy: Any = None
+        # The proxy's context_data (the same dict): nameko sends each key as a
+        # ``nameko.<key>`` header; set before each call to the request's correlation id.
+        self._context: dict[str, Any] = {}
 
     def call(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._proxy is None:
-            self._runner = ExpiringClusterRpcProxy(self.config, timeout=self.timeout)
+            self._runner = ExpiringClusterRpcProxy(
+                self.config, timeout=self.timeout, context_data=self._context
+            )
             self._proxy = self._runner.start()
+        correlation = current_correlation_id()
+        if correlation:
+            self._context[CONTEXT_KEY] = correlation
+        else:
+            self._context.pop(CONTEXT_KEY, None)
         return getattr(getattr(self._proxy, service), method)(*args, **kwargs)
 
     def reset(self) -> None:

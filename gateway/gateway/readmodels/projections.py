@@ -35,6 +35,7 @@ from psycopg.types.json import Jsonb
 from engage_common import healthcheck
 from engage_common.db import Database, Pool
 from engage_common.messaging import DEAD_LETTER_QUEUE, claim_message, event_handler
+from engage_common.observability import Observability
 from engage_contracts.outcomes import evidence_key
 from engage_contracts.shared import as_localised
 
@@ -545,6 +546,7 @@ class ProjectionsService(healthcheck.HealthCheck):
     name = "gateway_projections"
 
     db = Database()
+    obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
 
     def _apply(self, event: dict[str, Any], handler: str, apply: Any) -> None:
         pool: Pool = self.db

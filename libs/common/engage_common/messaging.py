@@ -22,6 +22,8 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 from psycopg import Connection
 
+from engage_common.observability import batch_context, message_headers
+
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
@@ -157,7 +159,11 @@ class BatchConsumer(ReliableConsumer):
         bodies = [body for body, _ in batch]
         try:
             self.container.spawn_worker(
-                self, (bodies,), {}, handle_result=partial(self._batch_done, batch)
+                self,
+                (bodies,),
+                {},
+                context_data=batch_context(m for _, m in batch),  # correlation ids
+                handle_result=partial(self._batch_done, batch),
             )
         except ContainerBeingKilled:
             for _, message in batch:
@@ -209,4 +215,5 @@ class DurablePublisher:
             routing_key=owner,
             message_id=message_id,
             declare=[queue],
+            headers=message_headers(),  # the request's correlation id (observability)
         )

@@ -109,7 +109,9 @@ def test_a_record_without_an_expected_exception_is_untouched() -> None:
 
 LOG_WITH_EACH_CONFIG = """
 import logging, logging.config, sys, yaml
+from nameko.cli.main import setup_yaml_parser
 from engage_common.errors import NotFound
+setup_yaml_parser()  # ${LOG_FORMAT:auto} and the like, as nameko run reads them
 for path in sys.argv[1:]:
     with open(path) as f:
         logging.config.dictConfig(yaml.safe_load(f)["LOGGING"])
@@ -133,7 +135,7 @@ def test_every_shipped_logging_config_applies_the_filter() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PYTHONPATH": str(ROOT / "libs"), "PATH": ""},
+        env={"PYTHONPATH": str(ROOT / "libs"), "PATH": "", "LOG_FORMAT": "text"},
     )
     assert result.returncode == 0, result.stderr
     sections = result.stdout.split("== ")[1:]

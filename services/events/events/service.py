@@ -36,6 +36,7 @@ from engage_common.db import Database, Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, event_handler
+from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event
 from engage_contracts import events as contract
 from engage_contracts.base import load
@@ -123,6 +124,7 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
     name = "events"
 
     db = Database()
+    obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
     relay = OutboxRelay()  # publishes what the outbox holds
     mail = Mail()
     config = Config()

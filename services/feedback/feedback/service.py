@@ -23,6 +23,7 @@ from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, consume, submissions_queue
+from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event
 from engage_contracts import feedback as contract
 from engage_contracts.base import load
@@ -75,6 +76,7 @@ class FeedbackService(healthcheck.HealthCheck, outbox.EventReplay):
     name = "feedback"
 
     db = Database()
+    obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
     relay = OutboxRelay()  # publishes what the outbox holds
     mail = Mail()
     config = Config()

@@ -24,6 +24,7 @@ from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, consume, event_handler, submissions_queue
+from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event
 from engage_contracts import outcomes as contract
 from engage_contracts.base import load
@@ -80,6 +81,7 @@ class OutcomesService(healthcheck.HealthCheck, outbox.EventReplay):
     name = "outcomes"
 
     db = Database()
+    obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
     relay = OutboxRelay()  # publishes what the outbox holds
     mail = Mail()
     config = Config()

@@ -36,6 +36,7 @@ from engage_common.messaging import (
     event_handler,
     submissions_queue,
 )
+from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event, record_events
 from engage_common.redaction import REDACTOR_VERSION, REPLACEMENTS, redact_off_hub
 from engage_contracts import privacy
@@ -67,6 +68,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
     name = "surveys"
 
     db = Database()
+    obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
     relay = OutboxRelay()  # publishes what the outbox holds
 
     def _consultation(self, conn: Connection, consultation_id: Any, **options: Any) -> Json:

@@ -1,0 +1,120 @@
+"""Observability on the running suite: one request id followed from the gateway through
+an RPC, a queued submission and a domain event, in every process's JSON log; the
+gateway's /metrics counting requests by route template and status."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from engage_common.testing import eventually
+from tests.conftest import Suite
+
+SUBMIT_ROUTE = "/api/v1/consultations/<uuid:consultation_id>/responses"
+
+
+def json_lines(path: Path, correlation_id: str) -> list[dict[str, Any]]:
+    """The JSON lines of a process's log that carry ``correlation_id``."""
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        if correlation_id in line and line.startswith("{"):
+            found.append(json.loads(line))
+    return [line for line in found if line.get("correlation_id") == correlation_id]
+
+
+def submissions_counted(suite: Suite) -> float:
+    text = requests.get(f"{suite.base_url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "engage_http_requests":
+            return sum(
+                s.value
+                for s in family.samples
+                if s.name == "engage_http_requests_total"
+                and s.labels == {"method": "POST", "route": SUBMIT_ROUTE, "status": "202"}
+            )
+    return 0.0
+
+
+def test_one_request_id_in_every_process_log_and_the_metrics_count_it(suite: Suite) -> None:
+    token = suite.token("observer@obs.example", "engagement-officer")
+    rid = f"abc-{uuid.uuid4().hex}"
+    sent = {"X-Request-ID": rid}
+    now = datetime.now(UTC)
+    draft = {
+        "title": "Observed consultation",
+        "summary": "Followed through the logs.",
+        "description": "Tell us.",
+        "places": ["wakefield"],
+        "priorities": ["living-well"],
+        "opens_at": (now - timedelta(minutes=1)).isoformat(),
+        "closes_at": (now + timedelta(days=7)).isoformat(),
+        "questionnaire": {
+            "questions": [{"id": "score", "type": "rating", "text": "Rate it from 0 to 10."}]
+        },
+    }
+    made = suite.api("POST", "/staff/consultations", token, json=draft, headers=dict(sent))
+    assert made.status_code == 201, made.text
+    assert made.headers["X-Request-ID"] == rid
+    cid = made.json()["id"]
+    opened = suite.api("POST", f"/staff/consultations/{cid}/open", token, headers=dict(sent))
+    assert opened.status_code == 200, opened.text
+    shown = suite.api("GET", f"/consultations/{cid}")
+    assert shown.headers["X-Request-ID"] not in ("", rid)  # one of ours when none was sent
+    before = submissions_counted(suite)
+    answer = {
+        "answers": {"score": 7},
+        "consent": {"given": True, "version": shown.json()["consent"]["version"]},
+    }
+    submitted = suite.api(
+        "POST",
+        f"/consultations/{cid}/responses",
+        json=answer,
+        headers={"X-Correlation-ID": rid, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.headers["X-Request-ID"] == rid
+
+    gateway = json_lines(suite.logs / "gateway.log", rid)
+    assert {(line["service"], line["message"].split(" ")[1]) for line in gateway} >= {
+        ("gateway", "/api/v1/staff/consultations"),
+        ("gateway", SUBMIT_ROUTE),
+    }
+
+    def surveys_calls() -> set[str]:
+        lines = json_lines(suite.logs / "surveys.log", rid)
+        return {line["message"].split(" ")[0] for line in lines if line.get("outcome") == "ok"}
+
+    # The RPC calls, and the queued submission stored by the batch consumer.
+    eventually(
+        lambda: {"surveys.open_consultation", "surveys.store_submissions"} <= surveys_calls(),
+        30,
+        "surveys to log the RPC and the queued submission under the request's id",
+    )
+
+    def projected() -> set[str]:
+        lines = json_lines(suite.logs / "projections.log", rid)
+        return {line["message"].split(" ")[0] for line in lines}
+
+    eventually(
+        lambda: (
+            {
+                "gateway_projections.on_consultation_opened",
+                "gateway_projections.on_response_submitted",
+            }
+            <= projected()
+        ),
+        30,
+        "the read model to log the events under the request's id",
+    )
+    assert submissions_counted(suite) == before + 1
+
+    proxied = requests.get(
+        f"{suite.base_url}/metrics", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10
+    )
+    assert proxied.status_code == 404
