@@ -112,7 +112,10 @@ def process_env(name: str) -> set[str]:
     (engage_contracts.ics), the probe's timeout (engage_common.healthcheck) for the nameko
     processes, and the outcomes service's digest interval (outcomes/service.py)."""
     if name == "gateway":
-        return set(EVERY_PROCESS)
+        # engage_common.logs reads LOG_FORMAT from the environment for the gateway (the
+        # nameko processes have it in their config); gateway.observability reads
+        # PROMETHEUS_MULTIPROC_DIR.
+        return EVERY_PROCESS | {"LOG_FORMAT", "PROMETHEUS_MULTIPROC_DIR"}
     extra = {"OUTCOMES_DIGEST_INTERVAL"} if name == "outcomes" else set()
     return EVERY_PROCESS | {"HEALTHCHECK_TIMEOUT"} | extra
 
@@ -321,7 +324,7 @@ def test_gateway_command_migrates_then_serves_the_app_factory() -> None:
 def test_projections_migrate_the_gateway_database_then_run() -> None:
     """The gateway's read-model service: its own process, the gateway's database."""
     wanted = set(config_env("projections"))
-    assert wanted == {"AMQP_URI", "DATABASE_URL"}
+    assert wanted == {"AMQP_URI", "DATABASE_URL", "LOG_FORMAT", "METRICS_PORT"}
     wanted |= process_env("projections")
     compose = COMPOSE["services"]["projections"]
     assert set(compose["environment"]) == wanted

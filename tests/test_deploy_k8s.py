@@ -301,7 +301,18 @@ def test_only_the_gateway_is_reachable_and_only_through_tls() -> None:
     assert deny and all(
         p["spec"]["policyTypes"] == ["Ingress"] and not p["spec"].get("ingress") for p in deny
     )
-    allowed = [p for p in policies if p["spec"].get("ingress")]
+    # Prometheus may scrape every pod's metrics port, from the monitoring namespace only.
+    (metrics,) = [p for p in policies if p["metadata"]["name"] == "metrics-from-monitoring"]
+    assert [f["namespaceSelector"] for r in metrics["spec"]["ingress"] for f in r["from"]] == [
+        {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    ]
+    scraped = {
+        int(d["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"])
+        for d in BASE_DOCS
+        if d["kind"] == "Deployment"
+    }
+    assert {p["port"] for r in metrics["spec"]["ingress"] for p in r["ports"]} == scraped
+    allowed = [p for p in policies if p["spec"].get("ingress") and p is not metrics]
     assert [p["spec"]["podSelector"]["matchLabels"] for p in allowed] == [
         {"app.kubernetes.io/name": "gateway"}
     ]

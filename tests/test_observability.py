@@ -118,3 +118,44 @@ def test_one_request_id_in_every_process_log_and_the_metrics_count_it(suite: Sui
         f"{suite.base_url}/metrics", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10
     )
     assert proxied.status_code == 404
+
+
+def test_the_deployments_turn_json_logs_and_metrics_on_with_one_port() -> None:
+    """docker-compose.yml and deploy/k8s: JSON logs, one metrics port named the same in
+    the ConfigMap, the containers' ports and the scrape annotations, and the gateway's
+    gunicorn started with its observability config (multiprocess folder, JSON lines)."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    base = root / "deploy/k8s/base"
+    docs = [d for p in sorted(base.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert config["LOG_FORMAT"] == "json"
+    port = int(config["METRICS_PORT"])
+    assert config["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")  # the pods' writable emptyDir
+    for doc in (d for d in docs if d["kind"] == "Deployment"):
+        name = doc["metadata"]["name"]
+        template = doc["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/path"] == "/metrics"
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        env = {e["name"] for e in container["env"]}
+        if name == "gateway":
+            assert int(annotations["prometheus.io/port"]) == ports["http"]
+            assert {"LOG_FORMAT", "PROMETHEUS_MULTIPROC_DIR"} <= env
+            assert container["command"][:3] == ["gunicorn", "-c", "python:gateway.observability"]
+        else:
+            assert int(annotations["prometheus.io/port"]) == ports["metrics"] == port, name
+            assert {"LOG_FORMAT", "METRICS_PORT"} <= env, name
+    for name, service in compose.items():
+        env = service.get("environment", {})
+        if "AMQP_URI" in env:  # an Engage process
+            assert env["LOG_FORMAT"] == "${LOG_FORMAT:-json}", name
+            if name == "gateway":
+                assert "-c python:gateway.observability" in " ".join(service["command"])
+                assert env["PROMETHEUS_MULTIPROC_DIR"]
+            else:
+                assert int(env["METRICS_PORT"]) == port, name

@@ -56,7 +56,6 @@ log = logging.getLogger("gateway.requests")
 
 SERVICE = "gateway"
 REQUEST_ID_HEADERS = ("X-Request-ID", "X-Correlation-ID")
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 QUIET = {"/healthz", "/readyz", "/metrics"}  # probes and scrapes: logged at DEBUG
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -97,7 +96,7 @@ def serve_metrics() -> Any:
 
 
 def _registry() -> CollectorRegistry:
-    if os.environ.get(MULTIPROC_DIR):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return registry
@@ -164,14 +163,14 @@ logconfig_dict = {
 
 def on_starting(server: Any) -> None:
     """Before any worker: the multiprocess folder exists and holds no old figures."""
-    folder = os.environ.get(MULTIPROC_DIR)
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         empty_folder(Path(folder))
 
 
 def child_exit(server: Any, worker: Any) -> None:
     """A worker ended: drop its live gauges (its counters stay in the sums)."""
-    if os.environ.get(MULTIPROC_DIR):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
 
 
