@@ -14,6 +14,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import Flask
+from flask_babel import force_locale, gettext
 
 from gateway.app import create_app
 from gateway.config import Settings
@@ -38,6 +39,8 @@ def test_every_interface_string_is_in_every_shipped_catalogue(tmp_path: Path) ->
             "gateway/babel.cfg",
             "-k",
             "_l",
+            "-k",
+            "N_",  # the contracts' wording for residents (engage_contracts.wording)
             "-o",
             str(pot),
             ".",
@@ -107,8 +110,11 @@ def test_a_string_with_no_translation_shows_in_english(apps: dict[str, Flask]) -
     demo.get("/language/pl")
     page = demo.get("/no-such-page").get_data(as_text=True)
     assert '<html lang="pl" dir="ltr">' in page and "Nie znaleziono strony" in page
-    # Not translated yet: English, never a blank.
-    assert "If you typed the web address, check it is correct." in page
+    assert "Jeśli wpisałeś adres strony, sprawdź, czy jest poprawny." in page
+    # A string the catalogue does not have yet (one added since): English, never a blank.
+    with apps["demo"].test_request_context(), force_locale("pl"):
+        assert gettext("A sentence no catalogue has yet.") == "A sentence no catalogue has yet."
+        assert gettext("Page not found") == "Nie znaleziono strony"
 
 
 def test_an_open_redirect_is_refused(apps: dict[str, Flask]) -> None:

@@ -31,7 +31,6 @@ from engage_contracts.ics import ics
 from engage_contracts.reference import (
     EQUALITY_VERSION,
     current_consent,
-    equality_questions,
     place_label,
     places,
     priorities,
@@ -47,6 +46,7 @@ from gateway.http import Blueprint, error_doc
 from gateway.readmodels import queries
 from gateway.security import READ, WRITE, rate_limited
 from gateway.web import forms
+from gateway.web.equality import likert_options, translated_equality_questions
 from gateway.web.schemas import CsrfForm, PageFilters, ResponseForm
 
 bp = Blueprint(
@@ -471,7 +471,7 @@ def readable_answers(
             sep = _(" then ") if q.get("type") == "ranking" else ", "
             text = sep.join(_label(q.get("options"), v) for v in value)
         elif q.get("type") == "likert":
-            text = str(value).replace("-", " ").capitalize()
+            text = _label(likert_options(), value)
         else:
             text = _label(q.get("options"), value)
         out.append({"question": localised(q.get("text", q["id"])), "answer": text})
@@ -496,7 +496,7 @@ def _show_response(code: str) -> tuple[dict[str, Any], list[dict[str, str]], lis
     except NotFound:
         questions = []
     version = sent.get("equality_version") or EQUALITY_VERSION
-    equality = readable_answers(equality_questions(version), sent.get("equality") or {})
+    equality = readable_answers(translated_equality_questions(version), sent.get("equality") or {})
     return sent, readable_answers(questions, sent.get("answers") or {}), equality
 
 

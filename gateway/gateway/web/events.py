@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_contracts import events as contract
@@ -30,18 +32,18 @@ from gateway.web import events_form as form_
 from gateway.web.schemas import CsrfForm, EventFilters, RegistrationForm
 
 REGISTRATION_WORDS = {
-    "confirmed": "You have a place",
-    "waiting": "You are on the waiting list",
-    "cancelled": "Your registration is cancelled",
+    "confirmed": _l("You have a place"),
+    "waiting": _l("You are on the waiting list"),
+    "cancelled": _l("Your registration is cancelled"),
 }
 
 
 @bp.app_context_processor
 def _event_words() -> dict[str, Any]:
     return {
-        "EVENT_KINDS": KIND_WORDS,
-        "VENUE_FEATURES": VENUE_FEATURE_WORDS,
-        "ACCESS_NEED_WORDS": ACCESS_NEED_WORDS,
+        "EVENT_KINDS": {k: _(v) for k, v in KIND_WORDS.items()},
+        "VENUE_FEATURES": {k: _(v) for k, v in VENUE_FEATURE_WORDS.items()},
+        "ACCESS_NEED_WORDS": {k: _(v) for k, v in ACCESS_NEED_WORDS.items()},
         "REGISTRATION_WORDS": REGISTRATION_WORDS,
     }
 
@@ -120,14 +122,14 @@ def register(event_id: Any) -> Any:
     event = ctx.services.events("get_event", str(event_id))
     key = _idempotency_key(request.form.get(forms.IDEMPOTENCY_FIELD))
     if request.form.get(forms.HONEYPOT_FIELD):
-        return _render_event(event, notice="Thank you.")
+        return _render_event(event, notice=_("Thank you."))
     parsed = form_.parse(request.form)
     try:
         sent = load(contract.RegistrationInputSchema(), parsed)
         made = events.register(ctx, str(event_id), sent, key)
     except ValidationFailed as failed:
         # Every problem at once: consent and equality too, though the fields failed.
-        _, more = check_consent(parsed.get("consent"))
+        more = check_consent(parsed.get("consent"))[1]
         more.update(validate_equality(parsed.get("equality"))[1])
         return _render_event(event, 422, request.form, {**more, **failed.errors}, key)
     except Conflict as closed:
@@ -239,7 +241,7 @@ def event_stop_emails_page(code: str) -> Any:
         stopped=False,
         csrf_token=_csrf_token(),
         action=url_for("web.event_stop_emails", code=code),
-        about="your registration",
+        about="registration",
     )
 
 
@@ -257,4 +259,4 @@ def event_stop_emails(code: str) -> Any:
     if normal is None:
         raise NotFound("registration not found")
     engage().services.events("stop_emails", normal)
-    return render_template("stop_emails.html", code=normal, stopped=True, about="your registration")
+    return render_template("stop_emails.html", code=normal, stopped=True, about="registration")

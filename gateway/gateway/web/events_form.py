@@ -7,17 +7,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
 from engage_contracts.events import ACCESS_NEED_WORDS, ACCESS_NEEDS, MAX_PLACES, NEEDS_DETAIL
 from engage_contracts.reference import current_consent
 from gateway.web import forms
 from gateway.web.forms import Choice, Field, FormData
 
 MESSAGES = {
-    "name": "Enter your name, or leave your contact details blank too",
-    "contact.email": "Enter an email address in the correct format, like name@example.com",
-    "contact.phone": "Enter a phone number, like 01632 960 001",
-    "places": f"Choose how many places you need, from 1 to {MAX_PLACES}",
-    "consent": "Tick the box to agree to how we use your details",
+    "name": _l("Enter your name, or leave your contact details blank too"),
+    "contact.email": _l("Enter an email address in the correct format, like name@example.com"),
+    "contact.phone": _l("Enter a phone number, like 01632 960 001"),
+    "places": _l("Choose how many places you need, from 1 to %(most)s", most=MAX_PLACES),
+    "consent": _l("Tick the box to agree to how we use your details"),
 }
 TARGETS = {
     "name": "name",
@@ -56,23 +60,23 @@ def build_fields(form: Any | None = None, errors: Mapping[str, str] | None = Non
     you = [
         text(
             "name",
-            "Your name",
-            ["Leave your name and contact details blank for an anonymous drop-in place."],
+            _("Your name"),
+            [_("Leave your name and contact details blank for an anonymous drop-in place.")],
             autocomplete="name",
             max_length=200,
         ),
         text(
             "email",
-            "Email address",
-            ["For your reminder the day before, and if anything changes."],
+            _("Email address"),
+            [_("For your reminder the day before, and if anything changes.")],
             autocomplete="email",
             input_type="email",
             max_length=254,
         ),
         text(
             "phone",
-            "Phone number",
-            ["If you would rather we phoned you about changes."],
+            _("Phone number"),
+            [_("If you would rather we phoned you about changes.")],
             autocomplete="tel",
             input_type="tel",
             max_length=30,
@@ -83,15 +87,17 @@ def build_fields(form: Any | None = None, errors: Mapping[str, str] | None = Non
         name="places",
         kind="radios",
         number=None,
-        text="How many places do you need?",
+        text=_("How many places do you need?"),
         hints=[
-            "You and anyone coming with you, like a carer. An interpreter does not need a place."
+            _("You and anyone coming with you, like a carer. An interpreter does not need a place.")
         ],
         choices=[
             Choice(
                 id="places" if n == 1 else f"places-{n}",
                 value=str(n),
-                label="Just me" if n == 1 else f"Me and {n - 1} other{'s' if n > 2 else ''}",
+                label=_("Just me")
+                if n == 1
+                else ngettext("Me and %(num)d other", "Me and %(num)d others", n - 1),
                 checked=(data.get("places") or "1") == str(n),
             )
             for n in range(1, MAX_PLACES + 1)
@@ -104,13 +110,13 @@ def build_fields(form: Any | None = None, errors: Mapping[str, str] | None = Non
         name="access_needs",
         kind="checkboxes",
         number=None,
-        text="Do you need anything to take part?",
-        hints=["Choose all that apply. We will tell you if we cannot arrange something."],
+        text=_("Do you need anything to take part?"),
+        hints=[_("Choose all that apply. We will tell you if we cannot arrange something.")],
         choices=[
             Choice(
                 id="access-needs" if i == 0 else f"access-needs-{i}",
                 value=need,
-                label=ACCESS_NEED_WORDS[need],
+                label=_(ACCESS_NEED_WORDS[need]),
                 checked=need in chosen,
             )
             for i, need in enumerate(ACCESS_NEEDS)
@@ -120,7 +126,7 @@ def build_fields(form: Any | None = None, errors: Mapping[str, str] | None = Non
     details = [
         text(
             detail_name(need),
-            "Which language?" if need == "spoken-language" else "What do you need?",
+            _("Which language?") if need == "spoken-language" else _("What do you need?"),
             [],
             max_length=200,
         )
@@ -177,16 +183,17 @@ def error_messages(
             need = needs[index] if index < len(needs) else "other"
             target = detail_name(need) if need in NEEDS_DETAIL else "access-needs"
             message = (
-                "Say which language you need an interpreter for"
+                _("Say which language you need an interpreter for")
                 if need == "spoken-language"
-                else "Say what else you need"
+                else _("Say what else you need")
             )
         else:
             key = path if path in MESSAGES else parts[0]
             target = TARGETS.get(path) or TARGETS.get(parts[0])
             reasons = errors[path]
             reason = reasons[0] if isinstance(reasons, list | tuple) and reasons else reasons
-            message = MESSAGES.get(key) or f"Your registration: {reason}"
+            known = MESSAGES.get(key)
+            message = str(known) if known else _("Your registration: %(reason)s", reason=reason)
         if target and target in inline:
             continue
         summary.append((message, target))

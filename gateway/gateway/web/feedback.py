@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from engage_common.errors import NotFound, ValidationFailed
 from engage_contracts import feedback as contract
 from engage_contracts.base import load
 from engage_contracts.feedback import KIND_WORDS, signposting
-from engage_contracts.reference import EQUALITY_VERSION, current_consent, equality_questions
+from engage_contracts.reference import EQUALITY_VERSION, current_consent
 from gateway.application import feedback
 from gateway.application.receipts import decoy_receipt_code, normalise_receipt
 from gateway.context import engage
@@ -29,22 +31,38 @@ from gateway.web import (
     readable_answers,
 )
 from gateway.web import feedback_form as form_
+from gateway.web.equality import translated_equality_questions
 from gateway.web.schemas import CsrfForm, FeedbackForm
 
 LAST_FEEDBACK_KEY = "feedback_receipt"
 STATUS_WORDS = {
-    "received": ("Received", "We have your feedback. The team who handle feedback will read it."),
-    "triaged": ("Being looked at", "The team have read your feedback and are looking into it."),
-    "responded": ("Replied", "We have replied to your feedback. Our reply is below."),
-    "closed": ("Closed", "We have finished looking at your feedback."),
-    "duplicate": ("Already received", "We already had this feedback, so we kept one copy."),
-    "rejected": ("Not stored", "Sorry, we received your feedback but could not store it."),
+    "received": (
+        _l("Received"),
+        _l("We have your feedback. The team who handle feedback will read it."),
+    ),
+    "triaged": (
+        _l("Being looked at"),
+        _l("The team have read your feedback and are looking into it."),
+    ),
+    "responded": (_l("Replied"), _l("We have replied to your feedback. Our reply is below.")),
+    "closed": (_l("Closed"), _l("We have finished looking at your feedback.")),
+    "duplicate": (
+        _l("Already received"),
+        _l("We already had this feedback, so we kept one copy."),
+    ),
+    "rejected": (
+        _l("Not stored"),
+        _l("Sorry, we received your feedback but could not store it."),
+    ),
 }
 
 
 @bp.app_context_processor
 def _feedback_words() -> dict[str, Any]:
-    return {"KIND_WORDS": KIND_WORDS, "FEEDBACK_STATUS": STATUS_WORDS}
+    return {
+        "KIND_WORDS": {k: _(v) for k, v in KIND_WORDS.items()},
+        "FEEDBACK_STATUS": STATUS_WORDS,
+    }
 
 
 def _render_form(
@@ -146,8 +164,10 @@ def _mine(code: str) -> dict[str, Any]:
         return engage().services.feedback("get_my_feedback", code)
     except NotFound:
         raise ApiError(
-            "We do not hold feedback with that receipt code. If you only just sent it, "
-            "wait a few seconds and reload this page.",
+            _(
+                "We do not hold feedback with that receipt code. If you only just sent it, "
+                "wait a few seconds and reload this page."
+            ),
             status=404,
         ) from None
 
@@ -159,7 +179,7 @@ def my_feedback(code: str) -> Any:
     code = _code(code)
     sent = _mine(code)
     version = sent.get("equality_version") or EQUALITY_VERSION
-    equality = readable_answers(equality_questions(version), sent.get("equality") or {})
+    equality = readable_answers(translated_equality_questions(version), sent.get("equality") or {})
     response = Response(
         render_template(
             "my_feedback.html",
@@ -190,7 +210,7 @@ def delete_feedback(code: str) -> Any:
         engage().services.feedback("delete_my_feedback", code)
     except NotFound:
         raise ApiError(
-            "We do not hold feedback with that receipt code. It may have been deleted already.",
+            _("We do not hold feedback with that receipt code. It may have been deleted already."),
             status=404,
         ) from None
     if session.get(LAST_FEEDBACK_KEY) == code:
@@ -221,5 +241,5 @@ def stop_emails(code: str) -> Any:
     try:
         engage().services.feedback("stop_emails", code)
     except NotFound:
-        raise ApiError("We do not hold feedback with that receipt code.", status=404) from None
+        raise ApiError(_("We do not hold feedback with that receipt code."), status=404) from None
     return render_template("stop_emails.html", code=code, stopped=True)

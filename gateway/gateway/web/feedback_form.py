@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import format_number
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from engage_contracts.feedback import KIND_WORDS, KINDS, MAX_TEXT
 from engage_contracts.ics import ics
 from engage_contracts.reference import OUTSIDE_AREA, current_consent, places
@@ -21,19 +25,18 @@ CONSULTATION_FIELD = "consultation_id"
 # The form's own postcode question (where it happened) stands in for the equality one.
 EQUALITY_LEFT_OUT = ("postcode_district",)
 REPLY_WORDS = {
-    "none": "No, I will check with my receipt code",
-    "email": "Yes, by email",
+    "none": _l("No, I will check with my receipt code"),
+    "email": _l("Yes, by email"),
 }
 MESSAGES = {
-    "kind": "Choose what kind of feedback this is",
-    "about": "Enter what your feedback is about",
-    "text": "Enter your feedback",
-    "place": "Choose one of the places, or 'Somewhere else'",
-    "postcode_district": "Enter the first half of a postcode, like {examples}, or leave it blank",
-    "reply_by": "Choose whether you would like a reply by email",
-    "email": "Enter an email address in the correct format, like name@example.com",
-    "consent": "Tick the box to agree to how we use your feedback",
-    "hear_back_email": "Enter your email address to hear what happens, or untick the box",
+    "kind": _l("Choose what kind of feedback this is"),
+    "about": _l("Enter what your feedback is about"),
+    "text": _l("Enter your feedback"),
+    "place": _l("Choose one of the places, or 'Somewhere else'"),
+    "reply_by": _l("Choose whether you would like a reply by email"),
+    "email": _l("Enter an email address in the correct format, like name@example.com"),
+    "consent": _l("Tick the box to agree to how we use your feedback"),
+    "hear_back_email": _l("Enter your email address to hear what happens, or untick the box"),
 }
 TARGETS = {
     "kind": "kind",
@@ -47,6 +50,11 @@ TARGETS = {
     "may_quote": "may_quote",
     "consent": "consent",
 }
+
+
+def _examples() -> str:
+    """The configuration's example postcode districts, "LS6 or BD23"."""
+    return _(" or ").join(ics().postcode_examples)
 
 
 def _choices(base: str, pairs: list[tuple[str, str]], chosen: set[str]) -> list[Choice]:
@@ -67,9 +75,9 @@ def build_fields(
         name="kind",
         kind="radios",
         number=None,
-        text="What kind of feedback is this?",
+        text=_("What kind of feedback is this?"),
         required=True,
-        choices=_choices("kind", [(k, KIND_WORDS[k]) for k in KINDS], {data.get("kind")}),
+        choices=_choices("kind", [(k, _(KIND_WORDS[k])) for k in KINDS], {data.get("kind")}),
         error=errors.get("kind"),
     )
     about = Field(
@@ -77,9 +85,9 @@ def build_fields(
         name="about",
         kind="text",
         number=None,
-        text="What is it about?",
+        text=_("What is it about?"),
         required=True,
-        hints=["For example, a GP practice, a hospital ward, a service or a place."],
+        hints=[_("For example, a GP practice, a hospital ward, a service or a place.")],
         value=data.get("about"),
         max_length=200,
         error=errors.get("about"),
@@ -91,24 +99,26 @@ def build_fields(
         name="text",
         kind="textarea",
         number=None,
-        text="Your feedback",
+        text=_("Your feedback"),
         required=True,
         hints=[
-            "Tell us what happened, what was good or what could be better. Please do not "
-            "include names, phone numbers or your NHS number: we remove any we find.",
-            f"You can enter up to {MAX_TEXT:,} characters.",
+            _(
+                "Tell us what happened, what was good or what could be better. Please do not "
+                "include names, phone numbers or your NHS number: we remove any we find."
+            ),
+            _("You can enter up to %(count)s characters.", count=format_number(MAX_TEXT)),
         ],
         value=data.get("text"),
         max_length=MAX_TEXT,
         error=errors.get("text"),
     )
-    place_pairs = [*places().items(), (OUTSIDE_AREA, "Somewhere else")]
+    place_pairs = [*places().items(), (OUTSIDE_AREA, _("Somewhere else"))]
     place = Field(
         id="place",
         name="place",
         kind="radios",
         number=None,
-        text="Which place is it about?",
+        text=_("Which place is it about?"),
         choices=_choices("place", place_pairs, {data.get("place")}),
         error=errors.get("place"),
     )
@@ -117,8 +127,8 @@ def build_fields(
         name="postcode_district",
         kind="text",
         number=None,
-        text="The first half of the postcode where it happened",
-        hints=["For example, " + " or ".join(ics().postcode_examples) + "."],
+        text=_("The first half of the postcode where it happened"),
+        hints=[_("For example, %(examples)s.", examples=_examples())],
         value=data.get("postcode_district"),
         max_length=10,
         error=errors.get("postcode_district"),
@@ -129,15 +139,17 @@ def build_fields(
         name="may_quote",
         kind="checkboxes",
         number=None,
-        text="May we quote what you said?",
+        text=_("May we quote what you said?"),
         hints=[
-            "We may publish some of your words, for example in a report to our board, "
-            "with anything that could identify you taken out. We will not quote you "
-            "unless you tick this."
+            _(
+                "We may publish some of your words, for example in a report to our board, "
+                "with anything that could identify you taken out. We will not quote you "
+                "unless you tick this."
+            )
         ],
         choices=_choices(
             "may_quote",
-            [("yes", "Yes, you may quote my words")],
+            [("yes", _("Yes, you may quote my words"))],
             {data.get("may_quote")},
         ),
     )
@@ -146,12 +158,18 @@ def build_fields(
         name="reply_by",
         kind="radios",
         number=None,
-        text="Would you like a reply?",
+        text=_("Would you like a reply?"),
         hints=[
-            "Whatever you choose, you can see our reply with your receipt code. We only use "
-            "your email address to reply, and delete it when we close your feedback."
+            _(
+                "Whatever you choose, you can see our reply with your receipt code. We only "
+                "use your email address to reply, and delete it when we close your feedback."
+            )
         ],
-        choices=_choices("reply_by", list(REPLY_WORDS.items()), {data.get("reply_by") or "none"}),
+        choices=_choices(
+            "reply_by",
+            [(k, str(v)) for k, v in REPLY_WORDS.items()],
+            {data.get("reply_by") or "none"},
+        ),
         error=errors.get("reply_by"),
     )
     hear_back = Field(
@@ -159,13 +177,15 @@ def build_fields(
         name="hear_back",
         kind="checkboxes",
         number=None,
-        text="Would you like to hear what happens because of your feedback?",
+        text=_("Would you like to hear what happens because of your feedback?"),
         hints=[
-            "We will email you, at most once a day, when something is decided or changes "
-            "because of what people told us, and stop when it is finished."
+            _(
+                "We will email you, at most once a day, when something is decided or changes "
+                "because of what people told us, and stop when it is finished."
+            )
         ],
         choices=_choices(
-            "hear_back", [("yes", "Yes, email me what happens")], {data.get("hear_back")}
+            "hear_back", [("yes", _("Yes, email me what happens"))], {data.get("hear_back")}
         ),
     )
     email = Field(
@@ -173,7 +193,7 @@ def build_fields(
         name="email",
         kind="text",
         number=None,
-        text="Your email address, for a reply or to hear what happens",
+        text=_("Your email address, for a reply or to hear what happens"),
         value=data.get("email"),
         max_length=254,
         error=errors.get("email"),
@@ -243,14 +263,19 @@ def error_messages(
         target = TARGETS.get(base)
         if target and target in inline:
             continue
-        if base in MESSAGES:
-            message = MESSAGES[base].format(examples=" or ".join(ics().postcode_examples))
+        if base == "postcode_district":
+            message = _(
+                "Enter the first half of a postcode, like %(examples)s, or leave it blank",
+                examples=_examples(),
+            )
+        elif base in MESSAGES:
+            message = str(MESSAGES[base])
         else:
             reasons = errors[path]
             reason = reasons[0] if isinstance(reasons, list | tuple) and reasons else reasons
-            message = f"Your feedback: {reason}"
+            message = _("Your feedback: %(reason)s", reason=reason)
         if base == "email" and "reply" in str(errors[path]):
-            message = "Enter your email address, or choose not to have a reply by email"
+            message = _("Enter your email address, or choose not to have a reply by email")
         summary.append((message, target))
         if target:
             inline[target] = message

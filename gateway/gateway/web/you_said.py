@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from flask import render_template, request, url_for
+from flask_babel import gettext as _
 
 from engage_common.errors import NotFound
 from engage_contracts.outcomes import STATUS_WORDS
@@ -34,7 +35,7 @@ def _chosen() -> dict[str, str]:
 
 @bp.app_context_processor
 def _outcome_words() -> dict[str, Any]:
-    return {"OUTCOME_STATUS": STATUS_WORDS}
+    return {"OUTCOME_STATUS": {k: _(v) for k, v in STATUS_WORDS.items()}}
 
 
 @bp.route("/you-said-we-did/themes", methods=["GET"])

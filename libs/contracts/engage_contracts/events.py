@@ -79,6 +79,7 @@ from engage_contracts.shared import (
     place_field,
     priority_field,
 )
+from engage_contracts.wording import N_
 
 LONDON = ZoneInfo("Europe/London")
 KINDS = (
@@ -86,40 +87,40 @@ KINDS = (
     "co-production-workshop", "community-stall", "resident-panel",
 )  # fmt: skip
 KIND_WORDS = {
-    "community-meeting": "Community meeting",
-    "focus-group": "Focus group",
-    "drop-in": "Drop-in",
-    "online-session": "Online session",
-    "co-production-workshop": "Co-production workshop",
-    "community-stall": "Stall at a community venue",
-    "resident-panel": "Resident panel",
+    "community-meeting": N_("Community meeting"),
+    "focus-group": N_("Focus group"),
+    "drop-in": N_("Drop-in"),
+    "online-session": N_("Online session"),
+    "co-production-workshop": N_("Co-production workshop"),
+    "community-stall": N_("Stall at a community venue"),
+    "resident-panel": N_("Resident panel"),
 }
 VENUE_FEATURES = (
     "step-free-access", "hearing-loop", "accessible-toilet", "parking", "public-transport",
     "quiet-room",
 )  # fmt: skip
 VENUE_FEATURE_WORDS = {
-    "step-free-access": "Step-free access",
-    "hearing-loop": "Hearing loop",
-    "accessible-toilet": "Accessible toilet",
-    "parking": "Parking",
-    "public-transport": "Near public transport",
-    "quiet-room": "Quiet room",
+    "step-free-access": N_("Step-free access"),
+    "hearing-loop": N_("Hearing loop"),
+    "accessible-toilet": N_("Accessible toilet"),
+    "parking": N_("Parking"),
+    "public-transport": N_("Near public transport"),
+    "quiet-room": N_("Quiet room"),
 }
 ACCESS_NEEDS = (
     "bsl-interpreter", "hearing-loop", "step-free-access", "large-print", "easy-read",
     "spoken-language", "childcare-or-caring", "quiet-space", "other",
 )  # fmt: skip
 ACCESS_NEED_WORDS = {
-    "bsl-interpreter": "A British Sign Language (BSL) interpreter",
-    "hearing-loop": "A hearing loop",
-    "step-free-access": "Step-free access",
-    "large-print": "Large print",
-    "easy-read": "Easy read",
-    "spoken-language": "An interpreter for another spoken language",
-    "childcare-or-caring": "Help with childcare or caring",
-    "quiet-space": "A quiet space",
-    "other": "Something else",
+    "bsl-interpreter": N_("A British Sign Language (BSL) interpreter"),
+    "hearing-loop": N_("A hearing loop"),
+    "step-free-access": N_("Step-free access"),
+    "large-print": N_("Large print"),
+    "easy-read": N_("Easy read"),
+    "spoken-language": N_("An interpreter for another spoken language"),
+    "childcare-or-caring": N_("Help with childcare or caring"),
+    "quiet-space": N_("A quiet space"),
+    "other": N_("Something else"),
 }
 NEEDS_DETAIL = ("spoken-language", "other")  # which language; what else
 STATUSES = ("draft", "published", "cancelled")

@@ -64,6 +64,7 @@ from engage_contracts.shared import (
     place_field,
     priority_field,
 )
+from engage_contracts.wording import N_
 
 KINDS = ("compliment", "concern", "idea", "question", "experience-of-care")
 STATUSES = ("received", "triaged", "responded", "closed")
@@ -75,11 +76,11 @@ NEXT_STATUSES = {
     "closed": ("triaged",),
 }
 KIND_WORDS = {
-    "compliment": "A compliment",
-    "concern": "A concern",
-    "idea": "An idea",
-    "question": "A question",
-    "experience-of-care": "My experience of care",
+    "compliment": N_("A compliment"),
+    "concern": N_("A concern"),
+    "idea": N_("An idea"),
+    "question": N_("A question"),
+    "experience-of-care": N_("My experience of care"),
 }
 TONES = ("positive", "negative", "mixed", "neutral")
 REPLY_BY = ("none", "email")

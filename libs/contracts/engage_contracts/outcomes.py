@@ -47,15 +47,16 @@ from engage_contracts.shared import (
     place_field,
     priority_field,
 )
+from engage_contracts.wording import N_
 
 KINDS = ("decision", "action", "commitment")
 STATUSES = ("planned", "in-progress", "done", "not-taken-forward")
 FINAL_STATUSES = ("done", "not-taken-forward")
 STATUS_WORDS = {
-    "planned": "Planned",
-    "in-progress": "In progress",
-    "done": "Done",
-    "not-taken-forward": "Not taken forward",
+    "planned": N_("Planned"),
+    "in-progress": N_("In progress"),
+    "done": N_("Done"),
+    "not-taken-forward": N_("Not taken forward"),
 }
 EVIDENCE_KINDS = ("consultation", "question", "theme", "feedback", "point")
 REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$"
