@@ -108,6 +108,7 @@ def world(suite: Suite) -> dict[str, Any]:
         201,
     )["id"]
     ok(suite.api("POST", f"/staff/consultations/{cid}/open", officer))
+    _easy_read(suite, officer, cid)
     receipt = ok(
         suite.api(
             "POST",
@@ -198,6 +199,44 @@ def world(suite: Suite) -> dict[str, Any]:
         "registration_receipt": registration["receipt_code"],
         "outcome": oid,
     }
+
+
+def _easy_read(suite: Suite, officer: str, cid: str) -> None:
+    """An easy-read version of the consultation, with a picture (issue 14, item 3)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), (0, 94, 184)).save(png, "PNG")
+    sha = ok(
+        suite.api(
+            "POST",
+            f"/staff/consultations/{cid}/easy-read/images",
+            officer,
+            json={"data": base64.b64encode(png.getvalue()).decode(), "alt": "A blue square"},
+        ),
+        201,
+    )["sha256"]
+    easy = {
+        "points": [
+            {"text": {"en": "We want to hear from you.", "ur": "ہم آپ سے سننا چاہتے ہیں۔"}},
+            {"text": "This is about walk-in centres.", "image": sha},
+            {"text": "You can tell us what you think."},
+            {"text": "It takes about 5 minutes."},
+            {"text": "You do not have to give your name."},
+        ],
+        "questions": [
+            {"id": "use", "text": "Have you been to a walk-in centre?"},
+            {"id": "why", "text": "Why did you go?"},
+            {"id": "agree", "text": "Should they be open at the weekend?"},
+            {"id": "score", "text": "Would you go there again?"},
+            {"id": "tell", "text": "Is there more you want to tell us?"},
+            {"id": "order", "text": "What is most important to you?"},
+        ],
+    }
+    ok(suite.api("PUT", f"/staff/consultations/{cid}/easy-read", officer, json=easy))
 
 
 def requests_get(suite: Suite, path: str) -> int:
@@ -350,6 +389,7 @@ def _visits(base: str, w: dict[str, Any]) -> list[tuple[str, Any]]:
         ("consideration", go(f"/consultations/{cid}/consideration")),
         ("consultation", go(f"/consultations/{cid}")),
         ("consultation with errors", send(f"/consultations/{cid}")),
+        ("consultation in easy read", go(f"/consultations/{cid}/easy-read")),
         ("receipt", go(f"/receipts/{w['receipt']}")),
         ("what you sent", go(f"/receipts/{w['receipt']}/response")),
         ("delete your response", send(f"/receipts/{w['receipt']}/response", "main form")),

@@ -405,6 +405,89 @@ def load_event(settings: Settings, rpc: Any, admin: dict[str, Any]) -> str | Non
     return event["id"]
 
 
+AGEING_WELL_EASY_READ = {
+    "points": [
+        {
+            "text": {
+                "en": "We want older people to stay well at home.",
+                "ur": "ہم چاہتے ہیں کہ بزرگ اپنے گھر میں صحت مند رہیں۔",
+                "pl": "Chcemy, aby starsi ludzie dobrze czuli się w domu.",
+            },
+            "picture": "house",
+        },
+        {
+            "text": {
+                "en": "Tell us what would help you.",
+                "ur": "ہمیں بتائیں کہ آپ کی کیا مدد ہو گی۔",
+                "pl": "Powiedz nam, co by ci pomogło.",
+            },
+            "picture": "people",
+        },
+        {"text": "It takes about 10 minutes."},
+        {"text": "You do not have to answer the questions about you."},
+    ],
+    "questions": [
+        {"id": "what-helps", "text": "What would help you stay well at home?"},
+        {"id": "listened-to", "text": "Do health and care staff listen to you?"},
+        {"id": "anything-else", "text": "Is there anything else you want to tell us?"},
+    ],
+}
+EASY_READ_ALT = {
+    "house": {"en": "A house", "ur": "ایک گھر", "pl": "Dom"},
+    "people": {
+        "en": "Two people talking",
+        "ur": "دو لوگ بات کر رہے ہیں",
+        "pl": "Dwie osoby rozmawiają",
+    },
+}
+
+
+def easy_read_picture(name: str) -> bytes:
+    """A small PNG drawn with Pillow for the demo's easy-read points."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("P", (96, 96), 255)
+    picture.putpalette([0, 94, 184, 255, 235, 59, 33, 43, 50] + [255] * 759)
+    draw = ImageDraw.Draw(picture)
+    if name == "house":
+        draw.polygon([(12, 46), (48, 12), (84, 46)], fill=2)
+        draw.rectangle([20, 46, 76, 86], fill=0)
+        draw.rectangle([42, 60, 54, 86], fill=1)
+    else:
+        draw.rounded_rectangle([30, 2, 66, 20], radius=6, fill=1)  # what they say
+        draw.polygon([(42, 20), (50, 20), (40, 28)], fill=1)
+        for x in (26, 70):
+            draw.ellipse([x - 11, 30, x + 11, 52], fill=0)
+            draw.rounded_rectangle([x - 17, 56, x + 17, 94], radius=8, fill=0)
+    out = io.BytesIO()
+    picture.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def load_easy_read(surveys: Any, consultation_id: str) -> None:
+    """Give the ageing-well consultation its easy-read version, once."""
+    import base64
+
+    if surveys.get_consultation(consultation_id).get("easy_read"):
+        return
+    sha = {
+        name: surveys.upload_easy_read_image(
+            consultation_id,
+            {"data": base64.b64encode(easy_read_picture(name)).decode(), "alt": alt},
+        )["sha256"]
+        for name, alt in EASY_READ_ALT.items()
+    }
+    points = [
+        {"text": p["text"], **({"image": sha[p["picture"]]} if "picture" in p else {})}
+        for p in AGEING_WELL_EASY_READ["points"]
+    ]
+    surveys.set_easy_read(
+        consultation_id, {"points": points, "questions": AGEING_WELL_EASY_READ["questions"]}
+    )
+
+
 def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
     config = {"AMQP_URI": settings.amqp_uri}
     made: dict[str, Any] = {}
@@ -423,6 +506,9 @@ def load(settings: Settings, responses: int = 40) -> dict[str, Any]:
             )
             surveys.open_consultation(c["id"])
             made["ageing_well"] = c["id"]
+        ageing = _find(surveys, AGEING_WELL["title"])
+        if ageing is not None and ageing["status"] != "closed":
+            load_easy_read(surveys, ageing["id"])
         if _find(surveys, STARTING_WELL["title"]) is None:
             c = surveys.create_consultation(
                 {
