@@ -51,11 +51,18 @@ class Suite:
             "PSYCOPG_IMPL": "python",
         }
 
-    def start(self, name: str, **extra_env: str) -> None:
+    def start(
+        self, name: str, instance: str = "", port: int | None = None, **extra_env: str
+    ) -> str:
         """Start a process: a service, ``gateway`` or ``projections`` (the gateway's
-        read-model service); ``extra_env`` adds environment (e.g. nameko config)."""
+        read-model service); ``extra_env`` adds environment (e.g. nameko config).
+
+        ``instance`` starts another process of the same kind alongside, kept as
+        ``<name>-<instance>`` (what ``stop`` takes; returned); ``port`` puts a gateway on
+        another port than ``base_url``'s."""
+        key = f"{name}-{instance}" if instance else name
         self.logs.mkdir(parents=True, exist_ok=True)
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process
+        log = open(self.logs / f"{key}.log", "ab")  # noqa: SIM115 - kept open for the process
         owner = "gateway" if name == "projections" else name
         if name == "projections":
             cmd = [
@@ -66,7 +73,7 @@ class Suite:
                 "gateway.readmodels.projections",
             ]
         elif name == "gateway":
-            port = self.base_url.rsplit(":", 1)[1]
+            port = port or self.base_url.rsplit(":", 1)[1]
             cmd = [
                 str(BIN / "gunicorn"),
                 "-k",
@@ -88,9 +95,10 @@ class Suite:
                 f"{name}.service",
             ]
         env = {**self.env(owner), **self.overrides.get(name, {}), **extra_env}
-        self.procs[name] = subprocess.Popen(
+        self.procs[key] = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
+        return key
 
     def stop(self, name: str, sig: str = "TERM") -> None:
         proc = self.procs.pop(name)
@@ -108,7 +116,12 @@ class Suite:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # nameko can hang when told to stop while still starting: never leave it.
+                proc.kill()
+                proc.wait(timeout=30)
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Every started process answers (the gateway's /readyz, the projections' health)."""
