@@ -22,7 +22,7 @@ from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DurablePublisher
 from engage_common.migrate import migrate as apply_migrations
 from engage_contracts.shared import CHANNELS, SELF_SERVICE_CHANNELS
-from gateway.application import feedback, outcomes, reach, staff
+from gateway.application import dead_letters, feedback, outcomes, reach, staff
 from gateway.application.staff import ROLES
 from gateway.config import Settings
 from gateway.errors import QueueUnavailable
@@ -226,6 +226,72 @@ def rebuild_read_models(swap: bool) -> None:
     if report.swapped:
         click.echo("swapped: the live read models are now the rebuilt ones")
     if not report.same and not report.swapped:
+        sys.exit(1)
+
+
+@cli.group("dead-letters")
+def dead_letters_group() -> None:
+    """Messages that failed every retry: list them, replay them once the cause is fixed.
+
+    They wait on the queue engage.dead-letters until the projections process stores them
+    in the gateway database; both places are listed and replayed. Needs RabbitMQ
+    (AMQP_URI) and the gateway database (DATABASE_URL)."""
+
+
+@dead_letters_group.command("list")
+@click.option(
+    "--queue", default=None, help="only letters from this queue, e.g. surveys.submissions"
+)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def list_dead_letters(queue: str | None, limit: int) -> None:
+    """List dead letters, oldest first: where each is, when it was stored, the queue it
+    came from, its attempts, its error and the start of its body."""
+    settings = _settings()
+    with _pool(settings) as db:
+        letters = dead_letters.list_letters(db, settings.amqp_uri, queue, limit)
+    for item in letters:
+        letter, when = item.letter, item.received_at
+        stamp = f"{when:%Y-%m-%d %H:%M:%S %Z}" if when else "not stored yet"
+        body = (
+            letter.body.decode("utf-8", "replace")
+            if isinstance(letter.body, bytes)
+            else letter.body
+        )
+        click.echo(
+            f"{item.where}\t{stamp}\t{letter.queue or 'unknown queue'}\t"
+            f"{letter.attempts} attempts\t{letter.error.splitlines()[-1] if letter.error else ''}"
+        )
+        click.echo(f"    {body[:160]}")
+    click.echo(f"{len(letters)} dead letter(s)" + (f" from {queue}" if queue else ""))
+
+
+@dead_letters_group.command("replay")
+@click.option(
+    "--queue", default=None, help="only letters from this queue, e.g. surveys.submissions"
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="at most this many")
+def replay_dead_letters(queue: str | None, limit: int | None) -> None:
+    """Put dead letters back on the queue they came from, attempts reset (fix the cause
+    first). Each is removed only once RabbitMQ has confirmed it, so stopping midway loses
+    nothing, and handlers are idempotent, so nothing is stored twice. Letters whose queue
+    no longer exists stay, listed with the reason (exit status 1). Audited."""
+    settings = _settings()
+    with _pool(settings) as db:
+        done = dead_letters.replay(db, settings.amqp_uri, queue, limit)
+    for item, why in done.refused:
+        click.echo(
+            f"not replayed: {item.where} from {item.letter.queue or 'unknown queue'}: {why}",
+            err=True,
+        )
+    counts: dict[str, int] = {}
+    for item in done.replayed:
+        counts[item.letter.queue] = counts.get(item.letter.queue, 0) + 1
+    click.echo(
+        f"replayed {len(done.replayed)} dead letter(s)"
+        + "".join(f"\n  {n} to {name}" for name, n in sorted(counts.items()))
+    )
+    if done.refused:
+        click.echo(f"{len(done.refused)} left where they were", err=True)
         sys.exit(1)
 
 
