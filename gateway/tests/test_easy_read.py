@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from PIL import Image
 
+from engage_common.db import Pool
 from engage_contracts import surveys as contract
 
 QUESTIONS = [
@@ -39,7 +40,7 @@ def b64(data: bytes) -> str:
 
 
 def test_staff_set_easy_read_and_residents_answer_it(
-    app: Flask, surveys: Any, as_role: dict[str, dict[str, str]]
+    app: Flask, db: Pool, surveys: Any, as_role: dict[str, dict[str, str]]
 ) -> None:
     client, officer = app.test_client(), as_role["engagement-officer"]
     now = datetime.now(UTC)
@@ -107,6 +108,12 @@ def test_staff_set_easy_read_and_residents_answer_it(
     assert (
         client.post(f"/api/v1/staff/consultations/{cid}/open", headers=officer).status_code == 200
     )
+    # The snapshot residents answer from while surveys is down carries it, like the rest.
+    with db.connection() as conn:
+        snapshot = conn.execute(
+            "SELECT body FROM consultation_snapshots WHERE consultation_id = %s", (cid,)
+        ).fetchone()
+    assert snapshot["body"]["easy_read"] == done.get_json()["easy_read"]
 
     # Residents: offered from the page, then the points and the same form in easy read.
     standard = client.get(f"/consultations/{cid}").get_data(as_text=True)
