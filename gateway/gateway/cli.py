@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from engage_common.db import Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
@@ -238,6 +239,18 @@ def dead_letters_group() -> None:
     (AMQP_URI) and the gateway database (DATABASE_URL)."""
 
 
+@contextmanager
+def _broker() -> Iterator[None]:
+    """RabbitMQ away: say so, not a traceback."""
+    try:
+        yield
+    except (OSError, KombuOperationalError) as exc:
+        raise click.ClickException(
+            f"RabbitMQ cannot be reached (AMQP_URI): {exc}. Run it again when it is back:"
+            " letters already replayed are gone from the list, the rest stay."
+        ) from None
+
+
 @dead_letters_group.command("list")
 @click.option(
     "--queue", default=None, help="only letters from this queue, e.g. surveys.submissions"
@@ -247,7 +260,7 @@ def list_dead_letters(queue: str | None, limit: int) -> None:
     """List dead letters, oldest first: where each is, when it was stored, the queue it
     came from, its attempts, its error and the start of its body."""
     settings = _settings()
-    with _pool(settings) as db:
+    with _pool(settings) as db, _broker():
         letters = dead_letters.list_letters(db, settings.amqp_uri, queue, limit)
     for item in letters:
         letter, when = item.letter, item.received_at
@@ -276,7 +289,7 @@ def replay_dead_letters(queue: str | None, limit: int | None) -> None:
     nothing, and handlers are idempotent, so nothing is stored twice. Letters whose queue
     no longer exists stay, listed with the reason (exit status 1). Audited."""
     settings = _settings()
-    with _pool(settings) as db:
+    with _pool(settings) as db, _broker():
         done = dead_letters.replay(db, settings.amqp_uri, queue, limit)
     for item, why in done.refused:
         click.echo(
