@@ -159,3 +159,69 @@ def test_the_deployments_turn_json_logs_and_metrics_on_with_one_port() -> None:
                 assert env["PROMETHEUS_MULTIPROC_DIR"]
             else:
                 assert int(env["METRICS_PORT"]) == port, name
+
+
+def test_gunicorn_workers_figures_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
+    """The gateway as deployed: gunicorn with gateway.observability's config and two
+    workers; /metrics (whichever worker answers) counts every worker's requests, and the
+    folder holds nothing from before the start."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"stale")  # an earlier run's: emptied
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "LOG_FORMAT": "json"}
+    command = [str(gunicorn), "-c", "python:gateway.observability", "-k", "gthread"]
+    command += ["-w", "2", "-b", f"127.0.0.1:{port}", "gateway.app:create_app()"]
+    log = tmp_path / "gateway.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            assert proc.poll() is None, log.read_text()
+            try:
+                return requests.get(f"{base}/healthz", timeout=5).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        eventually(up, 60, "gunicorn to answer", interval=0.2)
+        sent = 1
+
+        def both_workers_answered() -> bool:
+            nonlocal sent
+            assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+            sent += 1  # a connection each: the workers share them out
+            return len(list(folder.glob("counter_*.db"))) >= 2
+
+        eventually(both_workers_answered, 60, "both workers to answer a request", interval=0)
+
+        def counted() -> float:
+            text = requests.get(f"{base}/metrics", timeout=10).text
+            return sum(
+                s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+                if s.name == "engage_http_requests_total" and s.labels["route"] == "/healthz"
+            )
+
+        assert counted() == sent  # every worker's requests, whichever answers the scrape
+        got = requests.get(f"{base}/openapi.json", headers={"X-Request-ID": "mp-1"}, timeout=10)
+        assert got.headers["X-Request-ID"] == "mp-1"
+        assert "counter_999999.db" not in {p.name for p in folder.iterdir()}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert "gunicorn.error" in {line["logger"] for line in lines}  # gunicorn's own, as JSON
+    assert {(line["logger"], line.get("route"), line.get("correlation_id")) for line in lines} >= {
+        ("gateway.requests", "/openapi.json", "mp-1")
+    }
