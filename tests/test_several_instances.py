@@ -43,7 +43,8 @@ from engage_contracts.reference import current_consent
 from tests.conftest import PROCESSES, ROOT, SERVICES, Suite, free_port
 
 SUBMISSIONS = 24  # responses, each to one gateway
-TWICE = 4  # of them, also sent to the other gateway with the same key
+TWICE = 4  # of each kind, also sent to the other gateway with the same key
+FOLLOW_EVERY = 4  # every fourth response asks to hear back (a follow for outcomes)
 FEEDBACK = 10
 CAPACITY = 5  # places at the event
 REGISTRATIONS = 12  # people registering, one place each
@@ -60,8 +61,11 @@ QUESTIONNAIRE = {
     ]
 }
 PLACES = ("leeds", "wakefield", None)
-# Each nameko process (the services and the read model) consumes its RPC queue.
-RPC_QUEUES = [f"rpc-{name}" for name in (*SERVICES, "gateway_projections")]
+# Each nameko process (the services and the read model) consumes its RPC queue, and
+# surveys, feedback and outcomes their queue of residents' submissions.
+SHARED_QUEUES = [f"rpc-{name}" for name in (*SERVICES, "gateway_projections")] + [
+    f"{name}.submissions" for name in ("surveys", "feedback", "outcomes")
+]
 NO_LIMITS = {"RATE_LIMIT_PER_MINUTE": "0", "RATE_LIMIT_READS_PER_MINUTE": "0"}
 
 
@@ -91,8 +95,8 @@ def twins(
             first.start(name, instance="2", port=second_port)
         first.wait_ready()
         second.wait_ready()
-        # Both processes of each kind take work: two consumers on each RPC queue.
-        for queue in RPC_QUEUES:
+        # Both processes of each kind take work: two consumers on each queue they share.
+        for queue in SHARED_QUEUES:
             eventually(lambda q=queue: consumers(first, q) == 2, 60, f"two consumers of {queue}")
         yield [first, second]
     finally:
@@ -148,47 +152,64 @@ def test_two_of_everything_store_and_count_each_thing_once(
     feedback_consent = {"given": True, "version": current_consent("feedback")["version"]}
     event_consent = {"given": True, "version": current_consent("events")["version"]}
 
+    def through(i: int) -> tuple[Suite, ...]:
+        """Gateway ``i % 2``; for the first ``TWICE``, then the other with the same key."""
+        return (twins[i % 2], twins[(i + 1) % 2]) if i < TWICE else (twins[i % 2],)
+
     def respond(i: int) -> list[str]:
         key = f"response-{i}-{uuid.uuid4()}"
-        body = {"answers": {"use": ("gp", "pharmacy")[i % 2]}, "place": PLACES[i % 3]}
-        sends = (twins[i % 2], twins[(i + 1) % 2]) if i < TWICE else (twins[i % 2],)
+        body = {
+            "answers": {"use": ("gp", "pharmacy")[i % 2]},
+            "place": PLACES[i % 3],
+            "consent": survey_consent,
+            # some want to hear back: a follow queued for outcomes with the response
+            **({"hear_back_email": f"follower-{i}@example.org"} if i % FOLLOW_EVERY == 0 else {}),
+        }
         return [
             ok(
                 s.api(
                     "POST",
                     f"/consultations/{cid}/responses",
-                    json={**body, "consent": survey_consent},
+                    json=body,
                     headers={"Idempotency-Key": key},
                 ),
                 202,
             )["receipt_code"]
-            for s in sends
+            for s in through(i)
         ]
 
-    def give(i: int) -> str:
-        sent = twins[i % 2].api(
-            "POST",
-            "/feedback",
-            headers={"Idempotency-Key": f"feedback-{i}-{uuid.uuid4()}"},
-            json={
-                "kind": "idea",
-                "about": "Buses",
-                "text": f"A bus to the hospital after six, idea {i}.",
-                "place": "leeds",
-                "consultation_id": cid,
-                "consent": feedback_consent,
-            },
-        )
-        return ok(sent, 202)["receipt_code"]
+    def give(i: int) -> list[str]:
+        key = f"feedback-{i}-{uuid.uuid4()}"
+        body = {
+            "kind": "idea",
+            "about": "Buses",
+            "text": f"A bus to the hospital after six, idea {i}.",
+            "place": "leeds",
+            "consultation_id": cid,
+            "consent": feedback_consent,
+        }
+        return [
+            ok(s.api("POST", "/feedback", headers={"Idempotency-Key": key}, json=body), 202)[
+                "receipt_code"
+            ]
+            for s in through(i)
+        ]
 
-    def register(i: int) -> dict[str, Any]:
-        made = twins[i % 2].api(
-            "POST",
-            f"/events/{eid}/registrations",
-            headers={"Idempotency-Key": f"registration-{i}-{uuid.uuid4()}"},
-            json={"consent": event_consent},
-        )
-        return ok(made, 201)
+    def register(i: int) -> list[tuple[str, str, int | None]]:
+        key = f"registration-{i}-{uuid.uuid4()}"
+        answers = [
+            ok(
+                s.api(
+                    "POST",
+                    f"/events/{eid}/registrations",
+                    headers={"Idempotency-Key": key},
+                    json={"consent": event_consent},
+                ),
+                201,
+            )
+            for s in through(i)
+        ]
+        return [(r["id"], r["status"], r.get("position")) for r in answers]
 
     def retitle(i: int) -> str:
         changed = twins[i % 2].api(
@@ -196,7 +217,7 @@ def test_two_of_everything_store_and_count_each_thing_once(
         )
         return ok(changed)["title"]["en"]
 
-    # Everything at once, interleaved; the staff edits one after another (as one person).
+    # Everything at once, interleaved, eight at a time.
     jobs: list[Callable[[], Any]] = []
     for i in range(max(SUBMISSIONS, REGISTRATIONS)):
         if i < SUBMISSIONS:
@@ -214,13 +235,14 @@ def test_two_of_everything_store_and_count_each_thing_once(
     for kind, value in done:
         got.setdefault(kind, []).append(value)
 
-    # The same key through either gateway is the same response.
+    # The same key through either gateway is the same response, item or registration.
+    for kind in ("response", "feedback", "registration"):
+        assert all(len(set(answers)) == 1 for answers in got[kind]), got[kind]
     receipts = [codes[0] for codes in got["response"]]
-    assert all(len(set(codes)) == 1 for codes in got["response"])
     assert len(set(receipts)) == SUBMISSIONS
 
     # Feedback: themed by staff through both gateways once stored.
-    codes = got["feedback"]
+    codes = [sent[0] for sent in got["feedback"]]
 
     def feedback_ids() -> list[str]:
         rows = sql(
@@ -249,10 +271,28 @@ def test_two_of_everything_store_and_count_each_thing_once(
     assert set(stored()) == set(receipts)
     assert max(stored().values()) == 1
 
+    # Every follow stored once by one of the two outcomes processes.
+    follows = len(range(0, SUBMISSIONS, FOLLOW_EVERY))
+
+    def followers() -> int:
+        rows = sql(
+            a,
+            "outcomes",
+            "SELECT count(DISTINCT follower_id) AS people, count(*) AS n FROM follower_evidence"
+            " WHERE consultation_id = %s",
+            cid,
+        )
+        assert rows[0]["people"] == rows[0]["n"]  # one link each
+        return rows[0]["n"]
+
+    eventually(lambda: followers() == follows, 60, f"{follows} follows stored")
+
     # No event overbooked: as many confirmed places as there are, the rest waiting in order.
-    statuses = Counter(r["status"] for r in got["registration"])
+    registered = [answers[0] for answers in got["registration"]]
+    assert len({rid for rid, _, _ in registered}) == REGISTRATIONS
+    statuses = Counter(status for _, status, _ in registered)
     assert statuses == {"confirmed": CAPACITY, "waiting": REGISTRATIONS - CAPACITY}
-    positions = sorted(r["position"] for r in got["registration"] if r["status"] == "waiting")
+    positions = sorted(at for _, status, at in registered if status == "waiting")
     assert positions == list(range(1, REGISTRATIONS - CAPACITY + 1))
     booked = sql(
         a,
