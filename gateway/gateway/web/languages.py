@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request, url_for
 from flask_babel import Babel
+from markupsafe import Markup
 
 from engage_contracts.ics import Language, ics
 from engage_contracts.shared import DEFAULT_LANGUAGE
@@ -52,6 +53,17 @@ def init_languages(app: Flask) -> None:
 @bp.app_context_processor
 def _language() -> dict[str, Any]:
     return {"LANGUAGE": chosen(), "LANGUAGES": offered()}
+
+
+@bp.app_template_filter("lang_attrs")
+def lang_attrs(value: Any) -> Markup:
+    """`` lang="en" dir="ltr"`` for staff text that has no translation in the reader's
+    language (so it shows in English): a screen reader reads it as English and its
+    punctuation stays put on a right-to-left page (WCAG 3.1.2). Nothing otherwise."""
+    code = chosen().code
+    if code == DEFAULT_LANGUAGE or (isinstance(value, dict) and value.get(code)):
+        return Markup("")
+    return Markup(' lang="{}" dir="ltr"').format(DEFAULT_LANGUAGE)
 
 
 def _safe_next(target: str | None) -> str:

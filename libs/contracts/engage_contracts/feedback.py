@@ -112,10 +112,11 @@ def signposting() -> dict[str, str]:
     PALS and the formal complaints route (feedback is not a complaint)."""
     config = ics()
     return {
-        "emergency": "If someone is in danger or seriously ill, call 999 now.",
-        "urgent_advice": "For urgent medical help or advice, call NHS 111 or go to 111.nhs.uk.",
-        "someone_to_talk_to": "If you are struggling, you can call Samaritans free on "
-        "116 123, day or night.",
+        "emergency": N_("If someone is in danger or seriously ill, call 999 now."),
+        "urgent_advice": N_("For urgent medical help or advice, call NHS 111 or go to 111.nhs.uk."),
+        "someone_to_talk_to": N_(
+            "If you are struggling, you can call Samaritans free on 116 123, day or night."
+        ),
         "safeguarding": config.safeguarding["local_route"],
         "pals": config.contact["pals"],
         "complaints": config.contact["complaints"],
