@@ -104,6 +104,13 @@ def batch_context(messages: Iterable[Any]) -> dict[str, Any]:
     return {CONTEXT_KEY: f"batch-{new_correlation_id()}", "correlation_ids": ids}
 
 
+def _classes(expected: Any) -> tuple[type[BaseException], ...]:
+    """An entrypoint's ``expected_exceptions``: one class or a tuple of them."""
+    if not expected:
+        return ()
+    return tuple(expected) if isinstance(expected, (tuple, list)) else (expected,)
+
+
 def _from_arguments(args: tuple[Any, ...]) -> str | None:
     """An event handler's correlation id: the event body's ``correlation_id``."""
     if args and isinstance(args[0], dict):
@@ -238,7 +245,7 @@ class Observability(DependencyProvider):
         seconds = time.perf_counter() - getattr(worker_ctx, "engage_started", time.perf_counter())
         if exc_info is None:
             outcome = "ok"
-        elif isinstance(exc_info[1], EXPECTED + tuple(entrypoint.expected_exceptions or ())):
+        elif isinstance(exc_info[1], (*EXPECTED, *_classes(entrypoint.expected_exceptions))):
             outcome = "expected"
         else:
             outcome = "error"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from nameko.exceptions import RemoteError
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -50,6 +51,10 @@ class Maker:
             raise NotFound("There is no such thing")
         with self.db.connection() as conn:
             return record_event(conn, "maker", "thing_made", {"label": label})
+
+    @rpc(expected_exceptions=KeyError)  # one class, not a tuple
+    def pick(self, key: str) -> None:
+        raise KeyError(key)
 
     @consume_batches(submissions_queue("maker"))
     def store(self, bodies: list[Any]) -> None:
@@ -161,6 +166,8 @@ def test_the_id_follows_rpc_queued_messages_and_events_and_metrics_count_calls(
         cluster.maker.make("a thing")
         with pytest.raises(NotFound):
             cluster.maker.make("missing")
+        with pytest.raises(RemoteError, match="KeyError"):
+            cluster.maker.pick("flavour")
     with correlation(queued_id):
         DurablePublisher(amqp_uri).submit("maker", {"n": 1}, message_id=str(uuid.uuid4()))
 
@@ -198,6 +205,10 @@ def test_the_id_follows_rpc_queued_messages_and_events_and_metrics_count_calls(
         in text
     )
     assert 'engage_entrypoint_duration_seconds_count{method="make",service="maker"} 2.0' in text
+    assert (
+        'engage_entrypoint_calls_total{method="pick",outcome="expected",service="maker"} 1.0'
+        in text
+    )
     assert 'engage_queue_messages{queue="maker.submissions",service="maker"} 0.0' in text
     assert 'engage_dead_letters_messages{service="maker"}' in text
     assert 'engage_outbox_pending_events{service="maker"} 0.0' in text
