@@ -34,7 +34,7 @@ NOT_SETTINGS = {"RABBITMQ_MANAGEMENT_URL", "PSYCOPG_IMPL"}
 # (`X: ${X:default}`), the tests in test_deploy_config.py ask for it everywhere.
 KNOWN_UNMAPPED = {
     "DB_POOL_SIZE",
-    "DB_POOL_IDLE",
+    "DB_POOL_IDLE_SECONDS",
     "SMTP_TLS",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",

@@ -11,7 +11,8 @@ import os
 
 os.environ.setdefault("PSYCOPG_IMPL", "python")
 
-import queue  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
@@ -34,32 +35,34 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
 class Pool:
     """A small LIFO connection pool; safe for threads and greenthreads alike.
 
-    At most ``size`` connections are open at once, and at most ``max_idle`` stay
-    open between uses: PostgreSQL allows 100 clients by default, shared by every
-    process of every service (and, in the tests, by several suites at once).
+    At most ``size`` connections are open at once. A connection handed back stays open
+    for the next request (a burst reuses them rather than opening one per request) and
+    is closed once it has been idle for ``idle_seconds``: PostgreSQL allows 100 clients
+    by default, shared by every process of every service (and, in the tests, by several
+    suites at once), so a quiet process holds none for long.
     """
 
-    def __init__(self, url: str, size: int = 10, max_idle: int = 2) -> None:
+    def __init__(self, url: str, size: int = 10, idle_seconds: float = 10.0) -> None:
         self.url = url
         self.size = size
-        self.max_idle = max_idle
+        self.idle_seconds = idle_seconds
         self._closed = False
-        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
-        self._slots = queue.Queue[None]()
-        for _ in range(size):
-            self._slots.put(None)
+        self._lock = threading.Lock()
+        # (when it came back, connection), oldest first: the newest is reused first,
+        # so under light load the oldest age out.
+        self._idle: list[tuple[float, psycopg.Connection]] = []
+        self._reaper: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._slots = threading.BoundedSemaphore(size)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         """A connection inside a transaction: committed on success, rolled back on error."""
-        self._slots.get()
+        self._slots.acquire()
         conn = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-                if conn.closed:
-                    conn = connect(self.url)
-            except queue.Empty:
+            conn = self._take()
+            if conn is None:
                 conn = connect(self.url)
             with conn.transaction():
                 yield conn
@@ -69,20 +72,56 @@ class Pool:
             raise
         finally:
             if conn is not None and not conn.closed:
-                if self._closed or self._idle.qsize() >= self.max_idle:
-                    conn.close()
+                self._give_back(conn)
+            self._slots.release()
+
+    def _take(self) -> psycopg.Connection | None:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()[1]
+                if not conn.closed:
+                    return conn
+        return None
+
+    def _give_back(self, conn: psycopg.Connection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append((time.monotonic(), conn))
+                if self._reaper is None:
+                    self._reaper = threading.Thread(
+                        target=self._reap, name="db-pool-reaper", daemon=True
+                    )
+                    self._reaper.start()
+                return
+        conn.close()
+
+    def _reap(self) -> None:
+        """Close connections idle for ``idle_seconds``; ends when none is idle."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                expired = []
+                while self._idle and now - self._idle[0][0] >= self.idle_seconds:
+                    expired.append(self._idle.pop(0)[1])
+                if not self._idle or self._closed:
+                    self._reaper = None
+                    wait = None
                 else:
-                    self._idle.put(conn)
-            self._slots.put(None)
+                    wait = self._idle[0][0] + self.idle_seconds - now
+            for conn in expired:
+                conn.close()
+            if wait is None:
+                return
+            self._wake.wait(wait)
 
     def close(self) -> None:
         """Close the idle connections; those in use close when they come back."""
-        self._closed = True
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        self._wake.set()
+        for _, conn in idle:
+            conn.close()
 
 
 def server_url(url: str, dbname: str = "postgres") -> str:
@@ -95,19 +134,13 @@ def database_name(url: str) -> str:
 
 
 def create_database(url: str) -> bool:
-    """Create the database named in ``url`` when it does not exist. True if created.
-
-    Two processes may do this at once (two instances migrating a fresh database): both
-    see it missing, one creates it and the other's CREATE fails; that one returns False."""
+    """Create the database named in ``url`` when it does not exist. True if created."""
     name = database_name(url)
     with connect(server_url(url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists:
             return False
-        try:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-            return False  # created meanwhile by someone else
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
         return True
 
 
@@ -129,7 +162,7 @@ class Database(DependencyProvider):
         self.pool = Pool(
             config["DATABASE_URL"],
             size=int(config.get("DB_POOL_SIZE", 12)),
-            max_idle=int(config.get("DB_POOL_IDLE", 2)),
+            idle_seconds=float(config.get("DB_POOL_IDLE_SECONDS", 10)),
         )
 
     def get_dependency(self, worker_ctx: object) -> Pool:
@@ -139,4 +172,4 @@ class Database(DependencyProvider):
         self.pool.close()
 
     def kill(self) -> None:
-        self.pool.close()
+        self.stop()
