@@ -53,12 +53,12 @@ def _load(name: str, path: Path) -> ModuleType:
 
 fixtures = _load("engage_bench_root_conftest", ROOT / "conftest.py")  # databases, vhosts
 suites = _load("engage_bench_suite_conftest", ROOT / "tests" / "conftest.py")  # Suite
-
+sys.path.insert(0, str(ROOT))
 import amqp  # noqa: E402
-import requests  # noqa: E402
 from kombu import Connection, Exchange, Queue  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
+from bench import seed as seeding  # noqa: E402
 from engage_common.db import connect, drop_database  # noqa: E402
 from engage_common.messaging import SUBMISSIONS_EXCHANGE  # noqa: E402
 from engage_common.migrate import migrate  # noqa: E402
@@ -84,6 +84,9 @@ FULL = {
     "sizes": [10_000, 100_000, 1_000_000],
     "read_repeats": 20,
     "read_budget": 25.0,  # seconds per route and size, at least 3 timed reads
+    "distinct": seeding.DISTINCT,  # distinct free texts a kind, redacted once each
+    "seed_workers": 2,  # processes seeding (the machine's cores)
+    "files_at_every_size": True,  # the CSV export and the PDF at each size, or the last
 }
 SMOKE = {  # every measurement, at sizes that only prove it runs (CI: tests/test_bench_smoke.py)
     **FULL,
@@ -100,6 +103,9 @@ SMOKE = {  # every measurement, at sizes that only prove it runs (CI: tests/test
     "fresh_seconds": 0.4,
     "sizes": [100, 500],
     "read_repeats": 2,
+    "distinct": 20,
+    "seed_workers": 1,
+    "files_at_every_size": False,
 }
 
 CONSENT = {"given": True, "version": current_consent()["version"]}
@@ -269,8 +275,8 @@ class Bench:
 
 
 def start_suite(bench: Bench, logs: Path, overrides: dict[str, dict[str, str]]) -> Any:
-    """``tests/conftest.py``'s ``start_suite`` with this run's log folder, and patient
-    with a first ``/readyz`` that takes over 10 s on a busy machine."""
+    """``tests/conftest.py``'s ``start_suite`` with this run's databases and log folder,
+    waiting as the tests do (``Suite.wait_ready``), a little longer."""
     owners = (*suites.SERVICES, "gateway")
     with ThreadPoolExecutor(len(owners)) as pool:  # migrations, side by side
         databases = dict(zip(owners, pool.map(bench.make_database, owners), strict=True))
@@ -284,18 +290,7 @@ def start_suite(bench: Bench, logs: Path, overrides: dict[str, dict[str, str]]) 
     for name in suites.PROCESSES:
         suite.start(name)
         bench.procs.append(suite.procs[name])
-
-    def ready() -> bool:
-        for name, proc in suite.procs.items():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {logs}")
-        try:
-            got = requests.get(f"{suite.base_url}/readyz", timeout=10)
-        except requests.RequestException:
-            return False
-        return got.status_code == 200 and suite.answers("gateway_projections")
-
-    eventually(ready, 120, "the suite to be ready", interval=0.2)
+    suite.wait_ready(timeout=120)
     return suite
 
 
@@ -865,68 +860,43 @@ def freshness(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) 
 # -- 4/5/7. seeding and reads at scale -------------------------------------------------------
 
 
-def seed_responses(suite: Any, cid: str, n: int) -> float:
-    """``n`` stored responses for ``cid`` by COPY into surveys' database (redacted text
-    as the service stores it), and the read model's count; seconds taken."""
-    t = time.perf_counter()
-    with connect(suite.databases["surveys"]) as conn:
-        with conn.cursor() as cur, cur.copy(f"COPY responses ({COLUMNS}) FROM STDIN") as cp:
-            for i in range(n):
-                cp.write_row(response_row(cid, i))
-        conn.commit()
-        conn.execute("ANALYZE responses")
-        conn.commit()
-    with connect(suite.databases["gateway"]) as conn:
-        conn.execute(
-            "UPDATE consultation_summaries SET response_count = response_count + %s WHERE id = %s",
-            (n, cid),
+def seed_to(res: Results, suite: Any, cid: str, have: int, size: int, p: dict[str, Any]) -> None:
+    """``bench/seed.py`` from ``have`` to ``size`` responses (a fifth as many feedback
+    items, a fiftieth as many event points), then the read model rebuilt from every event
+    (``rebuild-read-models --swap``, the projections left running: nothing else is sent
+    meanwhile)."""
+    urls = {o: suite.databases[o] for o in ("surveys", "feedback", "events")}
+    n, fb, pts = size - have, size // 5 - have // 5, size // 50 - have // 50
+    done = seeding.seed(
+        urls, cid, n, fb, pts, p["seed_workers"], distinct=p["distinct"], offset=have, say=print
+    )
+    print(f"    {done}", flush=True)
+    res.add(
+        Figure(
+            "4 seeding",
+            f"seed {have:,} -> {size:,} responses, {fb:,} feedback items, {pts:,} event points",
+            done.seconds["total"],
+            "s",
+            target=120 * n / 1_000_000,
+            note="; ".join(f"{k} {v:.1f} s" for k, v in done.seconds.items())
+            + f"; {rate(n, done.seconds['total']):,.0f} responses/s"
+            + " (target: 1M responses, 200k feedback, 20k points in 120 s)",
         )
-        conn.commit()
-    return time.perf_counter() - t
-
-
-FEEDBACK_COLUMNS = (
-    "id, submission_id, receipt_code, kind, about, text, redactor_version, language_check,"
-    " urgent, place, channel, status, themes, received_at, reply_by, suggested_themes"
-)
-
-
-def seed_feedback(suite: Any, start: int, n: int) -> float:
-    """``n`` feedback items by COPY into feedback's database, as its service stores them
-    (redacted text, themes, statuses; the shapes of ``bench_feedback_search.py``)."""
-    from engage_contracts.feedback import COMMON_THEMES, KINDS
-    from engage_contracts.reference import places
-
-    place_codes, themes = list(places()), [slug for slug, _, _ in COMMON_THEMES]
-    channels = ["online", "phone", "email", "letter", "event", "healthwatch", "partner"]
-    now = datetime.now(UTC)
-    t = time.perf_counter()
-    copy = f"COPY feedback_items ({FEEDBACK_COLUMNS}) FROM STDIN"
-    with connect(suite.databases["feedback"]) as conn, conn.cursor() as cur:
-        with cur.copy(copy) as cp:
-            for i in range(start, start + n):
-                cp.write_row(
-                    (
-                        uuid.uuid4(),
-                        uuid.uuid4(),
-                        f"BNCH-{i:08d}",
-                        KINDS[i % len(KINDS)],
-                        ("GP surgery", "Hospital", "Pharmacy")[i % 3],
-                        f"{SAYINGS[i % len(SAYINGS)]} ({i % 97})",
-                        "bench",
-                        "checked",
-                        i % 500 == 0,
-                        place_codes[i % len(place_codes)],
-                        channels[i % len(channels)],
-                        ("received", "triaged", "responded", "closed")[i % 4],
-                        themes[i % len(themes) : i % len(themes) + i % 3],
-                        now - timedelta(minutes=i % (730 * 24 * 60)),
-                        "none",
-                        json.dumps([]),
-                    )
-                )
-        conn.execute("ANALYZE feedback_items")
-    return time.perf_counter() - t
+    )
+    seconds, report = seeding.rebuild_read_model(suite.databases["gateway"], suite.amqp_uri)
+    events = sum(report.events.values())
+    res.add(
+        Figure(
+            "4 seeding",
+            f"rebuild the read model from {events:,} events at {size:,} responses",
+            seconds,
+            "s",
+            note=f"{rate(events, seconds):,.0f} events/s; "
+            + ", ".join(f"{t} {b:,}" for t, (_, b) in report.rows.items() if b),
+        )
+    )
+    with connect(suite.databases["gateway"]) as conn:
+        assert counted(conn, cid) == size, "the rebuilt read model counts every response"
 
 
 def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[str, Any]) -> None:
@@ -934,8 +904,10 @@ def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[
     routes = {
         "results": f"/api/v1/staff/consultations/{cid}/results",
         "results, place filter": f"/api/v1/staff/consultations/{cid}/results?place=leeds",
+        "results, equality filter": f"/api/v1/staff/consultations/{cid}/results?age_band=25-34",
         "feedback search": "/api/v1/staff/feedback?q=appointment",
         "you said, we did": "/api/v1/you-said-we-did",
+        "you said, we did: themes page": "/you-said-we-did/themes",
         "staff dashboard": "/api/v1/staff/dashboard",
     }
     row: dict[str, Any] = {"responses": size, "feedback items": size // 5}
@@ -989,6 +961,107 @@ def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[
             )
         )
     res.growth.append(row)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _rss_mb(pid: int, key: str = "VmRSS") -> float:
+    """A process's resident memory now (``VmRSS``) or at its peak (``VmHWM``), in MB."""
+    try:
+        for text in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if text.startswith(key + ":"):
+                return int(text.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@contextmanager
+def peak_rss(pids: dict[str, list[int]], every: float = 0.02) -> Iterator[dict[str, float]]:
+    """The largest resident memory of each group of processes while the block runs
+    (sampled every ``every`` s: ``VmHWM`` would include what came before)."""
+    peaks = {n: max((_rss_mb(pid) for pid in group), default=0.0) for n, group in pids.items()}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(every):
+            for name, group in pids.items():
+                peaks[name] = max(peaks[name], *(_rss_mb(pid) for pid in group))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peaks
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def download(suite: Any, token: str, path: str) -> tuple[int, int, float]:
+    """GET ``path`` to the end: (status, bytes, seconds)."""
+    host, port = suite.base_url.split("//", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=300)
+    t = time.perf_counter()
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    reply = conn.getresponse()
+    size = 0
+    while chunk := reply.read(1 << 20):
+        size += len(chunk)
+    conn.close()
+    return reply.status, size, time.perf_counter() - t
+
+
+def files_at(res: Results, suite: Any, token: str, cid: str, size: int) -> None:
+    """Item 5's files: the CSV export of every response, with the peak resident memory of
+    the gateway's workers and of surveys while it streams; the board paper PDF."""
+    pids = {
+        "gateway worker": _children(suite.procs["gateway"].pid),
+        "surveys": [suite.procs["surveys"].pid],
+    }
+    with peak_rss(pids) as peaks:
+        before = dict(peaks)
+        status, nbytes, seconds = download(
+            suite, token, f"/api/v1/staff/consultations/{cid}/responses.csv"
+        )
+    assert status == 200, f"the export answered {status}"
+    res.add(
+        Figure(
+            "5 reads at scale",
+            f"CSV export of {size:,} responses",
+            seconds,
+            "s",
+            target=30 * size / 1_000_000,
+            note=f"{nbytes / 1e6:,.0f} MB, {rate(size, seconds):,.0f} rows/s (target: 1M in 30 s)",
+        )
+    )
+    for name, peak in peaks.items():
+        res.add(
+            Figure(
+                "5 reads at scale",
+                f"peak resident memory of {name} during the export at {size:,}",
+                peak,
+                "MB",
+                target=200,
+                note=f"{before[name]:.0f} MB before it",
+            )
+        )
+    status, nbytes, seconds = download(suite, token, "/api/v1/staff/reports/board-paper.pdf")
+    assert status == 200, f"the board paper answered {status}"
+    res.add(
+        Figure(
+            "5 reads at scale",
+            f"board paper PDF at {size:,} responses",
+            seconds,
+            "s",
+            target=10,
+            note=f"{nbytes / 1e3:,.0f} kB",
+        )
+    )
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -1076,6 +1149,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", type=str, default="", help="e.g. 10000,100000,1000000")
     parser.add_argument("--profile", action="store_true", help="cProfile the submit path")
+    parser.add_argument(
+        "--sections",
+        default="suite,scale",
+        help="suite (1-3, 6: ceilings, accepting, storing, freshness), scale (4, 5, 7)",
+    )
     args = parser.parse_args(argv)
     p = dict(SMOKE if args.smoke else FULL)
     if args.sizes:
@@ -1123,61 +1201,49 @@ def main(argv: list[str] | None = None) -> int:
             token_thread.start()
             trivial_url = f"http://127.0.0.1:{trivial_port}"
             eventually(lambda: _answers(trivial_url), 60, "the trivial app", interval=0.1)
-        print("1. ceilings")
-        with step("  RPC"):
-            ceiling_rpc(res, echo_uri, p)
-        with step("  publish"):
-            ceiling_publish(res, suite.amqp_uri, p)
-        with step("  PostgreSQL"):
-            ceiling_postgres(res, suite.databases["surveys"], p)
-        with step("  HTTP"):
-            ceiling_http(res, trivial_url, suite.base_url, p, conc)
         token_thread.join()
         token = token_box[0]
-        cid = open_consultation(suite, token, "Bench: accepting and storing")
-        fresh_cid = open_consultation(suite, token, "Bench: freshness")
-        print("2. accepting")
-        with step("  submit"):
-            done = accept(res, suite, cid, p, conc)
-        with step("  surveys catches up with what was accepted"):
-            eventually(lambda: stored(suite, cid) >= done, 600, "surveys to store", interval=0.1)
-        if args.profile:
-            with step("  profile of the submit path (cProfile, in this process)"):
-                profile_submit(suite, cid, args.out)
-        print("3. storing")
-        with step("  drain"):
-            drain(res, suite, cid, p)
-        print("6. freshness")
-        with step("  freshness"):
-            freshness(res, suite, fresh_cid, p, conc)
-        print("4/7. seeding and reads as responses grow")
-        grow_cid = open_consultation(suite, token, "Bench: at scale")
-        have = 0
-        for size in p["sizes"]:
-            with step(f"  seeding to {size:,} responses"):
-                seconds = seed_responses(suite, grow_cid, size - have)
-                res.add(
-                    Figure(
-                        "4 seeding",
-                        f"COPY responses {have:,} -> {size:,}",
-                        rate(size - have, seconds),
-                        "rows/s",
-                        ceiling="PostgreSQL COPY of response rows",
-                    )
+        if "suite" in args.sections:
+            print("1. ceilings")
+            with step("  RPC"):
+                ceiling_rpc(res, echo_uri, p)
+            with step("  publish"):
+                ceiling_publish(res, suite.amqp_uri, p)
+            with step("  PostgreSQL"):
+                ceiling_postgres(res, suite.databases["surveys"], p)
+            with step("  HTTP"):
+                ceiling_http(res, trivial_url, suite.base_url, p, conc)
+            cid = open_consultation(suite, token, "Bench: accepting and storing")
+            fresh_cid = open_consultation(suite, token, "Bench: freshness")
+            print("2. accepting")
+            with step("  submit"):
+                done = accept(res, suite, cid, p, conc)
+            with step("  surveys catches up with what was accepted"):
+                eventually(
+                    lambda: stored(suite, cid) >= done, 600, "surveys to store", interval=0.1
                 )
-                # Feedback grows with responses, one item for five (200k at 1M).
-                took = seed_feedback(suite, have // 5, size // 5 - have // 5)
-                res.add(
-                    Figure(
-                        "4 seeding",
-                        f"COPY feedback items {have // 5:,} -> {size // 5:,}",
-                        rate(size // 5 - have // 5, took),
-                        "rows/s",
-                    )
-                )
-                have = size
-            with step(f"  reads at {size:,}"):
-                reads_at(res, suite, token, grow_cid, size, p)
+            if args.profile:
+                with step("  profile of the submit path (cProfile, in this process)"):
+                    profile_submit(suite, cid, args.out)
+            print("3. storing")
+            with step("  drain"):
+                drain(res, suite, cid, p)
+            print("6. freshness")
+            with step("  freshness"):
+                freshness(res, suite, fresh_cid, p, conc)
+        if "scale" in args.sections:
+            print("4/5/7. seeding and reads as responses grow")
+            grow_cid = open_consultation(suite, token, "Bench: at scale")
+            have = 0
+            for size in p["sizes"]:
+                with step(f"  seeding to {size:,} responses (bench/seed.py)"):
+                    seed_to(res, suite, grow_cid, have, size, p)
+                    have = size
+                with step(f"  reads at {size:,}"):
+                    reads_at(res, suite, token, grow_cid, size, p)
+                if p["files_at_every_size"] or size == p["sizes"][-1]:
+                    with step(f"  CSV export and board paper PDF at {size:,}"):
+                        files_at(res, suite, token, grow_cid, size)
     finally:
         with step("stopping and cleaning up"):
             bench.cleanup()

@@ -132,7 +132,7 @@ class Suite:
                     raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs}")
             try:
                 got = requests.get(f"{self.base_url}/readyz", timeout=10)
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow to answer (busy machine)
                 return False
             return got.status_code == 200 and self.answers("gateway_projections")
 

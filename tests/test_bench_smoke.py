@@ -30,6 +30,7 @@ def test_the_bench_smoke_run_measures_everything(tmp_path: Path) -> None:
         "2 accepting",
         "3 storing",
         "4 seeding",
+        "5 reads at scale",
         "6 freshness",
         "7 growth",
     }

@@ -18,6 +18,7 @@ from typing import TextIO
 import click
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from engage_common import queues
 from engage_common.db import Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.messaging import DurablePublisher
@@ -63,6 +64,23 @@ def migrate() -> None:
     """Create or upgrade the gateway database (DATABASE_URL)."""
     names = apply_migrations(_settings().database_url, MIGRATIONS)
     click.echo(f"applied {len(names)} migration(s) {' '.join(names)}".rstrip())
+
+
+@cli.command("migrate-queues")
+def migrate_queues() -> None:
+    """Make the RabbitMQ queues an earlier Engage declared classic (submissions, events,
+    dead letters) quorum queues, messages and bindings kept, and drop its durable RPC
+    queues (the services recreate them). Run it with the services stopped; running it
+    again changes nothing. Needs RabbitMQ (AMQP_URI) and its management API
+    (RABBITMQ_MANAGEMENT_URL, or port 15672 of AMQP_URI's host)."""
+    report = queues.migrate_queues(_settings().amqp_uri, say=click.echo)
+    if not (report.migrated or report.deleted or report.skipped):
+        click.echo("every queue already has its type: nothing to migrate")
+    if report.skipped:
+        raise click.ClickException(
+            f"{len(report.skipped)} queue(s) not migrated while consumed: stop the services"
+            " and run it again"
+        )
 
 
 @cli.command("create-staff")

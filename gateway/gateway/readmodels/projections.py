@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,13 @@ from psycopg.types.json import Jsonb
 
 from engage_common import healthcheck
 from engage_common.db import Database, Pool
-from engage_common.messaging import DEAD_LETTER_QUEUE, claim_message, event_handler
+from engage_common.messaging import (
+    DEAD_LETTER_QUEUE,
+    BatchConsumer,
+    ReliableEventHandler,
+    claim_message,
+    event_handler,
+)
 from engage_common.observability import Observability
 from engage_contracts.outcomes import evidence_key
 from engage_contracts.shared import as_localised
@@ -91,6 +98,34 @@ class DeadLetterConsumer(Consumer):
 
 
 dead_letters = DeadLetterConsumer.decorator
+
+
+class BatchEventHandler(BatchConsumer, ReliableEventHandler):
+    """``event_handler`` whose method gets a list of events: up to ``BATCH_SIZE`` that
+    arrived together (``BatchConsumer``'s batching, its fallback to one event at a time
+    when a batch fails, its retries and dead letter), on the queue ``event_handler``
+    would use for the method."""
+
+
+batch_event_handler = BatchEventHandler.decorator
+
+
+def claim_events(conn: Connection, events: list[dict[str, Any]], handler: str) -> list[Any]:
+    """``claim_message`` for a batch in one statement: the events seen for the first time
+    (once each, in order)."""
+    ids = [str(e["event_id"]) for e in events]
+    rows = conn.execute(
+        "INSERT INTO processed_messages (message_id, handler) SELECT DISTINCT m, %s"
+        " FROM unnest(%s::text[]) m ORDER BY m ON CONFLICT DO NOTHING RETURNING message_id",
+        (handler, ids),
+    ).fetchall()
+    fresh = {r["message_id"] for r in rows}
+    claimed = []
+    for event, event_id in zip(events, ids, strict=True):
+        if event_id in fresh:
+            fresh.discard(event_id)
+            claimed.append(event)
+    return claimed
 
 
 def _when(value: Any) -> datetime | None:
@@ -235,6 +270,130 @@ def apply_response_submitted(conn: Connection, event: dict[str, Any]) -> None:
             event.get("channel") or "online",
             event.get("submitted_at"),
         )
+
+
+def apply_responses_submitted(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """``apply_response_submitted`` for many events, in three statements whatever their
+    number (the projections' batches and the rebuild): the counts added up by consultation
+    and by place, the reach rows in one insert (the last event of a response wins, as
+    applied one by one). Rows are written in key order: batches at the same time wait
+    for each other rather than deadlock."""
+    if not events:
+        return
+    by_cid = Counter(str(e["consultation_id"]) for e in events)
+    by_place = Counter((str(e["consultation_id"]), e.get("place") or "") for e in events)
+    conn.execute(
+        "INSERT INTO consultation_summaries AS s (id, response_count)"
+        " SELECT id, n FROM unnest(%s::uuid[], %s::int[]) AS x(id, n) ORDER BY id"
+        " ON CONFLICT (id) DO UPDATE SET response_count ="
+        " GREATEST(s.response_count + EXCLUDED.response_count, 0), updated_at = now()",
+        (list(by_cid), list(by_cid.values())),
+    )
+    conn.execute(
+        "INSERT INTO responses_by_place AS p (consultation_id, place, count)"
+        " SELECT c, pl, n FROM unnest(%s::uuid[], %s::text[], %s::int[]) AS x(c, pl, n)"
+        " ORDER BY c, pl ON CONFLICT (consultation_id, place) DO UPDATE SET"
+        " count = GREATEST(p.count + EXCLUDED.count, 0)",
+        ([c for c, _ in by_place], [pl for _, pl in by_place], list(by_place.values())),
+    )
+    reach = {
+        str(e["response_id"]): reach_fields(
+            e, [e["consultation_id"]], e.get("channel") or "online", e.get("submitted_at")
+        )
+        for e in events
+        if e.get("response_id") is not None
+    }
+    reach_rows(conn, "response", reach)
+
+
+def reach_fields(
+    event: dict[str, Any], consultation_ids: list[Any], channel: str, occurred_at: Any
+) -> dict[str, Any]:
+    """What ``reach_row`` keeps of an event, for ``reach_rows``."""
+    groups = event.get("equality") or {}
+    decile = groups.get("imd_decile")
+    return {
+        "consultation_ids": [str(c) for c in consultation_ids if c],
+        "place": event.get("place"),
+        "channel": channel,
+        "occurred_at": occurred_at or event.get("occurred_at"),
+        "age_band": groups.get("age_band"),
+        "sex": groups.get("sex"),
+        "ethnicity": groups.get("ethnicity"),
+        "disability": groups.get("disability"),
+        "unpaid_care": groups.get("unpaid_care"),
+        "imd_decile": decile if isinstance(decile, int) else None,
+    }
+
+
+def reach_rows(conn: Connection, source: str, rows: dict[str, dict[str, Any]]) -> None:
+    """``reach_row`` for many contributions of ``source`` (``{source_id: reach_fields}``)
+    in one statement, in key order."""
+    if not rows:
+        return
+    conn.execute(
+        "INSERT INTO reach_contributions (source, source_id, consultation_ids, place, channel,"
+        " occurred_at, age_band, sex, ethnicity, disability, unpaid_care, imd_decile)"
+        " SELECT %s, x.source_id, x.consultation_ids, x.place, x.channel,"
+        " x.occurred_at, x.age_band, x.sex, x.ethnicity, x.disability, x.unpaid_care,"
+        " x.imd_decile FROM jsonb_to_recordset(%s) AS x(source_id text,"
+        " consultation_ids uuid[], place text, channel text, occurred_at timestamptz,"
+        " age_band text, sex text, ethnicity text, disability text, unpaid_care text,"
+        " imd_decile smallint) WHERE NOT EXISTS (SELECT 1 FROM reach_removed r"
+        " WHERE r.source = %s AND r.source_id = x.source_id) ORDER BY x.source_id"
+        " ON CONFLICT (source, source_id) DO UPDATE SET"
+        " consultation_ids = EXCLUDED.consultation_ids, place = EXCLUDED.place,"
+        " channel = EXCLUDED.channel, occurred_at = EXCLUDED.occurred_at,"
+        " age_band = EXCLUDED.age_band, sex = EXCLUDED.sex, ethnicity = EXCLUDED.ethnicity,"
+        " disability = EXCLUDED.disability, unpaid_care = EXCLUDED.unpaid_care,"
+        " imd_decile = EXCLUDED.imd_decile",
+        (source, Jsonb([{"source_id": k, **v} for k, v in rows.items()]), source),
+    )
+
+
+def apply_feedback_reach_batch(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """``apply_feedback_reach`` for many ``feedback_received`` events in two statements
+    (an item received twice in one batch: the last wins, but for the first place given,
+    as one by one)."""
+    last = {str(e["feedback_id"]): e for e in events}
+    place: dict[str, Any] = {}
+    for e in events:
+        if place.get(str(e["feedback_id"])) is None:
+            place[str(e["feedback_id"])] = e.get("place")
+    facts = [
+        {
+            "feedback_id": fid,
+            "kind": e.get("kind"),
+            "place": place[fid],
+            "channel": e.get("channel"),
+            "consultation_id": e.get("consultation_id"),
+            "received_at": e.get("received_at"),
+            "urgent": bool(e.get("urgent")),
+        }
+        for fid, e in last.items()
+    ]
+    conn.execute(
+        "INSERT INTO feedback_facts AS f (feedback_id, kind, place, channel, consultation_id,"
+        " received_at, urgent) SELECT x.feedback_id, x.kind, x.place, x.channel,"
+        " x.consultation_id, x.received_at, x.urgent FROM jsonb_to_recordset(%s) AS"
+        " x(feedback_id uuid, kind text, place text, channel text, consultation_id uuid,"
+        " received_at timestamptz, urgent boolean) ORDER BY x.feedback_id"
+        " ON CONFLICT (feedback_id) DO UPDATE SET kind = EXCLUDED.kind,"
+        " place = COALESCE(f.place, EXCLUDED.place), channel = EXCLUDED.channel,"
+        " consultation_id = EXCLUDED.consultation_id, received_at = EXCLUDED.received_at,"
+        " urgent = EXCLUDED.urgent WHERE NOT f.deleted",
+        (Jsonb(facts),),
+    )
+    reach_rows(
+        conn,
+        "feedback",
+        {
+            fid: reach_fields(
+                e, [e.get("consultation_id")], e.get("channel") or "online", e.get("received_at")
+            )
+            for fid, e in last.items()
+        },
+    )
 
 
 def apply_feedback_reach(conn: Connection, event: dict[str, Any]) -> None:
@@ -527,6 +686,14 @@ HANDLERS: dict[tuple[str, str], tuple[str, Any]] = {
 }
 
 
+# Events applied many at a time (``apply(conn, events)``), with the same effect as their
+# ``HANDLERS`` one by one: a consultation's responses arrive by the thousand.
+BATCHED: dict[tuple[str, str], Any] = {
+    (SOURCE, "response_submitted"): apply_responses_submitted,
+    (FEEDBACK, "feedback_received"): apply_feedback_reach_batch,
+}
+
+
 def store_dead_letter(conn: Connection, letter: dict[str, Any]) -> None:
     headers = letter.get("headers") or {}
     conn.execute(
@@ -570,9 +737,16 @@ class ProjectionsService(healthcheck.HealthCheck):
     def on_outcome_published(self, event: dict[str, Any]) -> None:
         self._apply(event, *HANDLERS[SOURCE, "outcome_published"])
 
-    @event_handler(SOURCE, "response_submitted")
-    def on_response_submitted(self, event: dict[str, Any]) -> None:
-        self._apply(event, *HANDLERS[SOURCE, "response_submitted"])
+    def _apply_batch(self, events: list[dict[str, Any]], source: str, event_type: str) -> None:
+        """A batch of one type of event, each claimed (``HANDLERS``' claim name), applied
+        with ``BATCHED`` in the batch's transaction."""
+        handler = HANDLERS[source, event_type][0]
+        with self.db.connection() as conn:
+            BATCHED[source, event_type](conn, claim_events(conn, events, f"{self.name}.{handler}"))
+
+    @batch_event_handler(SOURCE, "response_submitted")
+    def on_response_submitted(self, events: list[dict[str, Any]]) -> None:
+        self._apply_batch(events, SOURCE, "response_submitted")
 
     @event_handler(SOURCE, "response_deleted")
     def on_response_deleted(self, event: dict[str, Any]) -> None:

@@ -16,8 +16,9 @@ import sys
 from typing import Any
 
 from marshmallow import Schema, fields
-from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
+
+from engage_common.messaging import rpc
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 

@@ -5,6 +5,20 @@ message id. The entrypoints here add what is missing: a bounded number of
 retries, then a dead-letter queue that keeps the message and its error, so a
 poison message never blocks the ones behind it. Handlers make themselves
 idempotent with ``claim_message`` inside their own transaction.
+
+Every queue that holds residents' input or domain events (the submissions queues, the
+event handlers' queues and the dead-letter queue) is a quorum queue: RabbitMQ keeps it
+on a majority of a cluster's nodes, so a node can die without losing a message. RPC
+request queues stay classic but transient (``rpc``): RabbitMQ forgets one when its node
+dies, and the service declares it again on the node it reconnects to (a durable classic
+queue whose node is down cannot be declared anywhere: the service could not consume
+again until that node came back). RabbitMQ refuses to redeclare a queue with another
+type or durability: ``engage_common.queues.migrate_queues`` turns a broker's existing
+classic queues into quorum ones (``./engage manage migrate-queues``).
+
+``AMQP_URI`` may list several nodes separated by ``;`` (kombu's failover syntax):
+publishers and consumers connect to the first that answers and move to the next when
+theirs goes away.
 """
 
 from __future__ import annotations
@@ -17,9 +31,11 @@ from typing import Any
 import eventlet
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
-from nameko.events import EventHandler
+from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
+from nameko.rpc import RPC_QUEUE_TEMPLATE, Rpc, RpcConsumer, get_rpc_exchange
+from nameko.utils import sanitize_url
 from psycopg import Connection
 
 from engage_common.observability import batch_context, message_headers
@@ -28,7 +44,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 ATTEMPTS_HEADER = "x-engage-attempts"
-DEAD_LETTER_QUEUE = Queue("engage.dead-letters", durable=True)
+QUORUM = {"x-queue-type": "quorum"}  # replicated, durable; never exclusive or auto-delete
+DEAD_LETTER_QUEUE = Queue("engage.dead-letters", durable=True, queue_arguments=QUORUM)
 
 SUBMISSIONS_EXCHANGE = Exchange("engage.submissions", type="direct", durable=True)
 
@@ -36,8 +53,35 @@ SUBMISSIONS_EXCHANGE = Exchange("engage.submissions", type="direct", durable=Tru
 def submissions_queue(owner: str) -> Queue:
     """The durable queue of resident submissions that ``owner`` (a service) stores."""
     return Queue(
-        f"{owner}.submissions", exchange=SUBMISSIONS_EXCHANGE, routing_key=owner, durable=True
+        f"{owner}.submissions",
+        exchange=SUBMISSIONS_EXCHANGE,
+        routing_key=owner,
+        durable=True,
+        queue_arguments=QUORUM,
     )
+
+
+def amqp_uris(amqp_uri: str) -> list[str]:
+    """The URIs of ``AMQP_URI``: one, or several separated by ``;`` (failover)."""
+    return [uri.strip() for uri in amqp_uri.split(";") if uri.strip()]
+
+
+def redacted(amqp_uri: str) -> str:
+    """``AMQP_URI`` with every node's password hidden, for logs."""
+    return ";".join(sanitize_url(uri) for uri in amqp_uris(amqp_uri))
+
+
+class _QueueConsumer(QueueConsumer):
+    """nameko's queue consumer; its warning when it cannot connect hides the password of
+    every node of an ``AMQP_URI`` list (nameko's hides only the first one's)."""
+
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
+        log.warning(
+            "Error connecting to broker at %s (%s). Retrying in %s seconds.",
+            redacted(self.amqp_uri),
+            exc,
+            interval,
+        )
 
 
 def claim_message(conn: Connection, message_id: str, handler: str) -> bool:
@@ -101,22 +145,59 @@ class _RetryThenDeadLetter:
 
 
 class ReliableConsumer(_RetryThenDeadLetter, Consumer):
-    pass
+    queue_consumer = _QueueConsumer()
 
 
 class ReliableEventHandler(_RetryThenDeadLetter, EventHandler):
-    pass
+    """nameko's ``event_handler`` with retries and a dead letter. Its queue (one per
+    handler, shared by a service's instances: ``SERVICE_POOL``) is a quorum queue;
+    nameko builds it in ``setup`` without arguments. Broadcast and singleton handlers,
+    and ones without reliable delivery (auto-delete queues), keep nameko's classic queue."""
+
+    queue_consumer = _QueueConsumer()
+
+    def setup(self) -> None:
+        super().setup()  # builds self.queue; the queue consumer declares it when it starts
+        if self.handler_type is SERVICE_POOL and self.reliable_delivery:
+            self.queue.queue_arguments = {**(self.queue.queue_arguments or {}), **QUORUM}
+
+
+class TransientRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer with a transient ``rpc-<service>`` queue (nameko's is
+    durable). A request waits in it while the service is down and the broker up."""
+
+    queue_consumer = _QueueConsumer()
+
+    def setup(self) -> None:
+        if self.queue is None:
+            service = self.container.service_name
+            self.queue = Queue(
+                RPC_QUEUE_TEMPLATE.format(service),
+                exchange=get_rpc_exchange(self.container.config),
+                routing_key=f"{service}.*",
+                durable=False,
+            )
+            self.queue_consumer.register_provider(self)
+            self._registered = True
+
+
+class TransientRpc(Rpc):
+    """nameko's ``rpc`` on a transient queue: every ``@rpc`` of a service must be this
+    one (or none of them), since they share the queue."""
+
+    rpc_consumer = TransientRpcConsumer()
 
 
 consume = ReliableConsumer.decorator
 event_handler = ReliableEventHandler.decorator
+rpc = TransientRpc.decorator
 
 BATCH_SIZE = 100  # messages a batch at most
 BATCH_LINGER = 0.005  # seconds a short batch waits for more before it is handled
 BATCHES_IN_FLIGHT = 3  # unacknowledged batches: the next fills while one is stored
 
 
-class _BatchQueueConsumer(QueueConsumer):
+class _BatchQueueConsumer(_QueueConsumer):
     """nameko's queue consumer on its own connection, with a prefetch of a few batches
     (nameko's is ``max_workers``, a batch would be at most that)."""
 

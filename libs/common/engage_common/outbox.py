@@ -25,13 +25,13 @@ from typing import Any
 import eventlet
 from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.standalone.events import get_event_exchange
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from engage_common.db import Pool
 from engage_common.errors import ValidationFailed
+from engage_common.messaging import rpc
 from engage_common.observability import CONTEXT_KEY, current_correlation_id
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,6 @@ import eventlet
 import eventlet.semaphore
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
 
@@ -35,7 +34,7 @@ from engage_common import healthcheck, notify, outbox, redaction
 from engage_common.db import Database, Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
-from engage_common.messaging import claim_message, event_handler
+from engage_common.messaging import claim_message, event_handler, rpc
 from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event
 from engage_contracts import events as contract

@@ -14,7 +14,6 @@ from typing import Any
 
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
 from psycopg.errors import UniqueViolation
@@ -23,7 +22,7 @@ from engage_common import healthcheck, notify, outbox
 from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
-from engage_common.messaging import claim_message, consume, event_handler, submissions_queue
+from engage_common.messaging import claim_message, consume, event_handler, rpc, submissions_queue
 from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event
 from engage_contracts import outcomes as contract

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 from psycopg import Connection
 
@@ -34,6 +33,7 @@ from engage_common.messaging import (
     claim_message,
     consume_batches,
     event_handler,
+    rpc,
     submissions_queue,
 )
 from engage_common.observability import Observability
