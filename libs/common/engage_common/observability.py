@@ -199,7 +199,12 @@ class Observability(DependencyProvider):
     def start(self) -> None:
         if self.metrics is None:
             return
-        self._server, _ = start_http_server(self.port, registry=self.metrics.registry)
+        try:
+            self._server, _ = start_http_server(self.port, registry=self.metrics.registry)
+        except OSError as exc:  # the port is taken: serve residents anyway, without metrics
+            log.error("no metrics: cannot listen on METRICS_PORT %s: %s", self.port, exc)
+            self.metrics = None
+            return
         self._running = True
         self._sampler = self.container.spawn_managed_thread(
             self._sample_forever, identifier="metrics-sampler"

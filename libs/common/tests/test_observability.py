@@ -215,3 +215,27 @@ def test_the_id_follows_rpc_queued_messages_and_events_and_metrics_count_calls(
     maker.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+class Pinger:
+    name = "pinger"
+    obs = Observability()
+
+    @rpc
+    def ping(self) -> str:
+        return "pong"
+
+
+def test_a_taken_metrics_port_costs_the_metrics_not_the_service(
+    container_factory: Callable[..., Any], make_vhost: Callable[[], str], json_lines: io.StringIO
+) -> None:
+    config = {"AMQP_URI": make_vhost()}
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        config["METRICS_PORT"] = taken.getsockname()[1]
+        container_factory(Pinger, config).start()
+        with ClusterRpcProxy({"AMQP_URI": config["AMQP_URI"]}) as cluster:
+            assert cluster.pinger.ping() == "pong"
+    errors = [line for line in parsed(json_lines) if line["level"] == "ERROR"]
+    assert [line["message"].split(":")[0] for line in errors] == ["no metrics"]
