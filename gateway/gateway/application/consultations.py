@@ -10,7 +10,7 @@ from gateway.application.responses import remember
 from gateway.application.staff import record
 from gateway.context import Engage
 
-EXPORT_PAGE = 500
+EXPORT_PAGE = 5000  # rows a call (surveys' largest page): 200 calls a million rows
 
 
 def create(ctx: Engage, actor: int, draft: dict[str, Any]) -> dict[str, Any]:

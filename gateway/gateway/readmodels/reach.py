@@ -36,6 +36,9 @@ from engage_contracts import population as pop
 from engage_contracts.ics import ics
 
 COLUMNS = ("age_band", "sex", "ethnicity", "disability", "unpaid_care", "imd_decile")
+# Contributions are counted in the database, by channel and groups (a few hundred rows
+# however many there are; each with its count ``n``), never read one by one.
+GROUPED = ", ".join(COLUMNS)
 NO_POPULATION = "No population profiles loaded (./engage manage load-population FILE)"
 
 
@@ -48,8 +51,8 @@ def consultation_reach(conn: Connection, consultation_id: str) -> dict[str, Any]
     ).fetchone()
     places = list(found["places"] or []) if found else []
     rows = conn.execute(
-        "SELECT channel, " + ", ".join(COLUMNS) + " FROM reach_contributions"
-        " WHERE %s::uuid = ANY(consultation_ids)",
+        f"SELECT channel, {GROUPED}, count(*) AS n FROM reach_contributions"
+        f" WHERE %s::uuid = ANY(consultation_ids) GROUP BY channel, {GROUPED}",
         (consultation_id,),
     ).fetchall()
     return _figures(conn, rows, places)
@@ -74,10 +77,9 @@ def place_reach(
         clauses.append("occurred_at < %s")
         params.append(until)
     rows = conn.execute(
-        "SELECT channel, "
-        + ", ".join(COLUMNS)
-        + " FROM reach_contributions WHERE "
-        + " AND ".join(clauses),
+        f"SELECT channel, {GROUPED}, count(*) AS n FROM reach_contributions WHERE "
+        + " AND ".join(clauses)
+        + f" GROUP BY channel, {GROUPED}",
         params,
     ).fetchall()
     return _figures(conn, rows, [place] if place else [])
@@ -122,7 +124,7 @@ def _dimension(
     codes = dimension.group_codes()
     counts = dict.fromkeys((*codes, pop.NOT_GIVEN), 0)
     for r in rows:
-        counts[pop.group_of(dimension.code, r)] += 1
+        counts[pop.group_of(dimension.code, r)] += r["n"]
     shown, total = suppress(counts, threshold)
     if total is None:
         shown = dict.fromkeys(counts)
@@ -165,11 +167,11 @@ def _figures(conn: Connection, rows: list[dict[str, Any]], places: list[str]) ->
     residents = _population(conn, places)
     channels: dict[str, int] = {}
     for r in rows:
-        channels[r["channel"]] = channels.get(r["channel"], 0) + 1
+        channels[r["channel"]] = channels.get(r["channel"], 0) + r["n"]
     by_channel, channel_total = suppress(channels, threshold)
     if channel_total is None:
         by_channel = dict.fromkeys(channels)
-    total = suppress({"all": len(rows)}, threshold)[0]["all"]
+    total = suppress({"all": sum(r["n"] for r in rows)}, threshold)[0]["all"]
     dimensions = [_dimension(d, rows, residents.get(d.code, {}), threshold) for d in pop.DIMENSIONS]
     figures = [d["representativeness"] for d in dimensions if d["representativeness"] is not None]
     judged = [{**g, "dimension": d["dimension"]} for d in dimensions for g in d["groups"]]
