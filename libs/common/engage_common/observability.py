@@ -111,12 +111,25 @@ def _classes(expected: Any) -> tuple[type[BaseException], ...]:
     return tuple(expected) if isinstance(expected, (tuple, list)) else (expected,)
 
 
-def _from_arguments(args: tuple[Any, ...]) -> str | None:
-    """An event handler's correlation id: the event body's ``correlation_id``."""
-    if args and isinstance(args[0], dict):
-        value = args[0].get(CONTEXT_KEY)
-        return value if isinstance(value, str) else None
-    return None
+def _from_arguments(args: tuple[Any, ...]) -> tuple[str | None, list[str]]:
+    """An event handler's correlation id, from the event body's ``correlation_id``; for a
+    handler of a batch of events, the events' id when they share one, else a new id for
+    the batch and the events' ids beside it."""
+    first = args[0] if args else None
+    if isinstance(first, dict):
+        value = first.get(CONTEXT_KEY)
+        return (value if isinstance(value, str) else None), []
+    if isinstance(first, list):
+        ids = list(
+            dict.fromkeys(
+                v for b in first if isinstance(b, dict) and isinstance(v := b.get(CONTEXT_KEY), str)
+            )
+        )
+        if len(ids) == 1:
+            return ids[0], []
+        if ids:
+            return f"batch-{new_correlation_id()}", ids
+    return None, []
 
 
 class ServiceMetrics:
@@ -228,12 +241,13 @@ class Observability(DependencyProvider):
 
     def worker_setup(self, worker_ctx: Any) -> None:
         data = worker_ctx.data
-        value = data.get(CONTEXT_KEY) or _from_arguments(worker_ctx.args)
+        value, ids = data.get(CONTEXT_KEY), data.pop("correlation_ids", None)
+        if not value:
+            value, ids = _from_arguments(worker_ctx.args)
         if value:
             data[CONTEXT_KEY] = value  # RPC calls the worker makes pass it on
         set_correlation_id(value)
         worker_ctx.engage_started = time.perf_counter()
-        ids = data.pop("correlation_ids", None)
         if ids:
             calls_log.info(
                 "%s.%s: a batch of %d requests",

@@ -239,3 +239,29 @@ def test_a_taken_metrics_port_costs_the_metrics_not_the_service(
             assert cluster.pinger.ping() == "pong"
     errors = [line for line in parsed(json_lines) if line["level"] == "ERROR"]
     assert [line["message"].split(":")[0] for line in errors] == ["no metrics"]
+
+
+def test_a_batch_of_events_works_under_their_id_or_one_of_its_own(json_lines: io.StringIO) -> None:
+    """A handler of a batch of events (a list of bodies): their shared id, or, when they
+    came from several requests, an id for the batch and one line naming theirs."""
+    from types import SimpleNamespace
+
+    obs = Observability()
+    obs.service = "reader"
+
+    def worker(*bodies: dict[str, Any]) -> Any:
+        entrypoint = SimpleNamespace(method_name="on_things")
+        return SimpleNamespace(data={}, args=(list(bodies),), entrypoint=entrypoint)
+
+    same = worker({"correlation_id": "r-1"}, {"correlation_id": "r-1"}, {})
+    obs.worker_setup(same)
+    assert current_correlation_id() == same.data[CONTEXT_KEY] == "r-1"
+    obs.worker_teardown(same)
+    assert current_correlation_id() is None
+    mixed = worker({"correlation_id": "r-1"}, {"correlation_id": "r-2"})
+    obs.worker_setup(mixed)
+    batch_id = current_correlation_id()
+    assert batch_id and batch_id.startswith("batch-")
+    obs.worker_teardown(mixed)
+    (line,) = parsed(json_lines)
+    assert line["correlation_id"] == batch_id and line["correlation_ids"] == ["r-1", "r-2"]
