@@ -116,6 +116,9 @@ class _RetryThenDeadLetter:
         attempts = int(headers.get(ATTEMPTS_HEADER, 1))
         publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True)
         queue_name = self.queue.name
+        # The message keeps its id through retries and into the dead-letter queue.
+        message_id = (message.properties or {}).get("message_id")
+        same_id = {"message_id": message_id} if message_id else {}
         if attempts < self.max_attempts:
             headers[ATTEMPTS_HEADER] = attempts + 1
             log.warning("message on %s failed (attempt %s); retrying", queue_name, attempts)
@@ -127,6 +130,7 @@ class _RetryThenDeadLetter:
                 serializer=None,
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
+                **same_id,
             )
             return
         error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
@@ -141,6 +145,7 @@ class _RetryThenDeadLetter:
             content_type=message.content_type,
             content_encoding=message.content_encoding,
             declare=[DEAD_LETTER_QUEUE],
+            **same_id,
         )
 
 

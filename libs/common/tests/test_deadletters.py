@@ -70,13 +70,14 @@ def test_a_dead_letter_is_listed_then_replayed_once_its_handler_is_fixed(
     assert json.loads(letter.body) == {"id": "m-1"}
     assert letter.attempts == 5
     assert "ValueError: cannot handle m-1 yet" in letter.error
+    assert letter.message_id == "m-1"  # kept through the retries
     # Listing leaves both letters on the queue, in their order.
     assert [x.queue for x in deadletters.list_letters(amqp)] == ["test.gone", "test.mending"]
     assert [x.queue for x in deadletters.list_letters(amqp, queue="test.gone")] == ["test.gone"]
 
     Mending.fixed = True
     done = deadletters.replay(amqp, queue=MENDING_QUEUE.name)
-    assert [json.loads(x.body)["id"] for x in done.replayed] == ["m-1"]
+    assert [x.message_id for x in done.replayed] == ["m-1"]
     assert done.refused == []
     pool = Pool(config["DATABASE_URL"])
     eventually(lambda: stored(pool) == ["m-1"], 15, "the replayed message stored")
