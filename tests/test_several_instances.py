@@ -9,7 +9,8 @@ staff editing the consultation and theming feedback. Then, counted in each servi
 database: every submission stored once, every event applied once, no event overbooked,
 the read model equal to the services' own counts. And migrations started from two places
 at once on a fresh database apply each file once (an advisory lock; the database created
-by whichever comes first).
+by whichever comes first). And a dead letter, stored by one of the two read-model
+processes, is listed and replayed with ``./engage manage dead-letters``.
 
 Two projections are safe by design: every read-model change is an upsert that a
 redelivered or late event cannot undo (``claim_message`` on the event id in the same
