@@ -37,7 +37,16 @@ from kombu import Connection
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RPC_QUEUE_TEMPLATE, Rpc
 from nameko.timer import Timer
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 log = logging.getLogger(__name__)
 calls_log = logging.getLogger("engage.entrypoints")
@@ -138,6 +147,10 @@ class ServiceMetrics:
     def __init__(self, service: str) -> None:
         self.service = service
         self.registry = CollectorRegistry()
+        # The process's CPU, memory and open files (process_*), Python's GC and version.
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
         self.calls = Counter(
             "engage_entrypoint_calls",
             "Entrypoint calls (RPC, queued message, event, timer) by outcome: ok, expected"

@@ -191,10 +191,12 @@ def test_the_id_follows_rpc_queued_messages_and_events_and_metrics_count_calls(
     def scraped() -> str:
         return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
 
-    def sampled() -> bool:
+    def sampled() -> bool:  # a sample taken since every queue was declared
         text = scraped()
-        return 'engage_queue_messages{queue="rpc-maker",service="maker"}' in text and (
-            'engage_outbox_lag_seconds{service="maker"} 0.0' in text
+        return (
+            'engage_queue_messages{queue="rpc-maker",service="maker"}' in text
+            and 'engage_queue_messages{queue="maker.submissions",service="maker"}' in text
+            and 'engage_outbox_lag_seconds{service="maker"} 0.0' in text
         )
 
     eventually(sampled, 15, "queue depth and outbox lag to be sampled", interval=0.1)
@@ -212,6 +214,7 @@ def test_the_id_follows_rpc_queued_messages_and_events_and_metrics_count_calls(
     assert 'engage_queue_messages{queue="maker.submissions",service="maker"} 0.0' in text
     assert 'engage_dead_letters_messages{service="maker"}' in text
     assert 'engage_outbox_pending_events{service="maker"} 0.0' in text
+    assert "process_resident_memory_bytes" in text
     maker.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
