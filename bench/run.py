@@ -808,6 +808,23 @@ def freshness(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) 
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
+        stages: list[tuple[int, int, int, int]] = []  # accepted, stored, unpublished, counted
+
+        def stage() -> None:
+            """Where the lag is: every 0.25 s, how many were accepted, stored by surveys,
+            stored but not yet published by its outbox relay, counted by the read model."""
+            with connect(suite.databases["surveys"], autocommit=True) as c:
+                while not stop.wait(0.25):
+                    got = c.execute(
+                        "SELECT (SELECT count(*) FROM responses WHERE consultation_id = %s) AS s,"
+                        " (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS u",
+                        (cid,),
+                    ).fetchone()
+                    counted_now = polls[-1][1] - base if polls else 0
+                    stages.append((len(accepted), got["s"], got["u"], counted_now))
+
+        stager = threading.Thread(target=stage, daemon=True)
+        stager.start()
 
         def on_done(i: int, t: float) -> None:
             with lock:
@@ -834,6 +851,7 @@ def freshness(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) 
         finally:
             stop.set()
             poller.join()
+            stager.join()
     del total
     accepted.sort()
     lags = []
@@ -852,7 +870,10 @@ def freshness(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) 
             pct(lags, 0.5),
             pct(lags, 0.99),
             target=1000,
-            note=f"max {max(lags):.0f} ms over {len(lags)} responses",
+            note=f"max {max(lags):.0f} ms over {len(lags)} responses; largest backlogs:"
+            f" {max((a - st for a, st, _, _ in stages), default=0)} accepted not stored,"
+            f" {max((u for _, _, u, _ in stages), default=0)} stored not published,"
+            f" {max((st - u - c for _, st, u, c in stages), default=0)} published not counted",
         )
     )
 
@@ -1152,7 +1173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sections",
         default="suite,scale",
-        help="suite (1-3, 6: ceilings, accepting, storing, freshness), scale (4, 5, 7)",
+        help="suite (1-3, 6: ceilings, accepting, storing, freshness), freshness (6 alone),"
+        " scale (4, 5, 7)",
     )
     args = parser.parse_args(argv)
     p = dict(SMOKE if args.smoke else FULL)
@@ -1214,7 +1236,6 @@ def main(argv: list[str] | None = None) -> int:
             with step("  HTTP"):
                 ceiling_http(res, trivial_url, suite.base_url, p, conc)
             cid = open_consultation(suite, token, "Bench: accepting and storing")
-            fresh_cid = open_consultation(suite, token, "Bench: freshness")
             print("2. accepting")
             with step("  submit"):
                 done = accept(res, suite, cid, p, conc)
@@ -1228,7 +1249,9 @@ def main(argv: list[str] | None = None) -> int:
             print("3. storing")
             with step("  drain"):
                 drain(res, suite, cid, p)
+        if "suite" in args.sections or "freshness" in args.sections:
             print("6. freshness")
+            fresh_cid = open_consultation(suite, token, "Bench: freshness")
             with step("  freshness"):
                 freshness(res, suite, fresh_cid, p, conc)
         if "scale" in args.sections:

@@ -17,13 +17,18 @@ published, then SIGKILL" deterministic instead of a race.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import amqp
 import eventlet
-from nameko.amqp.publish import Publisher
+from kombu import Connection as KombuConnection
+from kombu import Exchange
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 from psycopg import Connection
@@ -94,23 +99,114 @@ def record_events(
     return ids
 
 
-def relay_batch(pool: Pool, publisher: Publisher, config: dict[str, Any], limit: int = 200) -> int:
-    """Publish up to ``limit`` pending events; returns how many were published."""
+class BatchPublisher:
+    """Publishes many persistent messages on one channel in confirm mode and waits once
+    for the broker's acks of all of them (an ack may cover every earlier delivery tag):
+    a batch costs one round trip to the broker, not one a message as kombu's
+    ``confirm_publish`` does. A nack, a timeout or a lost connection raises, and the
+    channel is opened afresh for the next batch."""
+
+    def __init__(self, amqp_uri: str, timeout: float = 10.0) -> None:
+        self.amqp_uri, self.timeout = amqp_uri, timeout
+        self._conn: KombuConnection | None = None
+        self._channel: Any = None
+        self._declared: set[str] = set()
+        self._sent = self._acked = 0
+        self._nacked = False
+
+    def _open(self) -> Any:
+        if self._channel is None:
+            conn = KombuConnection(self.amqp_uri)
+            conn.connect()
+            channel = conn.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            self._conn, self._channel = conn, channel
+            self._declared.clear()
+            self._sent = self._acked = 0
+        return self._channel
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._acked = max(self._acked, delivery_tag) if multiple else self._acked + 1
+
+    def _on_nack(self, delivery_tag: int, multiple: bool, requeue: bool = False) -> None:
+        self._nacked = True
+        self._on_ack(delivery_tag, multiple)
+
+    def publish(self, messages: list[tuple[Exchange, str, dict[str, Any], str]]) -> None:
+        """``(exchange, routing_key, payload, message_id)`` each, as nameko's publisher
+        sends them (JSON, persistent); returns once the broker has confirmed every one."""
+        try:
+            channel = self._open()
+            for exchange, routing_key, payload, message_id in messages:
+                if exchange.name not in self._declared:
+                    exchange(channel).declare()
+                    self._declared.add(exchange.name)
+                channel.basic_publish(
+                    amqp.Message(
+                        json.dumps(payload),
+                        content_type="application/json",
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        message_id=message_id,
+                    ),
+                    exchange=exchange.name,
+                    routing_key=routing_key,
+                )
+                self._sent += 1
+            deadline = time.monotonic() + self.timeout
+            while self._acked < self._sent:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the broker did not confirm the batch in time")
+                assert self._conn is not None
+                self._conn.drain_events(timeout=remaining)
+            if self._nacked:
+                raise RuntimeError("the broker refused (nacked) a message of the batch")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        self._nacked = False
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already gone
+                conn.release()
+
+
+def relay_batch(pool: Pool, publisher: Any, config: dict[str, Any], limit: int = 200) -> int:
+    """Publish up to ``limit`` pending events, in one batch confirmed once when
+    ``publisher`` is a ``BatchPublisher`` (else one by one, nameko's ``Publisher``);
+    returns how many were published."""
     with pool.connection() as conn:
         rows = conn.execute(
             "SELECT id, source, event_type, payload FROM outbox WHERE published_at IS NULL"
             " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             (limit,),
         ).fetchall()
-        for row in rows:
-            exchange = get_event_exchange(row["source"], config)
-            publisher.publish(
+        messages = [
+            (
+                get_event_exchange(row["source"], config),
+                row["event_type"],
                 row["payload"],
-                exchange=exchange,
-                routing_key=row["event_type"],
-                message_id=str(row["payload"]["event_id"]),
-                declare=[exchange],
+                str(row["payload"]["event_id"]),
             )
+            for row in rows
+        ]
+        if isinstance(publisher, BatchPublisher):
+            if messages:
+                publisher.publish(messages)
+        else:
+            for exchange, routing_key, payload, message_id in messages:
+                publisher.publish(
+                    payload,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    message_id=message_id,
+                    declare=[exchange],
+                )
         if rows:
             conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
@@ -149,7 +245,7 @@ class OutboxRelay(DependencyProvider):
         if not self.enabled:
             log.warning("outbox relay disabled (OUTBOX_RELAY_ENABLED): events stay pending")
             return
-        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, serializer="json")
+        self.publisher = BatchPublisher(config["AMQP_URI"])
         self._running = True
         self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
 
