@@ -27,8 +27,8 @@ acknowledgement delivers that message twice, which the consumers ignore (they cl
 each message id once). The order of the messages may change.
 
 RabbitMQ lists queues only through its management API: its URL is
-``RABBITMQ_MANAGEMENT_URL`` or port 15672 of the first host of ``AMQP_URI``, with
-``AMQP_URI``'s user and vhost.
+``RABBITMQ_MANAGEMENT_URL``, or port 15672 of the first host of ``AMQP_URI`` that answers,
+with ``AMQP_URI``'s user and vhost.
 """
 
 from __future__ import annotations
@@ -86,22 +86,31 @@ def is_ours(queue: dict[str, Any]) -> bool:
 class Management:
     """The few management API calls the migration needs, for one vhost."""
 
-    url: str
+    urls: list[str]  # tried in turn: the first that answers
     vhost: str
     auth: tuple[str, str]
 
     @classmethod
     def for_uri(cls, amqp_uri: str) -> Management:
-        first = urlparse(amqp_uris(amqp_uri)[0])
+        nodes = [urlparse(uri) for uri in amqp_uris(amqp_uri)]
+        first = nodes[0]
         vhost = unquote(first.path[1:]) if len(first.path) > 1 else "/"
-        url = os.environ.get("RABBITMQ_MANAGEMENT_URL") or f"http://{first.hostname}:15672"
+        configured = os.environ.get("RABBITMQ_MANAGEMENT_URL")
+        urls = [configured] if configured else [f"http://{n.hostname}:15672" for n in nodes]
         auth = (unquote(first.username or "guest"), unquote(first.password or "guest"))
-        return cls(url.rstrip("/"), vhost, auth)
+        return cls([url.rstrip("/") for url in urls], vhost, auth)
 
     def _get(self, path: str) -> Any:
-        got = requests.get(f"{self.url}/api/{path}", auth=self.auth, timeout=30)
-        got.raise_for_status()
-        return got.json()
+        for url in self.urls:
+            try:
+                got = requests.get(f"{url}/api/{path}", auth=self.auth, timeout=30)
+            except requests.ConnectionError:
+                if url == self.urls[-1]:
+                    raise
+                continue
+            got.raise_for_status()
+            return got.json()
+        raise AssertionError("no management URL")  # urls is never empty
 
     def queues(self) -> list[dict[str, Any]]:
         return self._get(

@@ -3,6 +3,7 @@ earlier Engage left classic become quorum queues with the same messages and bind
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,12 @@ from engage_common.queues import SUFFIX, Management, migrate_queues
 
 EVENTS = Exchange("surveys.events", type="topic", durable=True)
 HANDLER = "evt-surveys-response_submitted--gateway_projections.on_response"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def types(uri: str) -> dict[str, str]:
@@ -69,7 +76,9 @@ def test_classic_queues_become_quorum_queues_with_their_messages(
         )(channel).declare()
         producer.publish({"follow": 1}, routing_key="outcomes.submissions" + SUFFIX)
 
-    report = migrate_queues(uri)
+    # AMQP_URI as a failover list whose first node is away
+    down = f"amqp://guest:guest@127.0.0.1:{closed_port()}/{uri.rsplit('/', 1)[1]}"
+    report = migrate_queues(f"{down};{uri}")
 
     assert report.migrated == {
         "surveys.submissions": 3,
