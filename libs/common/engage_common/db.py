@@ -134,13 +134,19 @@ def database_name(url: str) -> str:
 
 
 def create_database(url: str) -> bool:
-    """Create the database named in ``url`` when it does not exist. True if created."""
+    """Create the database named in ``url`` when it does not exist. True if created.
+
+    Two processes may do this at once (two instances migrating a fresh database): both
+    see it missing, one creates it and the other's CREATE fails; that one returns False."""
     name = database_name(url)
     with connect(server_url(url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists:
             return False
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        try:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            return False  # created meanwhile by someone else
         return True
 
 
