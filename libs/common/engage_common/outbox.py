@@ -276,9 +276,12 @@ class OutboxRelay(DependencyProvider):
                 pass
         except Exception:
             log.exception("outbox not drained at shutdown; it will be published on restart")
+        self.publisher.close()
 
     def kill(self) -> None:
         self._running = False
+        if getattr(self, "enabled", False):
+            self.publisher.close()
 
     def get_dependency(self, worker_ctx: Any) -> OutboxRelay:
         return self
