@@ -101,14 +101,25 @@ class Ics:
     small_number_threshold: int
     languages: tuple[Language, ...]
     consent_version: str
-    consent_wordings: dict[str, str]
+    consent_wordings: dict[str, str]  # version -> the English wording (what is stored)
     feedback_consent_version: str
     events_consent_version: str
     event_book_ahead_days: dict[str, int]
     event_reminder_hours: int
     postcode_examples: tuple[str, ...]
     source: str = ""
+    # version -> {language code: wording}, English included; one version's languages say
+    # the same thing, so agreeing to any of them is agreeing to that version.
+    consent_translations: dict[str, dict[str, str]] = field(default_factory=dict)
     _district_places: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def consent_wording(self, version: str, language: str = "en") -> tuple[str, str]:
+        """(wording, the language it is in) of a consent ``version`` for a reader of
+        ``language``: theirs when the ICS gives it, else English."""
+        by_language = self.consent_translations.get(version) or {}
+        if language in by_language:
+            return by_language[language], language
+        return self.consent_wordings[version], "en"
 
     def place_names(self) -> dict[str, str]:
         return {p.code: p.name for p in self.places}
@@ -254,13 +265,42 @@ class _LanguageSchema(_Strict):
     reviewed = fields.Boolean(load_default=False)
 
 
+WORDING_LENGTH = validate.Length(min=20, max=2000)
+
+
+class _Wording(fields.Field):
+    """A consent wording: English text, or text by language code with English required
+    (``{en: ..., ur: ..., pl: ...}``): residents read it in their language when given."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            WORDING_LENGTH(value)
+            return {"en": value}
+        if not isinstance(value, dict) or not value:
+            raise ValidationError("must be text, or text by language code (en: ..., ur: ...)")
+        errors: dict[str, list[str]] = {}
+        for language, text in value.items():
+            if not isinstance(text, str):
+                errors[str(language)] = ["must be text"]
+                continue
+            try:
+                WORDING_LENGTH(text)
+            except ValidationError as exc:
+                errors[str(language)] = list(exc.messages)
+        if "en" not in value:
+            errors["en"] = ["is required: English is what other languages fall back to"]
+        if errors:
+            raise ValidationError(errors)
+        return dict(value)
+
+
 class _ConsentSchema(_Strict):
     current = fields.String(required=True)
     feedback_current = fields.String(load_default=None, allow_none=True)
     events_current = fields.String(load_default=None, allow_none=True)
     wordings = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=40)),
-        values=fields.String(validate=validate.Length(min=20, max=2000)),
+        values=_Wording(),
         required=True,
     )
 
@@ -310,8 +350,15 @@ class _IcsSchema(_Strict):
                 if code in owners:
                     errors[f"places.{i}.postcode"] = [f"{code} is also in {owners[code]}"]
                 owners[code] = place["code"]
-        if "en" not in [lang["code"] for lang in data.get("languages") or []]:
+        codes = [lang["code"] for lang in data.get("languages") or []]
+        if "en" not in codes:
             errors["languages"] = ["must include English (en): it is what others fall back to"]
+        for version, by_language in ((data.get("consent") or {}).get("wordings") or {}).items():
+            for language in by_language:
+                if language not in codes:
+                    errors[f"consent.wordings.{version}.{language}"] = [
+                        "is not one of the languages above"
+                    ]
         if errors:
             raise ValidationError(errors)
 
@@ -372,9 +419,14 @@ def parse(text: str, source: str = "<text>") -> Ics:
     try:
         data = _IcsSchema().load(raw["ics"])
     except ValidationError as exc:
+        # A wording's problems name its version and language, not marshmallow's "value".
+        found = {
+            path.replace(".value.", ".", 1) if path.startswith("consent.wordings.") else path: r
+            for path, r in flatten_errors(exc.messages).items()
+        }
         problems = [
             f"line {_line_of('ics.' + path, lines)} ({path}): {'; '.join(reasons)}"
-            for path, reasons in flatten_errors(exc.messages).items()
+            for path, reasons in found.items()
         ]
         raise IcsConfigError(source, sorted(problems, key=_line_number)) from None
     return _build(data, source)
@@ -413,7 +465,8 @@ def _build(data: dict[str, Any], source: str) -> Ics:
         small_number_threshold=data["small_number_threshold"],
         languages=tuple(Language(**lang) for lang in data["languages"]),
         consent_version=data["consent"]["current"],
-        consent_wordings=dict(data["consent"]["wordings"]),
+        consent_wordings={v: w["en"] for v, w in data["consent"]["wordings"].items()},
+        consent_translations={v: dict(w) for v, w in data["consent"]["wordings"].items()},
         feedback_consent_version=data["consent"]["feedback_current"] or data["consent"]["current"],
         events_consent_version=data["consent"]["events_current"] or data["consent"]["current"],
         event_book_ahead_days=dict(data["events"]["book_ahead_days"]),

@@ -110,3 +110,27 @@ def test_serving_another_configuration_for_a_while() -> None:
     with ics.serving(lsc):
         assert ics.ics() is lsc
     assert ics.ics() is before
+
+
+def test_consent_wording_by_language_with_english_fallback() -> None:
+    """One version's wording in several languages (shipped drafts in Urdu and Polish);
+    a reader of another language gets the English, and the English is what is stored."""
+    config = ics.load("west-yorkshire-and-harrogate")
+    version = config.consent_version
+    english = config.consent_wordings[version]
+    assert english.startswith("I agree")
+    assert config.consent_wording(version, "pl")[1] == "pl"
+    assert config.consent_wording(version, "pl")[0].startswith("Zgadzam się")
+    assert config.consent_wording(version, "ur")[1] == "ur"
+    assert config.consent_wording(version, "fr") == (english, "en")
+    # A language the ICS does not offer, or no English to fall back to: refused at start.
+    unknown = GOOD.replace("        ur: >-\n", "        fr: >-\n", 1)
+    no_english = GOOD.replace('"2026-11":\n        en: >-', '"2026-11":\n        cy: >-', 1)
+    for broken, needle, why in (
+        (unknown, "fr: >-", "is not one of the languages above"),
+        (no_english, "cy: >-", "English is what other languages fall back to"),
+    ):
+        with pytest.raises(ics.IcsConfigError) as exc:
+            ics.parse(broken, "broken.yaml")
+        assert any(why in p for p in exc.value.problems), exc.value.problems
+        assert any(p.startswith(f"line {line_of(broken, needle)} (") for p in exc.value.problems)
