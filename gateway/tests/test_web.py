@@ -3,6 +3,7 @@ test client against a real surveys service, RabbitMQ and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from werkzeug.datastructures import MultiDict
 
 from engage_common.testing import eventually, holds_for
+from engage_contracts.ics import ics, serving
 from engage_contracts.reference import consent_wordings, current_consent, equality_questions
 from gateway.web import forms
 
@@ -221,14 +223,14 @@ def test_error_messages_link_each_path_to_its_input() -> None:
         },
     )
     assert summary == [
-        ("Question 1: choose one of the options", "q-use"),
+        ("Choose one of the answers given for question 1", "q-use"),
         ("Choose an answer to question 4", "q-score"),
         (
             "Enter the first half of a UK postcode, like LS6 or BD23, or leave it blank",
             "equality-postcode_district",
         ),
         ("Tick the box to agree to how we use your answers", "consent"),
-        ("Your response: choose one of the places", None),
+        ("There is a problem with your response: choose one of the places", None),
     ]
     assert set(inline) == {"q-use", "q-score", "equality-postcode_district", "consent"}
 
@@ -438,7 +440,7 @@ def test_bad_answers_give_422_with_summary_links_to_real_inputs(
         assert error_id in again.ids
         assert error_id in again.inputs[target]["described"].split()
     assert "Choose an answer to question 4" in html
-    assert "choose no more than 2 options" in html
+    assert "Choose no more than 2 answers to question 2" in html
     # the resident's answers are kept, and the same idempotency key carries on
     assert "kept answer</textarea>" in html
     assert re.search(r'id="q-why-2" name="answers-why" value="open" checked', html)
@@ -575,3 +577,31 @@ def test_a_multiple_choice_equality_question_is_parsed_as_a_list() -> None:
     rendered = forms.build_equality_fields(posted)
     conditions = next(f for f in rendered if f.id == "equality-conditions")
     assert {c.value for c in conditions.choices if c.checked} == {"autism", "mental-health"}
+
+
+@pytest.mark.parametrize(
+    ("code", "question", "error", "consent_start"),
+    [
+        ("pl", "Ile masz lat?", "Wybierz odpowiedź na pytanie 4", "Zgadzam się"),
+        ("ur", "آپ کی عمر کیا ہے؟", "سوال 4 کا ایک جواب منتخب کریں", "میں اس بات سے اتفاق"),
+    ],
+    ids=["pl", "ur"],
+)
+def test_the_form_its_errors_and_about_you_in_polish_and_urdu(
+    app: Flask, consultation: dict, code: str, question: str, error: str, consent_start: str
+) -> None:
+    """A resident reading in Polish or Urdu gets the 'About you' questions, the form's
+    error messages and the consent wording (the ICS gives it by language) in that language;
+    the staff's English-only title is marked as English."""
+    reviewed = tuple(dataclasses.replace(lang, reviewed=True) for lang in ics().languages)
+    with serving(dataclasses.replace(ics(), languages=reviewed)):
+        client = app.test_client()
+        client.set_cookie("lang", code)
+        html, page = _form_page(client, consultation["id"])
+        assert f'<html lang="{code}"' in html and question in html
+        assert '<h1 lang="en" dir="ltr">Walk-in centres in Leeds</h1>' in html
+        assert f'<label class="choice__label" for="consent">{consent_start}' in html
+        missing_score = [(k, v) for k, v in GOOD if k != "answers-score"]
+        again = _post(client, consultation["id"], page, missing_score)
+        assert again.status_code == 422
+        assert f'<a href="#q-score">{error}</a>' in again.get_data(as_text=True)

@@ -270,18 +270,19 @@ def _render_consultation(
     if easy:
         consultation = easy["consultation"]
     questions = (consultation.get("questionnaire") or {}).get("questions") or []
+    code = chosen().code
     summary, inline = forms.error_messages(questions, errors or {})
     html = render_template(
         "consultation.html",
         consultation=consultation,
         easy_read=easy,
         notice=_notice(consultation),
-        fields=forms.build_fields(questions, form, inline, chosen().code),
+        fields=forms.build_fields(questions, form, inline, code),
         equality_fields=forms.build_equality_fields(form, inline),
         error_summary=summary,
         consent_error=inline.get("consent"),
         consent_checked=forms.FormData(form).get(forms.CONSENT_FIELD) == "yes",
-        consent=consultation.get("consent") or current_consent(),
+        consent=forms.consent_shown(consultation.get("consent") or current_consent(), code),
         hear_back_error=inline.get(forms.HEAR_BACK_FIELD),
         hear_back_value=forms.FormData(form).get(forms.HEAR_BACK_FIELD),
         csrf_token=_csrf_token(),
@@ -468,8 +469,8 @@ def readable_answers(
             continue
         value = answers[q["id"]]
         if isinstance(value, list):
-            sep = _(" then ") if q.get("type") == "ranking" else ", "
-            text = sep.join(_label(q.get("options"), v) for v in value)
+            labels = [_label(q.get("options"), v) for v in value]
+            text = forms.in_order(labels) if q.get("type") == "ranking" else ", ".join(labels)
         elif q.get("type") == "likert":
             text = _label(likert_options(), value)
         else:

@@ -19,7 +19,7 @@ from engage_contracts.feedback import KIND_WORDS, KINDS, MAX_TEXT
 from engage_contracts.ics import ics
 from engage_contracts.reference import OUTSIDE_AREA, current_consent, places
 from gateway.web import forms
-from gateway.web.forms import Choice, Field, FormData
+from gateway.web.forms import Choice, Field, FormData, any_of
 
 CONSULTATION_FIELD = "consultation_id"
 # The form's own postcode question (where it happened) stands in for the equality one.
@@ -54,7 +54,7 @@ TARGETS = {
 
 def _examples() -> str:
     """The configuration's example postcode districts, "LS6 or BD23"."""
-    return _(" or ").join(ics().postcode_examples)
+    return any_of(ics().postcode_examples)
 
 
 def _choices(base: str, pairs: list[tuple[str, str]], chosen: set[str]) -> list[Choice]:

@@ -16,10 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from babel.lists import format_list
+from flask_babel import format_number, get_locale, ngettext
+from flask_babel import gettext as _
+
 from engage_contracts.ics import ics
-from engage_contracts.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN, option_labels
+from engage_contracts.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN
 from engage_contracts.reference import current_consent, equality_questions
 from engage_contracts.shared import DEFAULT_LANGUAGE, localised
+from gateway.web.equality import likert_options, translated_equality_questions
 
 # Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
 # safe inside names and ids as they are.
@@ -73,6 +78,7 @@ class Choice:
     value: str
     label: str
     checked: bool = False
+    source: Any = None  # staff's label by language (``|lang_attrs``); None: interface text
 
 
 @dataclass
@@ -91,6 +97,7 @@ class RankRow:
     name: str
     label: str
     selected: str  # the rank chosen, "" for none
+    source: Any = None  # staff's label by language
 
 
 @dataclass
@@ -115,6 +122,10 @@ class Field:
     wide: bool = False  # a text input for a sentence, not a code
     input_type: str = "text"
     picture: Mapping[str, Any] | None = None  # easy read: {url, alt, width, height}
+    # Staff-given text by language, for ``|lang_attrs`` (marked English where it has no
+    # translation); None for interface text, which gettext translates.
+    text_source: Any = None
+    hint_sources: dict[int, Any] = field(default_factory=dict)  # by index in ``hints``
 
     @property
     def hint_id(self) -> str:
@@ -143,31 +154,85 @@ def equality_field_id(qid: str) -> str:
     return f"equality-{qid}"
 
 
-def _choices(base: str, options: Iterable[tuple[str, str]], checked: set[str]) -> list[Choice]:
+def _choices(
+    base: str,
+    options: Iterable[tuple[str, str]],
+    checked: set[str],
+    sources: Mapping[str, Any] | None = None,
+) -> list[Choice]:
     """The first choice's id is the field id, so a link to the field lands on an input."""
     return [
-        Choice(id=base if i == 0 else f"{base}-{i}", value=v, label=label, checked=v in checked)
+        Choice(
+            id=base if i == 0 else f"{base}-{i}",
+            value=v,
+            label=label,
+            checked=v in checked,
+            source=(sources or {}).get(v),
+        )
         for i, (v, label) in enumerate(options)
     ]
+
+
+def _label_sources(question: Mapping[str, Any]) -> dict[str, Any]:
+    """Staff's option labels by value (none for likert: its scale is interface text)."""
+    if question.get("type") == "likert":
+        return {}
+    return {str(o["value"]): o["label"] for o in question.get("options") or []}
+
+
+def _locale() -> str:
+    """The reader's locale for Babel's lists ("LS6, BD23 or HG1"); UK English outside a
+    request."""
+    return str(get_locale() or "en_GB")
+
+
+def any_of(items: Iterable[str]) -> str:
+    """Alternatives the reader's way: "LS6 or BD23" in English, "LS6 lub BD23" in Polish
+    (CLDR's list patterns, so no sentence is built from a translated " or ")."""
+    listed = list(items)
+    return format_list(listed, style="or", locale=_locale()) if listed else ""
+
+
+def in_order(items: Iterable[str]) -> str:
+    """A ranking as the reader reads it: "1. Short waits, 2. Close to home and 3. ..."."""
+    numbered = [
+        _("%(rank)s. %(option)s", rank=format_number(n), option=item)
+        for n, item in enumerate(items, start=1)
+    ]
+    return format_list(numbered, locale=_locale()) if numbered else ""
 
 
 def _option_pairs(
     question: Mapping[str, Any], language: str = DEFAULT_LANGUAGE
 ) -> list[tuple[str, str]]:
-    """(value, label) of a question's options; likert's fixed scale included."""
+    """(value, label) of a question's options; likert's fixed scale (translated) included."""
+    if question.get("type") == "likert":
+        return [(str(o["value"]), o["label"]) for o in likert_options()]
     return [
-        (str(o["value"]), localised(o["label"], language)) for o in option_labels(dict(question))
+        (str(o["value"]), localised(o["label"], language)) for o in question.get("options") or []
     ]
 
 
-def _condition_hint(question: Mapping[str, Any], by_id: Mapping[str, tuple[int, Mapping]]) -> str:
+def _condition_hint(
+    question: Mapping[str, Any],
+    by_id: Mapping[str, tuple[int, Mapping]],
+    language: str = DEFAULT_LANGUAGE,
+) -> str:
     condition = question["show_if"]
     number, source = by_id.get(condition.get("question"), (None, {}))
-    labels = dict(_option_pairs(source))
-    wanted = [labels.get(str(v), str(v)) for v in condition.get("equals") or []]
-    said = " or ".join(f"'{w}'" for w in wanted) or "a particular answer"
-    where = f"question {number}" if number else "an earlier question"
-    return f"Answer this only if you answered {said} to {where}."
+    labels = dict(_option_pairs(source, language))
+    wanted = any_of(f"'{labels.get(str(v), str(v))}'" for v in condition.get("equals") or [])
+    if wanted and number:
+        return _(
+            "Answer this only if you answered %(answers)s to question %(number)s.",
+            answers=wanted,
+            number=number,
+        )
+    if wanted:
+        return _(
+            "Answer this only if you answered %(answers)s to an earlier question.", answers=wanted
+        )
+    return _("Answer this only if your answer to an earlier question asks for it.")
 
 
 def build_fields(
@@ -188,9 +253,12 @@ def build_fields(
         fid, name = field_id(qid), answer_name(qid)
         hints: list[str] = []
         if question.get("show_if"):
-            hints.append(_condition_hint(question, by_id))
+            hints.append(_condition_hint(question, by_id, language))
+        hint_sources: dict[int, Any] = {}
         if question.get("hint"):
+            hint_sources[len(hints)] = question["hint"]
             hints.append(localised(question["hint"], language))
+        sources = _label_sources(question)
         f = Field(
             id=fid,
             name=name,
@@ -201,32 +269,49 @@ def build_fields(
             hints=hints,
             error=errors.get(fid),
             picture=question.get("picture"),
+            text_source=question["text"],
+            hint_sources=hint_sources,
         )
         if kind_of in ("single_choice", "likert"):
-            f.choices = _choices(fid, _option_pairs(question, language), {data.get(name)})
+            f.choices = _choices(fid, _option_pairs(question, language), {data.get(name)}, sources)
         elif kind_of == "multiple_choice":
             f.kind = "checkboxes"
             if question.get("max_choices"):
-                f.hints.append(f"Choose up to {question['max_choices']}.")
+                f.hints.append(
+                    _("Choose up to %(count)s.", count=format_number(question["max_choices"]))
+                )
             else:
-                f.hints.append("Choose all that apply.")
-            f.choices = _choices(fid, _option_pairs(question, language), set(data.getlist(name)))
+                f.hints.append(_("Choose all that apply."))
+            f.choices = _choices(
+                fid, _option_pairs(question, language), set(data.getlist(name)), sources
+            )
         elif kind_of == "rating":
             f.kind = "rating"
-            f.hints.append(f"Choose a number from {RATING_MIN} (lowest) to {RATING_MAX} (highest).")
+            f.hints.append(
+                _(
+                    "Choose a number from %(lowest)s (lowest) to %(highest)s (highest).",
+                    lowest=format_number(RATING_MIN),
+                    highest=format_number(RATING_MAX),
+                )
+            )
             pairs = [(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
             f.choices = _choices(fid, pairs, {data.get(name)})
         elif kind_of == "free_text":
             f.kind = "textarea"
             f.max_length = int(question.get("max_length") or DEFAULT_MAX_LENGTH)
-            f.hints.append(f"You can enter up to {f.max_length:,} characters.")
+            f.hints.append(
+                _("You can enter up to %(count)s characters.", count=format_number(f.max_length))
+            )
             f.value = data.get(name)
         elif kind_of == "ranking":
             f.kind = "ranking"
             options = _option_pairs(question, language)
             f.hints.append(
-                f"Give each option a different number from 1 to {len(options)}. "
-                "1 is the one that matters most to you."
+                _(
+                    "Give each option a different number from 1 to %(count)s. "
+                    "1 is the one that matters most to you.",
+                    count=len(options),
+                )
             )
             f.rank_numbers = list(range(1, len(options) + 1))
             f.ranks = [
@@ -235,8 +320,9 @@ def build_fields(
                     name=rank_name(qid, i),
                     label=label,
                     selected=data.get(rank_name(qid, i)),
+                    source=sources.get(value),
                 )
-                for i, (_, label) in enumerate(options)
+                for i, (value, label) in enumerate(options)
             ]
         else:  # an unknown type from a newer service: still let people see it
             f.kind = "textarea"
@@ -249,11 +335,12 @@ def build_fields(
 def build_equality_fields(
     form: Any | None = None, errors: Mapping[str, str] | None = None
 ) -> list[Field]:
-    """The optional 'About you' section, the same for every consultation."""
+    """The optional 'About you' section, the same for every consultation, in the reader's
+    language."""
     data = FormData(form)
     errors = errors or {}
     fields: list[Field] = []
-    for question in equality_questions():
+    for question in translated_equality_questions():
         qid = question["id"]
         fid, name = equality_field_id(qid), equality_name(qid)
         f = Field(
@@ -272,7 +359,7 @@ def build_equality_fields(
         elif question.get("free_text"):
             f.kind = "text"
             f.value = data.get(name)
-            f.hints.append("Or leave this blank if you prefer not to say.")
+            f.hints.append(_("Or leave this blank if you prefer not to say."))
             f.autocomplete = "off"
         elif question.get("groups"):
             groups: list[ChoiceGroup] = []
@@ -304,6 +391,18 @@ def build_equality_fields(
     return fields
 
 
+def consent_shown(consent: Mapping[str, Any], language: str) -> dict[str, str]:
+    """The consent a form shows a reader of ``language``: ``{version, wording, language}``,
+    the wording in their language when the ICS configuration gives it (the same version:
+    each language of a version says the same), else the English one."""
+    version = str(consent.get("version") or "")
+    try:
+        wording, shown = ics().consent_wording(version, language)
+    except KeyError:  # a version this configuration no longer has: as the service sent it
+        wording, shown = str(consent.get("wording") or ""), DEFAULT_LANGUAGE
+    return {"version": version, "wording": wording, "language": shown}
+
+
 @dataclass
 class Parsed:
     """A posted form as a submission, plus problems only the form can have."""
@@ -322,6 +421,14 @@ class Parsed:
         return sent
 
 
+# The form's own reasons for a ranking (English, like the rules' reasons: the resident
+# reads them as sentences from ``error_messages``).
+NOT_A_NUMBER = "is not a number"
+UNRANKED = "give every option a number"
+RANKED_TWICE = "give each option a different number"
+OUT_OF_RANGE = "use the numbers 1 to"
+
+
 def _parse_ranking(question: Mapping[str, Any], data: FormData) -> tuple[Any, list[str]]:
     """Options ordered by the rank typed for each; (None, []) when nothing was ranked."""
     qid = question["id"]
@@ -329,7 +436,7 @@ def _parse_ranking(question: Mapping[str, Any], data: FormData) -> tuple[Any, li
     ranked: list[tuple[int, int, str]] = []
     unranked = 0
     raw_seen = False
-    for index, (value, _) in enumerate(options):
+    for index, (value, _label) in enumerate(options):
         raw = data.get(rank_name(qid, index)).strip()
         if not raw:
             unranked += 1
@@ -338,18 +445,18 @@ def _parse_ranking(question: Mapping[str, Any], data: FormData) -> tuple[Any, li
         try:
             rank = int(raw)
         except ValueError:
-            return None, [f"'{raw}' is not a number"]
+            return None, [f"'{raw}' {NOT_A_NUMBER}"]
         ranked.append((rank, index, value))
     if not raw_seen:
         return None, []
-    ranks = [r for r, _, _ in ranked]
+    ranks = [rank for rank, _index, _value in ranked]
     if unranked:
-        return None, ["give every option a number"]
+        return None, [UNRANKED]
     if len(set(ranks)) != len(ranks):
-        return None, ["give each option a different number"]
+        return None, [RANKED_TWICE]
     if any(r < 1 or r > len(options) for r in ranks):
-        return None, [f"use the numbers 1 to {len(options)}"]
-    return [value for _, _, value in sorted(ranked)], []
+        return None, [f"{OUT_OF_RANGE} {len(options)}"]
+    return [value for _rank, _index, value in sorted(ranked)], []
 
 
 def parse_form(questions: list[Mapping[str, Any]], form: Any) -> Parsed:
@@ -427,28 +534,74 @@ def error_targets(questions: list[Mapping[str, Any]]) -> dict[str, str]:
 _REQUIRED_WORDS = ("required", "missing", "answer this question")
 # surveys names the question in its reasons ('Question 3 "Text": ...'); we say it our way.
 _NAMED = re.compile(r'^Question \d+ ".*?": ', re.DOTALL)
+_TOO_LONG = re.compile(r"(\d+) characters or fewer")
+_AT_MOST = re.compile(r"no more than (\d+)")
 
 
-def _friendly(reason: str, what: str, kind: str | None) -> str:
-    """A reason from validation as a sentence that says what to do."""
-    reason = _NAMED.sub("", str(reason).strip()).rstrip(".")
-    if any(word in reason.lower() for word in _REQUIRED_WORDS):
-        verb = {
-            "free_text": "Enter an answer to",
-            "ranking": "Number every option in",
-            "multiple_choice": "Choose at least one answer to",
-        }.get(kind or "", "Choose an answer to")
-        return f"{verb} {what}"
-    return f"{what[:1].upper()}{what[1:]}: {reason}"
+def _answer_message(reason: str, number: int, question: Mapping[str, Any]) -> str:
+    """What to do about question ``number``, in the reader's language, from a reason the
+    form or the rules gave (the rules' reasons are English and name the question their
+    way; the resident reads a whole sentence chosen by what went wrong)."""
+    kind = question.get("type")
+    said = str(reason).lower()
+    if any(word in said for word in _REQUIRED_WORDS):
+        if kind == "free_text":
+            return _("Enter an answer to question %(number)s", number=number)
+        if kind == "ranking":
+            return _("Number every option in question %(number)s", number=number)
+        if kind == "multiple_choice":
+            return _("Choose at least one answer to question %(number)s", number=number)
+        return _("Choose an answer to question %(number)s", number=number)
+    if kind == "ranking":
+        count = len(question.get("options") or [])
+        if NOT_A_NUMBER in said:
+            return _(
+                "Use only numbers to put the options in question %(number)s in order", number=number
+            )
+        if RANKED_TWICE in said:
+            return _("Give each option in question %(number)s a different number", number=number)
+        if OUT_OF_RANGE in said:
+            return _(
+                "Use the numbers 1 to %(count)s for the options in question %(number)s",
+                count=count,
+                number=number,
+            )
+        return _("Number every option in question %(number)s", number=number)
+    if kind == "rating":
+        return _(
+            "Choose a number from %(lowest)s to %(highest)s for question %(number)s",
+            lowest=format_number(RATING_MIN),
+            highest=format_number(RATING_MAX),
+            number=number,
+        )
+    if kind == "free_text" and (too_long := _TOO_LONG.search(said)):
+        return _(
+            "Keep your answer to question %(number)s to %(count)s characters or fewer",
+            number=number,
+            count=format_number(int(too_long.group(1))),
+        )
+    if kind == "multiple_choice" and (at_most := _AT_MOST.search(said)):
+        return ngettext(
+            "Choose no more than %(num)d answer to question %(number)s",
+            "Choose no more than %(num)d answers to question %(number)s",
+            int(at_most.group(1)),
+            number=number,
+        )
+    if kind == "multiple_choice":
+        return _("Choose only from the answers given for question %(number)s", number=number)
+    if kind in ("single_choice", "likert"):
+        return _("Choose one of the answers given for question %(number)s", number=number)
+    return _("Check your answer to question %(number)s", number=number)
 
 
 def error_messages(
     questions: list[Mapping[str, Any]], errors: Mapping[str, Any]
 ) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
-    """(summary entries ``(message, input id or None)``, inline message by input id)."""
+    """(summary entries ``(message, input id or None)``, inline message by input id), each
+    a whole sentence in the reader's language."""
     targets = error_targets(questions)
-    numbers = {q["id"]: (n, q["type"]) for n, q in enumerate(questions, start=1)}
-    equality_text = {q["id"]: q["text"] for q in equality_questions()}
+    numbers = {q["id"]: (n, q) for n, q in enumerate(questions, start=1)}
+    equality_text = {q["id"]: q["text"] for q in translated_equality_questions()}
     summary: list[tuple[str, str | None]] = []
     inline: dict[str, str] = {}
     order = {path: i for i, path in enumerate(targets)}
@@ -465,22 +618,32 @@ def error_messages(
         base = ".".join(parts[:2])
         target = targets.get(base)
         if parts[0] == "answers" and len(parts) > 1 and parts[1] in numbers:
-            number, kind = numbers[parts[1]]
-            message = _friendly(str(reasons[0]), f"question {number}", kind)
+            number, question = numbers[parts[1]]
+            message = _answer_message(str(reasons[0]), number, question)
         elif parts[0] == "equality" and len(parts) > 1 and parts[1] == "postcode_district":
-            examples = " or ".join(ics().postcode_examples)
-            message = f"Enter the first half of a UK postcode, like {examples}, or leave it blank"
+            message = _(
+                "Enter the first half of a UK postcode, like %(examples)s, or leave it blank",
+                examples=any_of(ics().postcode_examples),
+            )
         elif parts[0] == "equality" and len(parts) > 1 and parts[1] in equality_text:
-            message = _friendly(str(reasons[0]), f"'{equality_text[parts[1]]}'", None)
+            message = _(
+                "Choose one of the answers given for “%(question)s”, or leave it blank",
+                question=equality_text[parts[1]],
+            )
         elif parts[0] == "consent":
             target = "consent"
-            message = "Tick the box to agree to how we use your answers"
+            message = _("Tick the box to agree to how we use your answers")
         elif parts[0] == "hear_back_email":
             target = HEAR_BACK_FIELD
-            message = "Enter an email address like name@example.com, or leave it blank"
+            message = _("Enter an email address like name@example.com, or leave it blank")
         else:
             target = None
-            message = _friendly(str(reasons[0]), "your response", None)
+            # A rule the form has no sentence for (a place, a question no longer asked):
+            # its English reason, which names the field.
+            message = _(
+                "There is a problem with your response: %(reason)s",
+                reason=_NAMED.sub("", str(reasons[0]).strip()).rstrip("."),
+            )
         if target and target in inline:
             continue
         summary.append((message, target))

@@ -30,6 +30,7 @@ from gateway.http import Blueprint, error_doc
 from gateway.security import READ, rate_limited
 from gateway.web import _notice, _visible, bp
 from gateway.web.equality import likert_options, translated_equality_questions
+from gateway.web.forms import any_of
 from gateway.web.languages import LOCALES, chosen, offered
 
 PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
@@ -73,9 +74,7 @@ def _condition(question: dict[str, Any], by_id: dict[str, tuple[int, dict]], cod
         else [localised(o.get("label"), code) for o in source.get("options") or []]
     )
     labels = dict(zip(_values(source), plain, strict=False))
-    wanted = _(" or ").join(
-        f"“{labels.get(str(v), str(v))}”" for v in condition.get("equals") or []
-    )
+    wanted = any_of(f"“{labels.get(str(v), str(v))}”" for v in condition.get("equals") or [])
     return _(
         "Answer this only if you answered %(answers)s to question %(number)s.",
         answers=wanted,
