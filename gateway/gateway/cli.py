@@ -275,8 +275,9 @@ def _broker() -> Iterator[None]:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 def list_dead_letters(queue: str | None, limit: int) -> None:
-    """List dead letters, oldest first: where each is, when it was stored, the queue it
-    came from, its attempts, its error and the start of its body."""
+    """List dead letters (those still on the queue, then those stored, oldest first):
+    where each is, when it was stored, the queue it came from, its attempts, its error and
+    the start of its body."""
     settings = _settings()
     with _pool(settings) as db, _broker():
         letters = dead_letters.list_letters(db, settings.amqp_uri, queue, limit)

@@ -10,7 +10,8 @@ no longer exists stays where it is.
 
 The queue is only ever declared passively, so this works whatever arguments it was
 declared with (classic or quorum). Listing takes letters without acknowledging them and
-hands them back, so they keep their place in the queue.
+hands them back: none is lost, though on a quorum queue one looked at may come back
+behind letters that arrived meanwhile.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _dead_letter_channel(amqp_uri: str) -> Iterator[tuple[Any, int]]:
 
 
 def list_letters(amqp_uri: str, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
-    """Up to ``limit`` letters waiting on the queue, oldest first (only those from
+    """Up to ``limit`` letters waiting on the queue, in queue order (only those from
     ``queue`` when given), left on the queue."""
     letters: list[DeadLetter] = []
     with _dead_letter_channel(amqp_uri) as (channel, depth):
