@@ -235,6 +235,12 @@ def test_error_messages_link_each_path_to_its_input() -> None:
     assert set(inline) == {"q-use", "q-score", "equality-postcode_district", "consent"}
 
 
+def test_lists_in_sentences_are_the_locales_lists() -> None:
+    """Alternatives and rankings are CLDR lists, not sentences built from " or "."""
+    assert forms.any_of(["LS6", "BD23", "HG1"]) == "LS6, BD23 or HG1"
+    assert forms.in_order(["Short waits", "Close to home"]) == "1. Short waits and 2. Close to home"
+
+
 # --- pages against the real surveys service ------------------------------------------------
 
 
