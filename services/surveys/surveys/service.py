@@ -164,17 +164,24 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
             consultation = self._consultation(conn, consultation_id)
             cid = str(consultation["id"])
             counted = set(clean) <= {"place"}
+            equality = {k: v for k, v in clean.items() if k != "place"}
+            by_group = len(equality) == 1  # kept by equality group too (migration 009)
             for field, value in clean.items():
                 others = {k: v for k, v in clean.items() if k != field}
-                groups = (
-                    store.counted_places(conn, cid)
-                    if counted
-                    else store.breakdown(conn, cid, field, others)
-                )
+                if counted:
+                    groups = store.counted_places(conn, cid)
+                elif by_group:
+                    groups = store.counted_breakdown(conn, cid, field, others)
+                else:
+                    groups = store.breakdown(conn, cid, field, others)
                 if not group_shown(groups, value, threshold):
                     return domain.withheld_results(consultation, clean, threshold)
             if counted:
                 rows = store.result_counts(conn, cid, clean.get("place"))
+                total, aggregates = domain.counted_aggregates(consultation, rows)
+            elif by_group:
+                ((field, group),) = equality.items()
+                rows = store.equality_result_counts(conn, cid, field, group, clean.get("place"))
                 total, aggregates = domain.counted_aggregates(consultation, rows)
             else:
                 total, aggregates = store.aggregate_results(conn, consultation, clean)

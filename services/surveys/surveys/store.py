@@ -383,6 +383,48 @@ def counted_places(conn: Connection, consultation_id: str) -> dict[str | None, i
     return {r["place"] or None: r["n"] for r in rows}
 
 
+def equality_result_counts(
+    conn: Connection, consultation_id: str, field: str, group: str, place: str | None = None
+) -> list[dict[str, Any]]:
+    """``result_counts`` of the responses whose equality answer ``field`` is (or, for a
+    multiple-choice field, includes) ``group``, in every place or one (migration 009)."""
+    where = " AND place = %s" if place is not None else ""
+    params: tuple[Any, ...] = (consultation_id, field, group)
+    return conn.execute(
+        "SELECT question_id, value, sum(n) AS n, sum(rank_sum) AS rank_sum,"
+        " sum(firsts) AS firsts FROM equality_result_counts WHERE consultation_id = %s"
+        " AND field = %s AND grp = %s" + where + " GROUP BY 1, 2 HAVING sum(n) > 0",
+        (*params, place) if place is not None else params,
+    ).fetchall()
+
+
+def counted_breakdown(
+    conn: Connection, consultation_id: str, field: str, filters: dict[str, str]
+) -> dict[str | None, int]:
+    """``breakdown`` from the kept counts, for at most one equality filter and a place:
+    how many of the matching responses hold each value of ``field``."""
+    equality = {k: v for k, v in filters.items() if k != "place"}
+    clauses, params = ["consultation_id = %s", "question_id = ''", "value = ''"], [consultation_id]
+    if field == "place":
+        ((eq_field, eq_group),) = equality.items()
+        clauses += ["field = %s", "grp = %s"]
+        params += [eq_field, eq_group]
+        column = "place"
+    else:
+        clauses.append("field = %s")
+        params.append(field)
+        if "place" in filters:
+            clauses.append("place = %s")
+            params.append(filters["place"])
+        column = "grp"
+    rows = conn.execute(
+        f"SELECT {column} AS value, sum(n) AS n FROM equality_result_counts"
+        f" WHERE {' AND '.join(clauses)} GROUP BY 1 HAVING sum(n) > 0",
+        params,
+    ).fetchall()
+    return {(r["value"] or None) if field == "place" else r["value"]: r["n"] for r in rows}
+
+
 def export_page(
     conn: Connection, consultation_id: str, after: int, limit: int
 ) -> list[dict[str, Any]]:
