@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.heavy  # ./engage test runs it beside the rest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

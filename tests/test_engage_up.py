@@ -26,6 +26,8 @@ import pytest
 from engage_common.db import drop_database
 from engage_common.testing import eventually
 
+pytestmark = pytest.mark.heavy  # ./engage test runs it beside the rest
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

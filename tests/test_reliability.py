@@ -25,6 +25,8 @@ from engage_common.testing import eventually, holds_for
 from engage_contracts.reference import current_consent
 from tests.conftest import Suite, start_suite
 
+pytestmark = pytest.mark.heavy  # ./engage test runs it beside the rest
+
 # From the ICS configuration the tests run under (the default one).
 CONSENT_VERSION = current_consent()["version"]
 
