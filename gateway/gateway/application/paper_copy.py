@@ -4,9 +4,8 @@ HTML the resident pages render, kept per consultation version and language.
 Rendering takes a second or more of CPU (Urdu's Nastaliq shaping is the slowest), so a
 copy is made once per version of the consultation's text and language, and kept in the
 process (a bounded, least recently used cache); a request for a copy already made costs a
-hash of the consultation. Like the board papers, rendering runs in the request thread
-of the gateway's gthread workers and off eventlet's hub where there is one
-(``papers.pdf``'s approach).
+hash of the consultation. Like the board papers, it is rendered in a child process
+(``gateway.application.pdf``).
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from engage_common.hub import off_hub
-from gateway.application.papers import STATIC
+from gateway.application.pdf import render as render_pdf
 
 log = logging.getLogger(__name__)
 PAPER_CSS = ("paper_copy.css",)
@@ -56,7 +54,7 @@ def paper_copy(key: str, html: Callable[[], str]) -> bytes:
             if key in _kept:
                 return _kept[key]
         started = time.monotonic()
-        document = off_hub(_render_pdf, html())
+        document = render_pdf(html(), PAPER_CSS)
         log.info(
             "paper copy of %d bytes rendered in %.2f s", len(document), time.monotonic() - started
         )
@@ -72,12 +70,3 @@ def forget() -> None:
     """Drop every kept copy (tests)."""
     with _lock:
         _kept.clear()
-
-
-def _render_pdf(html: str) -> bytes:
-    import weasyprint
-    from weasyprint.urls import URLFetcher
-
-    sheets = [weasyprint.CSS(filename=str(STATIC / name)) for name in PAPER_CSS]
-    document = weasyprint.HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"]))
-    return document.write_pdf(stylesheets=sheets, pdf_variant="pdf/ua-1", pdf_tags=True)

@@ -5,7 +5,7 @@ for CSV, JSON and XLSX (``gateway.exports``).
 
 The PDF covers summaries; the tables are the same data, with every outcome in scope, and
 stream. WeasyPrint holds the CPU for a while: the gateway's gthread workers take that in
-a request thread, and ``off_hub`` keeps it off eventlet's hub where there is one.
+a child process (``gateway.application.pdf``), off the request's thread and any hub.
 """
 
 from __future__ import annotations
@@ -14,31 +14,24 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import render_template
 from psycopg import Connection
 
 from engage_common.disclosure import hidden
-from engage_common.hub import off_hub
 from engage_contracts.outcomes import STATUSES
 from engage_contracts.reference import place_label, priority_label
 from engage_contracts.shared import localised
 from engage_contracts.timeliness import EXPECTED_DAYS, STATE_WORDS, uk_day
 from gateway import charts
+from gateway.application.pdf import render as render_pdf
 from gateway.exports import HIDDEN, Table
 from gateway.readmodels import decisions
 from gateway.readmodels.queries import status_words
 from gateway.readmodels.you_said import CHANNEL_WORDS, consideration, outcome, theme_labels
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
-# WeasyPrint (and fontTools, which it subsets fonts with) log from the native thread that
-# renders; under eventlet the handlers' locks are green, and taking one from a native
-# thread can hang the hub. Their messages (CSS for screens ignored on paper) stay theirs.
-for _name in ("weasyprint", "fontTools"):
-    logging.getLogger(_name).propagate = False
 PAPER_CSS = ("engage.css", "papers.css")
 STATE_ORDER = ("on-time", "late", "waiting", "overdue")
 
@@ -558,15 +551,6 @@ def pdf(html: str) -> bytes:
     HTML). Only ``data:`` URIs are fetched (the charts): stylesheets are read from the
     package, so rendering never makes a request."""
     started = time.monotonic()
-    document = off_hub(_render_pdf, html)
+    document = render_pdf(html, PAPER_CSS)
     log.info("PDF of %d bytes rendered in %.2f s", len(document), time.monotonic() - started)
     return document
-
-
-def _render_pdf(html: str) -> bytes:
-    import weasyprint
-    from weasyprint.urls import URLFetcher
-
-    sheets = [weasyprint.CSS(filename=str(STATIC / name)) for name in PAPER_CSS]
-    document = weasyprint.HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"]))
-    return document.write_pdf(stylesheets=sheets, pdf_variant="pdf/ua-1", pdf_tags=True)
