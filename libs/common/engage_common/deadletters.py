@@ -16,6 +16,7 @@ behind letters that arrived meanwhile.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,29 +105,63 @@ def republisher(amqp_uri: str) -> Callable[[DeadLetter], None]:
     return republish
 
 
+@dataclass
+class _Look:
+    """A channel on the dead-letter queue, how many letters it held (0 when the queue was
+    never declared), and how many of them this look acknowledged."""
+
+    channel: Any
+    depth: int
+    acked: int = 0
+
+
+SETTLE_SECONDS = 10.0  # at most, for letters looked at to be back on the queue
+
+
 @contextmanager
-def _dead_letter_channel(amqp_uri: str) -> Iterator[tuple[Any, int]]:
-    """A channel on the dead-letter queue and how many letters it held (0 when the queue
-    was never declared). Closing the channel hands back whatever was not acknowledged."""
+def _dead_letter_channel(amqp_uri: str) -> Iterator[_Look]:
+    """A look at the dead-letter queue. On the way out, whatever was taken and not
+    acknowledged is handed back, and the look waits until the queue holds it again: a
+    quorum queue takes a handed-back letter back asynchronously, so without the wait, a
+    second look straight after this one could miss letters (seen in CI)."""
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         try:
             depth = channel.queue_declare(DEAD_LETTER_QUEUE.name, passive=True).message_count
         except NotFound:
-            yield None, 0
+            yield _Look(None, 0)
             return
+        look = _Look(channel, depth)
         try:
-            yield channel, depth
+            yield look
         finally:
+            channel.basic_recover(requeue=True)
             channel.close()
+            _settle(conn, depth - look.acked)
+
+
+def _settle(conn: Any, expected: int) -> None:
+    """Wait (up to ``SETTLE_SECONDS``) until the queue holds at least ``expected`` letters
+    ready (new letters only add to it)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    channel = conn.channel()
+    try:
+        while time.monotonic() < deadline:
+            ready = channel.queue_declare(DEAD_LETTER_QUEUE.name, passive=True).message_count
+            if ready >= expected:
+                return
+            time.sleep(0.05)
+    finally:
+        channel.close()
 
 
 def list_letters(amqp_uri: str, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
     """Up to ``limit`` letters waiting on the queue, in queue order (only those from
     ``queue`` when given), left on the queue."""
     letters: list[DeadLetter] = []
-    with _dead_letter_channel(amqp_uri) as (channel, depth):
-        for _ in range(depth):
+    with _dead_letter_channel(amqp_uri) as look:
+        channel = look.channel
+        for _ in range(look.depth):
             if len(letters) >= limit:
                 break
             message = channel.basic_get(DEAD_LETTER_QUEUE.name, no_ack=False)
@@ -157,8 +192,9 @@ def replay(
     there when it starts are looked at, so a letter that fails again is not replayed twice."""
     done = Replayed()
     republish = republisher(amqp_uri)
-    with _dead_letter_channel(amqp_uri) as (channel, depth):
-        for _ in range(depth):
+    with _dead_letter_channel(amqp_uri) as look:
+        channel = look.channel
+        for _ in range(look.depth):
             if limit is not None and len(done.replayed) >= limit:
                 break
             message = channel.basic_get(DEAD_LETTER_QUEUE.name, no_ack=False)
@@ -173,6 +209,7 @@ def replay(
                 done.refused.append((letter, str(refused)))
                 continue
             channel.basic_ack(message.delivery_tag)
+            look.acked += 1
             done.replayed.append(letter)
             if on_replayed:
                 on_replayed(letter)
