@@ -9,13 +9,28 @@ gateway translates the wording here, where it shows it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from flask_babel import gettext
+from babel.lists import format_list
+from flask_babel import get_locale, gettext
 
 from engage_contracts.ics import ics
 from engage_contracts.questionnaire import LIKERT_OPTIONS
 from engage_contracts.reference import EQUALITY_VERSION, POSTCODE_HINT, equality_questions
+
+
+def reader_locale() -> str:
+    """The reader's locale for Babel's lists ("LS6, BD23 or HG1"); UK English outside a
+    request."""
+    return str(get_locale() or "en_GB")
+
+
+def any_of(items: Iterable[str]) -> str:
+    """Alternatives the reader's way: "LS6 or BD23" in English, "LS6 lub BD23" in Polish
+    (CLDR's list patterns, so no sentence is built from a translated " or ")."""
+    listed = list(items)
+    return format_list(listed, style="or", locale=reader_locale()) if listed else ""
 
 
 def _options(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -28,7 +43,7 @@ def translated_equality_questions(version: str = EQUALITY_VERSION) -> list[dict[
     for q in equality_questions(version):
         t = {**q, "text": gettext(q["text"]), "options": _options(q["options"])}
         if q["id"] == "postcode_district":
-            t["hint"] = gettext(POSTCODE_HINT, examples=", ".join(ics().postcode_examples))
+            t["hint"] = gettext(POSTCODE_HINT, examples=any_of(ics().postcode_examples))
         elif q.get("hint"):
             t["hint"] = gettext(q["hint"])
         if q.get("groups"):

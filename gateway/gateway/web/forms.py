@@ -17,14 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from babel.lists import format_list
-from flask_babel import format_number, get_locale, ngettext
+from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
 
 from engage_contracts.ics import ics
 from engage_contracts.questionnaire import DEFAULT_MAX_LENGTH, RATING_MAX, RATING_MIN
 from engage_contracts.reference import current_consent, equality_questions
 from engage_contracts.shared import DEFAULT_LANGUAGE, localised
-from gateway.web.equality import likert_options, translated_equality_questions
+from gateway.web.equality import (
+    any_of,
+    likert_options,
+    reader_locale,
+    translated_equality_questions,
+)
 
 # Form field names. Question ids match ^[a-z0-9][a-z0-9_-]{0,39}$, so they are
 # safe inside names and ids as they are.
@@ -180,26 +185,13 @@ def _label_sources(question: Mapping[str, Any]) -> dict[str, Any]:
     return {str(o["value"]): o["label"] for o in question.get("options") or []}
 
 
-def _locale() -> str:
-    """The reader's locale for Babel's lists ("LS6, BD23 or HG1"); UK English outside a
-    request."""
-    return str(get_locale() or "en_GB")
-
-
-def any_of(items: Iterable[str]) -> str:
-    """Alternatives the reader's way: "LS6 or BD23" in English, "LS6 lub BD23" in Polish
-    (CLDR's list patterns, so no sentence is built from a translated " or ")."""
-    listed = list(items)
-    return format_list(listed, style="or", locale=_locale()) if listed else ""
-
-
 def in_order(items: Iterable[str]) -> str:
     """A ranking as the reader reads it: "1. Short waits, 2. Close to home and 3. ..."."""
     numbered = [
         _("%(rank)s. %(option)s", rank=format_number(n), option=item)
         for n, item in enumerate(items, start=1)
     ]
-    return format_list(numbered, locale=_locale()) if numbered else ""
+    return format_list(numbered, locale=reader_locale()) if numbered else ""
 
 
 def _option_pairs(
