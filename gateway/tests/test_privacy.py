@@ -165,6 +165,7 @@ def test_resident_sees_exactly_what_they_sent_and_deletes_it(
         "event_id",
         "event_type",
         "occurred_at",
+        "correlation_id",  # the staff or resident request's id, for logs: opaque
     }
     results = client.get(f"/api/v1/staff/consultations/{cid}/results", headers=officer)
     assert results.get_json()["total_responses"] == 1
