@@ -37,6 +37,8 @@ from engage_common.testing import eventually
 from engage_contracts.reference import current_consent
 from tests.conftest import BIN, ROOT, free_port
 
+pytestmark = pytest.mark.heavy  # ./engage test runs it beside the rest
+
 NODES = ("engage-c1@localhost", "engage-c2@localhost", "engage-c3@localhost")
 
 

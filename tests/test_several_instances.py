@@ -43,6 +43,8 @@ from engage_common.vhosts import AUTH, MANAGEMENT_URL
 from engage_contracts.reference import current_consent
 from tests.conftest import PROCESSES, ROOT, SERVICES, Suite, free_port
 
+pytestmark = pytest.mark.heavy  # ./engage test runs it beside the rest
+
 SUBMISSIONS = 24  # responses, each to one gateway
 TWICE = 4  # of each kind, also sent to the other gateway with the same key
 FOLLOW_EVERY = 4  # every fourth response asks to hear back (a follow for outcomes)
