@@ -213,35 +213,8 @@ def reach_row(
 ) -> None:
     """Keep (or replace) a contribution's row, unless it was deleted before: a late or
     replayed event never brings a deleted contribution back."""
-    groups = event.get("equality") or {}
-    decile = groups.get("imd_decile")
-    conn.execute(
-        "INSERT INTO reach_contributions (source, source_id, consultation_ids, place, channel,"
-        " occurred_at, age_band, sex, ethnicity, disability, unpaid_care, imd_decile)"
-        " SELECT %s, %s, %s::uuid[], %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE NOT EXISTS"
-        " (SELECT 1 FROM reach_removed WHERE source = %s AND source_id = %s)"
-        " ON CONFLICT (source, source_id) DO UPDATE SET"
-        " consultation_ids = EXCLUDED.consultation_ids, place = EXCLUDED.place,"
-        " channel = EXCLUDED.channel, occurred_at = EXCLUDED.occurred_at,"
-        " age_band = EXCLUDED.age_band, sex = EXCLUDED.sex, ethnicity = EXCLUDED.ethnicity,"
-        " disability = EXCLUDED.disability, unpaid_care = EXCLUDED.unpaid_care,"
-        " imd_decile = EXCLUDED.imd_decile",
-        (
-            source,
-            str(source_id),
-            [str(c) for c in consultation_ids if c],
-            event.get("place"),
-            channel,
-            _when(occurred_at) or _when(event.get("occurred_at")),
-            groups.get("age_band"),
-            groups.get("sex"),
-            groups.get("ethnicity"),
-            groups.get("disability"),
-            groups.get("unpaid_care"),
-            decile if isinstance(decile, int) else None,
-            source,
-            str(source_id),
-        ),
+    reach_rows(
+        conn, source, {str(source_id): reach_fields(event, consultation_ids, channel, occurred_at)}
     )
 
 
@@ -309,7 +282,7 @@ def apply_responses_submitted(conn: Connection, events: list[dict[str, Any]]) ->
 def reach_fields(
     event: dict[str, Any], consultation_ids: list[Any], channel: str, occurred_at: Any
 ) -> dict[str, Any]:
-    """What ``reach_row`` keeps of an event, for ``reach_rows``."""
+    """What a contribution's reach row keeps of its event (``reach_row``, ``reach_rows``)."""
     groups = event.get("equality") or {}
     decile = groups.get("imd_decile")
     return {
@@ -327,8 +300,8 @@ def reach_fields(
 
 
 def reach_rows(conn: Connection, source: str, rows: dict[str, dict[str, Any]]) -> None:
-    """``reach_row`` for many contributions of ``source`` (``{source_id: reach_fields}``)
-    in one statement, in key order."""
+    """Keep (or replace) the reach rows of many contributions of ``source``
+    (``{source_id: reach_fields}``) in one statement, in key order, unless deleted before."""
     if not rows:
         return
     conn.execute(
