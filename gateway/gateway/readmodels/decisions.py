@@ -27,7 +27,7 @@ from engage_contracts.shared import localised
 from engage_contracts.timeliness import LONDON, days_past_due, time_to_outcome, uk_day
 from gateway.readmodels import reach
 from gateway.readmodels.queries import status_words
-from gateway.readmodels.you_said import CONTRIBUTIONS, _filters, theme_labels
+from gateway.readmodels.you_said import _filters, contribution_rows, theme_labels
 
 THEMES_CHARTED = 6
 KIND_WORDS = {"decision": "Decision", "action": "Action", "commitment": "Commitment"}
@@ -81,15 +81,19 @@ def threshold() -> int:
 # -- you said: contributions ---------------------------------------------------------------
 
 
-def _contribution_filter(scope: Scope) -> tuple[str, list[Any]]:
-    return _filters(scope.place, scope.priority, None, scope.start(), scope.end())
+def _contributions(scope: Scope) -> tuple[str, str, list[Any]]:
+    """(the scope's contributions as a relation, the conditions on it as ``c``, their
+    parameters): a period of whole UK days, read from the kept counts."""
+    relation, params = contribution_rows(scope.start(), scope.end())
+    where, more = _filters(scope.place, scope.priority, None)
+    return relation, where, [*params, *more]
 
 
 def contributions(conn: Connection, scope: Scope) -> dict[str, Any]:
     """Contributions in scope: the total and by channel, through the small-number rule."""
-    where, params = _contribution_filter(scope)
+    relation, where, params = _contributions(scope)
     rows = conn.execute(
-        f"SELECT c.channel, count(*) AS n FROM ({CONTRIBUTIONS}) c WHERE {where}"
+        f"SELECT c.channel, sum(c.n)::bigint AS n FROM ({relation}) c WHERE {where}"
         " GROUP BY c.channel ORDER BY c.channel",
         params,
     ).fetchall()
@@ -102,10 +106,10 @@ def contributions(conn: Connection, scope: Scope) -> dict[str, Any]:
 
 def theme_counts(conn: Connection, scope: Scope) -> dict[str, int]:
     """Contributions raising each theme in scope, most raised first (raw: callers hide)."""
-    where, params = _contribution_filter(scope)
+    relation, where, params = _contributions(scope)
     rows = conn.execute(
-        f"SELECT theme, count(*) AS n FROM ({CONTRIBUTIONS}) c, unnest(c.themes) AS theme"
-        f" WHERE {where} GROUP BY theme ORDER BY count(*) DESC, theme",
+        f"SELECT theme, sum(c.n)::bigint AS n FROM ({relation}) c, unnest(c.themes) AS theme"
+        f" WHERE {where} GROUP BY theme ORDER BY sum(c.n) DESC, theme",
         params,
     ).fetchall()
     return {r["theme"]: r["n"] for r in rows}
@@ -114,11 +118,10 @@ def theme_counts(conn: Connection, scope: Scope) -> dict[str, int]:
 def themes_over_time(conn: Connection, scope: Scope) -> dict[str, Any]:
     """The most raised themes by UK month: ``months``, and per theme its count per month
     (a theme's months add up to its total, so each theme's months are suppressed together)."""
-    where, params = _contribution_filter(scope)
+    relation, where, params = _contributions(scope)
     rows = conn.execute(
-        "SELECT to_char(c.occurred_at AT TIME ZONE 'Europe/London', 'YYYY-MM') AS month,"
-        f" theme, count(*) AS n FROM ({CONTRIBUTIONS}) c, unnest(c.themes) AS theme"
-        f" WHERE {where} GROUP BY month, theme",
+        f"SELECT c.month, theme, sum(c.n)::bigint AS n FROM ({relation}) c,"
+        f" unnest(c.themes) AS theme WHERE {where} GROUP BY c.month, theme",
         params,
     ).fetchall()
     totals: dict[str, int] = {}

@@ -34,28 +34,30 @@ from psycopg import Connection
 from engage_common.disclosure import suppress
 from engage_contracts import population as pop
 from engage_contracts.ics import ics
+from gateway.readmodels.counts import counted, uk_days
 
 COLUMNS = ("age_band", "sex", "ethnicity", "disability", "unpaid_care", "imd_decile")
-# Contributions are counted in the database, by channel and groups (a few hundred rows
-# however many there are; each with its count ``n``), never read one by one.
-GROUPED = ", ".join(COLUMNS)
+DIMENSIONS = ("channel", *COLUMNS)
 NO_POPULATION = "No population profiles loaded (./engage manage load-population FILE)"
+
+# How many contributions have each value, by dimension ("channel" and the Census
+# ``COLUMNS``; None: did not say): all the figures need, as each group counts on its own.
+Tally = dict[str, dict[Any, int]]
 
 
 def consultation_reach(conn: Connection, consultation_id: str) -> dict[str, Any]:
     """Reach of one consultation: survey responses to it, feedback about it and people
     at engagement events linked to it, against the population of its places (every
-    place of the ICS when it names none)."""
+    place of the ICS when it names none). From the counts kept by consultation."""
     found = conn.execute(
         "SELECT places FROM consultation_summaries WHERE id = %s", (consultation_id,)
     ).fetchone()
     places = list(found["places"] or []) if found else []
     rows = conn.execute(
-        f"SELECT channel, {GROUPED}, count(*) AS n FROM reach_contributions"
-        f" WHERE %s::uuid = ANY(consultation_ids) GROUP BY channel, {GROUPED}",
+        "SELECT dimension, value, n FROM reach_consultation_counts WHERE consultation_id = %s",
         (consultation_id,),
     ).fetchall()
-    return _figures(conn, rows, places)
+    return _figures(conn, _tally(rows), places)
 
 
 def place_reach(
@@ -66,6 +68,28 @@ def place_reach(
 ) -> dict[str, Any]:
     """Reach in one place (every contribution when ``place`` is None), from ``since``
     up to but not including ``until``, against that place's (or the ICS's) population."""
+    days = uk_days(since, until)
+    tally = place_tally(conn, place, *days) if days else scanned_tally(conn, place, since, until)
+    return _figures(conn, tally, [place] if place else [])
+
+
+def place_tally(conn: Connection, place: str | None, first: Any, end: Any) -> Tally:
+    """A place's (or every) contributions on the UK days ``[first, end)`` from the counts
+    kept by day and month (``gateway.readmodels.counts``)."""
+    relation, params = counted("reach", "place, dimension, value", first, end)
+    where = "c.place = %s" if place else "TRUE"
+    rows = conn.execute(
+        f"SELECT c.dimension, c.value, sum(c.n)::bigint AS n FROM ({relation}) c"
+        f" WHERE {where} GROUP BY c.dimension, c.value",
+        [*params, *([place] if place else [])],
+    ).fetchall()
+    return _tally(rows)
+
+
+def scanned_tally(
+    conn: Connection, place: str | None, since: datetime | None, until: datetime | None
+) -> Tally:
+    """The same from every contribution row, for a period not made of whole UK days."""
     clauses, params = ["true"], []
     if place:
         clauses.append("place = %s")
@@ -77,12 +101,25 @@ def place_reach(
         clauses.append("occurred_at < %s")
         params.append(until)
     rows = conn.execute(
-        f"SELECT channel, {GROUPED}, count(*) AS n FROM reach_contributions WHERE "
-        + " AND ".join(clauses)
-        + f" GROUP BY channel, {GROUPED}",
+        "SELECT d.dimension, d.value, count(*) AS n FROM reach_contributions r,"
+        " LATERAL (VALUES ('channel', r.channel), ('age_band', r.age_band), ('sex', r.sex),"
+        " ('ethnicity', r.ethnicity), ('disability', r.disability),"
+        " ('unpaid_care', r.unpaid_care), ('imd_decile', r.imd_decile::text))"
+        " d(dimension, value) WHERE " + " AND ".join(clauses) + " GROUP BY 1, 2",
         params,
     ).fetchall()
-    return _figures(conn, rows, [place] if place else [])
+    return _tally(rows)
+
+
+def _tally(rows: list[dict[str, Any]]) -> Tally:
+    """Rows of (dimension, value as text, n) as a ``Tally`` (deciles as numbers again)."""
+    out: Tally = {d: {} for d in DIMENSIONS}
+    for r in rows:
+        value = r["value"]
+        if r["dimension"] == "imd_decile" and value is not None:
+            value = int(value)
+        out[r["dimension"]][value] = out[r["dimension"]].get(value, 0) + int(r["n"])
+    return out
 
 
 def _population(conn: Connection, places: list[str]) -> dict[str, dict[str, int]]:
@@ -117,14 +154,14 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def _dimension(
     dimension: pop.Dimension,
-    rows: list[dict[str, Any]],
+    values: dict[Any, int],
     residents: dict[str, int],
     threshold: int,
 ) -> dict[str, Any]:
     codes = dimension.group_codes()
     counts = dict.fromkeys((*codes, pop.NOT_GIVEN), 0)
-    for r in rows:
-        counts[pop.group_of(dimension.code, r)] += r["n"]
+    for value, n in values.items():
+        counts[pop.group_of(dimension.code, {dimension.code: value})] += n
     shown, total = suppress(counts, threshold)
     if total is None:
         shown = dict.fromkeys(counts)
@@ -162,17 +199,18 @@ def _dimension(
     }
 
 
-def _figures(conn: Connection, rows: list[dict[str, Any]], places: list[str]) -> dict[str, Any]:
+def _figures(conn: Connection, tally: Tally, places: list[str]) -> dict[str, Any]:
     threshold = ics().small_number_threshold
     residents = _population(conn, places)
-    channels: dict[str, int] = {}
-    for r in rows:
-        channels[r["channel"]] = channels.get(r["channel"], 0) + r["n"]
+    channels = dict(tally["channel"])
     by_channel, channel_total = suppress(channels, threshold)
     if channel_total is None:
         by_channel = dict.fromkeys(channels)
-    total = suppress({"all": sum(r["n"] for r in rows)}, threshold)[0]["all"]
-    dimensions = [_dimension(d, rows, residents.get(d.code, {}), threshold) for d in pop.DIMENSIONS]
+    total = suppress({"all": sum(channels.values())}, threshold)[0]["all"]
+    dimensions = [
+        _dimension(d, tally.get(d.code, {}), residents.get(d.code, {}), threshold)
+        for d in pop.DIMENSIONS
+    ]
     figures = [d["representativeness"] for d in dimensions if d["representativeness"] is not None]
     judged = [{**g, "dimension": d["dimension"]} for d in dimensions for g in d["groups"]]
     return {

@@ -14,11 +14,13 @@ from psycopg import Connection
 from engage_common.disclosure import hidden, suppress
 from engage_contracts.ics import ics
 from engage_contracts.shared import localised
+from gateway.readmodels.counts import counted, uk_days
 
 CHANNEL_WORDS = {"survey": "Consultation answers", "feedback": "Feedback", "event": "Events"}
 QUOTES = 5
 
-# One row per contribution: (channel, place, themes, consultation ids, when).
+# One row per contribution: (channel, place, themes, consultation ids, when). Readers
+# count the kept counts instead (``contribution_rows``; migration 013 counts these rows).
 CONTRIBUTIONS = """
     SELECT 'survey' AS channel, place, themes, ARRAY[consultation_id] AS consultations,
            occurred_at FROM answer_contributions
@@ -32,14 +34,47 @@ CONTRIBUTIONS = """
 """
 
 
+def contribution_rows(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    """A relation of contributions from ``since`` up to ``until`` (either open) as
+    (channel, place, themes, consultations, month, n): ``n`` contributions alike, by UK
+    month. From the counts kept by day and month when the period is whole UK days,
+    else one row a contribution (``scanned_rows``)."""
+    days = uk_days(since, until)
+    if days is None:
+        return scanned_rows(since, until)
+    relation, params = counted("contribution", "channel, place, themes, consultations", *days)
+    return (
+        "SELECT channel, place, themes, consultations, to_char(period, 'YYYY-MM') AS month, n"
+        f" FROM ({relation}) k",
+        params,
+    )
+
+
+def scanned_rows(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    """``contribution_rows`` from every contribution, one row each (``n`` = 1)."""
+    clauses, params = ["TRUE"], []
+    if since:
+        clauses.append("occurred_at >= %s")
+        params.append(since)
+    if until:
+        clauses.append("occurred_at < %s")
+        params.append(until)
+    return (
+        "SELECT channel, place, themes, consultations, to_char(occurred_at AT TIME ZONE"
+        f" 'Europe/London', 'YYYY-MM') AS month, 1 AS n FROM ({CONTRIBUTIONS}) k"
+        f" WHERE {' AND '.join(clauses)}",
+        params,
+    )
+
+
 def _filters(
     place: str | None,
     priority: str | None,
     theme: str | None,
-    since: datetime | None,
-    until: datetime | None,
     consultation_id: str | None = None,
 ) -> tuple[str, list[Any]]:
+    """Conditions on ``contribution_rows`` (as ``c``) for a place, priority, theme and
+    consultation."""
     clauses, params = ["TRUE"], []
     if place:
         clauses.append("c.place = %s")
@@ -55,12 +90,6 @@ def _filters(
             " WHERE %s = ANY(priorities)))"
         )
         params += [priority, priority]
-    if since:
-        clauses.append("c.occurred_at >= %s")
-        params.append(since)
-    if until:
-        clauses.append("c.occurred_at < %s")
-        params.append(until)
     if consultation_id:
         clauses.append("%s::uuid = ANY(c.consultations)")
         params.append(consultation_id)
@@ -91,14 +120,14 @@ def you_said(
 ) -> dict[str, Any]:
     """The combined picture for a place, priority, theme and period: contributions, by
     channel, by month and by theme, and a few approved quotes."""
-    where, params = _filters(place, priority, theme, since, until)
+    relation, params = contribution_rows(since, until)
+    where, more = _filters(place, priority, theme)
     # Counted in the database by channel, themes and month (rows with their count ``n``):
     # a few hundred rows however many contributions there are.
     rows = conn.execute(
-        f"SELECT c.channel, c.themes, to_char(c.occurred_at AT TIME ZONE 'Europe/London',"
-        f" 'YYYY-MM') AS month, count(*) AS n FROM ({CONTRIBUTIONS}) c WHERE {where}"
-        " GROUP BY 1, 2, 3",
-        params,
+        "SELECT c.channel, c.themes, c.month, sum(c.n)::bigint AS n"
+        f" FROM ({relation}) c WHERE {where} GROUP BY 1, 2, 3",
+        [*params, *more],
     ).fetchall()
     threshold = ics().small_number_threshold
     by_channel: dict[str, int] = {}
@@ -214,15 +243,17 @@ def consideration(conn: Connection, consultation_id: str) -> dict[str, Any]:
     """Conscientious consideration: every theme raised about a consultation (its answers,
     and feedback and event points linked to it), how often and through which channels,
     with the outcomes that answer it; a theme nothing answers yet is a gap."""
-    where, params = _filters(None, None, None, None, None, consultation_id)
+    relation, params = contribution_rows(None, None)
+    where, more = _filters(None, None, None, consultation_id)
     rows = conn.execute(
-        f"SELECT c.channel, unnest(c.themes) AS theme FROM ({CONTRIBUTIONS}) c WHERE {where}",
-        params,
+        f"SELECT c.channel, theme, sum(c.n)::bigint AS n FROM ({relation}) c,"
+        f" unnest(c.themes) AS theme WHERE {where} GROUP BY 1, 2",
+        [*params, *more],
     ).fetchall()
     raised: dict[str, dict[str, int]] = {}
     for r in rows:
         raised.setdefault(r["theme"], {}).setdefault(r["channel"], 0)
-        raised[r["theme"]][r["channel"]] += 1
+        raised[r["theme"]][r["channel"]] += r["n"]
     answers = outcomes(conn, consultation_id=consultation_id)
     threshold = ics().small_number_threshold
     labels = theme_labels(conn)
