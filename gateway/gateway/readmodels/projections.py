@@ -53,6 +53,7 @@ FEEDBACK = "feedback"
 EVENTS = "events"
 OUTCOMES = "outcomes"
 DEAD_LETTER_RETRY_PAUSE = 1.0
+RESPONSES_LOCK = 7_013  # advisory lock space: a consultation's response submissions/deletions
 
 
 class DeadLetterConsumer(Consumer):
@@ -191,12 +192,39 @@ def apply_response(conn: Connection, event: dict[str, Any], delta: int = 1) -> N
 
 
 def apply_deleted_response(conn: Connection, event: dict[str, Any]) -> None:
-    apply_response(conn, event, delta=-1)
-    if event.get("response_id") is not None:
+    """Uncount a deleted response, once and only if it was counted (its reach row says
+    so), and keep its tombstone: a ``response_submitted`` applied after it (another
+    replica, a redelivery) then counts nothing. Events from before response ids are
+    uncounted as they come."""
+    if event.get("response_id") is None:
+        apply_response(conn, event, delta=-1)
+        return
+    _lock_consultations(conn, [event["consultation_id"]])
+    conn.execute("DELETE FROM answer_contributions WHERE response_id = %s", (event["response_id"],))
+    counted = remove_reach(conn, "response", event["response_id"])
+    # Uncounted, the rows are still made (at 0), as a submission then deletion leaves them.
+    apply_response(conn, event, delta=-1 if counted else 0)
+
+
+def _lock_consultations(conn: Connection, consultation_ids: list[Any]) -> None:
+    """Take the transaction's lock on each consultation's responses (in order) in the
+    schema written to: a response's submission and deletion applied at the same time by
+    two replicas then see each other's rows, whichever commits first (and a rebuild
+    never waits for the live projections)."""
+    for cid in sorted({str(c) for c in consultation_ids}):
         conn.execute(
-            "DELETE FROM answer_contributions WHERE response_id = %s", (event["response_id"],)
+            "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema() || ':' || %s))",
+            (RESPONSES_LOCK, cid),
         )
-        remove_reach(conn, "response", event["response_id"])
+
+
+def _removed(conn: Connection, source: str, source_ids: list[Any]) -> set[str]:
+    """Which of ``source_ids`` have a tombstone (deleted or erased for good)."""
+    rows = conn.execute(
+        "SELECT source_id FROM reach_removed WHERE source = %s AND source_id = ANY(%s)",
+        (source, [str(i) for i in source_ids]),
+    ).fetchall()
+    return {r["source_id"] for r in rows}
 
 
 # -- reach: one row per contribution, with its Census groups only --------------------------
@@ -218,20 +246,28 @@ def reach_row(
     )
 
 
-def remove_reach(conn: Connection, source: str, source_id: Any, for_good: bool = True) -> None:
-    """Drop a contribution's row; ``for_good`` (deleted or erased) keeps a tombstone."""
-    conn.execute(
+def remove_reach(conn: Connection, source: str, source_id: Any, for_good: bool = True) -> bool:
+    """Drop a contribution's row; ``for_good`` (deleted or erased) keeps a tombstone.
+    Whether there was a row."""
+    found = conn.execute(
         "DELETE FROM reach_contributions WHERE source = %s AND source_id = %s",
         (source, str(source_id)),
-    )
+    ).rowcount
     if for_good:
         conn.execute(
             "INSERT INTO reach_removed (source, source_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (source, str(source_id)),
         )
+    return found > 0
 
 
 def apply_response_submitted(conn: Connection, event: dict[str, Any]) -> None:
+    """Count a stored response and keep its reach row, unless it was deleted already
+    (its deletion applied first: nothing to count)."""
+    if event.get("response_id") is not None:
+        _lock_consultations(conn, [event["consultation_id"]])
+        if _removed(conn, "response", [event["response_id"]]):
+            return
     apply_response(conn, event)
     if event.get("response_id") is not None:
         reach_row(
@@ -246,11 +282,15 @@ def apply_response_submitted(conn: Connection, event: dict[str, Any]) -> None:
 
 
 def apply_responses_submitted(conn: Connection, events: list[dict[str, Any]]) -> None:
-    """``apply_response_submitted`` for many events, in three statements whatever their
-    number (the projections' batches and the rebuild): the counts added up by consultation
-    and by place, the reach rows in one insert (the last event of a response wins, as
-    applied one by one). Rows are written in key order: batches at the same time wait
-    for each other rather than deadlock."""
+    """``apply_response_submitted`` for many events, in a few statements whatever their
+    number (the projections' batches and the rebuild): responses deleted already left
+    out, the counts added up by consultation and by place, the reach rows in one insert
+    (the last event of a response wins, as applied one by one). Rows are written in key
+    order: batches at the same time wait for each other rather than deadlock."""
+    _lock_consultations(conn, [e["consultation_id"] for e in events])
+    known = [e["response_id"] for e in events if e.get("response_id") is not None]
+    removed = _removed(conn, "response", known) if known else set()
+    events = [e for e in events if str(e.get("response_id")) not in removed]
     if not events:
         return
     by_cid = Counter(str(e["consultation_id"]) for e in events)
