@@ -324,7 +324,14 @@ def test_gateway_command_migrates_then_serves_the_app_factory() -> None:
 def test_projections_migrate_the_gateway_database_then_run() -> None:
     """The gateway's read-model service: its own process, the gateway's database."""
     wanted = set(config_env("projections"))
-    assert wanted == {"AMQP_URI", "DATABASE_URL", "LOG_FORMAT", "METRICS_PORT"}
+    assert wanted == {
+        "AMQP_URI",
+        "DATABASE_URL",
+        "DB_POOL_SIZE",
+        "DB_POOL_IDLE_SECONDS",
+        "LOG_FORMAT",
+        "METRICS_PORT",
+    }
     wanted |= process_env("projections")
     compose = COMPOSE["services"]["projections"]
     assert set(compose["environment"]) == wanted
@@ -483,3 +490,27 @@ def test_every_process_is_told_which_ics_it_serves() -> None:
             ref = env["ENGAGE_ICS_CONFIG"]["valueFrom"]["configMapKeyRef"]
             assert ref["key"] == "ENGAGE_ICS_CONFIG", (app, container["name"])
     assert k8s("ConfigMap", "engage-config")["data"]["ENGAGE_ICS_CONFIG"] in shipped
+
+
+@pytest.mark.parametrize("app", [*SERVICES, "projections"])
+def test_pool_settings_reach_the_nameko_config(app: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``DB_POOL_SIZE`` and ``DB_POOL_IDLE_SECONDS`` from the environment are what the
+    process's ``Database`` provider reads (nameko's own ``${VAR:default}`` constructor, as
+    ``nameko run`` loads a config; on a loader of its own, so ``yaml.safe_load`` elsewhere
+    still sees the references)."""
+    from nameko.cli.main import IMPLICIT_ENV_VAR_MATCHER, env_var_constructor
+
+    class NamekoLoader(yaml.SafeLoader):
+        pass
+
+    NamekoLoader.add_constructor("!env_var", env_var_constructor)
+    NamekoLoader.add_implicit_resolver("!env_var", IMPLICIT_ENV_VAR_MATCHER, None)
+    path = PROJECTIONS_CONFIG if app == "projections" else ROOT / "services" / app / "config.yaml"
+    monkeypatch.delenv("DB_POOL_SIZE", raising=False)
+    monkeypatch.delenv("DB_POOL_IDLE_SECONDS", raising=False)
+    defaults = yaml.load(path.read_text(), NamekoLoader)
+    assert (defaults["DB_POOL_SIZE"], defaults["DB_POOL_IDLE_SECONDS"]) == (12, 10)
+    monkeypatch.setenv("DB_POOL_SIZE", "4")
+    monkeypatch.setenv("DB_POOL_IDLE_SECONDS", "2.5")
+    config = yaml.load(path.read_text(), NamekoLoader)
+    assert (config["DB_POOL_SIZE"], config["DB_POOL_IDLE_SECONDS"]) == (4, 2.5)

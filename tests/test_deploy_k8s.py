@@ -29,12 +29,10 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 # (engage_common.vhosts) and psycopg's implementation (the image sets it).
 NOT_SETTINGS = {"RABBITMQ_MANAGEMENT_URL", "PSYCOPG_IMPL"}
 # Read from a nameko config but not (yet) mapped from the environment in the services'
-# config.yaml, so no deployment can set them: the pool sizes (engage_common.db) and the
-# SMTP login and TLS and Notify's URL (engage_common.notify). When a config.yaml maps one
+# config.yaml, so no deployment can set them: the SMTP login and TLS and Notify's URL
+# (engage_common.notify). When a config.yaml maps one
 # (`X: ${X:default}`), the tests in test_deploy_config.py ask for it everywhere.
 KNOWN_UNMAPPED = {
-    "DB_POOL_SIZE",
-    "DB_POOL_IDLE_SECONDS",
     "SMTP_TLS",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",
