@@ -14,9 +14,9 @@ from kombu import Connection
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
+from engage_common.confirms import SharedConfirms
 from engage_common.db import Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
-from engage_common.messaging import DurablePublisher
 from gateway import observability, store
 from gateway.api.schemas import AliveSchema, ReadinessSchema
 from gateway.config import Settings
@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["engage"] = Engage(
         settings=settings,
         services=Services(settings.amqp_uri, settings.rpc_timeout),
-        publisher=DurablePublisher(settings.amqp_uri),
+        # connects on first use, so in each gunicorn worker (not the master)
+        publisher=SharedConfirms(settings.amqp_uri, name="engage-gateway"),
         db=Pool(settings.database_url, size=10),
     )
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from engage_common.confirms import Submits
 from engage_common.db import Pool
-from engage_common.messaging import DurablePublisher
 from gateway.config import Settings
 from gateway.rpc import Services
 
@@ -16,7 +16,7 @@ from gateway.rpc import Services
 class Engage:
     settings: Settings
     services: Services
-    publisher: DurablePublisher
+    publisher: Submits  # SharedConfirms: one confirming connection per worker process
     db: Pool
 
 

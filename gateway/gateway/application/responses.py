@@ -15,16 +15,28 @@ whether it is open now is worked out again from the snapshot's dates each time.
 surveys checks it again when it stores it, and a response that no longer fits (a
 consultation changed outside the gateway less than ``SNAPSHOT_TTL`` ago) is kept as
 rejected, which its receipt page then says.
+
+Each gateway worker also keeps the fresh snapshots it read for ``MEMORY_TTL`` seconds
+(``recent``), so most submissions read no database row at all. A staff change made
+through this worker is seen at once (``remember``); one made through another worker or
+replica rewrites the database snapshot and is seen by this worker within ``MEMORY_TTL``
+seconds: for that long a response may still be accepted, then surveys keeps it as
+rejected. A consultation event the projections applied is likewise seen up to
+``MEMORY_TTL`` seconds later than before.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from engage_common.messaging import DurablePublisher
+from engage_common.confirms import Submits
 from engage_contracts import surveys as contract
 from gateway.application import follows, reach
 from gateway.application.receipts import queue_or_503, receipt_code, submission_id
@@ -36,6 +48,46 @@ log = logging.getLogger(__name__)
 
 # Seconds a snapshot of a consultation stands in for asking surveys on each submission.
 SNAPSHOT_TTL = 30.0
+# Seconds a worker reuses a fresh snapshot from memory: how late it may see a staff change
+# made through another worker. Consultations kept in memory at most, per worker.
+MEMORY_TTL = 2.0
+MEMORY_SIZE = 1024
+
+
+class RecentSnapshots:
+    """Fresh snapshots by consultation id, each for ``ttl`` seconds, the ``size`` most
+    recently kept at most; shared by a worker's request threads."""
+
+    def __init__(self, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._kept: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, consultation_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            kept = self._kept.get(consultation_id)
+            if kept is None:
+                return None
+            if self.clock() >= kept[0]:
+                del self._kept[consultation_id]
+                return None
+            return kept[1]
+
+    def put(self, consultation_id: str, snapshot: dict[str, Any]) -> None:
+        with self._lock:
+            self._kept.pop(consultation_id, None)
+            self._kept[consultation_id] = (self.clock() + self.ttl, snapshot)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def forget(self, consultation_id: str) -> None:
+        with self._lock:
+            self._kept.pop(consultation_id, None)
+
+
+recent = RecentSnapshots(MEMORY_TTL, MEMORY_SIZE)
 
 
 def submit_response(
@@ -79,7 +131,7 @@ def submit_response(
 
 def queue_response(
     secret: str,
-    publisher: DurablePublisher,
+    publisher: Submits,
     consultation_id: str,
     cleaned: dict[str, Any],
     idempotency_key: str | None,
@@ -116,10 +168,15 @@ def queue_response(
 
 
 def fresh_or_current(ctx: Engage, consultation_id: str) -> dict[str, Any]:
-    """The consultation from the gateway's snapshot while it is fresh (no RPC, no write),
-    with ``accepting_responses`` worked out again for now; else ``current_or_snapshot``."""
-    with ctx.db.connection() as conn:
-        snapshot = snapshots.recall_fresh(conn, consultation_id, SNAPSHOT_TTL)
+    """The consultation from the gateway's snapshot while it is fresh (no RPC, no write;
+    from this worker's memory for ``MEMORY_TTL`` s, else from the database), with
+    ``accepting_responses`` worked out again for now; else ``current_or_snapshot``."""
+    snapshot = recent.get(consultation_id)
+    if snapshot is None:
+        with ctx.db.connection() as conn:
+            snapshot = snapshots.recall_fresh(conn, consultation_id, SNAPSHOT_TTL)
+        if snapshot is not None:
+            recent.put(consultation_id, snapshot)
     if snapshot is not None:
         return _as_of_now(snapshot)
     return current_or_snapshot(ctx, consultation_id, checked=True)
@@ -127,10 +184,14 @@ def fresh_or_current(ctx: Engage, consultation_id: str) -> dict[str, Any]:
 
 def remember(ctx: Engage, consultation: dict[str, Any]) -> None:
     """Keep what surveys just said of a consultation (after a staff change) as its fresh
-    snapshot, so the next submission is checked against it in every gateway worker."""
-    if consultation.get("status") != "draft":
-        with ctx.db.connection() as conn:
-            snapshots.remember(conn, consultation, checked=True)
+    snapshot, so the next submission is checked against it: at once in this worker,
+    within ``MEMORY_TTL`` s in the others."""
+    if consultation.get("status") == "draft":
+        recent.forget(consultation["id"])
+        return
+    with ctx.db.connection() as conn:
+        snapshots.remember(conn, consultation, checked=True)
+    recent.put(consultation["id"], consultation)
 
 
 def current_or_snapshot(ctx: Engage, consultation_id: str, checked: bool = False) -> dict[str, Any]:
@@ -149,6 +210,8 @@ def current_or_snapshot(ctx: Engage, consultation_id: str, checked: bool = False
     if consultation.get("status") != "draft":
         with ctx.db.connection() as conn:
             snapshots.remember(conn, consultation, checked=checked)
+        if checked:
+            recent.put(consultation_id, consultation)
     return consultation
 
 
