@@ -198,8 +198,10 @@ event_handler = ReliableEventHandler.decorator
 rpc = TransientRpc.decorator
 
 BATCH_SIZE = 100  # messages a batch at most
-BATCH_LINGER = 0.005  # seconds a short batch waits for more before it is handled
-BATCHES_IN_FLIGHT = 3  # unacknowledged batches: the next fills while one is stored
+BATCH_WORKERS = 2  # batches handled at once; the next one fills meanwhile
+BATCH_LINGER = 0.005  # seconds a short batch waits for more while a batch worker is free
+BATCH_MAX_WAIT = 0.05  # seconds it waits at most while every batch worker is busy
+BATCHES_IN_FLIGHT = BATCH_WORKERS + 1  # unacknowledged batches: those handled, one filling
 
 
 class _BatchQueueConsumer(_QueueConsumer):
@@ -212,12 +214,17 @@ class _BatchQueueConsumer(_QueueConsumer):
 
 
 class BatchConsumer(ReliableConsumer):
-    """``consume``, but the handler gets a list of message bodies: up to ``BATCH_SIZE``
-    messages that arrived together (or within ``BATCH_LINGER`` of the first), handled in
-    one worker, all acknowledged when it returns. When it raises, each message of the
-    batch is handled again on its own (``[body]``), with ``consume``'s retries and dead
-    letter, so one poison message never holds back the others. The handler must be
-    idempotent per message (``claim_message``): a message may be seen twice."""
+    """``consume``, but the handler gets a list of message bodies, handled in one worker
+    and all acknowledged when it returns. When it raises, each message of the batch is
+    handled again on its own (``[body]``), with ``consume``'s retries and dead letter, so
+    one poison message never holds back the others. The handler must be idempotent per
+    message (``claim_message``): a message may be seen twice.
+
+    Batches form naturally: while ``BATCH_WORKERS`` batches are being handled, messages
+    gather into the next one, which starts as soon as one of them is done (or when it
+    holds ``BATCH_SIZE``, or after ``BATCH_MAX_WAIT``); with a batch worker free, a batch
+    starts ``BATCH_LINGER`` after its first message. So a steady trickle is handled in
+    batches of what arrived meanwhile, not one message (and a whole transaction) each."""
 
     queue_consumer = _BatchQueueConsumer()
 
@@ -225,24 +232,27 @@ class BatchConsumer(ReliableConsumer):
         super().setup()
         self._pending: list[Any] = []
         self._flusher: Any = None
+        self._busy = 0  # batches being handled
 
     def handle_message(self, body: Any, message: Any) -> None:
         self._pending.append((body, message))
         if len(self._pending) >= BATCH_SIZE:
-            if self._flusher is not None:
-                self._flusher.cancel()
             self._flush()
         elif self._flusher is None:
-            self._flusher = eventlet.spawn_after(BATCH_LINGER, self._flush)
+            wait = BATCH_LINGER if self._busy < BATCH_WORKERS else BATCH_MAX_WAIT
+            self._flusher = eventlet.spawn_after(wait, self._flush)
 
     def _flush(self) -> None:
-        self._flusher = None
+        if self._flusher is not None:
+            self._flusher.cancel()  # a no-op when it is the flusher that runs this
+            self._flusher = None
         batch, self._pending = self._pending, []
         if batch:
             self._spawn(batch)
 
     def _spawn(self, batch: list[Any]) -> None:
         bodies = [body for body, _ in batch]
+        self._busy += 1
         try:
             self.container.spawn_worker(
                 self,
@@ -252,12 +262,14 @@ class BatchConsumer(ReliableConsumer):
                 handle_result=partial(self._batch_done, batch),
             )
         except ContainerBeingKilled:
+            self._busy -= 1
             for _, message in batch:
                 self.queue_consumer.requeue_message(message)
 
     def _batch_done(
         self, batch: list[Any], worker_ctx: Any, result: Any = None, exc_info: Any = None
     ) -> tuple[Any, Any]:
+        self._busy -= 1
         if exc_info is None:
             for _, message in batch:
                 self.queue_consumer.ack_message(message)
@@ -271,6 +283,8 @@ class BatchConsumer(ReliableConsumer):
             )
             for one in batch:
                 self._spawn([one])
+        if self._pending and self._busy < BATCH_WORKERS:
+            self._flush()  # what gathered while this batch was handled
         return result, exc_info
 
 

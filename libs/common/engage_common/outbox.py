@@ -27,6 +27,7 @@ from typing import Any
 
 import amqp
 import eventlet
+from eventlet.event import Event
 from kombu import Connection as KombuConnection
 from kombu import Exchange
 from nameko.extensions import DependencyProvider
@@ -231,13 +232,22 @@ def pending_count(pool: Pool) -> int:
 
 
 class OutboxRelay(DependencyProvider):
-    """Runs the relay loop for the life of the service container."""
+    """Runs the relay loop for the life of the service container. With nothing pending
+    it looks again every ``interval`` seconds, or at once when a worker says it has
+    committed events (``wake``)."""
 
     def __init__(self, database_attr: str = "db", interval: float = 0.1) -> None:
         self.database_attr = database_attr
         self.interval = interval
         self._gt: eventlet.greenthread.GreenThread | None = None
         self._running = False
+        self._woken = Event()
+
+    def wake(self) -> None:
+        """Events were committed: publish them now rather than at the next look (called
+        after the transaction, so the relay's query sees them)."""
+        if not self._woken.ready():
+            self._woken.send()
 
     def start(self) -> None:
         config = self.container.config
@@ -262,11 +272,13 @@ class OutboxRelay(DependencyProvider):
                 log.exception("outbox relay failed; retrying")
                 published = 0
             if not published:
-                eventlet.sleep(self.interval)
+                self._woken.wait(self.interval)
+                self._woken = Event()
 
     def stop(self) -> None:
         """Publish what is already committed before the container goes away."""
         self._running = False
+        self.wake()
         if not getattr(self, "enabled", False):
             return
         if self._gt is not None:
@@ -280,6 +292,7 @@ class OutboxRelay(DependencyProvider):
 
     def kill(self) -> None:
         self._running = False
+        self.wake()
         if getattr(self, "enabled", False):
             self.publisher.close()
 

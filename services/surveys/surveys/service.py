@@ -253,6 +253,8 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
                     accepted.append((i, result, consultation))
             if accepted:
                 self._store_accepted(conn, accepted, verdicts)
+        if accepted:
+            self.relay.wake()  # committed: their events go out now, not at the relay's next look
         return verdicts
 
     def _store_accepted(
