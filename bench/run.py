@@ -274,9 +274,12 @@ class Bench:
                 pool.submit(remove, drop_database, url)
 
 
-def start_suite(bench: Bench, logs: Path, overrides: dict[str, dict[str, str]]) -> Any:
+def start_suite(
+    bench: Bench, logs: Path, overrides: dict[str, dict[str, str]], surveys: int = 1
+) -> Any:
     """``tests/conftest.py``'s ``start_suite`` with this run's databases and log folder,
-    waiting as the tests do (``Suite.wait_ready``), a little longer."""
+    waiting as the tests do (``Suite.wait_ready``), a little longer; ``surveys``
+    processes of the surveys service, sharing its queues (deploy/k8s runs 2 to 4)."""
     owners = (*suites.SERVICES, "gateway")
     with ThreadPoolExecutor(len(owners)) as pool:  # migrations, side by side
         databases = dict(zip(owners, pool.map(bench.make_database, owners), strict=True))
@@ -290,8 +293,27 @@ def start_suite(bench: Bench, logs: Path, overrides: dict[str, dict[str, str]]) 
     for name in suites.PROCESSES:
         suite.start(name)
         bench.procs.append(suite.procs[name])
+    for n in range(2, surveys + 1):
+        bench.procs.append(suite.procs[suite.start("surveys", instance=str(n))])
     suite.wait_ready(timeout=120)
     return suite
+
+
+def surveys_procs(suite: Any) -> list[subprocess.Popen]:
+    """Every surveys process of the suite (``--surveys``)."""
+    return [p for key, p in suite.procs.items() if key.split("-")[0] == "surveys"]
+
+
+def cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """User and system CPU the processes have used so far (``/proc/<pid>/stat``)."""
+    total = 0.0
+    for proc in procs:
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def gunicorn_cmd(port: int, app: str) -> list[str]:
@@ -740,9 +762,10 @@ def drain(res: Results, suite: Any, cid: str, p: dict[str, Any]) -> None:
     """Surveys paused (SIGSTOP), ``backlog`` submissions queued as the gateway queues
     them, surveys resumed: time until every one is stored."""
     n = p["backlog"]
-    proc = suite.procs["surveys"]
+    procs = surveys_procs(suite)
     before = stored(suite, cid)
-    proc.send_signal(signal.SIGSTOP)
+    for proc in procs:
+        proc.send_signal(signal.SIGSTOP)
     try:
         host = suite.amqp_uri.split("@", 1)[1].split("/", 1)[0]
         vhost = suite.amqp_uri.split("@", 1)[1].split("/", 1)[1] or "/"
@@ -769,10 +792,12 @@ def drain(res: Results, suite: Any, cid: str, p: dict[str, Any]) -> None:
             while acked[0] < n:
                 c.drain_events(timeout=30)
     finally:
-        proc.send_signal(signal.SIGCONT)
-    t = time.perf_counter()
+        for proc in procs:
+            proc.send_signal(signal.SIGCONT)
+    t, cpu = time.perf_counter(), cpu_seconds(procs)
     eventually(lambda: stored(suite, cid) >= before + n, 600, "surveys to drain", interval=0.02)
     seconds = time.perf_counter() - t
+    cpu_ms = (cpu_seconds(procs) - cpu) * 1000 / n
     for ceiling in (
         f"PostgreSQL batched INSERT, {p['batch']} rows a transaction",
         "PostgreSQL INSERT of a response row, a transaction each",
@@ -786,6 +811,7 @@ def drain(res: Results, suite: Any, cid: str, p: dict[str, Any]) -> None:
                 "responses/s",
                 ceiling=ceiling,
                 target=0.8 if "batched" in ceiling else None,
+                note=f"{len(procs)} surveys process(es), {cpu_ms:.2f} ms of their CPU a response",
             )
         )
 
@@ -825,6 +851,8 @@ def freshness(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) 
 
         stager = threading.Thread(target=stage, daemon=True)
         stager.start()
+        procs = surveys_procs(suite)
+        cpu = cpu_seconds(procs)
 
         def on_done(i: int, t: float) -> None:
             with lock:
@@ -852,6 +880,7 @@ def freshness(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) 
             stop.set()
             poller.join()
             stager.join()
+    cpu_ms = (cpu_seconds(procs) - cpu) * 1000 / max(1, load.done)
     del total
     accepted.sort()
     lags = []
@@ -873,7 +902,8 @@ def freshness(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) 
             note=f"max {max(lags):.0f} ms over {len(lags)} responses; largest backlogs:"
             f" {max((a - st for a, st, _, _ in stages), default=0)} accepted not stored,"
             f" {max((u for _, _, u, _ in stages), default=0)} stored not published,"
-            f" {max((st - u - c for _, st, u, c in stages), default=0)} published not counted",
+            f" {max((st - u - c for _, st, u, c in stages), default=0)} published not counted;"
+            f" {len(procs)} surveys process(es), {cpu_ms:.2f} ms of their CPU a response",
         )
     )
 
@@ -1171,6 +1201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=str, default="", help="e.g. 10000,100000,1000000")
     parser.add_argument("--profile", action="store_true", help="cProfile the submit path")
     parser.add_argument(
+        "--surveys",
+        type=int,
+        default=1,
+        help="surveys processes sharing its queue (./engage up runs 1, deploy/k8s 2 to 4)",
+    )
+    parser.add_argument(
         "--sections",
         default="suite,scale",
         help="suite (1-3, 6: ceilings, accepting, storing, freshness), freshness (6 alone),"
@@ -1189,6 +1225,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": " ".join([".venv/bin/python", "bench/run.py", *(argv or sys.argv[1:])]),
             "params": p,
             "workers": args.workers,
+            "surveys_processes": args.surveys,
             "load_average_at_start": os.getloadavg(),
         }
     )
@@ -1215,7 +1252,7 @@ def main(argv: list[str] | None = None) -> int:
                 "RATE_LIMIT_READS_PER_MINUTE": "0",
                 "WEB_CONCURRENCY": str(args.workers),
             }
-            suite = start_suite(bench, logs, {"gateway": gateway_env})
+            suite = start_suite(bench, logs, {"gateway": gateway_env}, args.surveys)
             token_box: list[str] = []
             token_thread = threading.Thread(
                 target=lambda: token_box.append(suite.token("bench@engage.example", "admin"))
