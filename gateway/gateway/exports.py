@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
 import xlsxwriter
@@ -53,20 +54,44 @@ def csv_line(values: list[Any]) -> str:
 CSV_CHUNK_LINES = 500
 
 
+def _safe_row(row: list[Any]) -> list[Any]:
+    """``cell`` of each value, but a value the csv module already writes as ``cell`` would
+    is passed as it is (``None`` as nothing, numbers as ``str``, text that cannot start a
+    formula): a million-row export is 20 million values, and ``cell`` on each was most
+    of the gateway's time (cProfile: 1.4 of 2.5 s for 100,000 rows)."""
+    return [
+        v
+        if ((t := type(v)) is str and not v.startswith(FORMULA_STARTS))
+        or v is None
+        or t is int
+        or t is float
+        else cell(v)
+        for v in row
+    ]
+
+
 def csv_lines(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
     """The header, then the rows, ``CSV_CHUNK_LINES`` lines a chunk (a write to the
     socket each, not one a line: a million-row export is 2,000 of them). Nothing is held
-    beyond a chunk."""
+    beyond a chunk. Stopped early (the client left), it closes ``rows`` at once, so a
+    generator behind them lets go of what it holds (the export's page in flight)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([cell(v) for v in header])
-    for n, row in enumerate(rows, start=1):
-        writer.writerow([cell(v) for v in row])
-        if n % CSV_CHUNK_LINES == 0:
+    lines = iter(rows)
+    try:
+        while True:
+            chunk = list(islice(lines, CSV_CHUNK_LINES))
+            writer.writerows(map(_safe_row, chunk))
             yield buffer.getvalue()
+            if len(chunk) < CSV_CHUNK_LINES:
+                return
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue()
+    finally:
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()
 
 
 class Hidden:

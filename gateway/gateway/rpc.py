@@ -18,6 +18,10 @@ Two things nameko 2.14's standalone proxy does not do, added here:
   gunicorn worker) calls the service's ``health()`` every ``probe_interval``; the
   first answer closes the window, so callers are never told "not answering" by a
   service that answers.
+
+``Services.call_async`` sends a call and returns at once (a ``Pending``), so a caller
+can work while the service does: the CSV export asks for its next page before writing
+the one it has.
 """
 
 from __future__ import annotations
@@ -79,8 +83,13 @@ class _Caller:
         # The proxy's context_data (the same dict): nameko sends each key as a
         # ``nameko.<key>`` header; set before each call to the request's correlation id.
         self._context: dict[str, Any] = {}
+        self._owner = threading.get_ident()
+        self._stale = False  # a reply nobody will read is on its way: rebuild before use
 
-    def call(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _method(self, service: str, method: str) -> Any:
+        if self._stale:
+            self._stale = False
+            self.reset()
         if self._proxy is None:
             self._runner = ExpiringClusterRpcProxy(
                 self.config, timeout=self.timeout, context_data=self._context
@@ -91,7 +100,22 @@ class _Caller:
             self._context[CONTEXT_KEY] = correlation
         else:
             self._context.pop(CONTEXT_KEY, None)
-        return getattr(getattr(self._proxy, service), method)(*args, **kwargs)
+        return getattr(getattr(self._proxy, service), method)
+
+    def call(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._method(service, method)(*args, **kwargs)
+
+    def call_async(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """nameko's ``RpcReply``: sent; ``result()`` waits for the answer."""
+        return self._method(service, method).call_async(*args, **kwargs)
+
+    def owned_here(self) -> bool:
+        return threading.get_ident() == self._owner
+
+    def discard_later(self) -> None:
+        """Rebuild the proxy before its next call: a reply sent to it will never be read
+        (``Pending.abandon`` from a thread that may not use it)."""
+        self._stale = True
 
     def reset(self) -> None:
         runner, self._runner, self._proxy = self._runner, None, None
@@ -172,9 +196,25 @@ class Services:
         try:
             return caller.call(service, method, *args, **kwargs)
         except NO_ANSWER as exc:
-            caller.reset()
-            self._mark_down(service)
-            raise ServiceUnavailable(service, retry_after=RETRY_AFTER) from exc
+            raise self._no_answer(caller, service) from exc
+
+    def call_async(self, service: str, method: str, *args: Any, **kwargs: Any) -> Pending:
+        """Send the call now and return at once; ``Pending.result()`` waits for the answer,
+        with ``call``'s timeout and failing fast. Use it from one thread, and settle it:
+        ``result()``, or ``abandon()`` when the answer is no longer wanted."""
+        if service in self._down:
+            raise ServiceUnavailable(service, retry_after=RETRY_AFTER)
+        caller = self._caller()
+        try:
+            reply = caller.call_async(service, method, *args, **kwargs)
+        except NO_ANSWER as exc:  # nobody bound to take it, or the broker is gone
+            raise self._no_answer(caller, service) from exc
+        return Pending(self, caller, service, reply)
+
+    def _no_answer(self, caller: _Caller, service: str) -> ServiceUnavailable:
+        caller.reset()
+        self._mark_down(service)
+        return ServiceUnavailable(service, retry_after=RETRY_AFTER)
 
     def surveys(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.call("surveys", method, *args, **kwargs)
@@ -187,3 +227,39 @@ class Services:
 
     def outcomes(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.call("outcomes", method, *args, **kwargs)
+
+
+class Pending:
+    """A call sent by ``Services.call_async`` and not yet settled."""
+
+    def __init__(self, services: Services, caller: _Caller, service: str, reply: Any) -> None:
+        self._services, self._caller, self._service = services, caller, service
+        self._reply = reply
+        self.settled = False
+
+    def result(self) -> Any:
+        """The answer, as ``Services.call`` would return it: a service that does not
+        answer in time is marked down and this raises ``ServiceUnavailable``."""
+        try:
+            return self._reply.result()
+        except NO_ANSWER as exc:
+            raise self._services._no_answer(self._caller, self._service) from exc
+        finally:
+            self.settled = True
+
+    def abandon(self) -> None:
+        """The answer is not wanted (a download the client left part-way): it is read and
+        dropped. Left unread, it would sit unacknowledged in the thread's reply queue and,
+        once a later call read past it, in the proxy's memory for as long as the thread
+        lives (an export page is megabytes); dropping the proxy instead would leave it in
+        RabbitMQ until the reply queue expires (nameko: 5 minutes). Only the thread that
+        sent it may read it: from another (a generator finalised elsewhere), the proxy is
+        rebuilt at its owner's next call. Nothing if it was already settled."""
+        if self.settled:
+            return
+        if self._caller.owned_here():
+            with contextlib.suppress(Exception):  # whatever it was, nobody wants it
+                self.result()
+        else:
+            self.settled = True
+            self._caller.discard_later()
