@@ -4,6 +4,7 @@ closes is replaced on the next publish, and nothing confirmed is lost."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -173,3 +174,18 @@ def test_no_broker_is_an_error_for_the_caller() -> None:
             confirms.submit("surveys", {"n": 1}, message_id="m1")
     finally:
         confirms.close()
+
+
+def test_a_node_that_does_not_answer_is_passed_over_for_the_next(amqp_uri: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    vhost = amqp_uri.rsplit("/", 1)[1]
+    confirms = SharedConfirms(
+        f"amqp://guest:guest@127.0.0.1:{closed}/{vhost};{amqp_uri}", name="test-failover"
+    )
+    try:
+        confirms.submit("surveys", {"n": 1}, message_id="m1")
+    finally:
+        confirms.close()
+    assert [m.payload for m in drain(amqp_uri, submissions_queue("surveys"))] == [{"n": 1}]
