@@ -189,77 +189,6 @@ $q$
 END
 $f$;
 
--- Transition tables are seen only by the trigger function's own statements: it runs them
--- itself. ``engage.counts_paused`` (SET LOCAL) lets the rebuild's swap replace base rows
--- and counts together without counting the rows twice.
-CREATE OR REPLACE FUNCTION count_reach() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    target text := quote_ident(TG_TABLE_SCHEMA);
-    delta text;
-    statement text;
-BEGIN
-    IF current_setting('engage.counts_paused', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'TRUNCATE' THEN
-        EXECUTE format('DELETE FROM %s.reach_day_counts', target);
-        EXECUTE format('DELETE FROM %s.reach_month_counts', target);
-        EXECUTE format('DELETE FROM %s.reach_consultation_counts', target);
-        RETURN NULL;
-    END IF;
-    delta := CASE TG_OP
-        WHEN 'INSERT' THEN '(SELECT r.*, 1 AS sign FROM new_rows r)'
-        WHEN 'DELETE' THEN '(SELECT r.*, -1 AS sign FROM old_rows r)'
-        ELSE '(SELECT r.*, -1 AS sign FROM old_rows r'
-             ' UNION ALL SELECT r.*, 1 AS sign FROM new_rows r)'
-    END;
-    FOREACH statement IN ARRAY reach_counts_sql() LOOP
-        EXECUTE format(statement, delta, target);
-    END LOOP;
-    IF TG_OP <> 'INSERT' THEN
-        FOREACH statement IN ARRAY reach_zeros_sql() LOOP
-            EXECUTE format(statement, delta, target);
-        END LOOP;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION count_contributions() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    target text := quote_ident(TG_TABLE_SCHEMA);
-    delta text;
-    statement text;
-BEGIN
-    IF current_setting('engage.counts_paused', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'TRUNCATE' THEN
-        -- Another base table's contributions stay: count them again from scratch.
-        EXECUTE format('DELETE FROM %s.contribution_day_counts', target);
-        EXECUTE format('DELETE FROM %s.contribution_month_counts', target);
-        PERFORM fill_contribution_counts(TG_TABLE_SCHEMA);
-        RETURN NULL;
-    END IF;
-    delta := CASE TG_OP
-        WHEN 'INSERT' THEN format(contribution_rows_sql(TG_TABLE_NAME), 'new_rows', 1)
-        WHEN 'DELETE' THEN format(contribution_rows_sql(TG_TABLE_NAME), 'old_rows', -1)
-        ELSE format(contribution_rows_sql(TG_TABLE_NAME), 'old_rows', -1) || ' UNION ALL '
-             || format(contribution_rows_sql(TG_TABLE_NAME), 'new_rows', 1)
-    END;
-    delta := '(' || delta || ')';
-    FOREACH statement IN ARRAY contribution_counts_sql() LOOP
-        EXECUTE format(statement, delta, target);
-    END LOOP;
-    IF TG_OP <> 'INSERT' THEN
-        FOREACH statement IN ARRAY contribution_zeros_sql() LOOP
-            EXECUTE format(statement, delta, target);
-        END LOOP;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
 -- Count every row of a schema's base tables from scratch (into empty count tables): this
 -- migration, and the rebuild for the schema it replays into.
 CREATE OR REPLACE FUNCTION fill_contribution_counts(schema_name text) RETURNS void
@@ -296,45 +225,120 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER reach_counted_on_insert AFTER INSERT ON reach_contributions
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_reach();
-CREATE TRIGGER reach_counted_on_update AFTER UPDATE ON reach_contributions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION count_reach();
-CREATE TRIGGER reach_counted_on_delete AFTER DELETE ON reach_contributions
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_reach();
-CREATE TRIGGER reach_counted_on_truncate AFTER TRUNCATE ON reach_contributions
-    FOR EACH STATEMENT EXECUTE FUNCTION count_reach();
+-- The statements of ``sqls`` for relation ``rows`` and schema ``target``, as one text.
+CREATE OR REPLACE FUNCTION counts_statements(sqls text[], rows text, target text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $f$
+SELECT string_agg(format(q, rows, target), E';\n') || E';\n' FROM unnest(sqls) q
+$f$;
 
-CREATE TRIGGER answers_counted_on_insert AFTER INSERT ON answer_contributions
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER answers_counted_on_update AFTER UPDATE ON answer_contributions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER answers_counted_on_delete AFTER DELETE ON answer_contributions
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER answers_counted_on_truncate AFTER TRUNCATE ON answer_contributions
-    FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
+-- The trigger functions, written out with their statements (static SQL: PL/pgSQL keeps
+-- their plans, where EXECUTE planned each statement every time: 1.7 ms a row inserted
+-- alone, 0.2 ms written out). Transition tables are seen only by the trigger function's
+-- own statements. ``engage.counts_paused`` (SET LOCAL) lets the rebuild's swap replace
+-- base rows and counts together without counting the rows twice.
+DO $do$
+DECLARE
+    target text := quote_ident(current_schema());
+    base text;
+    inserted text;
+    deleted text;
+    updated text;
+BEGIN
+    inserted := '(SELECT r.*, 1 AS sign FROM new_rows r)';
+    deleted := '(SELECT r.*, -1 AS sign FROM old_rows r)';
+    updated := '(SELECT r.*, -1 AS sign FROM old_rows r'
+               ' UNION ALL SELECT r.*, 1 AS sign FROM new_rows r)';
+    EXECUTE format($fn$
+CREATE OR REPLACE FUNCTION count_reach() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    IF current_setting('engage.counts_paused', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        %1$s
+    ELSIF TG_OP = 'DELETE' THEN
+        %2$s
+        %3$s
+    ELSIF TG_OP = 'UPDATE' THEN
+        %4$s
+        %5$s
+    ELSE
+        DELETE FROM %6$s.reach_day_counts;
+        DELETE FROM %6$s.reach_month_counts;
+        DELETE FROM %6$s.reach_consultation_counts;
+    END IF;
+    RETURN NULL;
+END
+$body$
+$fn$,
+        counts_statements(reach_counts_sql(), inserted, target),
+        counts_statements(reach_counts_sql(), deleted, target),
+        counts_statements(reach_zeros_sql(), deleted, target),
+        counts_statements(reach_counts_sql(), updated, target),
+        counts_statements(reach_zeros_sql(), updated, target),
+        target);
+    EXECUTE 'CREATE TRIGGER reach_counted_on_insert AFTER INSERT ON reach_contributions'
+        ' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_reach()';
+    EXECUTE 'CREATE TRIGGER reach_counted_on_update AFTER UPDATE ON reach_contributions'
+        ' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION count_reach()';
+    EXECUTE 'CREATE TRIGGER reach_counted_on_delete AFTER DELETE ON reach_contributions'
+        ' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_reach()';
+    EXECUTE 'CREATE TRIGGER reach_counted_on_truncate AFTER TRUNCATE ON reach_contributions'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION count_reach()';
 
-CREATE TRIGGER feedback_counted_on_insert AFTER INSERT ON feedback_facts
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER feedback_counted_on_update AFTER UPDATE ON feedback_facts
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER feedback_counted_on_delete AFTER DELETE ON feedback_facts
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER feedback_counted_on_truncate AFTER TRUNCATE ON feedback_facts
-    FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-
-CREATE TRIGGER points_counted_on_insert AFTER INSERT ON point_contributions
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER points_counted_on_update AFTER UPDATE ON point_contributions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER points_counted_on_delete AFTER DELETE ON point_contributions
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
-CREATE TRIGGER points_counted_on_truncate AFTER TRUNCATE ON point_contributions
-    FOR EACH STATEMENT EXECUTE FUNCTION count_contributions();
+    FOREACH base IN ARRAY ARRAY['answer_contributions', 'feedback_facts', 'point_contributions']
+    LOOP
+        inserted := '(' || format(contribution_rows_sql(base), 'new_rows', 1) || ')';
+        deleted := '(' || format(contribution_rows_sql(base), 'old_rows', -1) || ')';
+        updated := '(' || format(contribution_rows_sql(base), 'old_rows', -1) || ' UNION ALL '
+                   || format(contribution_rows_sql(base), 'new_rows', 1) || ')';
+        EXECUTE format($fn$
+CREATE OR REPLACE FUNCTION count_%1$s() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    IF current_setting('engage.counts_paused', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        %2$s
+    ELSIF TG_OP = 'DELETE' THEN
+        %3$s
+        %4$s
+    ELSIF TG_OP = 'UPDATE' THEN
+        %5$s
+        %6$s
+    ELSE
+        -- The other base tables' contributions stay: count them again from scratch.
+        DELETE FROM %7$s.contribution_day_counts;
+        DELETE FROM %7$s.contribution_month_counts;
+        PERFORM fill_contribution_counts(%8$L);
+    END IF;
+    RETURN NULL;
+END
+$body$
+$fn$,
+            base,
+            counts_statements(contribution_counts_sql(), inserted, target),
+            counts_statements(contribution_counts_sql(), deleted, target),
+            counts_statements(contribution_zeros_sql(), deleted, target),
+            counts_statements(contribution_counts_sql(), updated, target),
+            counts_statements(contribution_zeros_sql(), updated, target),
+            target,
+            current_schema());
+        EXECUTE format('CREATE TRIGGER %1$s_counted_on_insert AFTER INSERT ON %1$s'
+            ' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_%1$s()',
+            base);
+        EXECUTE format('CREATE TRIGGER %1$s_counted_on_update AFTER UPDATE ON %1$s'
+            ' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION count_%1$s()', base);
+        EXECUTE format('CREATE TRIGGER %1$s_counted_on_delete AFTER DELETE ON %1$s'
+            ' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_%1$s()',
+            base);
+        EXECUTE format('CREATE TRIGGER %1$s_counted_on_truncate AFTER TRUNCATE ON %1$s'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION count_%1$s()', base);
+    END LOOP;
+END
+$do$;
 
 -- What the rows kept before this count for.
 SELECT fill_read_model_counts('public');
