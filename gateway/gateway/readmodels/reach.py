@@ -1,7 +1,9 @@
 """Reach against population from the read model (``reach_contributions``, kept from the
 services' events, and the population profiles the ICS loaded): who took part, across
 every channel, by Census group and deprivation, beside the population's shares. Live:
-it reads the rows the projections keep while a consultation is open.
+it reads what the projections keep while a consultation is open, from the counts the
+database keeps of those rows (migration 013: by UK day, UK month and consultation), or
+for a period not made of whole UK days from the rows themselves.
 
 Both functions return::
 
