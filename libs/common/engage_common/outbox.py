@@ -177,16 +177,25 @@ class BatchPublisher:
                 conn.release()
 
 
-def relay_batch(pool: Pool, publisher: Any, config: dict[str, Any], limit: int = 200) -> int:
+RELAY_LIMIT = 200  # events a relay batch at most
+
+
+def relay_batch(
+    pool: Pool, publisher: Any, config: dict[str, Any], limit: int = RELAY_LIMIT
+) -> int:
     """Publish up to ``limit`` pending events, in one batch confirmed once when
     ``publisher`` is a ``BatchPublisher`` (else one by one, nameko's ``Publisher``);
-    returns how many were published."""
+    returns how many were published. They are locked and marked published in one
+    statement, in the transaction that commits only once the broker has them all: if
+    publishing fails, the transaction rolls back and they stay pending."""
     with pool.connection() as conn:
         rows = conn.execute(
-            "SELECT id, source, event_type, payload FROM outbox WHERE published_at IS NULL"
-            " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            "UPDATE outbox SET published_at = now() WHERE id IN (SELECT id FROM outbox"
+            " WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " RETURNING id, source, event_type, payload",
             (limit,),
         ).fetchall()
+        rows.sort(key=lambda row: row["id"])  # RETURNING promises no order
         messages = [
             (
                 get_event_exchange(row["source"], config),
@@ -208,11 +217,6 @@ def relay_batch(pool: Pool, publisher: Any, config: dict[str, Any], limit: int =
                     message_id=message_id,
                     declare=[exchange],
                 )
-        if rows:
-            conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
-                ([r["id"] for r in rows],),
-            )
     return len(rows)
 
 
@@ -271,7 +275,7 @@ class OutboxRelay(DependencyProvider):
             except Exception:  # the broker or database is away: try again shortly
                 log.exception("outbox relay failed; retrying")
                 published = 0
-            if not published:
+            if published < RELAY_LIMIT:  # caught up: until woken, or the next look
                 self._woken.wait(self.interval)
                 self._woken = Event()
 

@@ -14,9 +14,16 @@ from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from engage_common import messaging
-from engage_common.db import Database
+from engage_common.db import Database, Pool
 from engage_common.messaging import BatchConsumer, consume_batches, event_handler
-from engage_common.outbox import OutboxRelay, record_event
+from engage_common.outbox import (
+    RELAY_LIMIT,
+    BatchPublisher,
+    OutboxRelay,
+    pending_count,
+    record_event,
+    relay_batch,
+)
 from engage_common.testing import eventually
 
 QUEUE = Queue("test.batches", durable=True)
@@ -139,3 +146,44 @@ def test_the_relay_publishes_as_soon_as_it_is_woken_after_a_commit(
         assert eventually(lambda: HEARD == ["first"], 20)
         proxy.waker.make("second")  # the relay is idle now, for 600 s unless woken
         assert eventually(lambda: HEARD == ["first", "second"], 20)
+
+
+class Quiet:
+    name = "quiet"
+    db = Database()
+    relay = OutboxRelay(interval=600)
+
+
+def test_a_full_relay_batch_is_followed_by_the_next_at_once(
+    container_factory, make_vhost, make_database
+) -> None:
+    """The relay waits (for a wake or its interval) only when it has caught up: a backlog
+    of more than one batch goes out batch after batch."""
+    HEARD.clear()
+    config = {"AMQP_URI": make_vhost(), "DATABASE_URL": make_database("surveys")}
+    pool = Pool(config["DATABASE_URL"])
+    with pool.connection() as conn:
+        for n in range(2 * RELAY_LIMIT + 50):
+            record_event(conn, "quiet", "thing_made", {"label": str(n)})
+    container_factory(Quiet, config).start()
+    assert eventually(lambda: pending_count(pool) == 0, 30)
+
+
+def test_events_stay_pending_when_the_broker_does_not_take_them(make_vhost, make_database) -> None:
+    """Marked published in the statement that locks them, but committed only once the
+    broker confirmed them all: a failed publish leaves them pending for the next try."""
+    config = {"AMQP_URI": make_vhost(), "DATABASE_URL": make_database("surveys")}
+    pool = Pool(config["DATABASE_URL"])
+    with pool.connection() as conn:
+        for label in ("a", "b", "c"):
+            record_event(conn, "quiet", "thing_made", {"label": label})
+    nowhere = config["AMQP_URI"].rsplit("/", 1)[0] + "/engage-no-such-vhost"
+    with pytest.raises(Exception):  # noqa: B017 - whatever the broker's refusal raises
+        relay_batch(pool, BatchPublisher(nowhere, timeout=5), config)
+    assert pending_count(pool) == 3
+    publisher = BatchPublisher(config["AMQP_URI"])
+    try:
+        assert relay_batch(pool, publisher, config) == 3
+    finally:
+        publisher.close()
+    assert pending_count(pool) == 0
