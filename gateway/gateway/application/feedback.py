@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from engage_common.confirms import Submits
 from engage_common.db import Pool
 from engage_common.errors import NotFound, ValidationFailed
-from engage_common.messaging import DurablePublisher
 from engage_contracts import feedback as contract
 from engage_contracts.base import load
 from engage_contracts.reference import current_consent
@@ -114,7 +114,7 @@ def message(
     )
 
 
-def queue(publisher: DurablePublisher, queued: dict[str, Any]) -> dict[str, Any]:
+def queue(publisher: Submits, queued: dict[str, Any]) -> dict[str, Any]:
     with queue_or_503():
         publisher.submit(OWNER, queued, message_id=queued["submission_id"])
     return {"receipt_code": queued["receipt_code"], "status": "received"}
@@ -228,7 +228,7 @@ def read_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | str]]
 
 def import_csv(
     secret: str,
-    publisher: DurablePublisher,
+    publisher: Submits,
     text: io.TextIOBase | Iterable[str],
     channel: str,
     entered_by: dict[str, Any],
@@ -270,7 +270,7 @@ def import_csv(
 def import_for(
     db: Pool,
     secret: str,
-    publisher: DurablePublisher,
+    publisher: Submits,
     text: Iterable[str],
     staff_email: str,
     channel: str,

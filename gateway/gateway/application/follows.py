@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engage_common.messaging import DurablePublisher
+from engage_common.confirms import Submits
 from gateway.application.receipts import queue_or_503, submission_id
 
 OWNER = "outcomes"
 
 
 def follow(
-    publisher: DurablePublisher,
+    publisher: Submits,
     secret: str,
     submission: str,
     email: str,
