@@ -34,6 +34,24 @@ def uk_days(
     return days[0], days[1]
 
 
+def scanned_period(
+    since: datetime | None, until: datetime | None, place: str | None = None
+) -> tuple[list[str], list[Any]]:
+    """Conditions (and their parameters) on rows' ``occurred_at`` for ``[since, until)``
+    and, when given, their ``place``: how a period not of whole UK days is read from the
+    rows themselves."""
+    clauses, params = ["TRUE"], []
+    for condition, value in (
+        ("place = %s", place),
+        ("occurred_at >= %s", since),
+        ("occurred_at < %s", until),
+    ):
+        if value:
+            clauses.append(condition)
+            params.append(value)
+    return clauses, params
+
+
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 

@@ -36,7 +36,7 @@ from psycopg import Connection
 from engage_common.disclosure import suppress
 from engage_contracts import population as pop
 from engage_contracts.ics import ics
-from gateway.readmodels.counts import counted, uk_days
+from gateway.readmodels.counts import counted, scanned_period, uk_days
 
 COLUMNS = ("age_band", "sex", "ethnicity", "disability", "unpaid_care", "imd_decile")
 DIMENSIONS = ("channel", *COLUMNS)
@@ -92,16 +92,7 @@ def scanned_tally(
     conn: Connection, place: str | None, since: datetime | None, until: datetime | None
 ) -> Tally:
     """The same from every contribution row, for a period not made of whole UK days."""
-    clauses, params = ["true"], []
-    if place:
-        clauses.append("place = %s")
-        params.append(place)
-    if since:
-        clauses.append("occurred_at >= %s")
-        params.append(since)
-    if until:
-        clauses.append("occurred_at < %s")
-        params.append(until)
+    clauses, params = scanned_period(since, until, place)
     rows = conn.execute(
         "SELECT d.dimension, d.value, count(*) AS n FROM reach_contributions r,"
         " LATERAL (VALUES ('channel', r.channel), ('age_band', r.age_band), ('sex', r.sex),"

@@ -14,7 +14,7 @@ from psycopg import Connection
 from engage_common.disclosure import hidden, suppress
 from engage_contracts.ics import ics
 from engage_contracts.shared import localised
-from gateway.readmodels.counts import counted, uk_days
+from gateway.readmodels.counts import counted, scanned_period, uk_days
 
 CHANNEL_WORDS = {"survey": "Consultation answers", "feedback": "Feedback", "event": "Events"}
 QUOTES = 5
@@ -52,13 +52,7 @@ def contribution_rows(since: datetime | None, until: datetime | None) -> tuple[s
 
 def scanned_rows(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
     """``contribution_rows`` from every contribution, one row each (``n`` = 1)."""
-    clauses, params = ["TRUE"], []
-    if since:
-        clauses.append("occurred_at >= %s")
-        params.append(since)
-    if until:
-        clauses.append("occurred_at < %s")
-        params.append(until)
+    clauses, params = scanned_period(since, until)
     return (
         "SELECT channel, place, themes, consultations, to_char(occurred_at AT TIME ZONE"
         f" 'Europe/London', 'YYYY-MM') AS month, 1 AS n FROM ({CONTRIBUTIONS}) k"
