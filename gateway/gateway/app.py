@@ -17,6 +17,7 @@ from werkzeug.routing import Rule
 from engage_common.confirms import SharedConfirms
 from engage_common.db import Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
+from engage_common.messaging import amqp_uris
 from gateway import observability, store
 from gateway.api.schemas import AliveSchema, ReadinessSchema
 from gateway.config import Settings
@@ -150,8 +151,13 @@ def readyz() -> Any:
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     try:
+        # Every node of a failover list once (kombu moves to the next at each retry),
+        # without pausing between them: the broker is ready if any node answers.
+        nodes = len(amqp_uris(ctx.settings.amqp_uri))
         with Connection(ctx.settings.amqp_uri, connect_timeout=2) as conn:
-            conn.ensure_connection(max_retries=1)
+            conn.ensure_connection(
+                max_retries=max(1, nodes - 1), interval_start=0, interval_step=0, interval_max=0
+            )
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"] = f"unreachable: {type(exc).__name__}"
