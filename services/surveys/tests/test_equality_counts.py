@@ -161,3 +161,24 @@ def test_equality_counts_follow_every_change(make_database: Callable[[str], str]
             (cid,),
         ).fetchone()
         assert left["n"] == stored["n"] > 0
+
+
+def test_counting_triggers_run_without_jit(make_database: Callable[[str], str]) -> None:
+    """Migration 010: the counting statements are costed far above ``jit_above_cost``
+    (set-returning JSON functions guessed at 100 rows each), so with JIT PostgreSQL
+    compiled them for every batch stored; the trigger functions turn it off."""
+    with connect(make_database("surveys")) as conn:
+        rows = conn.execute(
+            "SELECT proname, proconfig FROM pg_proc WHERE proname = ANY(%s)",
+            (
+                [
+                    "count_results",
+                    "count_equality_results",
+                    "recount_equality_results",
+                    "uncount_equality_results",
+                ],
+            ),
+        ).fetchall()
+    assert len(rows) == 4
+    for row in rows:
+        assert "jit=off" in (row["proconfig"] or []), row
