@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -163,7 +164,7 @@ class FakePending:
 def paged(log: list[str], pages: int) -> tuple[dict[str, Any], Callable[[int], FakePending]]:
     def page(n: int) -> dict[str, Any]:
         last = n == pages - 1
-        return {"n": n, "rows": [[n, 0], [n, 1]], "next_after": None if last else n}
+        return {"n": n, "rows": json.dumps([[n, 0], [n, 1]]), "next_after": None if last else n}
 
     def fetch(after: int) -> FakePending:
         log.append(f"fetch {after + 1}")

@@ -3,6 +3,7 @@ read of residents' own words is audited here, once, whichever route asked."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -75,16 +76,17 @@ def export(ctx: Engage, actor: int, consultation_id: str) -> tuple[list[str], It
 
 
 def _rows(first: dict[str, Any], fetch: Callable[[int], Pending]) -> Iterator[list[Any]]:
-    """Every page's rows, the next page asked for before this one's are handed on, so
-    surveys reads it while the gateway writes these (one after the other, a million rows
-    took 37.6 s). One page at most is in flight: each starts after the last one's
+    """Every page's rows, the next page asked for before this one's are decoded (a page's
+    ``rows`` is one JSON text, ``ExportRowsSchema``) and handed on, so surveys reads it
+    while the gateway decodes and writes these (one after the other, a million rows took
+    37.6 s). One page at most is in flight: each starts after the last one's
     ``next_after``. A download stopped part-way abandons the page on its way."""
     page, pending = first, None
     try:
         while True:
             after = page.get("next_after")
             pending = None if after is None else fetch(after)
-            yield from page["rows"]
+            yield from json.loads(page["rows"])
             if pending is None:
                 return
             page = pending.result()

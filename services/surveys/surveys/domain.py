@@ -432,22 +432,21 @@ def export_table(
 def export_page(
     consultation: dict[str, Any], rows: list[dict[str, Any]], limit: int
 ) -> dict[str, Any]:
-    """One keyset page of the export from up to ``limit + 1`` stored rows: ``next_after``
-    is the last id shown when there are more, else None."""
+    """One keyset page of the export (``contract.ExportRowsSchema``) from up to
+    ``limit + 1`` stored rows: ``next_after`` is the last id shown when there are more,
+    else None; the rows as one JSON text, as ``export_shaped`` passes them on."""
     page, more = page_of(rows, limit)
-    return export_table(consultation, page, next_after=page[-1]["id"] if more else None)
+    table = export_table(consultation, page, next_after=page[-1]["id"] if more else None)
+    return {**table, "rows": json.dumps(table["rows"])}
 
 
-def export_shaped(
-    consultation: dict[str, Any], rows: list[dict[str, Any]], limit: int
-) -> dict[str, Any]:
-    """``export_page`` from rows the database shaped (``store.export_rows``: ``id`` and
-    ``row``, a JSON array of the cells): the page is parsed once, not value by value."""
-    page, more = page_of(rows, limit)
+def export_shaped(consultation: dict[str, Any], shaped: dict[str, Any]) -> dict[str, Any]:
+    """``export_page`` from a page the database shaped (``store.export_rows``): its rows,
+    one JSON text, are passed on as they are; the gateway decodes them."""
     return {
         "columns": export_columns(consultation),
-        "rows": json.loads("[" + ",".join(r["row"] for r in page) + "]"),
-        "next_after": page[-1]["id"] if more else None,
+        "rows": shaped["rows"],
+        "next_after": shaped["last"] if shaped["more"] else None,
     }
 
 

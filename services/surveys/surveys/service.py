@@ -201,10 +201,10 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
             consultation = self._consultation(conn, consultation_id)
             cid = str(consultation["id"])
             shaped = store.export_rows(
-                conn, cid, consultation["questionnaire"], page["after"], page["limit"] + 1
+                conn, cid, consultation["questionnaire"], page["after"], page["limit"]
             )
-            if not any(r["pending"] for r in shaped):  # shaped by the database
-                return domain.export_shaped(consultation, shaped, page["limit"])
+            if not shaped["pending"]:  # shaped by the database
+                return domain.export_shaped(consultation, shaped)
             rows = store.export_page(conn, cid, page["after"], page["limit"] + 1)
         questionnaire = consultation["questionnaire"]
         pending = [domain.unredacted(row, questionnaire) for row in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -512,10 +513,19 @@ def export_row(response_id: int) -> dict[str, Any]:
 def test_export_page_points_at_the_next_page_only_when_there_is_one() -> None:
     rows = [export_row(i) for i in (4, 7, 9)]
     page = domain.export_page(consultation(), rows, 2)
-    assert [r[0] for r in page["rows"]] == ["R4", "R7"] and page["next_after"] == 7
+    assert contract.ExportRowsSchema().validate(page) == {}
+    assert [r[0] for r in json.loads(page["rows"])] == ["R4", "R7"] and page["next_after"] == 7
     last = domain.export_page(consultation(), rows, 3)
-    assert len(last["rows"]) == 3 and last["next_after"] is None
-    assert domain.export_page(consultation(), [], 5)["rows"] == []
+    assert len(json.loads(last["rows"])) == 3 and last["next_after"] is None
+    assert domain.export_page(consultation(), [], 5)["rows"] == "[]"
+
+
+def test_export_shaped_passes_the_databases_text_on() -> None:
+    text = '[["R4", "2026-12-05T06:00:00+00:00"]]'
+    shaped = {"rows": text, "last": 4, "more": True, "pending": False}
+    page = domain.export_shaped(consultation(), shaped)
+    assert page == {"columns": domain.export_columns(consultation()), "rows": text, "next_after": 4}
+    assert domain.export_shaped(consultation(), {**shaped, "more": False})["next_after"] is None
 
 
 # -- what a queued submission becomes ----------------------------------------------------------

@@ -4,6 +4,7 @@ feedback's taxonomy), on the real surveys service, RabbitMQ and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -180,7 +181,7 @@ def test_staff_see_free_text_redacted_the_resident_sees_their_own(
     assert [(a["response_id"], a["text"]) for a in answers] == [(row["id"], REDACTED)]
 
     export = rpc.export_responses(cid, 0, 10)
-    exported = dict(zip(export["columns"], export["rows"][0], strict=True))
+    exported = dict(zip(export["columns"], json.loads(export["rows"])[0], strict=True))
     assert exported["why"] == REDACTED and exported["pick"] == "a"
     assert "Jane" not in str(export) and "07700" not in str(export)
 
