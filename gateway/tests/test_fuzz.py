@@ -88,6 +88,9 @@ def fuzz_operation(operation: Any, mode: GenerationMode, admin: dict[str, str]) 
     return failures
 
 
+# Thousands of generated requests, CPU-bound (47 s on a quiet machine): ./engage test runs
+# it in the heavy pytest, beside the rest.
+@pytest.mark.heavy
 def test_no_generated_request_causes_a_server_error(
     surveys: Any,
     feedback: Any,

@@ -127,6 +127,9 @@ def test_a_deleted_queue_makes_the_publish_fail_then_is_declared_again(
     assert [m.payload for m in drain(amqp_uri, submissions_queue("surveys"))] == [{"n": 3}]
 
 
+# It waits for RabbitMQ's management statistics to list the connection (about 20 s):
+# ./engage test runs it in the heavy pytest, beside the rest.
+@pytest.mark.heavy
 def test_a_dropped_connection_is_replaced_and_nothing_confirmed_is_lost(
     confirms: SharedConfirms, amqp_uri: str
 ) -> None:
