@@ -19,6 +19,14 @@ class Engage:
     publisher: Submits  # SharedConfirms: one confirming connection per worker process
     db: Pool
 
+    def close(self) -> None:
+        """Close the publisher's connection and the idle database connections (a gunicorn
+        worker leaving: RabbitMQ then logs a closed connection, not a dropped one)."""
+        close = getattr(self.publisher, "close", None)
+        if close is not None:
+            close()
+        self.db.close()
+
 
 def engage() -> Engage:
     return current_app.extensions["engage"]

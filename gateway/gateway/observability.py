@@ -168,6 +168,14 @@ def on_starting(server: Any) -> None:
         empty_folder(Path(folder))
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """In the worker, as it leaves: close what it opened (``Engage.close``)."""
+    app = getattr(worker, "wsgi", None)
+    engage = getattr(app, "extensions", {}).get("engage")
+    if engage is not None:
+        engage.close()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """A worker ended: drop its live gauges (its counters stay in the sums)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

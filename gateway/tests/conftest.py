@@ -48,7 +48,7 @@ def settings(
 def app(settings: Settings) -> Iterator[Flask]:
     flask_app = create_app(settings)
     yield flask_app
-    flask_app.extensions["engage"].db.close()
+    flask_app.extensions["engage"].close()
 
 
 @pytest.fixture(scope="module")

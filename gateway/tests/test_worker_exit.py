@@ -1,0 +1,43 @@
+"""A gunicorn worker that leaves closes what it opened (``observability.worker_exit``):
+its publishing connection, so RabbitMQ logs a closed connection rather than "client
+unexpectedly closed TCP connection", and its idle database connections."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+from kombu import Connection
+
+from engage_common.messaging import submissions_queue
+from gateway import observability
+from gateway.app import create_app
+from gateway.config import Settings
+
+
+def test_a_leaving_worker_closes_its_publishing_connection_after_its_confirms(
+    settings: Settings, amqp: str
+) -> None:
+    app = create_app(settings)
+    engage = app.extensions["engage"]
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for message_id in ids:
+        engage.publisher.submit("exit-test", {"n": message_id}, message_id)
+    owner = engage.publisher._owner
+    assert owner is not None and owner._thread.is_alive() and owner._conn is not None
+    with engage.db.connection() as conn:
+        conn.execute("SELECT 1")
+    assert engage.db._idle, "the pool kept its connection"
+
+    observability.worker_exit(server=None, worker=SimpleNamespace(wsgi=app))
+
+    assert engage.publisher._owner is None
+    assert not owner._thread.is_alive() and owner._conn is None
+    assert engage.db._idle == []
+    # What was confirmed before the worker left is in the queue.
+    with Connection(amqp) as conn:
+        queue = submissions_queue("exit-test")(conn.channel())
+        got = []
+        while (message := queue.get(no_ack=True)) is not None:
+            got.append(message.properties["message_id"])
+    assert got == ids
