@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -112,28 +112,12 @@ def same_as_a_scan(conn: Any, consultation: dict[str, Any]) -> None:
             }, (by, others)
 
 
-def test_equality_counts_follow_every_change(make_database: Callable[[str], str]) -> None:
+def test_equality_counts_follow_every_change(
+    make_database: Callable[[str], str], open_consultation: Any
+) -> None:
     url = make_database("surveys")
-    cid = str(uuid.uuid4())
-    now = datetime.now(UTC)
     with connect(url) as conn:
-        store.insert_consultation(
-            conn,
-            {
-                "id": cid,
-                "title": {"en": "Equality counts"},
-                "summary": {"en": "s"},
-                "description": {"en": ""},
-                "places": [],
-                "priorities": [],
-                "opens_at": now - timedelta(days=1),
-                "closes_at": now + timedelta(days=9),
-                "status": "open",
-                "questionnaire": QUESTIONNAIRE,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        cid = open_consultation(conn, QUESTIONNAIRE, "Equality counts")
         ids = store.insert_responses(conn, [response(cid, i) for i in range(40)])
         consultation = store.get_consultation(conn, cid)
         assert consultation is not None

@@ -83,29 +83,12 @@ def shaped(conn: Any, consultation: dict[str, Any], after: int, limit: int) -> d
 
 
 def test_pages_shaped_by_the_database_are_the_pages_shaped_in_python(
-    make_database: Callable[[str], str],
+    make_database: Callable[[str], str], open_consultation: Any
 ) -> None:
     url = make_database("surveys")
-    cid = str(uuid.uuid4())
     now = datetime.now(UTC).replace(microsecond=0)
     with connect(url) as conn:
-        store.insert_consultation(
-            conn,
-            {
-                "id": cid,
-                "title": {"en": "Export"},
-                "summary": {"en": "s"},
-                "description": {"en": ""},
-                "places": [],
-                "priorities": [],
-                "opens_at": now - timedelta(days=1),
-                "closes_at": now + timedelta(days=9),
-                "status": "open",
-                "questionnaire": QUESTIONNAIRE,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        cid = open_consultation(conn, QUESTIONNAIRE, "Export")
         ids = store.insert_responses(conn, [response(cid, i, now) for i in range(7)])
         consultation = store.get_consultation(conn, cid)
         assert consultation is not None
