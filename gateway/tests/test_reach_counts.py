@@ -7,7 +7,7 @@ hold exactly what counting the rows from scratch gives (no count left at 0)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from engage_common.db import Pool
 from engage_contracts.timeliness import LONDON
 from gateway.readmodels import decisions, reach, you_said
+from gateway.readmodels.counts import split_period
 from gateway.readmodels.projections import BATCHED, HANDLERS
 from gateway.readmodels.rebuild import rebuild
 
@@ -374,13 +375,46 @@ def test_the_dashboard_reads_the_counts_and_hides_small_numbers(filled: Pool) ->
         assert reach.place_tally(conn, "leeds", day, day + timedelta(days=1)) == tally
 
 
-def test_a_period_not_of_whole_days_is_counted_from_the_rows(filled: Pool) -> None:
-    since = datetime(2026, 3, 29, 10, 0, tzinfo=UTC)
-    with filled.connection() as conn:
-        assert you_said.contribution_rows(since, None)[0] == you_said.scanned_rows(since, None)[0]
-        assert reach.place_reach(conn, None, since) == reach._figures(
-            conn, reach.scanned_tally(conn, None, since, None), []
+# Periods not of whole UK days: the whole days inside come from the counts, the part-days
+# at either end from the rows. A UTC midnight in summer is 01:00 in the UK; 23:00 UTC on
+# 30 March is a UK midnight (BST), as is a GMT midnight in winter.
+PART_DAYS = [
+    (datetime(2026, 3, 29, 10, 0, tzinfo=UTC), None),
+    (None, datetime(2026, 3, 30, 23, 0, tzinfo=UTC)),
+    (datetime(2026, 3, 1, 0, 0, tzinfo=UTC), datetime(2026, 4, 1, 0, 0, tzinfo=UTC)),
+    (datetime(2026, 3, 28, 12, 30, tzinfo=UTC), datetime(2026, 4, 2, 6, 0, tzinfo=UTC)),
+    (datetime(2026, 2, 14, 9, 0, tzinfo=UTC), datetime(2026, 3, 30, 0, 0, 1, tzinfo=UTC)),
+    (datetime(2026, 3, 29, 2, 0, tzinfo=UTC), datetime(2026, 3, 29, 20, 0, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize("since, until", PART_DAYS)
+def test_a_period_of_part_days_reads_its_whole_days_from_the_counts_and_its_ends_from_the_rows(
+    filled: Pool, since: datetime | None, until: datetime | None
+) -> None:
+    split = split_period(since, until)
+    relation, _ = you_said.contribution_rows(since, until)
+    if (since, until) == PART_DAYS[-1]:
+        assert split is None  # no whole day inside: the rows alone
+        assert relation == you_said.scanned_rows(since, until)[0]
+    else:
+        assert split is not None
+        assert "contribution_day_counts" in relation or "contribution_month_counts" in relation
+        assert len(split.edges) == sum(
+            m is not None and m.astimezone(LONDON).time() != time() for m in (since, until)
         )
+    with filled.connection() as conn:
+        for place in ("leeds", "bradford", None):
+            assert reach.place_reach(conn, place, since, until) == reach._figures(
+                conn,
+                reach.scanned_tally(conn, place, since, until),
+                [place] if place else [],
+            ), place
+            for priority in (None, "living-well"):
+                for theme in (None, "access"):
+                    assert said(conn, place, priority, theme, since, until, False) == said(
+                        conn, place, priority, theme, since, until, True
+                    ), (place, priority, theme)
 
 
 def test_the_rebuild_counts_afresh_compares_and_swaps_the_counts(filled: Pool) -> None:

@@ -4,34 +4,54 @@
 the month table and the days at either end from the day table, so any scope adds up a
 few thousand rows however many contributions there are.
 
-A period that does not start and end at UK midnights cannot be read from day counts:
-``uk_days`` says so (None) and the readers count the rows themselves, as before."""
+A period that does not start and end at UK midnights (a caller's "since 09:00", or a UTC
+midnight in summer) is read as its whole UK days from the counts and the part-days at its
+ends, less than a day each, from the rows (``split_period``). Only a period within two
+days, or with a bound of no time zone, is counted from its rows alone."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from engage_contracts.timeliness import LONDON
 
 
-def uk_days(
-    since: datetime | None, until: datetime | None
-) -> tuple[date | None, date | None] | None:
-    """The UK days ``[first, end)`` of the period ``[since, until)`` (either open), or
-    None when a bound is not a UK midnight (or not an aware moment)."""
-    days = []
-    for moment in (since, until):
-        if moment is None:
-            days.append(None)
-            continue
-        if moment.tzinfo is None:
-            return None
-        local = moment.astimezone(LONDON)
+@dataclass(frozen=True)
+class Split:
+    """A period as the UK days ``[first, end)`` (either open) read from the counts, and the
+    ``edges``, ``[since, until)`` pieces shorter than a day at either end, read from rows."""
+
+    first: date | None
+    end: date | None
+    edges: tuple[tuple[datetime | None, datetime | None], ...] = ()
+
+
+def uk_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), LONDON)
+
+
+def split_period(since: datetime | None, until: datetime | None) -> Split | None:
+    """``[since, until)`` (either open) as whole UK days and the part-days at its ends;
+    None when a bound has no time zone or no whole day lies between them."""
+    if any(m is not None and m.tzinfo is None for m in (since, until)):
+        return None
+    first = end = None
+    edges = []
+    if since is not None:
+        local = since.astimezone(LONDON)
+        first = local.date() if local.time() == time() else local.date() + timedelta(days=1)
         if local.time() != time():
-            return None
-        days.append(local.date())
-    return days[0], days[1]
+            edges.append((since, uk_midnight(first)))
+    if until is not None:
+        local = until.astimezone(LONDON)
+        end = local.date()
+        if local.time() != time():
+            edges.append((uk_midnight(end), until))
+    if first is not None and end is not None and first >= end:
+        return None
+    return Split(first, end, tuple(edges))
 
 
 def scanned_period(

@@ -36,7 +36,7 @@ from psycopg import Connection
 from engage_common.disclosure import suppress
 from engage_contracts import population as pop
 from engage_contracts.ics import ics
-from gateway.readmodels.counts import counted, scanned_period, uk_days
+from gateway.readmodels.counts import counted, scanned_period, split_period
 
 COLUMNS = ("age_band", "sex", "ethnicity", "disability", "unpaid_care", "imd_decile")
 DIMENSIONS = ("channel", *COLUMNS)
@@ -70,8 +70,14 @@ def place_reach(
 ) -> dict[str, Any]:
     """Reach in one place (every contribution when ``place`` is None), from ``since``
     up to but not including ``until``, against that place's (or the ICS's) population."""
-    days = uk_days(since, until)
-    tally = place_tally(conn, place, *days) if days else scanned_tally(conn, place, since, until)
+    split = split_period(since, until)
+    if split is None:
+        return _figures(conn, scanned_tally(conn, place, since, until), [place] if place else [])
+    tally = place_tally(conn, place, split.first, split.end)
+    for edge in split.edges:  # the part-days at its ends, from the rows
+        for dimension, counts in scanned_tally(conn, place, *edge).items():
+            for value, n in counts.items():
+                tally[dimension][value] = tally[dimension].get(value, 0) + n
     return _figures(conn, tally, [place] if place else [])
 
 

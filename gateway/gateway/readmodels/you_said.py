@@ -14,7 +14,7 @@ from psycopg import Connection
 from engage_common.disclosure import hidden, suppress
 from engage_contracts.ics import ics
 from engage_contracts.shared import localised
-from gateway.readmodels.counts import counted, scanned_period, uk_days
+from gateway.readmodels.counts import counted, scanned_period, split_period
 
 CHANNEL_WORDS = {"survey": "Consultation answers", "feedback": "Feedback", "event": "Events"}
 QUOTES = 5
@@ -37,17 +37,24 @@ CONTRIBUTIONS = """
 def contribution_rows(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
     """A relation of contributions from ``since`` up to ``until`` (either open) as
     (channel, place, themes, consultations, month, n): ``n`` contributions alike, by UK
-    month. From the counts kept by day and month when the period is whole UK days,
-    else one row a contribution (``scanned_rows``)."""
-    days = uk_days(since, until)
-    if days is None:
+    month. Its whole UK days from the counts kept by day and month, the part-days at its
+    ends one row a contribution (``scanned_rows``); all of it that way when no whole day
+    lies inside (``split_period``)."""
+    split = split_period(since, until)
+    if split is None:
         return scanned_rows(since, until)
-    relation, params = counted("contribution", "channel, place, themes, consultations", *days)
-    return (
-        "SELECT channel, place, themes, consultations, to_char(period, 'YYYY-MM') AS month, n"
-        f" FROM ({relation}) k",
-        params,
+    relation, params = counted(
+        "contribution", "channel, place, themes, consultations", split.first, split.end
     )
+    parts = [
+        "SELECT channel, place, themes, consultations, to_char(period, 'YYYY-MM') AS month, n"
+        f" FROM ({relation}) k"
+    ]
+    for edge in split.edges:
+        sql, more = scanned_rows(*edge)
+        parts.append(sql)
+        params = [*params, *more]
+    return " UNION ALL ".join(parts), params
 
 
 def scanned_rows(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
