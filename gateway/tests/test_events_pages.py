@@ -5,6 +5,7 @@ clock changes, and staff reads of registrants audited."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from engage_common.db import Pool
+from engage_contracts.ics import ics, serving
 from engage_contracts.reference import current_consent
 from gateway.store import audit as audit_store
 
@@ -189,6 +191,23 @@ def test_a_resident_registers_on_the_page_changes_what_they_need_and_cancels(
     )
     assert done.status_code == 200 and "cancelled" in done.get_data(as_text=True)
     assert client.get(f"/api/v1/events/registrations/{code}").get_json()["status"] == "cancelled"
+
+
+def test_the_registration_form_asks_consent_in_the_readers_language(
+    events_service: Any, client: FlaskClient, as_role: dict[str, dict[str, str]]
+) -> None:
+    """Urdu readers (where the ICS gives an Urdu wording) agree to the Urdu consent, of
+    the same version as the English."""
+    event = published(client, as_role["engagement-officer"], "2027-07-01T18:00", "2027-07-01T20:00")
+    reviewed = tuple(dataclasses.replace(lang, reviewed=True) for lang in ics().languages)
+    with serving(dataclasses.replace(ics(), languages=reviewed)):
+        client.set_cookie("lang", "ur")
+        page = client.get(f"/events/{event['id']}").get_data(as_text=True)
+        client.delete_cookie("lang")
+    wording, language = ics().consent_wording(CONSENT["version"], "ur")
+    assert language == "ur"
+    assert f'<label class="choice__label" for="consent">{wording}' in page
+    assert f'value="{CONSENT["version"]}"' in page
 
 
 def test_the_api_registers_once_per_key_and_says_when_registration_is_closed(

@@ -156,6 +156,7 @@ def test_the_paper_copy_in_urdu_reads_right_to_left(
         "یہ فارم کیسے بھریں",  # "How to fill in this form"
         "آپ کا نسلی گروہ کیا ہے؟",  # the Census 2021 ethnic group question
         "پوری طرح متفق",  # "Strongly agree"
+        "میں اس بات سے اتفاق",  # the consent, in the ICS's Urdu wording
         # The address stays as the ICS wrote it (pdftotext mirrors the brackets of a
         # left-to-right line on a right-to-left page: the words are what count here).
         ics().contact["post"].replace("(", "").replace(")", ""),

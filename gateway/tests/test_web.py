@@ -588,6 +588,32 @@ def test_a_multiple_choice_equality_question_is_parsed_as_a_list() -> None:
 
 
 @pytest.mark.parametrize(
+    ("code", "consent_start"),
+    [("pl", "Zgadzam się, aby to, co przekazałem"), ("ur", "میں اس بات سے اتفاق")],
+    ids=["pl", "ur"],
+)
+def test_the_feedback_form_asks_consent_in_the_readers_language(
+    app: Flask, code: str, consent_start: str
+) -> None:
+    """The feedback form's consent is in the reader's language where the ICS gives it (the
+    same version as the English: each language of a version says the same); English, marked
+    as English, where it does not."""
+    reviewed = tuple(dataclasses.replace(lang, reviewed=True) for lang in ics().languages)
+    version = current_consent("feedback")["version"]
+    with serving(dataclasses.replace(ics(), languages=reviewed)):
+        client = app.test_client()
+        client.set_cookie("lang", code)
+        html = client.get("/feedback").get_data(as_text=True)
+        assert f'<label class="choice__label" for="consent">{consent_start}' in html
+        assert f'value="{version}"' in html
+        only_english = {**ics().consent_translations, version: {}}
+        with serving(dataclasses.replace(ics(), consent_translations=only_english)):
+            html = client.get("/feedback").get_data(as_text=True)
+        english = consent_wordings()[version][:40]
+        assert f'<label class="choice__label" for="consent" lang="en" dir="ltr">{english}' in html
+
+
+@pytest.mark.parametrize(
     ("code", "question", "error", "consent_start"),
     [
         ("pl", "Ile masz lat?", "Wybierz odpowiedź na pytanie 4", "Zgadzam się"),

@@ -29,6 +29,7 @@ from gateway.context import engage
 from gateway.security import READ, WRITE, rate_limited
 from gateway.web import _check_csrf, _csrf_token, _idempotency_key, bp, forms, page
 from gateway.web import events_form as form_
+from gateway.web.languages import chosen
 from gateway.web.schemas import CsrfForm, EventFilters, RegistrationForm
 
 REGISTRATION_WORDS = {
@@ -89,7 +90,7 @@ def _render_event(
         error_summary=summary,
         consent_error=inline.get("consent"),
         consent_checked=forms.FormData(posted).get(forms.CONSENT_FIELD) == "yes",
-        consent=current_consent("events"),
+        consent=forms.consent_shown(current_consent("events"), chosen().code),
         csrf_token=_csrf_token(),
         idempotency_key=_idempotency_key(key),
         forms=forms,

@@ -32,6 +32,7 @@ from gateway.web import (
 )
 from gateway.web import feedback_form as form_
 from gateway.web.equality import translated_equality_questions
+from gateway.web.languages import chosen
 from gateway.web.schemas import CsrfForm, FeedbackForm
 
 LAST_FEEDBACK_KEY = "feedback_receipt"
@@ -79,7 +80,7 @@ def _render_form(
         error_summary=summary,
         consent_error=inline.get("consent"),
         consent_checked=forms.FormData(posted).get(forms.CONSENT_FIELD) == "yes",
-        consent=current_consent("feedback"),
+        consent=forms.consent_shown(current_consent("feedback"), chosen().code),
         consultation_id=data.get(form_.CONSULTATION_FIELD),
         csrf_token=_csrf_token(),
         idempotency_key=_idempotency_key(idempotency_key),

@@ -30,7 +30,7 @@ from gateway.http import Blueprint, error_doc
 from gateway.security import READ, rate_limited
 from gateway.web import _notice, _visible, bp
 from gateway.web.equality import likert_options, translated_equality_questions
-from gateway.web.forms import any_of
+from gateway.web.forms import any_of, consent_shown
 from gateway.web.languages import LOCALES, chosen, offered
 
 PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
@@ -162,7 +162,7 @@ def paper_html(consultation: dict[str, Any], code: str, reference: str) -> str:
         questions=paper_questions(questions, code),
         equality=translated_equality_questions(),
         equality_version=EQUALITY_VERSION,
-        consent=consultation.get("consent") or current_consent(),
+        consent=consent_shown(consultation.get("consent") or current_consent(), code),
         contact=ics().contact,
         reference=reference,
         made=datetime.now(UTC),
