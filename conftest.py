@@ -66,8 +66,8 @@ def make_vhost() -> Iterator[Callable[[], str]]:
         return uri
 
     yield make
-    for vhost in made:
-        delete_vhost(vhost)
+    # A run makes about sixty; one at a time they took 11 s, so six at a time.
+    list(eventlet.GreenPool(6).imap(delete_vhost, made))
 
 
 @pytest.fixture(scope="session", autouse=True)
