@@ -159,3 +159,27 @@ def test_submissions_read_the_database_snapshot_once_per_memory_ttl(
     clock.now += MEMORY_TTL
     assert submit(client, cid).status_code == 202
     assert reads == [cid, cid]
+
+
+def test_an_answer_asked_before_a_close_and_written_after_it_does_not_undo_it(
+    surveys: Any,
+    client: FlaskClient,
+    officer: dict[str, str],
+    app: Flask,
+    db: Pool,
+    clock: Clock,
+) -> None:
+    """One worker asks surveys for the consultation (open) and is slow to write what it
+    heard; meanwhile another closes it and writes the closed snapshot. The late write of
+    the open one must not pass for fresh: residents would be told it takes responses."""
+    cid = create_open(client, officer)
+    services = app.extensions["engage"].services
+    heard_open = services.surveys("get_consultation", cid)
+    closed = services.surveys("close_consultation", cid)
+    with db.connection() as conn:
+        snapshots.remember(conn, closed, checked=True)
+        snapshots.remember(conn, heard_open, checked=True)  # the slow one, written last
+        snapshots.remember(conn, heard_open)  # and a page view of it
+        assert snapshots.recall(conn, cid)["status"] == "closed"
+    responses.recent.forget(cid)
+    assert submit(client, cid).status_code == 409

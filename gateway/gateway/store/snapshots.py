@@ -12,17 +12,20 @@ from psycopg.types.json import Jsonb
 def remember(conn: Connection, consultation: dict[str, Any], checked: bool = False) -> None:
     """Keep the snapshot; rewritten only when surveys changed the consultation (its
     ``updated_at``), not on every page view. ``checked``: the caller just asked surveys,
-    so the snapshot is fresh again (``fetched_at``) even when nothing changed."""
-    changed = (
-        ""
-        if checked
-        else " WHERE consultation_snapshots.body->>'updated_at'"
-        " IS DISTINCT FROM EXCLUDED.body->>'updated_at'"
-    )
+    so the snapshot is fresh again (``fetched_at``) even when nothing changed.
+
+    Never over what surveys said later: an answer that was slow to come back (asked before
+    a staff change, written after the change's own snapshot) would otherwise pass for
+    fresh until ``SNAPSHOT_TTL``."""
+    stored = "(consultation_snapshots.body->>'updated_at')::timestamptz"
+    given = "(EXCLUDED.body->>'updated_at')::timestamptz"
+    when = f" WHERE {stored} IS NULL OR {given} >= {stored}"
+    if not checked:
+        when = f" WHERE {stored} IS NULL OR {given} > {stored}"
     conn.execute(
         "INSERT INTO consultation_snapshots (consultation_id, body) VALUES (%s, %s)"
         " ON CONFLICT (consultation_id) DO UPDATE SET body = EXCLUDED.body,"
-        " fetched_at = now()" + changed,
+        " fetched_at = now()" + when,
         (consultation["id"], Jsonb(consultation)),
     )
 
