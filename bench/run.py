@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
+from urllib.parse import quote  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -952,6 +953,8 @@ def seed_to(res: Results, suite: Any, cid: str, have: int, size: int, p: dict[st
 
 def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[str, Any]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
+    # A period of part-days: its whole days read from the counts, its ends from the rows.
+    since = quote((datetime.now(UTC) - timedelta(days=45)).replace(hour=9).isoformat())
     routes = {
         "results": f"/api/v1/staff/consultations/{cid}/results",
         "results, place filter": f"/api/v1/staff/consultations/{cid}/results?place=leeds",
@@ -960,6 +963,8 @@ def reads_at(res: Results, suite: Any, token: str, cid: str, size: int, p: dict[
         "you said, we did": "/api/v1/you-said-we-did",
         "you said, we did: themes page": "/you-said-we-did/themes",
         "staff dashboard": "/api/v1/staff/dashboard",
+        "you said, we did summary, since 09:00": f"/api/v1/you-said-we-did/summary?since={since}",
+        "reach, since 09:00": f"/api/v1/staff/reach?since={since}",
     }
     row: dict[str, Any] = {"responses": size, "feedback items": size // 5}
     for name, path in routes.items():
