@@ -20,8 +20,10 @@ class Engage:
     db: Pool
 
     def close(self) -> None:
-        """Close the publisher's connection and the idle database connections (a gunicorn
-        worker leaving: RabbitMQ then logs a closed connection, not a dropped one)."""
+        """Close the RPC proxies' and the publisher's connections and the idle database
+        connections (a gunicorn worker leaving: RabbitMQ then logs closed connections, not
+        dropped ones)."""
+        self.services.close()
         close = getattr(self.publisher, "close", None)
         if close is not None:
             close()

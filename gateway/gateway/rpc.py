@@ -140,12 +140,24 @@ class Services:
         self._lock = threading.Lock()
         self._down: set[str] = set()
         self._prober: threading.Thread | None = None
+        self._callers: list[_Caller] = []  # every thread's, for ``close``
 
     def _caller(self) -> _Caller:
         caller = getattr(self._local, "caller", None)
         if caller is None:
             caller = self._local.caller = _Caller(self.config, self.timeout)
+            with self._lock:
+                self._callers.append(caller)
         return caller
+
+    def close(self) -> None:
+        """Stop every thread's proxy, closing its connection (a gunicorn worker leaving,
+        its request threads done); a later call starts a new one."""
+        with self._lock:
+            callers, self._callers = self._callers, []
+        self._local = threading.local()
+        for caller in callers:
+            caller.reset()
 
     def is_down(self, service: str) -> bool:
         return service in self._down

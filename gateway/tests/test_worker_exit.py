@@ -1,11 +1,12 @@
 """A gunicorn worker that leaves closes what it opened (``observability.worker_exit``):
-its publishing connection, so RabbitMQ logs a closed connection rather than "client
-unexpectedly closed TCP connection", and its idle database connections."""
+its RPC proxies' and publishing connections, so RabbitMQ logs closed connections rather
+than "client unexpectedly closed TCP connection", and its idle database connections."""
 
 from __future__ import annotations
 
 import uuid
 from types import SimpleNamespace
+from typing import Any
 
 from kombu import Connection
 
@@ -16,7 +17,7 @@ from gateway.config import Settings
 
 
 def test_a_leaving_worker_closes_its_publishing_connection_after_its_confirms(
-    settings: Settings, amqp: str
+    settings: Settings, amqp: str, surveys: Any
 ) -> None:
     app = create_app(settings)
     engage = app.extensions["engage"]
@@ -28,12 +29,18 @@ def test_a_leaving_worker_closes_its_publishing_connection_after_its_confirms(
     with engage.db.connection() as conn:
         conn.execute("SELECT 1")
     assert engage.db._idle, "the pool kept its connection"
+    assert engage.services.surveys("health")
+    caller = engage.services._local.caller
+    assert caller._runner is not None
 
     observability.worker_exit(server=None, worker=SimpleNamespace(wsgi=app))
 
     assert engage.publisher._owner is None
     assert not owner._thread.is_alive() and owner._conn is None
     assert engage.db._idle == []
+    assert caller._runner is None and engage.services._callers == []
+    assert engage.services.surveys("health"), "a later call starts a new proxy"
+    engage.services.close()
     # What was confirmed before the worker left is in the queue.
     with Connection(amqp) as conn:
         queue = submissions_queue("exit-test")(conn.channel())
