@@ -24,7 +24,10 @@ when eventlet has monkey-patched threading, so a nameko service keeps serving me
 
 The recognizers (``engage_common.recognizers``) load Presidio and spaCy, about a second
 of CPU and 85 MB: they are imported on the first redaction, so a process that never
-redacts (a service that only answers reads, a test's instance) never pays for them.
+redacts (a test's instance of feedback or events) never pays for them; that first
+redaction holds up the service's other greenthreads for the import (about a second).
+surveys imports them with its service module, before it serves: its backfill redacts at
+once.
 """
 
 from __future__ import annotations

@@ -24,7 +24,10 @@ from typing import Any
 from nameko.timer import timer
 from psycopg import Connection
 
-from engage_common import healthcheck, outbox
+# recognizers: Presidio and spaCy, loaded here, before the container serves, since the
+# first (eager) run of ``redact_backlog`` builds the redactor; loaded then, on the hub,
+# they would hold up every other entrypoint for a second or more just after start.
+from engage_common import healthcheck, outbox, recognizers  # noqa: F401
 from engage_common.db import Database
 from engage_common.disclosure import group_shown
 from engage_common.errors import NotFound
