@@ -232,9 +232,17 @@ def start_suite(
         base_url=f"http://127.0.0.1:{free_port()}",
         overrides=dict(overrides or {}),
     )
-    for name in PROCESSES:
-        s.start(name)
+    # The read model first, and answering (its event queues bound) before any service
+    # starts: feedback announces the ICS's themes in its first second, and an event
+    # published before a queue is bound to take it reaches nobody.
+    s.start("projections")
     try:
+        eventually(
+            lambda: s.answers("gateway_projections", timeout=5), 90, "the read model", interval=0.2
+        )
+        for name in PROCESSES:
+            if name != "projections":
+                s.start(name)
         s.wait_ready()
     except BaseException:
         s.stop_all()
