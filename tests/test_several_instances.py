@@ -99,9 +99,14 @@ def twins(
     second_port = free_port()
     second = dataclasses.replace(first, base_url=f"http://127.0.0.1:{second_port}")
     try:
+        # The read model first, its queues bound before a service publishes (conftest).
+        first.start("projections", **SMALL_POOL)
+        first.start("projections", instance="2", **SMALL_POOL)
+        eventually(lambda: first.answers("gateway_projections", timeout=5), 90, "the read model")
         for name in PROCESSES:
-            first.start(name, **SMALL_POOL)
-            first.start(name, instance="2", port=second_port, **SMALL_POOL)
+            if name != "projections":
+                first.start(name, **SMALL_POOL)
+                first.start(name, instance="2", port=second_port, **SMALL_POOL)
         first.wait_ready()
         second.wait_ready()
         # Both processes of each kind take work: two consumers on each queue they share.

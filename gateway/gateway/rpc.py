@@ -141,6 +141,7 @@ class Services:
         self._down: set[str] = set()
         self._prober: threading.Thread | None = None
         self._callers: list[_Caller] = []  # every thread's, for ``close``
+        self._closed = threading.Event()
 
     def _caller(self) -> _Caller:
         caller = getattr(self._local, "caller", None)
@@ -151,8 +152,10 @@ class Services:
         return caller
 
     def close(self) -> None:
-        """Stop every thread's proxy, closing its connection (a gunicorn worker leaving,
-        its request threads done); a later call starts a new one."""
+        """Stop every thread's proxy, closing its connection, and the health prober (a
+        gunicorn worker leaving, its request threads done); a later call starts a new
+        proxy, but no prober: a closed ``Services`` fails fast for a service it saw down."""
+        self._closed.set()
         with self._lock:
             callers, self._callers = self._callers, []
         self._local = threading.local()
@@ -167,7 +170,7 @@ class Services:
             if service not in self._down:
                 log.warning("%s is not answering: failing fast until it does", service)
             self._down.add(service)
-            if self._prober is None:
+            if self._prober is None and not self._closed.is_set():
                 self._prober = threading.Thread(
                     target=self._probe, name="engage-rpc-probe", daemon=True
                 )
@@ -176,12 +179,11 @@ class Services:
     def _probe(self) -> None:
         """Call ``health()`` on every service marked down until each answers; then stop."""
         caller = _Caller(self.config, self.probe_timeout)
-        stop = threading.Event()
         try:
             while True:
                 with self._lock:
                     down = sorted(self._down)
-                    if not down:
+                    if not down or self._closed.is_set():
                         self._prober = None
                         return
                 for service in down:
@@ -197,7 +199,7 @@ class Services:
                     with self._lock:
                         self._down.discard(service)
                     log.warning("%s is answering again", service)
-                stop.wait(self.probe_interval)
+                self._closed.wait(self.probe_interval)
         finally:
             caller.reset()
 

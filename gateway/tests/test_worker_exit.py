@@ -8,12 +8,16 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from kombu import Connection
 
 from engage_common.messaging import submissions_queue
+from engage_common.testing import eventually
 from gateway import observability
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.errors import ServiceUnavailable
+from gateway.rpc import Services
 
 
 def test_a_leaving_worker_closes_its_publishing_connection_after_its_confirms(
@@ -48,3 +52,16 @@ def test_a_leaving_worker_closes_its_publishing_connection_after_its_confirms(
         while (message := queue.get(no_ack=True)) is not None:
             got.append(message.properties["message_id"])
     assert got == ids
+
+
+def test_a_closed_services_stops_probing_a_service_it_saw_down(settings: Settings) -> None:
+    services = Services(settings.amqp_uri, timeout=1)
+    with pytest.raises(ServiceUnavailable):
+        services.call("nobody", "health")  # no such service: marked down, probed
+    prober = services._prober
+    assert prober is not None and prober.is_alive()
+    services.close()
+    eventually(lambda: not prober.is_alive(), 10, "the prober to stop")
+    with pytest.raises(ServiceUnavailable):
+        services.call("nobody", "health")  # still failing fast, and no new prober
+    assert services._prober is None
