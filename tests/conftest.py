@@ -100,6 +100,25 @@ class Suite:
         )
         return key
 
+    def start_all(self, second_port: int | None = None, **extra_env: str) -> None:
+        """Every process, the read model first and answering (its event queues bound)
+        before any service starts: feedback announces the ICS's themes in its first
+        second, and an event published before a queue is bound to take it reaches nobody.
+        ``second_port``: a second process of each kind too (``<name>-2``), its gateway
+        on that port."""
+        kinds = ["projections"] + [name for name in PROCESSES if name != "projections"]
+        for name in kinds:
+            self.start(name, **extra_env)
+            if second_port is not None:
+                self.start(name, instance="2", port=second_port, **extra_env)
+            if name == "projections":
+                eventually(
+                    lambda: self.answers("gateway_projections", timeout=5),
+                    90,
+                    "the read model",
+                    interval=0.2,
+                )
+
     def stop(self, name: str, sig: str = "TERM") -> None:
         proc = self.procs.pop(name)
         if sig == "KILL":
@@ -232,17 +251,8 @@ def start_suite(
         base_url=f"http://127.0.0.1:{free_port()}",
         overrides=dict(overrides or {}),
     )
-    # The read model first, and answering (its event queues bound) before any service
-    # starts: feedback announces the ICS's themes in its first second, and an event
-    # published before a queue is bound to take it reaches nobody.
-    s.start("projections")
     try:
-        eventually(
-            lambda: s.answers("gateway_projections", timeout=5), 90, "the read model", interval=0.2
-        )
-        for name in PROCESSES:
-            if name != "projections":
-                s.start(name)
+        s.start_all()
         s.wait_ready()
     except BaseException:
         s.stop_all()

@@ -41,7 +41,7 @@ from engage_common.migrate import COMMON, LOCK_KEY
 from engage_common.testing import eventually, holds_for
 from engage_common.vhosts import AUTH, MANAGEMENT_URL
 from engage_contracts.reference import current_consent
-from tests.conftest import PROCESSES, ROOT, SERVICES, Suite, free_port
+from tests.conftest import ROOT, SERVICES, Suite, free_port
 
 pytestmark = pytest.mark.heavy  # ./engage test runs it beside the rest
 
@@ -99,14 +99,7 @@ def twins(
     second_port = free_port()
     second = dataclasses.replace(first, base_url=f"http://127.0.0.1:{second_port}")
     try:
-        # The read model first, its queues bound before a service publishes (conftest).
-        first.start("projections", **SMALL_POOL)
-        first.start("projections", instance="2", **SMALL_POOL)
-        eventually(lambda: first.answers("gateway_projections", timeout=5), 90, "the read model")
-        for name in PROCESSES:
-            if name != "projections":
-                first.start(name, **SMALL_POOL)
-                first.start(name, instance="2", port=second_port, **SMALL_POOL)
+        first.start_all(second_port, **SMALL_POOL)
         first.wait_ready()
         second.wait_ready()
         # Both processes of each kind take work: two consumers on each queue they share.

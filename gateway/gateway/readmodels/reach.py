@@ -72,34 +72,44 @@ def place_reach(
     up to but not including ``until``, against that place's (or the ICS's) population."""
     split = split_period(since, until)
     if split is None:
-        return _figures(conn, scanned_tally(conn, place, since, until), [place] if place else [])
-    tally = place_tally(conn, place, split.first, split.end)
-    for edge in split.edges:  # the part-days at its ends, from the rows
-        for dimension, counts in scanned_tally(conn, place, *edge).items():
-            for value, n in counts.items():
-                tally[dimension][value] = tally[dimension].get(value, 0) + n
-    return _figures(conn, tally, [place] if place else [])
+        rows = _scanned_rows(conn, place, since, until)
+    else:  # whole days from the counts, the part-days at either end from the rows
+        rows = _counted_rows(conn, place, split.first, split.end)
+        for edge in split.edges:
+            rows += _scanned_rows(conn, place, *edge)
+    return _figures(conn, _tally(rows), [place] if place else [])
 
 
 def place_tally(conn: Connection, place: str | None, first: Any, end: Any) -> Tally:
     """A place's (or every) contributions on the UK days ``[first, end)`` from the counts
     kept by day and month (``gateway.readmodels.counts``)."""
-    relation, params = counted("reach", "place, dimension, value", first, end)
-    where = "c.place = %s" if place else "TRUE"
-    rows = conn.execute(
-        f"SELECT c.dimension, c.value, sum(c.n)::bigint AS n FROM ({relation}) c"
-        f" WHERE {where} GROUP BY c.dimension, c.value",
-        [*params, *([place] if place else [])],
-    ).fetchall()
-    return _tally(rows)
+    return _tally(_counted_rows(conn, place, first, end))
 
 
 def scanned_tally(
     conn: Connection, place: str | None, since: datetime | None, until: datetime | None
 ) -> Tally:
     """The same from every contribution row, for a period not made of whole UK days."""
+    return _tally(_scanned_rows(conn, place, since, until))
+
+
+def _counted_rows(
+    conn: Connection, place: str | None, first: Any, end: Any
+) -> list[dict[str, Any]]:
+    relation, params = counted("reach", "place, dimension, value", first, end)
+    where = "c.place = %s" if place else "TRUE"
+    return conn.execute(
+        f"SELECT c.dimension, c.value, sum(c.n)::bigint AS n FROM ({relation}) c"
+        f" WHERE {where} GROUP BY c.dimension, c.value",
+        [*params, *([place] if place else [])],
+    ).fetchall()
+
+
+def _scanned_rows(
+    conn: Connection, place: str | None, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
     clauses, params = scanned_period(since, until, place)
-    rows = conn.execute(
+    return conn.execute(
         "SELECT d.dimension, d.value, count(*) AS n FROM reach_contributions r,"
         " LATERAL (VALUES ('channel', r.channel), ('age_band', r.age_band), ('sex', r.sex),"
         " ('ethnicity', r.ethnicity), ('disability', r.disability),"
@@ -107,7 +117,6 @@ def scanned_tally(
         " d(dimension, value) WHERE " + " AND ".join(clauses) + " GROUP BY 1, 2",
         params,
     ).fetchall()
-    return _tally(rows)
 
 
 def _tally(rows: list[dict[str, Any]]) -> Tally:
