@@ -19,9 +19,8 @@ def remember(conn: Connection, consultation: dict[str, Any], checked: bool = Fal
     fresh until ``SNAPSHOT_TTL``."""
     stored = "(consultation_snapshots.body->>'updated_at')::timestamptz"
     given = "(EXCLUDED.body->>'updated_at')::timestamptz"
-    when = f" WHERE {stored} IS NULL OR {given} >= {stored}"
-    if not checked:
-        when = f" WHERE {stored} IS NULL OR {given} > {stored}"
+    newer = ">=" if checked else ">"  # unchecked: only a change is written
+    when = f" WHERE {stored} IS NULL OR {given} {newer} {stored}"
     conn.execute(
         "INSERT INTO consultation_snapshots (consultation_id, body) VALUES (%s, %s)"
         " ON CONFLICT (consultation_id) DO UPDATE SET body = EXCLUDED.body,"
