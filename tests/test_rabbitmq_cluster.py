@@ -187,11 +187,56 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def answers(rpc: Any) -> bool:
+def answers(rpc: Any, seen: list[str]) -> bool:
+    """Whether surveys answers its health RPC; what it raised or said instead goes in
+    ``seen``, for the failure message."""
     try:
-        return rpc.surveys.health() == {"service": "surveys", "database": True}
-    except (UnknownService, RpcTimeout):  # its RPC queue is not there, or not consumed, yet
+        health = rpc.surveys.health()
+    except (UnknownService, RpcTimeout) as exc:  # its RPC queue is not there, or not consumed
+        seen.append(f"{datetime.now(UTC):%H:%M:%S.%f} {type(exc).__name__}: {exc}")
         return False
+    if health != {"service": "surveys", "database": True}:
+        seen.append(f"{datetime.now(UTC):%H:%M:%S.%f} answered {health!r}")
+        return False
+    return True
+
+
+def diagnosis(cluster: Cluster, survivor: str, log: Path, since: datetime) -> str:
+    """What a surviving node holds and says, and what surveys logged since ``since``:
+    the queues (with their node, consumers and messages), the node's last log lines and
+    surveys' own lines (its stored submissions left out)."""
+    columns = ("name", "type", "durable", "pid", "leader", "consumers", "messages")
+    try:
+        queues = cluster.ctl(survivor, "list_queues", *columns)
+    except (subprocess.SubprocessError, OSError) as exc:
+        queues = f"(list_queues failed: {exc})"
+    name = survivor.split("@")[0]
+    node_log = cluster.base / name / "log" / f"{survivor}.log"
+    node_lines = node_log.read_text(errors="replace").splitlines() if node_log.exists() else []
+    lines = []
+    for raw in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        message = str(entry.get("message", "")).splitlines()[0][:200]
+        if entry.get("time", "") < since.isoformat(timespec="milliseconds")[:23] or (
+            entry.get("logger") == "engage.entrypoints" and " ok in " in message
+        ):
+            continue
+        lines.append(
+            f"{entry['time'][11:23]} {entry.get('level')} {entry.get('logger')}: {message}"
+        )
+    return "\n".join(
+        [
+            f"queues on {survivor}:",
+            queues,
+            f"the last lines of {node_log}:",
+            *node_lines[-25:],
+            "surveys' log since the kill:",
+            *lines[-40:],
+        ]
+    )
 
 
 def submission(consultation_id: str) -> dict[str, Any]:
@@ -215,7 +260,8 @@ def test_killing_the_node_leading_the_submissions_queue_loses_no_submission(
     amqp_uri = ";".join(cluster.uri(node) for node in NODES)
     database = make_database("surveys")
     (ROOT / "var" / "test-logs").mkdir(parents=True, exist_ok=True)
-    log = open(ROOT / "var" / "test-logs" / "cluster-surveys.log", "ab")  # noqa: SIM115
+    log_path = ROOT / "var" / "test-logs" / "cluster-surveys.log"
+    log = open(log_path, "ab")  # noqa: SIM115
     surveys = subprocess.Popen(
         [
             str(BIN / "nameko"),
@@ -290,15 +336,27 @@ def test_killing_the_node_leading_the_submissions_queue_loses_no_submission(
         assert queue["type"] == "quorum" and sorted(queue["members"]) == sorted(NODES)
         leader = queue["leader"]
         before = len(confirmed)
-        killed_at = time.monotonic()
+        killed_at, killed_when = time.monotonic(), datetime.now(UTC)
         cluster.kill(leader)
         eventually(lambda: len(confirmed) >= before + 100, 60, "100 confirmed after the kill")
         hundred_in = time.monotonic() - killed_at
         publishing = False
         sender.wait()
         # Its RPC queue went with the node; surveys declared it again where it reconnected.
+        seen: list[str] = []
         with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=5) as rpc:
-            eventually(lambda: answers(rpc), 30, "surveys to answer after the kill", interval=0.2)
+            try:
+                eventually(
+                    lambda: answers(rpc, seen), 30, "surveys to answer after the kill", interval=0.2
+                )
+            except AssertionError as exc:
+                survivor = next(node for node in NODES if node != leader)
+                raise AssertionError(
+                    f"{exc}\nkilled {leader}; the health RPC said:\n"
+                    + "\n".join(seen[-10:])
+                    + "\n"
+                    + diagnosis(cluster, survivor, log_path, killed_when)
+                ) from None
 
         with connect(database, autocommit=True) as conn:
 
