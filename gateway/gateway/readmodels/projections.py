@@ -30,6 +30,7 @@ from typing import Any
 import eventlet
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
+from nameko.timer import timer
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
@@ -43,6 +44,8 @@ from engage_common.messaging import (
     event_handler,
 )
 from engage_common.observability import Observability
+from engage_contracts.feedback import seeded_themes
+from engage_contracts.ics import ics
 from engage_contracts.outcomes import evidence_key
 from engage_contracts.shared import as_localised
 
@@ -672,6 +675,24 @@ def apply_theme(conn: Connection, event: dict[str, Any]) -> None:
     )
 
 
+def add_seeded_themes(conn: Connection, themes: list[dict[str, Any]]) -> list[str]:
+    """Add the seeded themes (``engage_contracts.feedback.seeded_themes``) the read model
+    does not hold, with no event time, so any theme_saved event of feedback's replaces
+    them; the slugs added."""
+    rows = conn.execute(
+        "INSERT INTO feedback_themes (slug, label, active, priority, event_at)"
+        " SELECT slug, label, true, priority, NULL"
+        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS t (slug, label, priority)"
+        " ON CONFLICT (slug) DO NOTHING RETURNING slug",
+        (
+            [t["slug"] for t in themes],
+            [t["label"] for t in themes],
+            [t["priority"] for t in themes],
+        ),
+    ).fetchall()
+    return [r["slug"] for r in rows]
+
+
 # Which function applies which event, and the name its claims are kept under (a
 # redelivered event changes nothing). The projections service and the rebuild
 # (``gateway.readmodels.rebuild``) both go by this table.
@@ -784,6 +805,18 @@ class ProjectionsService(healthcheck.HealthCheck):
     @event_handler(FEEDBACK, "theme_saved")
     def on_theme_saved(self, event: dict[str, Any]) -> None:
         self._apply(event, *HANDLERS[FEEDBACK, "theme_saved"])
+
+    @timer(interval=3600, eager=True)
+    def seed_themes(self) -> None:
+        """At start (and hourly, harmlessly): the themes feedback seeds from the ICS's
+        configuration, as surveys and events keep them too. feedback announces a seeded
+        theme once, when it adds it: a read model whose queue was not yet bound then (a
+        fresh deployment, started in any order) would never name it. Only missing ones
+        are added; feedback's events, staff's changes among them, replace them."""
+        with self.db.connection() as conn:
+            added = add_seeded_themes(conn, seeded_themes(ics()))
+        if added:
+            log.info("seeded %d theme(s) from the ICS configuration", len(added))
 
     @event_handler(SOURCE, "answer_themed")
     def on_answer_themed(self, event: dict[str, Any]) -> None:
