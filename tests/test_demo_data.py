@@ -51,6 +51,8 @@ def test_demo_data_loads_once_and_its_admin_token_works(suite: Suite) -> None:
     assert types == {"single_choice", "multiple_choice", "likert", "rating", "free_text", "ranking"}
     easy = by_title[demo.AGEING_WELL["title"]]["easy_read"]  # with two pictures, once
     assert len([p for p in easy["points"] if p["image"] and p["alt"]["en"]]) == 2
+    scale = next(q for q in easy["questions"] if q["id"] == "listened-to")["options"]
+    assert scale[0] == {"value": "strongly-agree", "label": {"en": "Yes, always"}}
 
     # The demo feedback, queued by both loads, is stored once, from several channels.
     def demo_feedback() -> list[dict[str, Any]]:

@@ -428,7 +428,17 @@ AGEING_WELL_EASY_READ = {
     ],
     "questions": [
         {"id": "what-helps", "text": "What would help you stay well at home?"},
-        {"id": "listened-to", "text": "Do health and care staff listen to you?"},
+        {
+            "id": "listened-to",
+            "text": "Do health and care staff listen to you?",
+            "options": [
+                {"value": "strongly-agree", "label": "Yes, always"},
+                {"value": "agree", "label": "Yes, most of the time"},
+                {"value": "neither", "label": "Sometimes"},
+                {"value": "disagree", "label": "No, not often"},
+                {"value": "strongly-disagree", "label": "No, never"},
+            ],
+        },
         {"id": "anything-else", "text": "Is there anything else you want to tell us?"},
     ],
 }

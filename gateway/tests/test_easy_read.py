@@ -20,6 +20,15 @@ from engage_contracts import surveys as contract
 
 QUESTIONS = [
     {"id": "use", "type": "likert", "text": "Walk-in centres should open at weekends."},
+    {
+        "id": "when",
+        "type": "single_choice",
+        "text": "When do you use the centre?",
+        "options": [
+            {"value": "weekday", "label": "On weekdays, Monday to Friday"},
+            {"value": "weekend", "label": "At weekends"},
+        ],
+    },
     {"id": "tell", "type": "free_text", "text": "Tell us more about the centre", "required": True},
 ]
 
@@ -100,7 +109,30 @@ def test_staff_set_easy_read_and_residents_answer_it(
             },
             {"text": "It takes 5 minutes."},
         ],
-        "questions": [{"id": "use", "text": "Should the centre open on Saturday and Sunday?"}],
+        "questions": [
+            {
+                "id": "use",
+                "text": "Should the centre open on Saturday and Sunday?",
+                "options": [
+                    {"value": "strongly-agree", "label": {"en": "Yes, a lot", "ur": "ہاں، بہت"}},
+                    {"value": "strongly-disagree", "label": "No, not at all"},
+                ],
+            },
+            {
+                "id": "when",
+                "text": "When do you go?",
+                "options": [{"value": "weekday", "label": "Monday to Friday"}],
+            },
+        ],
+    }
+    not_an_answer = {
+        **version,
+        "questions": [{"id": "when", "text": "x", "options": [{"value": "night", "label": "x"}]}],
+    }
+    refused = client.put(put, headers=officer, json=not_an_answer)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["fields"] == {
+        "questions.0.options.0.value": ["is not one of the question's options: weekday, weekend"]
     }
     done = client.put(put, headers=officer, json=version)
     assert done.status_code == 200, done.get_json()
@@ -124,9 +156,20 @@ def test_staff_set_easy_read_and_residents_answer_it(
     assert "Should the centre open on Saturday and Sunday?" in page  # easy-read wording
     assert "Walk-in centres should open at weekends." not in page
     assert "Tell us more about the centre" in page  # no easy-read wording: the standard one
+    # Answers in easy-read words where given (the values stored are the same), the rest
+    # in their standard ones; the standard page keeps the standard words.
+    labels = re.findall(r'value="([\w-]+)"[^>]*>\s*<label[^>]*>([^<]+)</label>', page)
+    assert ("strongly-agree", "Yes, a lot") in labels
+    assert ("strongly-disagree", "No, not at all") in labels
+    assert ("agree", "Agree") in labels
+    assert ("weekday", "Monday to Friday") in labels
+    assert ("weekend", "At weekends") in labels
+    assert "Yes, a lot" not in standard and "On weekdays, Monday to Friday" in standard
     assert 'name="easy_read" value="yes"' in page
     client.set_cookie("lang", "ur")
-    assert "ہم جاننا چاہتے ہیں" in client.get(f"/consultations/{cid}/easy-read").get_data(True)
+    in_urdu = client.get(f"/consultations/{cid}/easy-read").get_data(True)
+    assert "ہم جاننا چاہتے ہیں" in in_urdu and "ہاں، بہت" in in_urdu
+    assert re.search(r'<label[^>]*lang="en"[^>]*>\s*No, not at all', in_urdu)  # no Urdu given
     client.delete_cookie("lang")
 
     # Sent with an error, it comes back in easy read.

@@ -79,8 +79,9 @@ def easy_read_view(
 ) -> dict[str, Any] | None:
     """What the easy-read page shows: the points, each with its picture's ``url`` (from a
     sha256), and the consultation with its questions in easy-read wording where given (each
-    with its ``picture``); a question without one keeps the standard wording. None when the
-    consultation has no easy-read version."""
+    with its ``picture``, and its options' easy-read labels as ``easy_labels``, by value); a
+    question without one keeps the standard wording. None when the consultation has no
+    easy-read version."""
     easy = consultation.get("easy_read")
     if not easy:
         return None
@@ -104,6 +105,8 @@ def easy_read_view(
             question = {**question, "text": plain["text"], "picture": pictured(plain)}
             if plain.get("hint"):
                 question["hint"] = plain["hint"]
+            if plain.get("options"):  # the form shows these labels for their values
+                question["easy_labels"] = {o["value"]: o["label"] for o in plain["options"]}
         questions.append(question)
     points = [{"text": p["text"], "picture": pictured(p)} for p in easy.get("points") or []]
     shown = {**questionnaire, "questions": questions}

@@ -179,10 +179,12 @@ def _choices(
 
 
 def _label_sources(question: Mapping[str, Any]) -> dict[str, Any]:
-    """Staff's option labels by value (none for likert: its scale is interface text)."""
+    """Staff's option labels by value, easy-read ones where given (likert's scale is
+    interface text: only its easy-read labels are staff's)."""
+    easy = {str(v): label for v, label in (question.get("easy_labels") or {}).items()}
     if question.get("type") == "likert":
-        return {}
-    return {str(o["value"]): o["label"] for o in question.get("options") or []}
+        return easy
+    return {str(o["value"]): o["label"] for o in question.get("options") or []} | easy
 
 
 def in_order(items: Iterable[str]) -> str:
@@ -197,11 +199,13 @@ def in_order(items: Iterable[str]) -> str:
 def _option_pairs(
     question: Mapping[str, Any], language: str = DEFAULT_LANGUAGE
 ) -> list[tuple[str, str]]:
-    """(value, label) of a question's options; likert's fixed scale (translated) included."""
-    if question.get("type") == "likert":
-        return [(str(o["value"]), o["label"]) for o in likert_options()]
+    """(value, label) of a question's options, likert's fixed scale (translated) included;
+    easy-read labels (``easy_labels``, on the easy-read page) in place of those they name."""
+    sources = _label_sources(question)
+    options = likert_options() if question.get("type") == "likert" else question.get("options")
     return [
-        (str(o["value"]), localised(o["label"], language)) for o in question.get("options") or []
+        (str(o["value"]), localised(sources.get(str(o["value"]), o["label"]), language))
+        for o in options or []
     ]
 
 

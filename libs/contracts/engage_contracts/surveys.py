@@ -574,9 +574,22 @@ class EasyReadPointSchema(_Pictured):
     text = LocalisedText(required=True, min_length=1, max_length=EASY_READ_SENTENCE)
 
 
+class EasyReadOptionSchema(BaseSchema):
+    """The easy-read label of one of a question's answers ("Yes, a lot" for "Strongly
+    agree"); the value stored stays the option's own."""
+
+    value = string(
+        required=True,
+        min_length=1,
+        max_length=qn.MAX_OPTION_VALUE,
+        metadata={"description": "the value of one of the question's options (or the scale's)"},
+    )
+    label = LocalisedText(required=True, min_length=1, max_length=qn.MAX_TEXT)
+
+
 class EasyReadQuestionSchema(_Pictured):
-    """The easy-read wording of one question; it replaces the standard wording (an option's
-    label stays the standard one)."""
+    """The easy-read wording of one question; it replaces the standard wording, and the
+    labels of any of its options given in ``options`` (the rest keep theirs)."""
 
     id = fields.String(
         required=True,
@@ -585,6 +598,17 @@ class EasyReadQuestionSchema(_Pictured):
     )
     text = LocalisedText(required=True, min_length=1, max_length=qn.MAX_TEXT)
     hint = LocalisedText(max_length=qn.MAX_TEXT, allow_none=True, load_default=None)
+    options = fields.List(
+        fields.Nested(EasyReadOptionSchema),
+        load_default=list,
+        validate=validate.Length(
+            max=qn.MAX_OPTIONS, error=f"give at most {qn.MAX_OPTIONS} options"
+        ),
+        error_messages=messages(invalid="must be a list of options"),
+        metadata={
+            "description": "easy-read labels of a choice, ranking or likert question's answers"
+        },
+    )
 
 
 class EasyReadSchema(BaseSchema):
@@ -626,7 +650,8 @@ def check_easy_read(
     questions and its uploaded pictures (``{sha256: ImageSchema}``), each picture's alt
     text (the uploaded one unless given), width and height filled in."""
     errors: dict[str, list[str]] = {}
-    ids = {q["id"] for q in questionnaire.get("questions") or []}
+    by_id = {q["id"]: q for q in questionnaire.get("questions") or []}
+    ids = set(by_id)
 
     def pictured(item: dict[str, Any], path: str) -> dict[str, Any]:
         sha = item.get("image")
@@ -648,8 +673,33 @@ def check_easy_read(
     for i, q in enumerate(easy_read.get("questions") or []):
         if q["id"] not in ids:
             errors[f"questions.{i}.id"] = ["is not a question of this consultation"]
+        else:
+            _check_easy_read_options(q, by_id[q["id"]], f"questions.{i}.options", errors)
         questions.append(pictured(q, f"questions.{i}"))
     return {"points": points, "questions": questions}, errors
+
+
+OPTIONED = ("single_choice", "multiple_choice", "ranking", "likert")  # easy-read options
+
+
+def _check_easy_read_options(
+    easy: dict[str, Any], question: dict[str, Any], path: str, errors: dict[str, list[str]]
+) -> None:
+    """Each easy-read option names one of the question's answers, once."""
+    options = easy.get("options") or []
+    if options and question.get("type") not in OPTIONED:
+        kind = question.get("type")
+        errors[path] = [f"only choice, ranking and likert questions have options, not {kind}"]
+        return
+    values = qn.option_values(question)
+    seen: set[str] = set()
+    for j, option in enumerate(options):
+        if option["value"] not in values:
+            known = ", ".join(map(str, values))
+            errors[f"{path}.{j}.value"] = [f"is not one of the question's options: {known}"]
+        elif option["value"] in seen:
+            errors[f"{path}.{j}.value"] = ["is given twice"]
+        seen.add(option["value"])
 
 
 class ConsultationSchema(Schema):

@@ -106,6 +106,87 @@ def test_easy_read_names_real_questions_and_uploaded_pictures() -> None:
     }
 
 
+def test_easy_read_labels_name_the_questions_own_answers_once() -> None:
+    questionnaire = {
+        "questions": [
+            {"id": "use", "type": "likert", "text": {"en": "Q"}},
+            {
+                "id": "when",
+                "type": "single_choice",
+                "text": {"en": "When?"},
+                "options": [
+                    {"value": "weekday", "label": {"en": "Monday to Friday"}},
+                    {"value": "weekend", "label": {"en": "Saturday or Sunday"}},
+                ],
+            },
+            {"id": "tell", "type": "free_text", "text": {"en": "Tell us"}},
+        ]
+    }
+    consultation = {"status": "open", "questionnaire": questionnaire}
+    easy = load(
+        contract.EasyReadSchema(),
+        {
+            "points": [{"text": "Hi"}],
+            "questions": [
+                {
+                    "id": "use",
+                    "text": "Do you agree?",
+                    "options": [{"value": "strongly-agree", "label": "Yes, a lot"}],
+                },
+                {
+                    "id": "when",
+                    "text": "When do you go?",
+                    "options": [{"value": "weekend", "label": {"en": "At the weekend"}}],
+                },
+            ],
+        },
+    )
+    done = domain.set_easy_read(consultation, easy, {}, NOW)["easy_read"]
+    assert done["questions"][0]["options"] == [
+        {"value": "strongly-agree", "label": {"en": "Yes, a lot"}}
+    ]
+    assert done["questions"][1]["options"] == [
+        {"value": "weekend", "label": {"en": "At the weekend"}}
+    ]
+
+    wrong = load(
+        contract.EasyReadSchema(),
+        {
+            "points": [{"text": "Hi"}],
+            "questions": [
+                {
+                    "id": "when",
+                    "text": "When?",
+                    "options": [
+                        {"value": "weekend", "label": "At the weekend"},
+                        {"value": "night", "label": "At night"},
+                        {"value": "weekend", "label": "Saturday"},
+                    ],
+                },
+                {"id": "tell", "text": "Tell us", "options": [{"value": "x", "label": "X"}]},
+            ],
+        },
+    )
+    with pytest.raises(ValidationFailed) as exc:
+        domain.set_easy_read(consultation, wrong, {}, NOW)
+    assert exc.value.errors == {
+        "questions.0.options.1.value": ["is not one of the question's options: weekday, weekend"],
+        "questions.0.options.2.value": ["is given twice"],
+        "questions.1.options": [
+            "only choice, ranking and likert questions have options, not free_text"
+        ],
+    }
+    with pytest.raises(ValidationFailed) as exc:
+        load(
+            contract.EasyReadSchema(),
+            {
+                "points": [{"text": "Hi"}],
+                "questions": [{"id": "when", "text": "When?", "options": [{"value": "x"}]}],
+            },
+        )
+    assert exc.value.errors == {"questions.0.options.0.label": ["is required"]}
+
+
 @pytest.fixture(scope="module")
 def config(make_vhost: Callable[[], str], make_database: Callable[[str], str]) -> dict[str, Any]:
     return {"AMQP_URI": make_vhost(), "DATABASE_URL": make_database("surveys"), "max_workers": 4}
