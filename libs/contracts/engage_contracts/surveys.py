@@ -574,19 +574,6 @@ class EasyReadPointSchema(_Pictured):
     text = LocalisedText(required=True, min_length=1, max_length=EASY_READ_SENTENCE)
 
 
-class EasyReadOptionSchema(BaseSchema):
-    """The easy-read label of one of a question's answers ("Yes, a lot" for "Strongly
-    agree"); the value stored stays the option's own."""
-
-    value = string(
-        required=True,
-        min_length=1,
-        max_length=qn.MAX_OPTION_VALUE,
-        metadata={"description": "the value of one of the question's options (or the scale's)"},
-    )
-    label = LocalisedText(required=True, min_length=1, max_length=qn.MAX_TEXT)
-
-
 class EasyReadQuestionSchema(_Pictured):
     """The easy-read wording of one question; it replaces the standard wording, and the
     labels of any of its options given in ``options`` (the rest keep theirs)."""
@@ -599,7 +586,7 @@ class EasyReadQuestionSchema(_Pictured):
     text = LocalisedText(required=True, min_length=1, max_length=qn.MAX_TEXT)
     hint = LocalisedText(max_length=qn.MAX_TEXT, allow_none=True, load_default=None)
     options = fields.List(
-        fields.Nested(EasyReadOptionSchema),
+        fields.Nested(OptionSchema),
         load_default=list,
         validate=validate.Length(
             max=qn.MAX_OPTIONS, error=f"give at most {qn.MAX_OPTIONS} options"
