@@ -21,6 +21,14 @@ def _open_connections(url: str) -> int:
     return int(row["n"])
 
 
+def _all_closed(url: str) -> None:
+    """Wait until PostgreSQL lists no connection to ``url``: a backend whose client has
+    closed the connection leaves ``pg_stat_activity`` a moment later (CI, on a busy
+    machine, once counted one just after a service stopped). A connection left open
+    stays listed, so this still fails on a leak."""
+    eventually(lambda: _open_connections(url) == 0, 10, "PostgreSQL to list no connection")
+
+
 def _burst(pool: Pool, n: int) -> set[int]:
     """``n`` requests at once, each holding its connection a moment; their backends."""
 
@@ -41,7 +49,7 @@ def test_a_second_burst_reuses_the_first_bursts_connections(make_database) -> No
     assert _burst(pool, 6) == first
     assert _open_connections(url) == 6
     pool.close()
-    assert _open_connections(url) == 0
+    _all_closed(url)
 
 
 def test_connections_idle_longer_than_the_timeout_are_closed(make_database) -> None:
@@ -52,7 +60,7 @@ def test_connections_idle_longer_than_the_timeout_are_closed(make_database) -> N
     # A request after that opens a connection again.
     assert len(_burst(pool, 1)) == 1
     pool.close()
-    assert _open_connections(url) == 0
+    _all_closed(url)
 
 
 def test_a_steady_trickle_keeps_one_connection_and_lets_the_rest_go(
@@ -69,7 +77,7 @@ def test_a_steady_trickle_keeps_one_connection_and_lets_the_rest_go(
 
     eventually(one_request_then_count, 30, "only the reused connection to stay open")
     pool.close()
-    assert _open_connections(url) == 0
+    _all_closed(url)
 
 
 def test_a_connection_in_use_when_the_pool_closes_is_closed_when_it_comes_back(
@@ -81,7 +89,7 @@ def test_a_connection_in_use_when_the_pool_closes_is_closed_when_it_comes_back(
         pool.close()
         conn.execute("SELECT 1")
     assert conn.closed
-    assert _open_connections(url) == 0
+    _all_closed(url)
 
 
 class _Service:
@@ -101,4 +109,4 @@ def test_a_stopped_service_leaves_no_connection_open(make_database, make_vhost) 
     assert len(_burst(provider.pool, 3)) == 3
     assert _open_connections(url) == 3
     container.stop()
-    assert _open_connections(url) == 0
+    _all_closed(url)
