@@ -31,17 +31,22 @@ import logging
 import threading
 from typing import Any
 
+from amqp.exceptions import AMQPError
+from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
+from engage_common.messaging import SHORT_RETRY
 from engage_common.observability import CONTEXT_KEY, current_correlation_id
 from gateway.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-# What a call raises when nobody answered it (as opposed to an error the service sent).
-NO_ANSWER = (RpcTimeout, UnknownService, OSError, ConnectionError)
+# What a call raises when nobody answered it (as opposed to an error the service sent):
+# among them kombu's OperationalError, when the broker went away and does not take the
+# request, and AMQP's own errors (a connection the broker closed, a channel it refused).
+NO_ANSWER = (RpcTimeout, UnknownService, OSError, ConnectionError, OperationalError, AMQPError)
 PROBE_INTERVAL = 0.2
 PROBE_TIMEOUT = 1.0
 RETRY_AFTER = 2  # seconds a 503 asks the client to wait while a service is down
@@ -59,8 +64,14 @@ class _ExpiringClusterProxy(ClusterProxy):
             raise AttributeError(name)
         if name not in self._proxies:
             # Publisher options reach kombu's ``publish``: ``expiration`` is in seconds.
+            # nameko's retry policy rides out a lost connection for about 5 s before
+            # giving up; SHORT_RETRY answers 503 within a second when the broker is away.
             self._proxies[name] = ServiceProxy(
-                self._worker_ctx, name, self._reply_listener, expiration=self._expiration
+                self._worker_ctx,
+                name,
+                self._reply_listener,
+                expiration=self._expiration,
+                retry_policy=SHORT_RETRY,
             )
         return self._proxies[name]
 

@@ -1,0 +1,139 @@
+"""RabbitMQ lost while the gateway runs: its connections to the broker go through a
+forwarder here, which is then cut (every connection closed, new ones refused). Staff
+calls to a service and residents' submissions answer 503 with Retry-After within the
+RPC timeout, never a 500 (kombu's OperationalError, after nameko's 5 s of retries, did)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from engage_contracts.reference import current_consent
+from gateway.app import create_app
+from gateway.config import Settings
+
+
+class Forwarder:
+    """A TCP forwarder to the broker, on a port of its own, that can be cut."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.open = threading.Event()
+        self.open.set()
+        self.accepting = threading.Thread(target=self._accept, daemon=True)
+        self.accepting.start()
+
+    def _accept(self) -> None:
+        while self.open.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            client.settimeout(None)
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+        self.listener.close()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Close every connection and refuse new ones, as a broker that went away does."""
+        self.open.clear()
+        self.accepting.join(timeout=5)
+        with self.lock:
+            for s in self.sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+
+@pytest.fixture
+def forwarder(settings: Settings) -> Iterator[Forwarder]:
+    parts = urlsplit(settings.amqp_uri)
+    made = Forwarder(parts.hostname or "127.0.0.1", parts.port or 5672)
+    yield made
+    made.cut()
+
+
+def through(amqp_uri: str, port: int) -> str:
+    parts = urlsplit(amqp_uri)
+    netloc = f"{parts.username}:{parts.password}@127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def test_staff_calls_and_submissions_answer_503_soon_when_the_broker_is_lost(
+    surveys: Any, settings: Settings, forwarder: Forwarder, as_role: dict[str, dict[str, str]]
+) -> None:
+    app = create_app(replace(settings, amqp_uri=through(settings.amqp_uri, forwarder.port)))
+    client, officer = app.test_client(), as_role["engagement-officer"]
+    try:
+        created = client.post(
+            "/api/v1/staff/consultations",
+            headers=officer,
+            json={
+                "title": "Broker lost",
+                "summary": "RabbitMQ goes away",
+                "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+                "questionnaire": {
+                    "questions": [
+                        {
+                            "id": "pick",
+                            "type": "single_choice",
+                            "text": "Which one?",
+                            "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                        }
+                    ]
+                },
+            },
+        )
+        assert created.status_code == 201, created.get_json()
+        cid = created.get_json()["id"]
+        assert (
+            client.post(f"/api/v1/staff/consultations/{cid}/open", headers=officer).status_code
+            == 200
+        )
+        answer = {
+            "answers": {"pick": "a"},
+            "consent": {"given": True, "version": current_consent()["version"]},
+        }
+        sent = client.post(f"/api/v1/consultations/{cid}/responses", json=answer)
+        assert sent.status_code == 202, sent.get_json()  # through the forwarder, both ways
+
+        forwarder.cut()
+        for method, path, body in (
+            ("GET", f"/api/v1/staff/consultations/{cid}", None),
+            ("POST", f"/api/v1/consultations/{cid}/responses", answer),
+        ):
+            started = time.monotonic()
+            lost = client.open(path, method=method, headers=officer, json=body)
+            took = time.monotonic() - started
+            assert lost.status_code == 503, (path, lost.status_code, lost.get_json())
+            assert int(lost.headers["Retry-After"]) > 0
+            assert took < settings.rpc_timeout + 2, (path, took)
+    finally:
+        app.extensions["engage"].close()
