@@ -5,9 +5,8 @@ RPC timeout, never a 500 (kombu's OperationalError, after nameko's 5 s of retrie
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -21,55 +20,52 @@ from engage_contracts.reference import current_consent
 from gateway.app import create_app
 from gateway.config import Settings
 
+# A TCP forwarder in a process of its own (this one is monkey-patched by eventlet, and
+# sockets closed under other greenthreads' feet would leave the hub listening on reused
+# file descriptors): it prints its port, forwards every connection, and is killed to cut.
+FORWARDER = """
+import socket, sys, threading
+target = (sys.argv[1], int(sys.argv[2]))
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+
+def pipe(source, sink):
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    for s in (source, sink):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+while True:
+    client, _ = listener.accept()
+    upstream = socket.create_connection(target)
+    for a, b in ((client, upstream), (upstream, client)):
+        threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+"""
+
 
 class Forwarder:
     """A TCP forwarder to the broker, on a port of its own, that can be cut."""
 
     def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.open = threading.Event()
-        self.open.set()
-        self.accepting = threading.Thread(target=self._accept, daemon=True)
-        self.accepting.start()
-
-    def _accept(self) -> None:
-        while self.open.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            client.settimeout(None)
-            upstream = socket.create_connection(self.target)
-            with self.lock:
-                self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-        self.listener.close()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for s in (source, sink):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", FORWARDER, host, str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
 
     def cut(self) -> None:
-        """Close every connection and refuse new ones, as a broker that went away does."""
-        self.open.clear()
-        self.accepting.join(timeout=5)
-        with self.lock:
-            for s in self.sockets:
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
+        """Every connection closed and new ones refused, as when a broker goes away."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
 
 
 @pytest.fixture
