@@ -66,6 +66,8 @@ class Forwarder:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @pytest.fixture
