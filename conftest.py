@@ -49,9 +49,7 @@ def make_database() -> Iterator[Callable[[str], str]]:
         create_database(url)
         # A commit here does not wait for the disk to flush: these databases need not
         # outlive a crash of PostgreSQL itself (a killed service still loses nothing it
-        # committed). On a busy CI machine every service's writes once stalled for about
-        # 23 s at once (an INSERT took 23 s; the machine counted 20 s of full I/O stall
-        # in /proc/pressure/io), and requests timed out.
+        # committed), and the busy CI machine's disk is spared a flush a commit.
         with connect(PG_BASE, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("ALTER DATABASE {} SET synchronous_commit TO off").format(
