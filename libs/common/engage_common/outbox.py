@@ -22,7 +22,6 @@ import json
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import amqp
@@ -50,17 +49,22 @@ def _correlation() -> dict[str, str]:
     return {CONTEXT_KEY: value} if value else {}
 
 
+# An event's ``occurred_at`` is the database's clock when it is recorded, not the app
+# host's: the instances of a service on several hosts then agree, and of two changes to
+# one row (taking turns by its lock) the later is always recorded later, which the read
+# model's "ignore an older event" checks rely on.
+OCCURRED_AT = (
+    "%s::jsonb || jsonb_build_object('occurred_at', to_char(clock_timestamp() AT TIME ZONE"
+    " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'))"
+)
+
+
 def record_event(conn: Connection, source: str, event_type: str, payload: dict[str, Any]) -> str:
     event_id = str(uuid.uuid4())
-    body = {
-        **payload,
-        "event_id": event_id,
-        "event_type": event_type,
-        "occurred_at": datetime.now(UTC).isoformat(),
-        **_correlation(),
-    }
+    body = {**payload, "event_id": event_id, "event_type": event_type, **_correlation()}
     conn.execute(
-        "INSERT INTO outbox (event_id, source, event_type, payload) VALUES (%s, %s, %s, %s)",
+        "INSERT INTO outbox (event_id, source, event_type, payload)"
+        f" VALUES (%s, %s, %s, {OCCURRED_AT})",
         (event_id, source, event_type, Jsonb(body)),
     )
     return event_id
@@ -73,7 +77,6 @@ def record_events(
     if not payloads:
         return []
     ids = [str(uuid.uuid4()) for _ in payloads]
-    occurred = datetime.now(UTC).isoformat()
     correlation = _correlation()
     rows = [
         (
@@ -85,14 +88,13 @@ def record_events(
                     **payload,
                     "event_id": event_id,
                     "event_type": event_type,
-                    "occurred_at": occurred,
                     **correlation,
                 }
             ),
         )
         for event_id, payload in zip(ids, payloads, strict=True)
     ]
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    values = ", ".join([f"(%s, %s, %s, {OCCURRED_AT})"] * len(rows))
     conn.execute(
         "INSERT INTO outbox (event_id, source, event_type, payload) VALUES " + values,
         [value for row in rows for value in row],

@@ -90,7 +90,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
         with self.db.connection() as conn:
             current = self._consultation(conn, consultation_id, lock="update", with_count=True)
             updated = change(current, now=now)
-            store.save_consultation(conn, updated)
+            updated["updated_at"] = store.save_consultation(conn, updated)
             record_event(conn, SOURCE, event, payload(updated))
         return schemas.consultation(updated, now)
 
@@ -404,7 +404,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
         with self.db.connection() as conn:
             for cid in store.open_past_close(conn, now - domain.CLOSE_GRACE):
                 closed = domain.close_consultation(store.get_consultation(conn, cid), now)
-                store.save_consultation(conn, closed)
+                closed["updated_at"] = store.save_consultation(conn, closed)
                 record_event(conn, SOURCE, "consultation_closed", domain.event_payload(closed))
                 log.info("closed consultation %s after its close date", cid)
 
@@ -538,7 +538,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
             shas = domain.easy_read_images(clean)
             images = store.easy_read_images(conn, str(current["id"]), shas)
             updated = domain.set_easy_read(current, clean, images, now)
-            store.save_consultation(conn, updated)
+            updated["updated_at"] = store.save_consultation(conn, updated)
             record_event(conn, SOURCE, "consultation_updated", domain.event_payload(updated))
         return schemas.consultation(updated, now)
 

@@ -97,12 +97,17 @@ def _easy_read(c: dict[str, Any]) -> Jsonb | None:
     return Jsonb(c["easy_read"]) if c.get("easy_read") is not None else None
 
 
-def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
-    conn.execute(
+def save_consultation(conn: Connection, c: dict[str, Any]) -> datetime:
+    """Save a consultation (locked by the caller); its ``updated_at`` as stored: the
+    database's clock, and always later than the one before (surveys' instances on hosts
+    whose clocks differ still stamp one consultation's changes in order, which the
+    gateway's snapshots go by)."""
+    row = conn.execute(
         "UPDATE consultations SET title = %s, summary = %s, description = %s, places = %s,"
         " priorities = %s, opens_at = %s, closes_at = %s, status = %s, questionnaire = %s,"
-        " outcome = %s, updated_at = %s, opened_at = %s, closed_at = %s, easy_read = %s"
-        " WHERE id = %s",
+        " outcome = %s, updated_at = GREATEST(clock_timestamp(),"
+        " updated_at + interval '1 microsecond'), opened_at = %s, closed_at = %s,"
+        " easy_read = %s WHERE id = %s RETURNING updated_at",
         (
             Jsonb(c["title"]),
             Jsonb(c["summary"]),
@@ -114,13 +119,13 @@ def save_consultation(conn: Connection, c: dict[str, Any]) -> None:
             c["status"],
             Jsonb(c["questionnaire"]),
             Jsonb(c["outcome"]) if c.get("outcome") is not None else None,
-            c["updated_at"],
             c.get("opened_at"),
             c.get("closed_at"),
             _easy_read(c),
             c["id"],
         ),
-    )
+    ).fetchone()
+    return row["updated_at"]
 
 
 def open_past_close(conn: Connection, before: datetime, limit: int = 100) -> list[str]:

@@ -158,6 +158,32 @@ def test_health(rpc: Any) -> None:
     assert rpc.health() == {"service": "surveys", "database": True}
 
 
+def test_changes_are_stamped_in_order_by_the_databases_clock(
+    rpc: Any, events: Any, config: dict[str, Any]
+) -> None:
+    """Another instance, on a host whose clock is an hour ahead, saved the consultation
+    last: a change made here is still stamped later, so the gateway never takes the
+    newer state for an older one; events carry the database's time too."""
+    cid = rpc.create_consultation(draft())["id"]
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    with connect(config["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("UPDATE consultations SET updated_at = %s WHERE id = %s", (ahead, cid))
+    opened = rpc.open_consultation(cid)
+    assert datetime.fromisoformat(opened["updated_at"]) > ahead
+    edited = rpc.update_consultation(cid, {"summary": "Where should they be, and when?"})
+    assert datetime.fromisoformat(edited["updated_at"]) > datetime.fromisoformat(
+        opened["updated_at"]
+    )
+    with connect(config["DATABASE_URL"], autocommit=True) as conn:
+        row = conn.execute("SELECT updated_at FROM consultations WHERE id = %s", (cid,)).fetchone()
+        database_now = conn.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
+    assert row["updated_at"] == datetime.fromisoformat(edited["updated_at"])
+    updated = next(e for e in events("consultation_updated") if e["consultation_id"] == cid)
+    occurred = datetime.fromisoformat(updated["occurred_at"])
+    assert occurred.utcoffset() == timedelta(0)
+    assert timedelta(0) <= database_now - occurred < timedelta(minutes=5)
+
+
 def test_full_lifecycle_and_forbidden_transitions(rpc: Any, events: Any) -> None:
     created = rpc.create_consultation(draft(questionnaire={"questions": QUESTIONS[:1]}))
     cid = created["id"]
