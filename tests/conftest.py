@@ -102,8 +102,8 @@ class Suite:
 
     def start_all(self, second_port: int | None = None, **extra_env: str) -> None:
         """Every process, the read model first and answering (its event queues bound)
-        before any service starts: feedback announces the ICS's themes in its first
-        second, and an event published before a queue is bound to take it reaches nobody.
+        before any service starts, as ``./engage up`` does: an event published before a
+        queue is bound to take it reaches nobody.
         ``second_port``: a second process of each kind too (``<name>-2``), its gateway
         on that port."""
         kinds = ["projections"] + [name for name in PROCESSES if name != "projections"]
