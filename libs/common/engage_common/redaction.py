@@ -102,9 +102,10 @@ _lock = eventlet.patcher.original("threading").Lock()
 
 
 def redact(text: str) -> Redaction:
-    if not text.strip():
+    from engage_common.recognizers import ENTITY_KINDS, SCREEN
+
+    if not SCREEN.search(text):
         return Redaction(text, [])
-    from engage_common.recognizers import ENTITY_KINDS
 
     engine = analyzer()
     with _lock:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import eventlet
 import pytest
 
+from engage_common import recognizers, redaction
 from engage_common.redaction import (
     REDACTOR_VERSION,
     Finding,
@@ -101,6 +102,35 @@ def test_findings_point_into_the_original_text() -> None:
     assert redact("Nothing personal here.").found == []
 
 
+def test_text_without_a_digit_an_at_or_a_cue_skips_the_analyzer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The screen is the only thing between such text and the recognizers: with the
+    analyzer unusable, it must still come back as it was, and text with any trigger must
+    still reach the analyzer."""
+
+    def unusable() -> None:
+        raise AssertionError("the analyzer ran")
+
+    monkeypatch.setattr(redaction, "analyzer", unusable)
+    plain = "The staff were kind and explained everything to my mum, thank you."
+    assert redact(plain) == Redaction(plain, [])
+    for text in ("room 4", "me@here", "my NAME", "she was Called", "I'm", "i am", "dr"):
+        with pytest.raises(AssertionError, match="the analyzer ran"):
+            redact(f"so {text} then")
+
+
+def test_every_recognizer_is_one_the_screen_was_written_for() -> None:
+    """A recognizer added without a trigger the screen knows would never see most text."""
+    names = {r.name for r in recognizers.analyzer().registry.recognizers}
+    assert names == recognizers.SCREENED
+
+
+def test_every_example_with_a_finding_passes_the_screen() -> None:
+    found = [text for text, expected in EXAMPLES if text != expected]
+    assert found and all(recognizers.SCREEN.search(text) for text in found)
+
+
 @pytest.mark.parametrize(
     ("digits", "valid"),
     [("9434765919", True), ("4010232137", True), ("1234567890", False), ("0000000000", False)],
@@ -117,7 +147,7 @@ def test_a_batch_redacted_off_the_hub_leaves_other_greenthreads_running() -> Non
     ticking; redacting the same batch on the hub freezes it, which shows the batch is
     long enough for the difference to be seen (about a third of a second here)."""
     assert eventlet.patcher.is_monkey_patched("thread")
-    redact("warm up")
+    redact("warm up: my name is Jane")
 
     def ticks_while(work: Callable[[list[str]], list[Redaction]]) -> tuple[int, float]:
         ticks: list[float] = []
