@@ -13,7 +13,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.recognizer_result import RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from engage_common.redaction import nhs_number_is_valid
+from engage_common.redaction import TITLES, nhs_number_is_valid
 
 # Case-sensitive by default: names are told by their capital letters. Cue words and
 # everything else say so with (?i:...).
@@ -62,31 +62,12 @@ NAME_CUE = (
     rf"{NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}"
 )
 I_AM = rf"(?<=\bI(?:\s+am|['’]m)\s+){NAME_WORD}(?:\s+{NAME_WORD}){{1,2}}"
-TITLES = "Dr|Doctor|Prof|Professor|Mr|Mrs|Ms|Mx|Miss|Nurse|Sister|Matron|Midwife"
 TITLE = (
     rf"(?<=(?:\b(?:{TITLES})"
     r"|\b(?:dr|doctor|nurse|midwife|matron))\.?\s+)"
     rf"(?:[A-Z]\.?\s+){{0,2}}{NAME_WORD}(?:\s+{NAME_WORD})?"
 )
 
-# What every recognizer below needs before it can match: a digit (phone, NHS number,
-# postcode, date of birth), an @ (email), or a name's cue ("name", "called", "I am", a
-# title), in any case. Most free text has none of them and skips the analyzer, about
-# three-quarters of the redactor's cost. SCREENED names the recognizers it was written
-# for: one added to ``analyzer`` fails a test until the screen is checked for it.
-SCREEN = regex.compile(rf"[\d@]|(?i:name|called|\bI(?:\s+am|['’]m)\b|\b(?:{TITLES})\b)")
-SCREENED = frozenset(
-    {
-        "email",
-        "uk-phone",
-        "nhs-number",
-        "uk-postcode",
-        "date-of-birth",
-        "name-after-cue",
-        "name-after-i-am",
-        "name-after-title",
-    }
-)
 
 # Capitalised words that follow a cue but are not names: "I am Very Happy With...",
 # "Nurse Practitioner", "Doctor Who", "Dr Patel Monday" (spaCy's English stop words, less

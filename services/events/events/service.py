@@ -30,13 +30,14 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from psycopg import Connection
 
-from engage_common import healthcheck, notify, outbox, redaction
+from engage_common import healthcheck, notify, outbox
 from engage_common.db import Database, Pool
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, event_handler, rpc
 from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event
+from engage_common.redaction import Redactor
 from engage_contracts import events as contract
 from engage_contracts.base import load
 from engage_contracts.feedback import ActorSchema
@@ -125,6 +126,7 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
     db = Database()
     obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
     relay = OutboxRelay()  # publishes what the outbox holds
+    redact = Redactor()  # free text redacted off the hub, the redactor built at start
     mail = Mail()
     config = Config()
 
@@ -629,7 +631,7 @@ class EventsService(healthcheck.HealthCheck, outbox.EventReplay):
             event = self._event(conn, event_id)
             domain.can_hear(event)
             domain.check_themes(clean["themes"], store.themes_in_use(conn))
-        redacted = redaction.redact_off_hub([clean["text"], clean.get("quote") or ""])
+        redacted = self.redact([clean["text"], clean.get("quote") or ""])
         heard = domain.new_point(event, clean, redacted, who, _now())
         with self.db.connection() as conn:
             store.insert_point(conn, heard)

@@ -17,13 +17,14 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from psycopg import Connection
 
-from engage_common import healthcheck, language, notify, outbox, redaction, safeguarding
+from engage_common import healthcheck, language, notify, outbox, safeguarding
 from engage_common.db import Database
 from engage_common.errors import Conflict, NotFound, ValidationFailed
 from engage_common.logs import EXPECTED
 from engage_common.messaging import claim_message, consume, rpc, submissions_queue
 from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event
+from engage_common.redaction import Redactor
 from engage_contracts import feedback as contract
 from engage_contracts.base import load
 from engage_contracts.ics import ics
@@ -77,6 +78,7 @@ class FeedbackService(healthcheck.HealthCheck, outbox.EventReplay):
     db = Database()
     obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
     relay = OutboxRelay()  # publishes what the outbox holds
+    redact = Redactor()  # free text redacted off the hub, the redactor built at start
     mail = Mail()
     config = Config()
 
@@ -180,7 +182,7 @@ class FeedbackService(healthcheck.HealthCheck, outbox.EventReplay):
 
     def _checks(self, feedback: Json) -> domain.Checks:
         """Redaction (in a native thread: it is CPU-bound), safeguarding, language."""
-        about, text = redaction.redact_off_hub([feedback["about"], feedback["text"]])
+        about, text = self.redact([feedback["about"], feedback["text"]])
         concern = safeguarding.assess(f"{feedback['about']}\n{feedback['text']}")
         return domain.Checks(about, text, concern, language.looks_english(feedback["text"]))
 

@@ -24,10 +24,7 @@ from typing import Any
 from nameko.timer import timer
 from psycopg import Connection
 
-# recognizers: Presidio and spaCy, loaded here, before the container serves, since the
-# first (eager) run of ``redact_backlog`` builds the redactor; loaded then, on the hub,
-# they would hold up every other entrypoint for a second or more just after start.
-from engage_common import healthcheck, outbox, recognizers  # noqa: F401
+from engage_common import healthcheck, outbox
 from engage_common.db import Database
 from engage_common.disclosure import group_shown
 from engage_common.errors import NotFound
@@ -41,7 +38,7 @@ from engage_common.messaging import (
 )
 from engage_common.observability import Observability
 from engage_common.outbox import OutboxRelay, record_event, record_events
-from engage_common.redaction import REDACTOR_VERSION, REPLACEMENTS, redact_off_hub
+from engage_common.redaction import REDACTOR_VERSION, REPLACEMENTS, Redactor
 from engage_contracts import privacy
 from engage_contracts import surveys as contract
 from engage_contracts.base import load
@@ -73,6 +70,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
     db = Database()
     obs = Observability()  # correlation ids, a log line a call, metrics (METRICS_PORT)
     relay = OutboxRelay()  # publishes what the outbox holds
+    redact = Redactor()  # free text redacted off the hub, the redactor built at start
 
     def _consultation(self, conn: Connection, consultation_id: Any, **options: Any) -> Json:
         """The consultation (``store.get_consultation`` ``options``), or ``NotFound``."""
@@ -195,7 +193,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
         yet reached by ``redact_backlog``)."""
         if not texts:
             return []
-        return [r.text for r in redact_off_hub([str(t) for t in texts])]
+        return [r.text for r in self.redact([str(t) for t in texts])]
 
     @rpc(expected_exceptions=EXPECTED)
     def export_responses(self, consultation_id: str, after: Any = 0, limit: Any = 1000) -> Json:
@@ -292,7 +290,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
         """Each response's free texts redacted, in one batch off the hub, as stored
         (``domain.redaction_records``)."""
         flat = [text for answers in texts for text in answers.values()]
-        results = redact_off_hub(flat) if flat else []
+        results = self.redact(flat) if flat else []
         return domain.redaction_records(texts, results, REDACTOR_VERSION)
 
     @timer(interval=BACKFILL_INTERVAL, eager=True)
@@ -301,8 +299,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
         an older redactor): up to ``BACKFILL_BATCH`` a tick, oldest first. Rows are locked
         (``SKIP LOCKED``) while they are redacted, so two instances share the work and a
         response is redacted once; running it again when there are none does nothing.
-        Its first (eager) run builds the redactor, so the first resident does not wait."""
-        redact_off_hub([])
+        """
         with self.db.connection() as conn:
             rows = store.redaction_backlog(conn, REDACTOR_VERSION, BACKFILL_BATCH)
             if not rows:

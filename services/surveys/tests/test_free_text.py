@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from engage_common.db import Pool, connect
 from engage_common.errors import NotFound, ValidationFailed
 from engage_common.messaging import DurablePublisher
-from engage_common.redaction import REDACTOR_VERSION
+from engage_common.redaction import REDACTOR_VERSION, redact_off_hub
 from engage_common.testing import eventually
 from engage_contracts import ics
 from engage_contracts import surveys as contract
@@ -310,7 +310,7 @@ def backfill(config: dict[str, Any]) -> int:
     """One tick of the backfill, as another instance of the service would run it."""
     pool = Pool(config["DATABASE_URL"], size=2)
     try:
-        return worker_factory(SurveysService, db=pool).redact_backlog()
+        return worker_factory(SurveysService, db=pool, redact=redact_off_hub).redact_backlog()
     finally:
         pool.close()
 
