@@ -32,10 +32,18 @@ import threading
 from typing import Any
 
 from amqp.exceptions import AMQPError
+from kombu import Connection
 from kombu.exceptions import OperationalError
+from nameko import serialization
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.exceptions import RpcTimeout, UnknownService
-from nameko.rpc import ServiceProxy
-from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
+from nameko.rpc import MethodProxy, ServiceProxy
+from nameko.standalone.rpc import (
+    ClusterProxy,
+    ClusterRpcProxy,
+    PollingQueueConsumer,
+    SingleThreadedReplyListener,
+)
 
 from engage_common.messaging import SHORT_RETRY
 from engage_common.observability import CONTEXT_KEY, current_correlation_id
@@ -47,9 +55,70 @@ log = logging.getLogger(__name__)
 # among them kombu's OperationalError, when the broker went away and does not take the
 # request, and AMQP's own errors (a connection the broker closed, a channel it refused).
 NO_ANSWER = (RpcTimeout, UnknownService, OSError, ConnectionError, OperationalError, AMQPError)
+# A new connection: tried twice, 0.1 s apart (kombu waits 2 s between attempts).
+CONNECT_RETRY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0, "interval_max": 0.1}
 PROBE_INTERVAL = 0.2
 PROBE_TIMEOUT = 1.0
 RETRY_AFTER = 2  # seconds a 503 asks the client to wait while a service is down
+
+
+def connect_timeout(timeout: float) -> float:
+    """Seconds a new connection may take to connect and complete AMQP's handshake, for
+    calls bounded by ``timeout``: a broker that accepts connections and never answers
+    (stalled, or a dead node behind a live load balancer) is then given up on within the
+    call's own time (the reply queue's connection is tried twice, the request's three
+    times: at most three quarters of it), not after kombu's 5 s an attempt (12 s seen in
+    a test, up to 42 s in a stalled CI run)."""
+    return max(0.25, timeout / 4)
+
+
+class _BoundedQueueConsumer(PollingQueueConsumer):
+    """nameko's reply consumer, its connection bounded by ``connect_timeout``."""
+
+    def __init__(self, timeout: float | None) -> None:
+        super().__init__(timeout=timeout)
+        self.connect_timeout = connect_timeout(timeout or 5.0)
+
+    def register_provider(self, provider: Any) -> None:
+        # nameko's own, but for the connection's bounds (``CONNECT_RETRY``).
+        self.provider = provider
+        config = provider.container.config
+        self.serializer, self.accept = serialization.setup(config)
+        self.connection = Connection(
+            config[AMQP_URI_CONFIG_KEY],
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+            connect_timeout=self.connect_timeout,
+        )
+        self.connection.ensure_connection(**CONNECT_RETRY)
+        self.queue = provider.queue
+        self._setup_consumer()
+        self.stopped = False
+
+
+class _BoundedReplyListener(SingleThreadedReplyListener):
+    def __init__(self, timeout: float | None = None) -> None:
+        super().__init__(timeout=timeout)
+        self.queue_consumer = _BoundedQueueConsumer(timeout)
+
+
+class _BoundedMethodProxy(MethodProxy):
+    """nameko's method proxy whose publisher's new connections are bounded as above: one
+    attempt each time the publish is tried (``SHORT_RETRY``: three times)."""
+
+    def __init__(self, *args: Any, timeout: float, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.publisher.transport_options = {
+            "max_retries": 0,
+            "connect_timeout": connect_timeout(timeout),
+        }
+
+
+class _BoundedServiceProxy(ServiceProxy):
+    def __getattr__(self, name: str) -> MethodProxy:
+        return _BoundedMethodProxy(
+            self.worker_ctx, self.service_name, name, self.reply_listener, **self.options
+        )
 
 
 class _ExpiringClusterProxy(ClusterProxy):
@@ -66,12 +135,13 @@ class _ExpiringClusterProxy(ClusterProxy):
             # Publisher options reach kombu's ``publish``: ``expiration`` is in seconds.
             # nameko's retry policy rides out a lost connection for about 5 s before
             # giving up; SHORT_RETRY answers 503 within a second when the broker is away.
-            self._proxies[name] = ServiceProxy(
+            self._proxies[name] = _BoundedServiceProxy(
                 self._worker_ctx,
                 name,
                 self._reply_listener,
                 expiration=self._expiration,
                 retry_policy=SHORT_RETRY,
+                timeout=self._expiration or 5.0,
             )
         return self._proxies[name]
 
@@ -80,7 +150,9 @@ class ExpiringClusterRpcProxy(ClusterRpcProxy):
     """A standalone cluster proxy whose requests expire when the caller stops waiting."""
 
     def __init__(self, config: dict[str, Any], timeout: float | None = None, **kwargs: Any) -> None:
-        super().__init__(config, timeout=timeout, **kwargs)
+        super().__init__(
+            config, timeout=timeout, reply_listener_cls=_BoundedReplyListener, **kwargs
+        )
         self._proxy = _ExpiringClusterProxy(self._worker_ctx, self._reply_listener, timeout)
 
 

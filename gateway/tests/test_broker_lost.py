@@ -1,7 +1,10 @@
 """RabbitMQ lost while the gateway runs: its connections to the broker go through a
-forwarder here, which is then cut (every connection closed, new ones refused). Staff
-calls to a service and residents' submissions answer 503 with Retry-After within the
-RPC timeout, never a 500 (kombu's OperationalError, after nameko's 5 s of retries, did)."""
+forwarder here, which is then cut (every connection closed, new ones refused), or which
+stops answering new connections (accepted, never a word back: a stalled broker, or a dead
+node behind a live load balancer). Staff calls to a service and residents' submissions
+answer 503 with Retry-After within the RPC timeout, never a 500 (kombu's OperationalError,
+after nameko's 5 s of retries, did) and never after 12 s or more (kombu's 5 s a connection
+attempt, tried again, did)."""
 
 from __future__ import annotations
 
@@ -22,12 +25,15 @@ from gateway.config import Settings
 
 # A TCP forwarder in a process of its own (this one is monkey-patched by eventlet, and
 # sockets closed under other greenthreads' feet would leave the hub listening on reused
-# file descriptors): it prints its port, forwards every connection, and is killed to cut.
+# file descriptors): it prints its port, forwards the first ``argv[3]`` connections (all,
+# without it), accepts later ones and never answers them, and is killed to cut.
 FORWARDER = """
 import socket, sys, threading
 target = (sys.argv[1], int(sys.argv[2]))
+forwarded = int(sys.argv[3]) if len(sys.argv) > 3 else None
 listener = socket.create_server(("127.0.0.1", 0))
 print(listener.getsockname()[1], flush=True)
+silent = []
 
 def pipe(source, sink):
     try:
@@ -43,6 +49,10 @@ def pipe(source, sink):
 
 while True:
     client, _ = listener.accept()
+    if forwarded is not None and forwarded <= 0:
+        silent.append(client)
+        continue
+    forwarded = None if forwarded is None else forwarded - 1
     upstream = socket.create_connection(target)
     for a, b in ((client, upstream), (upstream, client)):
         threading.Thread(target=pipe, args=(a, b), daemon=True).start()
@@ -52,9 +62,10 @@ while True:
 class Forwarder:
     """A TCP forwarder to the broker, on a port of its own, that can be cut."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, forwarded: int | None = None) -> None:
+        more = [] if forwarded is None else [str(forwarded)]
         self.process = subprocess.Popen(
-            [sys.executable, "-c", FORWARDER, host, str(port)],
+            [sys.executable, "-c", FORWARDER, host, str(port), *more],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -135,3 +146,25 @@ def test_staff_calls_and_submissions_answer_503_soon_when_the_broker_is_lost(
             assert took < settings.rpc_timeout + 2, (path, took)
     finally:
         app.extensions["engage"].close()
+
+
+@pytest.mark.parametrize("forwarded", [0, 1], ids=["no connection answered", "only the first"])
+def test_a_broker_that_stops_answering_new_connections_gets_a_503_within_the_timeout(
+    surveys: Any, settings: Settings, forwarded: int, as_role: dict[str, dict[str, str]]
+) -> None:
+    """With none answered, the call's reply queue cannot be set up; with the first
+    answered, it can, and the connection its request is published on cannot."""
+    parts = urlsplit(settings.amqp_uri)
+    silent = Forwarder(parts.hostname or "127.0.0.1", parts.port or 5672, forwarded)
+    app = create_app(replace(settings, amqp_uri=through(settings.amqp_uri, silent.port)))
+    client = app.test_client()
+    try:
+        started = time.monotonic()
+        reply = client.get("/api/v1/staff/consultations", headers=as_role["engagement-officer"])
+        took = time.monotonic() - started
+        assert reply.status_code == 503, reply.get_json()
+        assert int(reply.headers["Retry-After"]) > 0
+        assert took < settings.rpc_timeout + 2, took
+    finally:
+        app.extensions["engage"].close()
+        silent.cut()
