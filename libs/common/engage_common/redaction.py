@@ -23,9 +23,9 @@ which redactor it went through. ``redact_off_hub(texts)`` does a batch in a nati
 when eventlet has monkey-patched threading, so a nameko service keeps serving meanwhile.
 
 The recognizers (``engage_common.recognizers``) load Presidio and spaCy, about two
-seconds of CPU and 85 MB. A service loads them as it starts (``Redactor``), so the first
-text does not hold up its other greenthreads while they load; a process that only ever
-sees text the screen (``SCREEN``) lets through never loads them at all.
+seconds of CPU and 85 MB. A nameko service loads them as it starts (``Redactor``), so its
+first text does not hold up its other greenthreads while they load. ``redact`` does not
+need them for text without a digit, an @ or a name's cue (``SCREEN``).
 """
 
 from __future__ import annotations
