@@ -754,11 +754,7 @@ def accept(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) -> 
     for proc in procs:
         proc.send_signal(signal.SIGSTOP)
     try:
-        cpu = cpu_seconds(gateway)
-        load = http_load(
-            suite.base_url, submit_request(cid), conc, p["http_seconds"], p["warm_seconds"], 202
-        )
-        cpu = cpu_seconds(gateway) - cpu
+        load, cpu = submitting(suite, cid, p, conc, gateway)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGCONT)
@@ -790,11 +786,7 @@ def accept(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) -> 
             )
         )
     eventually(lambda: stored(suite, cid) >= load.done, 600, "surveys to store", interval=0.1)
-    cpu = cpu_seconds(gateway)
-    shared = http_load(
-        suite.base_url, submit_request(cid), conc, p["http_seconds"], p["warm_seconds"], 202
-    )
-    cpu = cpu_seconds(gateway) - cpu
+    shared, cpu = submitting(suite, cid, p, conc, gateway)
     res.add(
         Figure(
             "2 accepting",
@@ -808,6 +800,17 @@ def accept(res: Results, suite: Any, cid: str, p: dict[str, Any], conc: int) -> 
         )
     )
     return load.done + shared.done
+
+
+def submitting(
+    suite: Any, cid: str, p: dict[str, Any], conc: int, gateway: list[int]
+) -> tuple[Load, float]:
+    """The submit route under ``conc`` clients, and the CPU seconds the gateway used."""
+    cpu = cpu_seconds(gateway)
+    load = http_load(
+        suite.base_url, submit_request(cid), conc, p["http_seconds"], p["warm_seconds"], 202
+    )
+    return load, cpu_seconds(gateway) - cpu
 
 
 def cpu_ms(seconds: float, load: Load) -> float:
