@@ -298,8 +298,7 @@ class SurveysService(healthcheck.HealthCheck, outbox.EventReplay):
         """Redact the free text of responses stored before redaction existed (or redacted by
         an older redactor): up to ``BACKFILL_BATCH`` a tick, oldest first. Rows are locked
         (``SKIP LOCKED``) while they are redacted, so two instances share the work and a
-        response is redacted once; running it again when there are none does nothing.
-        """
+        response is redacted once; running it again when there are none does nothing."""
         with self.db.connection() as conn:
             rows = store.redaction_backlog(conn, REDACTOR_VERSION, BACKFILL_BATCH)
             if not rows:
